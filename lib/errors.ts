@@ -1,0 +1,42 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Error codes a client can act on. They travel in `extensions.code`; the message is safe to
+ * show and never carries a stack trace or partner internals (see DESIGN.md, canonical model).
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  CONSENT_REQUIRED: 'CONSENT_REQUIRED',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  CONFLICT: 'CONFLICT',
+  PARTNER_UNAVAILABLE: 'PARTNER_UNAVAILABLE',
+  PARTNER_CONTRACT_VIOLATION: 'PARTNER_CONTRACT_VIOLATION',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function clientError(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extra } });
+}
+
+/** Raised by partner adapters; carries the partner's name so logs and errors say who broke. */
+export class PartnerError extends Error {
+  readonly partner: string;
+  readonly kind: 'unavailable' | 'contract';
+  readonly status: number | undefined;
+  constructor(partner: string, kind: 'unavailable' | 'contract', message: string, opts: { status?: number; cause?: unknown } = {}) {
+    super(`${partner}: ${message}`, { cause: opts.cause });
+    this.name = 'PartnerError';
+    this.partner = partner;
+    this.kind = kind;
+    this.status = opts.status;
+  }
+
+  toGraphQLError(): GraphQLError {
+    return this.kind === 'contract'
+      ? clientError(ErrorCode.PARTNER_CONTRACT_VIOLATION, `${this.partner} returned data that violates its API contract`, { partner: this.partner })
+      : clientError(ErrorCode.PARTNER_UNAVAILABLE, `${this.partner} is unavailable`, { partner: this.partner });
+  }
+}

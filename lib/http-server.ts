@@ -1,0 +1,141 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import type { Logger } from './logger.ts';
+import { registry } from './metrics.ts';
+import { requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
+
+/**
+ * Serves an Apollo Server on node:http with the routes every service has:
+ * - POST/GET /graphql through Apollo's executeHTTPGraphQLRequest (the documented integration API);
+ * - /healthz: the process is alive;
+ * - /readyz: dependencies answer (the service passes its own check);
+ * - /metrics: Prometheus text.
+ * Every request runs inside a request context (x-request-id, traceparent), echoed back in
+ * the response so a client can quote it when reporting a problem.
+ */
+export interface GraphQLHttpServerOptions<C extends BaseContext> {
+  apollo: ApolloServer<C>;
+  logger: Logger;
+  /** Builds the GraphQL context; throw an HttpError to answer without executing. */
+  context: (req: IncomingMessage, rc: RequestContext) => Promise<C>;
+  readiness?: () => Promise<Record<string, boolean>>;
+  /** Largest accepted request body; bigger bodies get 413 before parsing. */
+  maxBodyBytes?: number;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<{ port: number; url: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return { port: actual, url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}` };
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttpServerOptions<C>): Server {
+  const maxBody = opts.maxBodyBytes ?? 1_000_000;
+  return createServer((req, res) => {
+    const rc = requestContextFromHeaders(req.headers);
+    res.setHeader('x-request-id', rc.requestId);
+    res.setHeader('traceparent', rc.traceparent);
+    runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        json(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code, requestId: rc.requestId } }] }, err.headers);
+        return;
+      }
+      opts.logger.error({ err }, 'unhandled error serving request');
+      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: rc.requestId } }] });
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, rc: RequestContext): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const checks = (await opts.readiness?.().catch(() => ({ readiness: false }))) ?? {};
+      const ready = Object.values(checks).every(Boolean);
+      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(await registry.metrics());
+      return;
+    }
+    if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, maxBody);
+      if ((req.headers['content-type'] ?? '').includes('application/json')) {
+        try {
+          body = raw.length ? JSON.parse(raw) : undefined;
+        } catch {
+          throw new HttpError(400, 'BAD_REQUEST', 'request body is not valid JSON');
+        }
+      } else {
+        body = raw;
+      }
+    }
+    const context = await opts.context(req, rc);
+    const response = await opts.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => context,
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+}

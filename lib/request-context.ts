@@ -1,0 +1,48 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/**
+ * Per-request correlation data. It lives in AsyncLocalStorage so that the logger and the
+ * outbound HTTP client can stamp every log line and every partner or subgraph call with the
+ * request id and the W3C trace context without threading them through every function.
+ */
+export interface RequestContext {
+  requestId: string;
+  /** W3C traceparent for outbound calls: same trace id, this service's span id. */
+  traceparent: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+export function runWithRequestContext<T>(ctx: RequestContext, fn: () => T): T {
+  return storage.run(ctx, fn);
+}
+
+export function currentRequestContext(): RequestContext | undefined {
+  return storage.getStore();
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Accepts a well-formed incoming x-request-id, otherwise creates one (never trusts odd input into logs). */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+/**
+ * Continues an incoming W3C trace (same trace id, new span id for this hop) or starts a new
+ * trace. Invalid or all-zero ids start a new trace, as the W3C spec asks.
+ */
+export function traceparentFrom(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value ? TRACEPARENT.exec(value) : null;
+  const traceId = match && !/^0+$/.test(match[1]!) ? match[1]! : randomBytes(16).toString('hex');
+  const flags = match ? match[3]! : '01';
+  return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
+}
+
+export function requestContextFromHeaders(headers: Record<string, string | string[] | undefined>): RequestContext {
+  return { requestId: requestIdFrom(headers['x-request-id']), traceparent: traceparentFrom(headers['traceparent']) };
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode, PartnerError } from './errors.ts';
+import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from './http-server.ts';
+import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
+import type { Logger } from './logger.ts';
+import type { Principal } from './principal.ts';
+import { scalarResolvers } from './scalars.ts';
+import { subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
+
+/**
+ * The shared shape of every subgraph process: Apollo Server 5 + @apollo/subgraph, served by
+ * lib/http-server.ts, refusing any request without a valid gateway signature, masking errors.
+ * A subgraph supplies only its resolvers, its per-request context and its readiness check.
+ */
+export interface BaseSubgraphContext {
+  /** The caller as verified by the gateway; null for unauthenticated gateway calls. */
+  principal: Principal | null;
+  requestId: string;
+  logger: Logger;
+}
+
+export interface SubgraphServerOptions<C extends BaseSubgraphContext> {
+  name: SubgraphName;
+  resolvers: GraphQLResolverMap<C>;
+  /** Adds the subgraph's own per-request state (DataLoaders, services) to the base context. */
+  context: (base: BaseSubgraphContext) => C;
+  logger: Logger;
+  port: number;
+  host?: string;
+  /** Current and (during rotation) previous gateway signing secrets. */
+  internalSecrets: string[];
+  readiness?: () => Promise<Record<string, boolean>>;
+  /** Production hides introspection of the subgraph's internals from anyone but the gateway (who is signed anyway). */
+  production?: boolean;
+}
+
+const CLIENT_CODES = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
+CLIENT_CODES.add('GRAPHQL_VALIDATION_FAILED');
+CLIENT_CODES.add('GRAPHQL_PARSE_FAILED');
+CLIENT_CODES.add('BAD_REQUEST');
+
+/**
+ * Keeps errors a client can act on (a known code) and replaces everything else with a generic
+ * INTERNAL_SERVER_ERROR; the original goes to the log under the request id.
+ */
+export function maskError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof PartnerError) {
+      logger.error({ err: original, partner: original.partner, path: formatted.path }, 'partner error');
+      const gql = original.toGraphQLError();
+      return { message: gql.message, path: formatted.path, extensions: gql.extensions };
+    }
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+      const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}
+
+export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: SubgraphServerOptions<C>): Promise<RunningServer> {
+  const schema = buildSubgraphSchema({
+    typeDefs: subgraphTypeDefs(opts.name),
+    resolvers: { ...scalarResolvers, ...opts.resolvers } as GraphQLResolverMap<unknown>,
+  });
+  const apollo = new ApolloServer<C>({
+    schema,
+    includeStacktraceInErrorResponses: false,
+    formatError: maskError(opts.logger),
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+    logger: opts.logger,
+  });
+  await apollo.start();
+  const server = createGraphQLHttpServer<C>({
+    apollo,
+    logger: opts.logger,
+    readiness: opts.readiness,
+    context: async (req: IncomingMessage, rc) => {
+      const header = req.headers[INTERNAL_AUTH_HEADER];
+      try {
+        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, opts.internalSecrets);
+        return opts.context({ principal: internal.principal, requestId: rc.requestId, logger: opts.logger });
+      } catch (err) {
+        if (err instanceof InternalAuthError) {
+          opts.logger.warn({ reason: err.message }, 'refused request without valid gateway signature');
+          throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
+        }
+        throw err;
+      }
+    },
+  });
+  const { port, url } = await listen(server, opts.port, opts.host);
+  opts.logger.info({ url: `${url}/graphql` }, `${opts.name} subgraph listening`);
+  return {
+    server,
+    port,
+    url: `${url}/graphql`,
+    close: async () => {
+      await closeServer(server);
+      await apollo.stop();
+    },
+  };
+}
