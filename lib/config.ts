@@ -40,6 +40,9 @@ export const env = {
  */
 export const DEV_INTERNAL_SECRET = 'dev-only-internal-signing-secret-change-me-0001';
 
+/** Local-development key for derived partner-object ids (lib/ids.ts). Public, so refused in production. */
+export const DEV_ID_HASH_SECRET = 'dev-only-id-derivation-secret-change-me-000001';
+
 /** Standard variables every service reads. */
 export const commonConfig = z.object({
   LOG_LEVEL: env.logLevel(),

@@ -45,3 +45,16 @@ const ID_SHAPE = /^(acc|txn|pay|cns|cus|kyc)_[a-z2-7]{26}$/;
 export function isId(value: string, kind: IdKind): boolean {
   return ID_SHAPE.test(value) && value.startsWith(`${kind}_`);
 }
+
+/**
+ * The canonical id of a bank account. Accounts owns accounts, but payments records the debtor
+ * account of each payment by this id, so the derivation lives here, in one place.
+ */
+export function bankAccountId(secret: string, institution: string, bankAccountRef: string): string {
+  return derivedId('acc', secret, institution, bankAccountRef);
+}
+
+/** The canonical id of a bank transaction: stable from pending to booked, since the bank keeps its transaction id. */
+export function bankTransactionId(secret: string, institution: string, bankAccountRef: string, bankTransactionRef: string): string {
+  return derivedId('txn', secret, institution, bankAccountRef, bankTransactionRef);
+}
