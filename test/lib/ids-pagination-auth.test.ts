@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { bankAccountId, bankTransactionId, derivedId, isId, newId } from '../../lib/ids.ts';
+import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../lib/pagination.ts';
+import { signInternalContext, verifyInternalContext } from '../../lib/internal-auth.ts';
+
+const SECRET = 'x'.repeat(40);
+
+describe('ids', () => {
+  it('are prefixed, opaque and well-formed', () => {
+    const id = newId('pay');
+    expect(isId(id, 'pay')).toBe(true);
+    expect(isId(id, 'acc')).toBe(false);
+    expect(newId('pay')).not.toBe(id);
+  });
+
+  it('derive stably from partner coordinates without revealing them', () => {
+    const a = bankAccountId(SECRET, 'northwind', '22289');
+    expect(a).toBe(bankAccountId(SECRET, 'northwind', '22289'));
+    expect(a).not.toContain('22289');
+    expect(a).not.toBe(bankAccountId(SECRET, 'rheinbank', '22289'));
+    expect(a).not.toBe(bankAccountId('y'.repeat(40), 'northwind', '22289'));
+    expect(isId(bankTransactionId(SECRET, 'northwind', '22289', 't1'), 'txn')).toBe(true);
+    // Coordinates are separated unambiguously: ("ab","c") differs from ("a","bc").
+    expect(derivedId('acc', SECRET, 'ab', 'c')).not.toBe(derivedId('acc', SECRET, 'a', 'bc'));
+  });
+});
+
+describe('pagination', () => {
+  it('enforces the maximum page size', () => {
+    expect(pageSize(undefined)).toBe(20);
+    expect(pageSize(100)).toBe(100);
+    expect(() => pageSize(101)).toThrow(/between 0 and 100/);
+    expect(() => pageSize(-1)).toThrow();
+  });
+
+  it('round-trips cursors and rejects forged ones with BAD_USER_INPUT', () => {
+    const c = encodeCursor({ at: '2026-01-01', id: 'x' });
+    expect(decodeCursor(c, ['at', 'id'])).toEqual({ at: '2026-01-01', id: 'x' });
+    expect(decodeCursor(null, ['at'])).toBeNull();
+    try {
+      decodeCursor('not-a-cursor', ['at', 'id']);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { extensions: { code: string } }).extensions.code).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it('builds connections with hasNextPage from one extra item', () => {
+    const conn = toConnection([1, 2, 3], 2, (n) => String(n));
+    expect(conn.edges.map((e) => e.node)).toEqual([1, 2]);
+    expect(conn.pageInfo).toEqual({ hasNextPage: true, endCursor: '2' });
+    expect(toConnection([], 2, String).pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+  });
+});
+
+describe('internal auth (gateway to subgraph)', () => {
+  const principal = { customerId: 'cus_abc', clientId: 'web-app', scopes: ['accounts:read'] };
+
+  it('carries the principal and request id for the intended subgraph only', async () => {
+    const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1');
+    await expect(verifyInternalContext(token, 'accounts', [SECRET])).resolves.toEqual({ principal, requestId: 'req-1' });
+    await expect(verifyInternalContext(token, 'payments', [SECRET])).rejects.toThrow(/invalid internal auth/);
+  });
+
+  it('refuses missing, forged and expired tokens, and accepts the previous secret during rotation', async () => {
+    await expect(verifyInternalContext(undefined, 'accounts', [SECRET])).rejects.toThrow(/missing/);
+    const forged = await signInternalContext('z'.repeat(40), 'accounts', principal, 'r');
+    await expect(verifyInternalContext(forged, 'accounts', [SECRET])).rejects.toThrow();
+    await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)])).resolves.toMatchObject({ principal });
+    const expired = await new SignJWT({ principal, rid: 'r' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
+      .setIssuer('gateway')
+      .setAudience('subgraph:accounts')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 540)
+      .sign(new TextEncoder().encode(SECRET));
+    await expect(verifyInternalContext(expired, 'accounts', [SECRET])).rejects.toThrow();
+  });
+
+  it('refuses a token whose principal is malformed', async () => {
+    const bad = await new SignJWT({ principal: { clientId: 5 }, rid: 'r' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
+      .setIssuer('gateway')
+      .setAudience('subgraph:accounts')
+      .setIssuedAt()
+      .setExpirationTime('30s')
+      .sign(new TextEncoder().encode(SECRET));
+    await expect(verifyInternalContext(bad, 'accounts', [SECRET])).rejects.toThrow(/malformed principal/);
+  });
+});
