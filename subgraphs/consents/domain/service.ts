@@ -1,0 +1,131 @@
+import { clientError, ErrorCode } from '../../../lib/errors.ts';
+import { isId, newId } from '../../../lib/ids.ts';
+import type { Principal } from '../../../lib/principal.ts';
+import { actor, type ClientAppModel, type ConsentModel, type ConsentPermission } from './model.ts';
+import type { ConsentRepository } from './ports.ts';
+import { decideTransition, normaliseAccountIds, normalisePermissions, resolveExpiry, type LifecycleAction } from './rules.ts';
+
+/**
+ * The consent lifecycle. Each mutation checks who is calling, validates its input, applies
+ * the pure rules of rules.ts and hands the change to storage as one atomic conditional update,
+ * so two concurrent transitions can never both win.
+ */
+export interface Caller {
+  /** The verified principal from the gateway's signed context; never from client input. */
+  principal: Principal | null;
+  requestId: string;
+  /** The instant the request is evaluated at. */
+  now: Date;
+}
+
+export interface RequestConsentInput {
+  permissions: readonly ConsentPermission[];
+  expiresAt?: Date | null | undefined;
+}
+
+export interface AuthoriseConsentInput {
+  id: string;
+  accountIds: readonly string[];
+}
+
+export type ConsentService = ReturnType<typeof createConsentService>;
+
+const notFound = () => clientError(ErrorCode.NOT_FOUND, 'consent not found');
+
+export function createConsentService(repo: ConsentRepository) {
+  async function clientOf(principal: Principal): Promise<ClientAppModel | null> {
+    const [client] = await repo.findClients([principal.clientId]);
+    return client ?? null;
+  }
+
+  function requirePrincipal(caller: Caller): Principal {
+    if (!caller.principal) throw clientError(ErrorCode.UNAUTHENTICATED, 'this operation needs an authenticated caller');
+    return caller.principal;
+  }
+
+  /** requestConsent: a registered THIRD_PARTY client acting for a customer. */
+  async function requireThirdPartyForCustomer(caller: Caller): Promise<{ customerId: string; clientId: string }> {
+    const principal = requirePrincipal(caller);
+    const client = await clientOf(principal);
+    if (principal.customerId === null || !isId(principal.customerId, 'cus') || client?.kind !== 'THIRD_PARTY') {
+      throw clientError(ErrorCode.FORBIDDEN, 'only a registered third-party client acting for a customer can request a consent');
+    }
+    return { customerId: principal.customerId, clientId: client.id };
+  }
+
+  /** authorise / reject / revoke: the customer, through one of the platform's FIRST_PARTY apps. */
+  async function requireCustomerFirstParty(caller: Caller, action: LifecycleAction): Promise<string> {
+    const principal = requirePrincipal(caller);
+    const client = await clientOf(principal);
+    if (principal.customerId === null || !isId(principal.customerId, 'cus') || client?.kind !== 'FIRST_PARTY') {
+      throw clientError(ErrorCode.FORBIDDEN, `only the customer, through the platform's own app, can ${action} a consent`);
+    }
+    return principal.customerId;
+  }
+
+  /** The customer's own consent, or NOT_FOUND: another customer's consent is indistinguishable from none. */
+  async function ownConsent(id: string, customerId: string): Promise<ConsentModel> {
+    if (typeof id !== 'string' || !isId(id, 'cns')) throw notFound();
+    const [consent] = await repo.findConsentsByIds([id]);
+    if (!consent || consent.customerId !== customerId) throw notFound();
+    return consent;
+  }
+
+  async function lifecycle(caller: Caller, action: LifecycleAction, id: string, accountIdsInput?: readonly string[]): Promise<ConsentModel> {
+    const customerId = await requireCustomerFirstParty(caller, action);
+    let consent = await ownConsent(id, customerId);
+    // At most twice: a lost race is re-read once and then decided against the winner's state.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const decision = decideTransition(consent, action, caller.now);
+      if (decision.kind === 'unchanged') return consent;
+      if (decision.kind === 'refuse') throw clientError(ErrorCode.CONFLICT, decision.message, { status: consent.status });
+      const accountIds = action === 'authorise' ? normaliseAccountIds(accountIdsInput ?? [], consent.permissions) : undefined;
+      const updated = await repo.transition({
+        consentId: consent.id,
+        customerId,
+        from: decision.from,
+        to: decision.to as 'AUTHORISED' | 'REJECTED' | 'REVOKED',
+        at: caller.now,
+        actor: actor.customer(customerId),
+        requestId: caller.requestId || null,
+        ...(accountIds ? { accountIds } : {}),
+      });
+      if (updated) return updated;
+      consent = await ownConsent(id, customerId);
+    }
+    throw clientError(ErrorCode.CONFLICT, 'the consent was changed concurrently; read it again and retry');
+  }
+
+  return {
+    async requestConsent(caller: Caller, input: RequestConsentInput): Promise<ConsentModel> {
+      const { customerId, clientId } = await requireThirdPartyForCustomer(caller);
+      const permissions = normalisePermissions(input.permissions);
+      const expiresAt = resolveExpiry(input.expiresAt, caller.now);
+      const consent: ConsentModel = {
+        id: newId('cns'),
+        customerId,
+        clientId,
+        status: 'AWAITING_AUTHORISATION',
+        permissions,
+        accountIds: [],
+        expiresAt,
+        createdAt: caller.now,
+        authorisedAt: null,
+        rejectedAt: null,
+        revokedAt: null,
+      };
+      return repo.createConsent(consent, {
+        consentId: consent.id,
+        status: 'AWAITING_AUTHORISATION',
+        at: caller.now,
+        actor: actor.client(clientId),
+        requestId: caller.requestId || null,
+      });
+    },
+    authoriseConsent: (caller: Caller, input: AuthoriseConsentInput) => lifecycle(caller, 'authorise', input.id, input.accountIds),
+    rejectConsent: (caller: Caller, id: string) => lifecycle(caller, 'reject', id),
+    revokeConsent: (caller: Caller, id: string) => lifecycle(caller, 'revoke', id),
+    /** The consents in force between a customer and a client at `now` (for the gateway's consent checks). */
+    activeConsents: (customerId: string, clientId: string, now: Date) => repo.findActiveConsents(customerId, clientId, now),
+  };
+}

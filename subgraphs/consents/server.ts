@@ -1,0 +1,89 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { openDatabase } from '../../lib/database.ts';
+import type { RunningServer } from '../../lib/http-server.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { startSubgraphServer } from '../../lib/subgraph-server.ts';
+import type { ConsentsConfig } from './config.ts';
+import type { ConsentsContext } from './context.ts';
+import { createConsentReader } from './domain/reader.ts';
+import { createConsentService } from './domain/service.ts';
+import { createConsentLoaders } from './loaders.ts';
+import { resolvers } from './resolvers.ts';
+import { consentsMigrations } from './storage/migrations.ts';
+import { createConsentRepository } from './storage/repository.ts';
+import { seedSandbox } from './storage/seed.ts';
+
+export interface ConsentsSubgraphOptions {
+  logger: Logger;
+  /** Clock for statuses, expiry and transitions; tests inject one to cross an expiry exactly. */
+  now?: () => Date;
+}
+
+/**
+ * Starts the consents subgraph: opens its storage (PostgreSQL schema `consents`, migrated; the
+ * manifest's clients and a few consents seeded in the sandbox profile), starts the expiry
+ * sweep and serves the subgraph. close() stops the sweep, the server and the database.
+ *
+ * Expiry: reads compute EXPIRED from `expiresAt` at the request's instant (exact, and the only
+ * thing access decisions depend on); the sweep then records the status change with a 'system'
+ * event at the expiry instant, so the stored evidence catches up within CONSENTS_EXPIRY_SWEEP_MS.
+ * Its single conditional UPDATE makes it safe to run on every replica.
+ */
+export async function startConsentsSubgraph(config: ConsentsConfig, options: ConsentsSubgraphOptions): Promise<RunningServer> {
+  const logger = options.logger.child({ subgraph: 'consents' });
+  const now = options.now ?? (() => new Date());
+  const db = await openDatabase({ schema: 'consents', databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, migrations: consentsMigrations, logger });
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> = Promise.resolve();
+  try {
+    if (config.PROFILE === 'sandbox') await seedSandbox(db, { idHashSecret: config.ID_HASH_SECRET, now: now() });
+    const repo = createConsentRepository(db);
+    const consents = createConsentService(repo);
+
+    const sweep = () => {
+      sweeping = repo.recordDueExpiries(now()).then(
+        (count) => void (count > 0 && logger.info({ count }, 'recorded expired consents')),
+        (err: unknown) => logger.error({ err }, 'consent expiry sweep failed'),
+      );
+      return sweeping;
+    };
+    await sweep();
+    sweepTimer = setInterval(() => void sweep(), config.CONSENTS_EXPIRY_SWEEP_MS);
+    sweepTimer.unref();
+
+    const running = await startSubgraphServer<ConsentsContext>({
+      name: 'consents',
+      resolvers: resolvers as GraphQLResolverMap<ConsentsContext>,
+      context: (base) => {
+        const at = now();
+        return {
+          ...base,
+          now: at,
+          caller: { principal: base.principal, requestId: base.requestId, now: at },
+          reader: createConsentReader(createConsentLoaders(repo), base.principal, at),
+          consents,
+        };
+      },
+      logger,
+      port: config.CONSENTS_PORT,
+      host: config.HOST,
+      internalSecrets: [config.INTERNAL_AUTH_SECRET, config.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s)),
+      readiness: async () => ({ database: await db.query('SELECT 1').then(() => true, () => false) }),
+      production: config.PROFILE === 'production',
+    });
+    return {
+      ...running,
+      close: async () => {
+        clearInterval(sweepTimer);
+        await running.close();
+        await sweeping;
+        await db.close();
+      },
+    };
+  } catch (err) {
+    clearInterval(sweepTimer);
+    await sweeping;
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,168 @@
+import type { Database } from '../../../lib/database.ts';
+import { bankAccountId, derivedId } from '../../../lib/ids.ts';
+import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type Institution } from '../../../sandboxes/manifest.ts';
+import { actor, MAX_CONSENT_MS, type ConsentPermission, type ConsentStatus } from '../domain/model.ts';
+import { insertEvent } from './repository.ts';
+
+/**
+ * Sandbox seed of the platform-owned consent records, derived from sandboxes/manifest.ts.
+ * Applied only in the sandbox profile, idempotently: clients and consents are inserted with
+ * ON CONFLICT DO NOTHING under stable ids, and a consent's accounts and events are written only
+ * by the transaction that inserted the consent, so restarts and replicas starting together
+ * never duplicate anything. Times are relative to the first start (a persistent PGLITE_DIR
+ * keeps its original timeline, so the seeded AUTHORISED consent eventually expires, as a real
+ * one would).
+ */
+
+const DAY = 24 * 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+
+/** Stable ids of the seeded consents, so tests and docs can name them. */
+export const SANDBOX_CONSENT_IDS = {
+  aliceBudgetlyAuthorised: derivedId('cns', 'sandbox-consents', 'alice', 'budgetly', 'authorised'),
+  aliceTaxpalRevoked: derivedId('cns', 'sandbox-consents', 'alice', 'taxpal', 'revoked'),
+  benBudgetlyAwaiting: derivedId('cns', 'sandbox-consents', 'ben', 'budgetly', 'awaiting'),
+  claraBudgetlyExpired: derivedId('cns', 'sandbox-consents', 'clara', 'budgetly', 'expired'),
+} as const;
+
+function customerId(displayName: string): string {
+  const customer = SANDBOX_CUSTOMERS.find((c) => c.displayName === displayName);
+  if (!customer) throw new Error(`sandbox manifest has no customer ${displayName}`);
+  return customer.customerId;
+}
+
+function accountOf(displayName: string, institution: Institution, index: number, secret: string): string {
+  const account = SANDBOX_CUSTOMERS.find((c) => c.displayName === displayName)?.banks[institution]?.accounts[index];
+  if (!account) throw new Error(`sandbox manifest has no ${institution} account #${index} for ${displayName}`);
+  return bankAccountId(secret, institution, account.bankAccountId);
+}
+
+interface SeedConsent {
+  id: string;
+  customerId: string;
+  clientId: string;
+  status: ConsentStatus;
+  permissions: ConsentPermission[];
+  accountIds: string[];
+  createdAt: Date;
+  expiresAt: Date;
+  authorisedAt: Date | null;
+  rejectedAt: Date | null;
+  revokedAt: Date | null;
+  events: { status: ConsentStatus; at: Date; actor: string }[];
+}
+
+export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] {
+  const ago = (ms: number) => new Date(now.getTime() - ms);
+  const alice = customerId('Alice');
+  const ben = customerId('Ben');
+  const clara = customerId('Clara');
+
+  const aliceBudgetlyCreated = ago(14 * DAY);
+  const aliceBudgetlyAuthorised = new Date(aliceBudgetlyCreated.getTime() + 4 * MINUTE);
+  const aliceTaxpalCreated = ago(60 * DAY);
+  const aliceTaxpalAuthorised = new Date(aliceTaxpalCreated.getTime() + 2 * MINUTE);
+  const aliceTaxpalRevoked = ago(21 * DAY);
+  const benCreated = ago(2 * 60 * MINUTE);
+  const claraCreated = ago(120 * DAY);
+  const claraAuthorised = new Date(claraCreated.getTime() + 7 * MINUTE);
+  const claraExpires = new Date(claraCreated.getTime() + MAX_CONSENT_MS);
+
+  return [
+    {
+      id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised,
+      customerId: alice,
+      clientId: 'budgetly',
+      status: 'AUTHORISED',
+      permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+      accountIds: [accountOf('Alice', 'northwind', 0, idHashSecret)],
+      createdAt: aliceBudgetlyCreated,
+      expiresAt: new Date(aliceBudgetlyCreated.getTime() + MAX_CONSENT_MS),
+      authorisedAt: aliceBudgetlyAuthorised,
+      rejectedAt: null,
+      revokedAt: null,
+      events: [
+        { status: 'AWAITING_AUTHORISATION', at: aliceBudgetlyCreated, actor: actor.client('budgetly') },
+        { status: 'AUTHORISED', at: aliceBudgetlyAuthorised, actor: actor.customer(alice) },
+      ],
+    },
+    {
+      id: SANDBOX_CONSENT_IDS.aliceTaxpalRevoked,
+      customerId: alice,
+      clientId: 'taxpal',
+      status: 'REVOKED',
+      permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'],
+      accountIds: [accountOf('Alice', 'northwind', 0, idHashSecret), accountOf('Alice', 'rheinbank', 0, idHashSecret)],
+      createdAt: aliceTaxpalCreated,
+      expiresAt: new Date(aliceTaxpalCreated.getTime() + MAX_CONSENT_MS),
+      authorisedAt: aliceTaxpalAuthorised,
+      rejectedAt: null,
+      revokedAt: aliceTaxpalRevoked,
+      events: [
+        { status: 'AWAITING_AUTHORISATION', at: aliceTaxpalCreated, actor: actor.client('taxpal') },
+        { status: 'AUTHORISED', at: aliceTaxpalAuthorised, actor: actor.customer(alice) },
+        { status: 'REVOKED', at: aliceTaxpalRevoked, actor: actor.customer(alice) },
+      ],
+    },
+    {
+      id: SANDBOX_CONSENT_IDS.benBudgetlyAwaiting,
+      customerId: ben,
+      clientId: 'budgetly',
+      status: 'AWAITING_AUTHORISATION',
+      permissions: ['ACCOUNTS', 'BALANCES'],
+      accountIds: [],
+      createdAt: benCreated,
+      expiresAt: new Date(benCreated.getTime() + MAX_CONSENT_MS),
+      authorisedAt: null,
+      rejectedAt: null,
+      revokedAt: null,
+      events: [{ status: 'AWAITING_AUTHORISATION', at: benCreated, actor: actor.client('budgetly') }],
+    },
+    {
+      id: SANDBOX_CONSENT_IDS.claraBudgetlyExpired,
+      customerId: clara,
+      clientId: 'budgetly',
+      status: 'EXPIRED',
+      permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+      accountIds: [accountOf('Clara', 'rheinbank', 0, idHashSecret)],
+      createdAt: claraCreated,
+      expiresAt: claraExpires,
+      authorisedAt: claraAuthorised,
+      rejectedAt: null,
+      revokedAt: null,
+      events: [
+        { status: 'AWAITING_AUTHORISATION', at: claraCreated, actor: actor.client('budgetly') },
+        { status: 'AUTHORISED', at: claraAuthorised, actor: actor.customer(clara) },
+        { status: 'EXPIRED', at: claraExpires, actor: actor.system },
+      ],
+    },
+  ];
+}
+
+/** Registers the manifest's client apps. Every profile needs a client registry; only the sandbox takes it from the manifest. */
+export async function seedSandboxClients(db: Database): Promise<void> {
+  for (const client of SANDBOX_CLIENTS) {
+    await db.query(`INSERT INTO client_apps (id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [client.clientId, client.name, client.kind]);
+  }
+}
+
+export async function seedSandbox(db: Database, opts: { idHashSecret: string; now: Date }): Promise<void> {
+  await seedSandboxClients(db);
+  for (const seed of sandboxConsents(opts.idHashSecret, opts.now)) {
+    await db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [seed.id, seed.customerId, seed.clientId, seed.status, seed.permissions, seed.expiresAt, seed.createdAt, seed.authorisedAt, seed.rejectedAt, seed.revokedAt],
+      );
+      if (inserted.length === 0) return;
+      for (const accountId of seed.accountIds) {
+        await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [seed.id, accountId]);
+      }
+      for (const event of seed.events) {
+        await insertEvent(tx, { consentId: seed.id, status: event.status, at: event.at, actor: event.actor, requestId: null });
+      }
+    });
+  }
+}
