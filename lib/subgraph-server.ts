@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { GraphQLFormattedError } from 'graphql';
@@ -76,8 +76,11 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     schema,
     includeStacktraceInErrorResponses: false,
     formatError: maskError(opts.logger),
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
     logger: opts.logger,
+    // Shutdown is owned by lib/service-main.ts, which closes the database after the server;
+    // Apollo's own signal handlers would exit before that.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   const server = createGraphQLHttpServer<C>({

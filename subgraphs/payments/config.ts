@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
+
+/**
+ * Environment of the payments subgraph. Payment initiation (a later issue) adds NORTHWIND_URL,
+ * NORTHWIND_TIMEOUT_MS and NORTHWIND_PIS_TOKEN here; today the subgraph reads only its ledger.
+ */
+export const paymentsConfigSchema = subgraphCommonConfig
+  .extend({
+    PAYMENTS_PORT: env.port(4003),
+    /** Key of derived ids: the sandbox seed records debtor accounts by bankAccountId(ID_HASH_SECRET, ...). */
+    ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
+  })
+  .refine((c) => c.PROFILE !== 'production' || c.ID_HASH_SECRET !== DEV_ID_HASH_SECRET, {
+    message: 'ID_HASH_SECRET must be set to a private value in the production profile',
+    path: ['ID_HASH_SECRET'],
+  });
+
+export type PaymentsConfig = z.infer<typeof paymentsConfigSchema>;
+
+export function loadPaymentsConfig(envVars: Record<string, string | undefined> = process.env): PaymentsConfig {
+  return loadConfig(paymentsConfigSchema, envVars);
+}

@@ -1,0 +1,86 @@
+import type { Money } from '../../../lib/money.ts';
+
+/**
+ * The canonical payments model, as the resolvers return it. The ledger's partner columns
+ * (which bank, the bank's payment and consent ids) never enter this model, so they cannot leak
+ * through the API.
+ */
+export const PAYMENT_STATUSES = [
+  'CREATED',
+  'AWAITING_AUTHORISATION',
+  'AUTHORISED',
+  'PENDING',
+  'ACCEPTED',
+  'SETTLED',
+  'REJECTED',
+  'FAILED',
+  'CANCELLED',
+  'REFUNDED',
+  'UNKNOWN',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+export const CREDITOR_SCHEMES = ['SORT_CODE_ACCOUNT_NUMBER', 'IBAN'] as const;
+export type CreditorScheme = (typeof CREDITOR_SCHEMES)[number];
+
+export interface CreditorModel {
+  name: string;
+  scheme: CreditorScheme;
+  /** Full identification without separators. Personal data. */
+  identification: string;
+}
+
+export interface PaymentModel {
+  id: string;
+  customerId: string;
+  /** Canonical account id (lib/ids.ts bankAccountId), owned by the accounts subgraph. */
+  debtorAccountId: string;
+  amount: Money;
+  creditor: CreditorModel;
+  reference: string | null;
+  status: PaymentStatus;
+  statusReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  settledAt: Date | null;
+  /** Internal: created_at at full database precision (microseconds, UTC), the keyset position. */
+  createdAtKey: string;
+}
+
+export interface PaymentStatusChangeModel {
+  status: PaymentStatus;
+  at: Date;
+  reason: string | null;
+}
+
+/** Customer as payments knows it: only the key. */
+export interface CustomerRef {
+  id: string;
+}
+
+/** Account reference resolved by the accounts subgraph. */
+export interface AccountRef {
+  __typename: 'Account';
+  id: string;
+}
+
+/** A keyset position in a customer's payments (newest first by created_at, then id). */
+export interface PaymentPosition {
+  /** created_at as "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+  createdAt: string;
+  id: string;
+}
+
+/** One page request against the ledger, already validated. */
+export interface PaymentListQuery {
+  customerId: string;
+  /** Rows to fetch: the page size plus one (the extra one only signals hasNextPage). */
+  limit: number;
+  after: PaymentPosition | null;
+  /** Inclusive lower bound of created_at. */
+  createdFrom: Date | null;
+  /** Exclusive upper bound of created_at. */
+  createdBefore: Date | null;
+  /** Null: any status. */
+  statuses: PaymentStatus[] | null;
+}

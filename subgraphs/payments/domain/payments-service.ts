@@ -1,0 +1,56 @@
+import { isId } from '../../../lib/ids.ts';
+import { toConnection, type Connection } from '../../../lib/pagination.ts';
+import type { Principal } from '../../../lib/principal.ts';
+import type { AccountRef, CustomerRef, PaymentModel, PaymentStatusChangeModel } from './model.ts';
+import { cursorOf, paymentPageRequest, type PaymentsArgs } from './pagination.ts';
+import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
+
+/**
+ * The payments use cases for one request, bound to its principal.
+ *
+ * Ownership: a customer principal sees only its own payments. Someone else's payment id, a
+ * non-existent one and junk all give the same null (by id and by entity reference); someone
+ * else's customer gives an empty connection, so nothing reveals whether an id exists. A principal without a customer id
+ * (staff, machines) sees nothing for now; the gateway's authorization work adds staff access.
+ */
+export interface PaymentsService {
+  payment(id: string): Promise<PaymentModel | null>;
+  paymentReference(id: string): Promise<PaymentModel | null>;
+  /**
+   * Payments only extends Customer with `payments`, so a reference is just its key; ownership is
+   * enforced where data is read (customerPayments gives others an empty connection). Returning
+   * the key for any id keeps the gateway's merge of identity's answer intact.
+   */
+  customerReference(id: string): CustomerRef;
+  customerPayments(customer: CustomerRef, args: PaymentsArgs): Promise<Connection<PaymentModel>>;
+  statusHistory(payment: PaymentModel): Promise<PaymentStatusChangeModel[]>;
+  debtorAccount(payment: PaymentModel): AccountRef;
+}
+
+export interface PaymentsServiceDeps {
+  principal: Principal | null;
+  loaders: PaymentsLoaders;
+  repository: PaymentsRepository;
+}
+
+const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+
+export function createPaymentsService({ principal, loaders, repository }: PaymentsServiceDeps): PaymentsService {
+  const customerId = principal?.customerId ?? null;
+  const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
+  const payment = async (id: string) => (customerId !== null && isId(id, 'pay') ? loaders.paymentById.load(id) : null);
+  return {
+    payment,
+    paymentReference: payment,
+    customerReference: (id) => ({ id }),
+    async customerPayments(customer, args) {
+      // Arguments are validated for everyone, so a bad cursor is reported the same way whoever asks.
+      const { first, query } = paymentPageRequest(customer.id, args);
+      if (!isOwnCustomer(customer.id)) return EMPTY;
+      if (query.statuses?.length === 0) return EMPTY;
+      return toConnection(await repository.list(query), first, cursorOf);
+    },
+    statusHistory: (p) => loaders.statusHistory.load(p.id),
+    debtorAccount: (p) => ({ __typename: 'Account', id: p.debtorAccountId }),
+  };
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_ID_HASH_SECRET } from '../../lib/config.ts';
+import { loadPaymentsConfig } from '../../subgraphs/payments/config.ts';
+
+describe('payments configuration', () => {
+  it('runs locally with no variables set', () => {
+    expect(loadPaymentsConfig({})).toMatchObject({ PAYMENTS_PORT: 4003, HOST: '127.0.0.1', PROFILE: 'sandbox', ID_HASH_SECRET: DEV_ID_HASH_SECRET });
+  });
+
+  it('names bad variables and refuses the development id secret in production', () => {
+    expect(() => loadPaymentsConfig({ PAYMENTS_PORT: '70000' })).toThrow(/PAYMENTS_PORT/);
+    expect(() => loadPaymentsConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    let error: unknown;
+    try {
+      loadPaymentsConfig({ PROFILE: 'production', INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.join('\n')).toMatch(/ID_HASH_SECRET/);
+  });
+});
