@@ -1,0 +1,107 @@
+import DataLoader from 'dataloader';
+import type { Logger } from '../../lib/logger.ts';
+import type { Principal } from '../../lib/principal.ts';
+import type { Connection } from '../../lib/pagination.ts';
+import { loadBalances, loadCustomersAccounts, type CustomerAccounts } from './domain/accounts.ts';
+import type { BankAdapterRegistry } from './domain/bank-adapter.ts';
+import type { AccountModel, BalanceModel, BankConnection, TransactionModel } from './domain/model.ts';
+import type { AccountsRepository } from './domain/repository.ts';
+import { findTransactions, transactionsPage, type TransactionPageRequest } from './domain/transactions.ts';
+
+/** Long-lived dependencies of the loaders (one set per process). */
+export interface AccountsServices {
+  adapters: BankAdapterRegistry;
+  repo: AccountsRepository;
+  idSecret: string;
+  now: () => Date;
+  logger: Logger;
+}
+
+/**
+ * DataLoaders created per request: they batch lookups of the same kind made by different
+ * resolvers (all accounts of a customer, balances of many accounts, transactions by id) and
+ * dedupe partner calls within the request. Ownership is applied here, once: every loader is
+ * bound to the principal's customer id, and a principal without one sees nothing.
+ */
+export interface AccountsLoaders {
+  /** The principal's customer, or null for staff and machine principals. */
+  readonly customerId: string | null;
+  /** All accounts of a customer (plus which banks could not be read), deduped per request. */
+  customerAccounts: DataLoader<string, CustomerAccounts>;
+  /** The principal's account by canonical id; null when unknown or someone else's. */
+  accountById: DataLoader<string, AccountModel | null>;
+  balances: DataLoader<AccountModel, BalanceModel[], string>;
+  transactionsPage: DataLoader<{ account: AccountModel; request: TransactionPageRequest }, Connection<TransactionModel>, string>;
+  /** The principal's transaction by canonical id; null when unknown or someone else's. */
+  transactionById: DataLoader<string, TransactionModel | null>;
+}
+
+export function createAccountsLoaders(services: AccountsServices, principal: Principal | null): AccountsLoaders {
+  const customerId = principal?.customerId ?? null;
+  const deps = { ...services };
+
+  const connections = new DataLoader<string, BankConnection[]>(async (customerIds) => {
+    const all = await services.repo.connectionsOfCustomers(customerIds);
+    return customerIds.map((id) => all.filter((c) => c.customerId === id));
+  });
+
+  const customerAccounts = new DataLoader<string, CustomerAccounts>(async (customerIds) => {
+    const result = await loadCustomersAccounts(deps, customerIds);
+    return customerIds.map((id) => result.get(id)!);
+  });
+
+  const accountById = new DataLoader<string, AccountModel | null>(async (ids) => {
+    if (customerId === null) return ids.map(() => null);
+    // The reference table answers "is this id the principal's?" without calling any bank.
+    const refs = await services.repo.accountRefs(customerId, ids);
+    if (refs.length === 0) return ids.map(() => null);
+    const { accounts, errors } = await customerAccounts.load(customerId);
+    return ids.map((id) => {
+      const ref = refs.find((r) => r.accountId === id);
+      if (!ref) return null;
+      const account = accounts.find((a) => a.id === id);
+      if (account) return account;
+      // Known account at a bank that cannot be reached now: say so instead of pretending it does not exist.
+      const error = errors.get(ref.institution);
+      if (error) return error;
+      return null;
+    });
+  });
+
+  const balances = new DataLoader<AccountModel, BalanceModel[], string>((accounts) => loadBalances(deps, accounts), { cacheKeyFn: (a) => a.id });
+
+  const transactionsPageLoader = new DataLoader<{ account: AccountModel; request: TransactionPageRequest }, Connection<TransactionModel>, string>(
+    async (keys) =>
+      Promise.all(
+        keys.map(async ({ account, request }) => {
+          try {
+            const adapter = services.adapters.get(account.institution.id);
+            const connection = (await connections.load(account.customerId)).find((c) => c.id === account.connectionId);
+            if (!adapter || !connection) throw new Error(`no bank connection for account ${account.id}`);
+            const page = await transactionsPage(deps, adapter, connection, { id: account.id, customerId: account.customerId, institution: account.institution.id, bankAccountRef: account.bankAccountRef }, request);
+            for (const edge of page.edges) transactionById.prime(edge.node.id, edge.node);
+            return page;
+          } catch (err) {
+            return err as Error;
+          }
+        }),
+      ),
+    { cacheKeyFn: ({ account, request }) => JSON.stringify([account.id, request.first, request.after ?? null, request.filter ?? null]) },
+  );
+
+  const transactionById: DataLoader<string, TransactionModel | null> = new DataLoader(async (ids) => {
+    if (customerId === null) return ids.map(() => null);
+    const refs = await services.repo.transactionRefs(customerId, ids);
+    if (refs.length === 0) return ids.map(() => null);
+    const customerConnections = await connections.load(customerId);
+    const found = await findTransactions(
+      deps,
+      (institution) => services.adapters.get(institution),
+      (institution) => customerConnections.find((c) => c.institution === institution),
+      refs,
+    );
+    return ids.map((id) => found.get(id) ?? null);
+  });
+
+  return { customerId, customerAccounts, accountById, balances, transactionsPage: transactionsPageLoader, transactionById };
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../lib/logger.ts';
+import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
+import { openAccountsStorage, type AccountsStorage } from '../../subgraphs/accounts/storage/index.ts';
+import { seedSandboxConnections } from '../../subgraphs/accounts/storage/seed.ts';
+
+/**
+ * Storage of the accounts subgraph on embedded PGlite, and on the real PostgreSQL when
+ * DATABASE_URL is set (each run in its own schema, dropped afterwards).
+ */
+const logger = createLogger('test', 'silent');
+const targets = [{ name: 'PGlite', databaseUrl: undefined as string | undefined }, ...(process.env.DATABASE_URL ? [{ name: 'PostgreSQL', databaseUrl: process.env.DATABASE_URL }] : [])];
+const ALICE = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Alice')!;
+const BEN = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Ben')!;
+
+describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
+  const schema = `accounts_test_${randomBytes(6).toString('hex')}`;
+  let storage: AccountsStorage;
+
+  beforeAll(async () => {
+    storage = await openAccountsStorage({ databaseUrl, logger, schema, seedSandbox: true });
+  });
+
+  afterAll(async () => {
+    if (databaseUrl) await storage.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await storage.close();
+  });
+
+  it('seeds the sandbox bank connections from the manifest, idempotently', async () => {
+    const expected = SANDBOX_CUSTOMERS.reduce((n, c) => n + Object.keys(c.banks).length, 0);
+    const before = await storage.repo.connectionsOfCustomers(SANDBOX_CUSTOMERS.map((c) => c.customerId));
+    expect(before).toHaveLength(expected);
+    expect(await seedSandboxConnections(storage.repo)).toBe(expected);
+    const after = await storage.repo.connectionsOfCustomers(SANDBOX_CUSTOMERS.map((c) => c.customerId));
+    expect(after).toEqual(before);
+    const alice = await storage.repo.connectionsOfCustomers([ALICE.customerId]);
+    expect(alice.map((c) => [c.institution, c.consentId, c.accessToken, c.psuId])).toEqual([
+      ['northwind', ALICE.banks.northwind!.consentId, ALICE.banks.northwind!.accessToken, ALICE.banks.northwind!.psuId],
+      ['rheinbank', ALICE.banks.rheinbank!.consentId, ALICE.banks.rheinbank!.accessToken, ALICE.banks.rheinbank!.psuId],
+    ]);
+  });
+
+  it('migrates once: reopening the same schema keeps the data', async () => {
+    if (!databaseUrl) return; // an in-memory PGlite does not outlive its handle
+    const again = await openAccountsStorage({ databaseUrl, logger, schema, seedSandbox: false });
+    try {
+      expect(await again.repo.connectionsOfCustomers([ALICE.customerId])).toHaveLength(2);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('keeps account references per owner and answers only for that owner', async () => {
+    await storage.repo.upsertAccountRefs([
+      { accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' },
+      { accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' },
+    ]);
+    expect(await storage.repo.accountRefs(ALICE.customerId, ['acc_one', 'acc_other'])).toEqual([{ accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' }]);
+    expect(await storage.repo.accountRefs(BEN.customerId, ['acc_one'])).toEqual([]);
+  });
+
+  it('upserts transaction references, follows a pending item that booked, and remembers reversal links', async () => {
+    const base = { customerId: ALICE.customerId, accountId: 'acc_one', institution: 'northwind', bankAccountRef: '22289' };
+    await storage.repo.upsertTransactionRefs([
+      { ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-01', reversesTransactionId: null },
+      { ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: 'txn_orig' },
+    ]);
+    await storage.repo.upsertTransactionRefs([{ ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-04', reversesTransactionId: null }]);
+    await storage.repo.upsertTransactionRefs([{ ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: null }]);
+    const refs = await storage.repo.transactionRefs(ALICE.customerId, ['txn_orig', 'txn_rev', 'txn_none']);
+    expect(refs.sort((a, b) => a.transactionId.localeCompare(b.transactionId))).toEqual([
+      { ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-04', reversesTransactionId: null },
+      { ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: 'txn_orig' },
+    ]);
+    expect(await storage.repo.reversalsOf(ALICE.customerId, ['txn_orig', 'txn_rev'])).toEqual(new Map([['txn_orig', 'txn_rev']]));
+    expect(await storage.repo.transactionRefs(BEN.customerId, ['txn_orig'])).toEqual([]);
+    expect(await storage.repo.reversalsOf(BEN.customerId, ['txn_orig'])).toEqual(new Map());
+  });
+
+  it('reports readiness', async () => {
+    expect(await storage.repo.ping()).toBe(true);
+  });
+});
