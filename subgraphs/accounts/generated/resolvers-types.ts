@@ -33,8 +33,11 @@ export type Scalars = {
 /** A bank account held by a customer at a connected institution. */
 export type Account = {
   __typename?: 'Account';
-  /** Every balance the bank reports for the account. */
-  balances: Array<Balance>;
+  /**
+   * Every balance the bank reports for the account. Null, with a PARTNER_UNAVAILABLE error,
+   * when the bank cannot be reached: one failing call must not hide the other accounts.
+   */
+  balances: Maybe<Array<Balance>>;
   /** The account's currency. */
   currency: Scalars['CurrencyCode']['output'];
   /** The most useful single balance: interim available, else interim booked, else any booked balance. */
@@ -56,8 +59,9 @@ export type Account = {
   /**
    * The account's transactions, newest first (by booking time, or transaction time while pending).
    * `first` defaults to 20 and may not exceed 100.
+   * Null, with a PARTNER_UNAVAILABLE error, when the bank cannot be reached.
    */
-  transactions: TransactionConnection;
+  transactions: Maybe<TransactionConnection>;
   /** What kind of account this is. */
   type: AccountType;
 };
@@ -467,7 +471,7 @@ export type ResolversParentTypes = ResolversObject<{
 
 export type AccountResolvers<ContextType = AccountsContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account'], FederationReferenceType extends FederationReferenceTypes['Account'] = FederationReferenceTypes['Account']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
-  balances?: Resolver<Array<ResolversTypes['Balance']>, ParentType, ContextType>;
+  balances?: Resolver<Maybe<Array<ResolversTypes['Balance']>>, ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['CurrencyCode'], ParentType, ContextType>;
   currentBalance?: Resolver<Maybe<ResolversTypes['Balance']>, ParentType, ContextType>;
   holder?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
@@ -477,7 +481,7 @@ export type AccountResolvers<ContextType = AccountsContext, ParentType extends R
   maskedIdentifier?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['AccountStatus'], ParentType, ContextType>;
-  transactions?: Resolver<ResolversTypes['TransactionConnection'], ParentType, ContextType, RequireFields<AccountTransactionsArgs, 'first'>>;
+  transactions?: Resolver<Maybe<ResolversTypes['TransactionConnection']>, ParentType, ContextType, RequireFields<AccountTransactionsArgs, 'first'>>;
   type?: Resolver<ResolversTypes['AccountType'], ParentType, ContextType>;
 }>;
 
