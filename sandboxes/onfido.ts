@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../lib/logger.ts';
+import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, SANDBOX_SEED, type SandboxCustomer } from './manifest.ts';
+import { MINUTE, SECOND_MS, systemClock, type Now } from './lib/clock.ts';
+import { loadPartnerSpec, type Violation } from './lib/openapi.ts';
+import { createPrng } from './lib/prng.ts';
+import { breakSchema, header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
+
+/**
+ * Onfido API v3.6 sandbox (identity verification), base path /v3.6:
+ *   GET  /v3.6/applicants/{applicant_id}      POST /v3.6/applicants
+ *   GET  /v3.6/checks?applicant_id=           POST /v3.6/checks
+ *   GET  /v3.6/checks/{check_id}
+ *   GET  /v3.6/reports?check_id=              GET  /v3.6/reports/{report_id}
+ *
+ * Auth: `Authorization: Token token=<PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken>`; missing or
+ * wrong -> 401 `{ error: { type: 'authorization_error', message } }`. Unknown ids -> 404
+ * `resource_not_found`; spec violations (bad UUID, missing applicant_id...) -> 422
+ * `validation_error` with `fields`; invalid JSON -> 400 `bad_request`.
+ *
+ * Seeded from the manifest (one applicant per customer with a kycApplicantId; its latest check
+ * reflects kycOutcome):
+ *   clear              check complete / result clear; reports document + facial_similarity_photo complete/clear
+ *   consider           check complete / result consider; document complete/consider (sub_result caution), facial complete/clear
+ *   in_progress        check in_progress, no result; document complete/clear, facial awaiting_approval
+ *   awaiting_applicant check awaiting_applicant (form_uri set), no result; reports awaiting_data
+ *   null (no applicant) nothing: GET /applicants/{id} of an unknown id -> 404
+ * Checks created through POST /v3.6/checks start in_progress (reports awaiting_approval) and
+ * complete `checkCompletionMs` (default 30 s) later on the sandbox clock, result clear, or
+ * consider when the applicant's last name is "Consider" (Onfido's sandbox convention).
+ */
+export interface OnfidoOptions {
+  port: number;
+  host?: string;
+  logger: Logger;
+  now?: Now;
+  seed?: number;
+  checkCompletionMs?: number;
+  adminRoutes?: boolean;
+}
+
+export interface RunningOnfido extends SandboxServer {
+  basePath: string;
+  applicantIds(): string[];
+}
+
+const BASE = '/v3.6';
+
+type ReportName = 'document' | 'facial_similarity_photo';
+
+interface ApplicantRecord {
+  id: string;
+  createdAt: Date;
+  body: Record<string, unknown>;
+  lastName: string;
+}
+
+interface ReportRecord {
+  id: string;
+  name: ReportName;
+  checkId: string;
+  createdAt: Date;
+  /** Fixed state for seeded reports; live ones derive it from the check's completion time. */
+  fixed?: { status: string; result?: string; subResult?: string };
+}
+
+interface CheckRecord {
+  id: string;
+  applicantId: string;
+  createdAt: Date;
+  reportIds: string[];
+  fixed?: { status: string; result?: string; formUri?: string };
+  /** Live checks complete at this time with this result. */
+  completesAt?: Date;
+  finalResult?: 'clear' | 'consider';
+}
+
+function onfidoError(status: number, type: string, message: string, fields?: Record<string, unknown>): SandboxReply {
+  return { status, body: { error: { type, message, ...(fields ? { fields } : {}) } } };
+}
+
+export const onfidoDialect: Dialect = {
+  invalidRequest(violations: Violation[]) {
+    if (violations.some((v) => v.in === 'security')) return onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
+    if (violations.some((v) => v.keyword === 'json')) return onfidoError(400, 'bad_request', 'Invalid JSON in the request body');
+    const fields: Record<string, string[]> = {};
+    for (const v of violations) {
+      const key = (v.name ?? v.in).replace(/^\//, '').replace(/\//g, '.') || v.in;
+      (fields[key] ??= []).push(v.message);
+    }
+    return onfidoError(422, 'validation_error', 'There was a validation error on this request', fields);
+  },
+  failure(status) {
+    if (status === 429) return onfidoError(429, 'rate_limit', 'Rate limit exceeded. Please try again later');
+    if (status >= 500) return onfidoError(status, 'internal_server_error', 'There was an internal error on our side');
+    return onfidoError(status, 'bad_request', `Request failed (HTTP ${status})`);
+  },
+  notFound(req, methodNotAllowed) {
+    return methodNotAllowed ? onfidoError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}`) : onfidoError(404, 'resource_not_found', 'The requested resource could not be found');
+  },
+  schemaViolation: breakSchema,
+  finalizeHeaders(req) {
+    return { 'x-request-id': req.requestId };
+  },
+};
+
+function seedApplicants(seed: number): { applicants: Map<string, ApplicantRecord>; checks: Map<string, CheckRecord>; reports: Map<string, ReportRecord> } {
+  const applicants = new Map<string, ApplicantRecord>();
+  const checks = new Map<string, CheckRecord>();
+  const reports = new Map<string, ReportRecord>();
+  for (const customer of SANDBOX_CUSTOMERS) {
+    if (!customer.kycApplicantId) continue;
+    const createdAt = new Date(new Date(customer.createdAt).getTime() + 10 * MINUTE);
+    applicants.set(customer.kycApplicantId, { id: customer.kycApplicantId, createdAt, body: applicantBody(customer), lastName: customer.legal?.familyName ?? '' });
+    if (!customer.kycOutcome) continue;
+    const p = createPrng(seed, 'onfido-check', customer.kycApplicantId);
+    const check: CheckRecord = { id: p.uuid(), applicantId: customer.kycApplicantId, createdAt: new Date(createdAt.getTime() + 5 * MINUTE), reportIds: [] };
+    const report = (name: ReportName, fixed: ReportRecord['fixed']) => {
+      const r: ReportRecord = { id: p.uuid(), name, checkId: check.id, createdAt: check.createdAt, ...(fixed ? { fixed } : {}) };
+      reports.set(r.id, r);
+      check.reportIds.push(r.id);
+    };
+    switch (customer.kycOutcome) {
+      case 'clear':
+        check.fixed = { status: 'complete', result: 'clear' };
+        report('document', { status: 'complete', result: 'clear', subResult: 'clear' });
+        report('facial_similarity_photo', { status: 'complete', result: 'clear' });
+        break;
+      case 'consider':
+        check.fixed = { status: 'complete', result: 'consider' };
+        report('document', { status: 'complete', result: 'consider', subResult: 'caution' });
+        report('facial_similarity_photo', { status: 'complete', result: 'clear' });
+        break;
+      case 'in_progress':
+        check.fixed = { status: 'in_progress' };
+        report('document', { status: 'complete', result: 'clear', subResult: 'clear' });
+        report('facial_similarity_photo', { status: 'awaiting_approval' });
+        break;
+      case 'awaiting_applicant':
+        check.fixed = { status: 'awaiting_applicant', formUri: `https://id.onfido.com/sandbox/${check.id}` };
+        report('document', { status: 'awaiting_data' });
+        report('facial_similarity_photo', { status: 'awaiting_data' });
+        break;
+    }
+    checks.set(check.id, check);
+  }
+  return { applicants, checks, reports };
+}
+
+function applicantBody(customer: SandboxCustomer): Record<string, unknown> {
+  const legal = customer.legal;
+  return {
+    first_name: legal?.givenName ?? customer.displayName,
+    last_name: legal?.familyName ?? customer.displayName,
+    email: customer.email,
+    phone_number: customer.phone,
+    ...(legal
+      ? {
+          dob: legal.dateOfBirth,
+          address: { building_number: legal.address.buildingNumber, street: legal.address.street, town: legal.address.town, postcode: legal.address.postcode, country: legal.address.country },
+        }
+      : {}),
+  };
+}
+
+export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido> {
+  const now = options.now ?? systemClock;
+  const seed = options.seed ?? SANDBOX_SEED;
+  const completionMs = options.checkCompletionMs ?? 30 * SECOND_MS;
+  const spec = loadPartnerSpec('onfido');
+  const { applicants, checks, reports } = seedApplicants(seed);
+
+  const authorised = (req: SandboxRequest): SandboxReply | undefined => {
+    const m = /^Token\s+token="?([^"\s]+)"?\s*$/i.exec(header(req, 'authorization') ?? '');
+    return m && m[1] === PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken ? undefined : onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
+  };
+
+  const renderApplicant = (a: ApplicantRecord) => ({ id: a.id, created_at: a.createdAt.toISOString(), href: `${BASE}/applicants/${a.id}`, sandbox: true, ...a.body });
+
+  const checkState = (c: CheckRecord, at: Date): { status: string; result?: string; formUri?: string } => {
+    if (c.fixed) return c.fixed;
+    return c.completesAt && at >= c.completesAt ? { status: 'complete', result: c.finalResult ?? 'clear' } : { status: 'in_progress' };
+  };
+  const renderCheck = (c: CheckRecord, at: Date) => {
+    const s = checkState(c, at);
+    return {
+      id: c.id,
+      created_at: c.createdAt.toISOString(),
+      href: `${BASE}/checks/${c.id}`,
+      applicant_id: c.applicantId,
+      status: s.status,
+      ...(s.result ? { result: s.result } : {}),
+      ...(s.formUri ? { form_uri: s.formUri } : {}),
+      results_uri: `https://dashboard.onfido.com/checks/${c.id}`,
+      report_ids: c.reportIds,
+      tags: [],
+      applicant_provides_data: s.status === 'awaiting_applicant',
+      sandbox: true,
+      paused: false,
+      version: '3.6',
+    };
+  };
+  const renderReport = (r: ReportRecord, at: Date) => {
+    let state = r.fixed;
+    if (!state) {
+      const check = checks.get(r.checkId)!;
+      const cs = checkState(check, at);
+      state = cs.status === 'complete' ? { status: 'complete', result: cs.result!, ...(r.name === 'document' ? { subResult: cs.result === 'clear' ? 'clear' : 'caution' } : {}) } : { status: 'awaiting_approval' };
+    }
+    const docId = createPrng(seed, 'onfido-document', r.id).uuid();
+    return {
+      id: r.id,
+      created_at: r.createdAt.toISOString(),
+      href: `${BASE}/reports/${r.id}`,
+      name: r.name,
+      check_id: r.checkId,
+      status: state.status,
+      ...(state.result ? { result: state.result } : {}),
+      ...(state.subResult ? { sub_result: state.subResult } : {}),
+      documents: [{ id: docId }],
+    };
+  };
+
+  const route = (method: string, path: string, handler: (req: SandboxRequest) => SandboxReply): Route => ({
+    method,
+    path: `${BASE}${path}`,
+    spec,
+    handler: (req) => authorised(req) ?? handler(req),
+  });
+
+  const routes: Route[] = [
+    route('GET', '/applicants/{applicant_id}', (req) => {
+      const a = applicants.get(req.params.applicant_id ?? '');
+      return a ? { status: 200, body: renderApplicant(a) } : onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
+    }),
+    route('POST', '/applicants', (req) => {
+      const body = req.body as Record<string, unknown>;
+      const a: ApplicantRecord = { id: randomUUID(), createdAt: req.now, body: { ...body }, lastName: String(body.last_name ?? '') };
+      delete a.body.consents;
+      delete a.body.location;
+      applicants.set(a.id, a);
+      return { status: 201, body: renderApplicant(a) };
+    }),
+    route('GET', '/checks', (req) => {
+      const applicantId = req.query.get('applicant_id') ?? '';
+      if (!applicants.has(applicantId)) return onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
+      const list = [...checks.values()].filter((c) => c.applicantId === applicantId).sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime());
+      return { status: 200, body: { checks: list.map((c) => renderCheck(c, req.now)) } };
+    }),
+    route('POST', '/checks', (req) => {
+      const body = req.body as { applicant_id: string; report_names?: string[] };
+      const applicant = applicants.get(body.applicant_id);
+      if (!applicant) return onfidoError(422, 'validation_error', 'There was a validation error on this request', { applicant_id: ['applicant not found'] });
+      const names = (body.report_names ?? ['document', 'facial_similarity_photo']).filter((n): n is ReportName => n === 'document' || n === 'facial_similarity_photo');
+      if (names.length === 0) return onfidoError(422, 'validation_error', 'There was a validation error on this request', { report_names: ['the sandbox supports document and facial_similarity_photo'] });
+      const check: CheckRecord = { id: randomUUID(), applicantId: applicant.id, createdAt: req.now, reportIds: [], completesAt: new Date(req.now.getTime() + completionMs), finalResult: /consider/i.test(applicant.lastName) ? 'consider' : 'clear' };
+      for (const name of names) {
+        const r: ReportRecord = { id: randomUUID(), name, checkId: check.id, createdAt: req.now };
+        reports.set(r.id, r);
+        check.reportIds.push(r.id);
+      }
+      checks.set(check.id, check);
+      return { status: 201, body: renderCheck(check, req.now) };
+    }),
+    route('GET', '/checks/{check_id}', (req) => {
+      const c = checks.get(req.params.check_id ?? '');
+      return c ? { status: 200, body: renderCheck(c, req.now) } : onfidoError(404, 'resource_not_found', 'The requested check could not be found');
+    }),
+    route('GET', '/reports', (req) => {
+      const c = checks.get(req.query.get('check_id') ?? '');
+      if (!c) return onfidoError(404, 'resource_not_found', 'The requested check could not be found');
+      return { status: 200, body: { reports: c.reportIds.map((id) => renderReport(reports.get(id)!, req.now)) } };
+    }),
+    route('GET', '/reports/{report_id}', (req) => {
+      const r = reports.get(req.params.report_id ?? '');
+      return r ? { status: 200, body: renderReport(r, req.now) } : onfidoError(404, 'resource_not_found', 'The requested report could not be found');
+    }),
+  ];
+
+  const server = await startSandboxServer({
+    name: 'onfido',
+    port: options.port,
+    ...(options.host ? { host: options.host } : {}),
+    logger: options.logger,
+    now,
+    routes,
+    dialect: onfidoDialect,
+    ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
+  });
+  return { ...server, basePath: BASE, applicantIds: () => [...applicants.keys()] };
+}
