@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Kind, parse, type DocumentNode } from 'graphql';
+
+/**
+ * Loading the supergraph the gateway serves: from a file (the checked-in
+ * schema/supergraph.graphql by default) or from an http(s) URL (a schema registry, a CI
+ * artifact). Any failure is a SupergraphError that says where it looked and what went wrong,
+ * so a bad SUPERGRAPH stops the gateway with a readable message.
+ */
+export class SupergraphError extends Error {
+  override name = 'SupergraphError';
+}
+
+export interface SubgraphInfo {
+  /** The join__Graph enum value, e.g. "ACCOUNTS" (what @graphql-tools/federation keys subschemas by). */
+  enumValue: string;
+  /** The subgraph's name, e.g. "accounts" (the audience of the signed internal context). */
+  name: string;
+  /** The URL recorded in the supergraph. */
+  url: string;
+}
+
+export interface Supergraph {
+  sdl: string;
+  document: DocumentNode;
+  subgraphs: SubgraphInfo[];
+  /** Where it was loaded from, for logs. */
+  source: string;
+}
+
+export async function loadSupergraph(source: string, opts: { timeoutMs: number }): Promise<Supergraph> {
+  const sdl = /^https?:\/\//i.test(source) ? await fetchSdl(source, opts.timeoutMs) : await readSdl(source);
+  return parseSupergraph(sdl, source);
+}
+
+async function readSdl(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await readFile(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new SupergraphError(`could not read the supergraph from SUPERGRAPH=${path} (${absolute}): ${reason}`);
+  }
+}
+
+async function fetchSdl(url: string, timeoutMs: number): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/graphql, text/plain, */*' }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+    throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: ${reason}`);
+  }
+  const text = await res.text();
+  if (!res.ok) throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: HTTP ${res.status}`);
+  return text;
+}
+
+/** Parses a supergraph SDL and lists its subgraphs (join__Graph values with their name and URL). */
+export function parseSupergraph(sdl: string, source = '(inline)'): Supergraph {
+  let document: DocumentNode;
+  try {
+    document = parse(sdl);
+  } catch (err) {
+    throw new SupergraphError(`the supergraph from ${source} is not valid GraphQL SDL: ${(err as Error).message}`);
+  }
+  const subgraphs: SubgraphInfo[] = [];
+  for (const def of document.definitions) {
+    if (def.kind !== Kind.ENUM_TYPE_DEFINITION || def.name.value !== 'join__Graph') continue;
+    for (const value of def.values ?? []) {
+      const directive = value.directives?.find((d) => d.name.value === 'join__graph');
+      const arg = (n: string) => {
+        const a = directive?.arguments?.find((x) => x.name.value === n);
+        return a?.value.kind === Kind.STRING ? a.value.value : undefined;
+      };
+      const name = arg('name') ?? value.name.value.toLowerCase();
+      const url = arg('url');
+      if (!url) throw new SupergraphError(`the supergraph from ${source} records no URL for subgraph ${name}`);
+      subgraphs.push({ enumValue: value.name.value, name, url });
+    }
+  }
+  if (subgraphs.length === 0) {
+    throw new SupergraphError(`${source} is not a Federation supergraph: it has no join__Graph enum (run \`npm run compose\` to generate one)`);
+  }
+  return { sdl, document, subgraphs, source };
+}

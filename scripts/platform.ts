@@ -1,0 +1,174 @@
+import { mkdirSync } from 'node:fs';
+import { loadGatewayConfig } from '../gateway/config.ts';
+import { startGateway } from '../gateway/server.ts';
+import { ConfigError } from '../lib/config.ts';
+import type { RunningServer } from '../lib/http-server.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { DEFAULT_SANDBOX_PORTS, startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
+import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
+import { startAccountsSubgraph } from '../subgraphs/accounts/server.ts';
+import { loadConsentsConfig } from '../subgraphs/consents/config.ts';
+import { startConsentsSubgraph } from '../subgraphs/consents/server.ts';
+import { loadIdentityConfig } from '../subgraphs/identity/config.ts';
+import { startIdentitySubgraph } from '../subgraphs/identity/server.ts';
+import { loadPaymentsConfig } from '../subgraphs/payments/config.ts';
+import { startPaymentsSubgraph } from '../subgraphs/payments/server.ts';
+
+/**
+ * The whole product in one process: partner sandboxes, the four subgraphs and the gateway,
+ * started in dependency order and stopped in reverse. `npm start` uses it on the default ports;
+ * end-to-end tests use free ports and in-memory PGlite.
+ */
+export interface PlatformOptions {
+  /** 'default': the fixed ports (gateway 4000, subgraphs 4001-4004, sandboxes 4100-4103); 'free': any free port. */
+  ports?: 'default' | 'free';
+  /** Environment overrides on top of process.env (e.g. PGLITE_DIR, DATABASE_URL, LOG_LEVEL). */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Clock shared by the sandboxes, the subgraphs and the gateway's token checks. */
+  now?: () => Date;
+}
+
+export interface PlatformUrls {
+  gateway: string;
+  identity: string;
+  accounts: string;
+  payments: string;
+  consents: string;
+  auth: string;
+  northwind: string;
+  rheinbank: string;
+  onfido: string;
+}
+
+export interface RunningPlatform {
+  /** The gateway's /graphql URL. */
+  gatewayUrl: string;
+  urls: PlatformUrls;
+  sandboxes: RunningSandboxes;
+  close(): Promise<void>;
+}
+
+const SUBGRAPH_PORTS = { identity: 4001, accounts: 4002, payments: 4003, consents: 4004 } as const;
+type SubgraphName = keyof typeof SUBGRAPH_PORTS;
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<RunningPlatform> {
+  const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+  const logger = options.logger ?? createLogger('platform', env.LOG_LEVEL ?? 'info');
+  const free = options.ports === 'free';
+  const now = options.now;
+  const started: { name: string; close(): Promise<void> }[] = [];
+
+  const closeAll = async () => {
+    for (const part of started.splice(0).reverse()) {
+      try {
+        await part.close();
+      } catch (err) {
+        logger.error({ err, part: part.name }, 'failed to stop part of the platform');
+      }
+    }
+  };
+
+  // 0. Check every service's configuration before starting anything, so a bad variable stops
+  // the platform with one message naming it (and the service that reads it).
+  preflight(env);
+
+  try {
+    // 1. Partner sandboxes (authorization server, banks, KYC provider).
+    const sandboxes = await startSandboxes({
+      ports: free ? 0 : { ...DEFAULT_SANDBOX_PORTS },
+      ...(now ? { now } : {}),
+      logger: logger.child({ service: 'sandboxes' }),
+    });
+    started.push({ name: 'sandboxes', close: () => sandboxes.close() });
+    const partnerEnv = {
+      NORTHWIND_URL: sandboxes.urls.northwind,
+      RHEINBANK_URL: sandboxes.urls.rheinbank,
+      ONFIDO_URL: sandboxes.urls.onfido,
+      AUTH_ISSUER: sandboxes.urls.auth,
+      AUTH_JWKS_URL: sandboxes.urls.jwks,
+    };
+
+    // 2. The subgraphs, each with its own port and (for a PGlite directory on disk) its own data directory.
+    const subgraphEnv = (name: SubgraphName) => {
+      const dir = env.PGLITE_DIR;
+      const pgliteDir = dir && !dir.startsWith('memory://') ? `${dir.replace(/\/$/, '')}/${name}` : dir;
+      if (pgliteDir && pgliteDir !== dir) mkdirSync(pgliteDir, { recursive: true });
+      return { ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, [`${name.toUpperCase()}_PORT`]: String(free ? 0 : SUBGRAPH_PORTS[name]) };
+    };
+    const child = (name: string) => logger.child({ service: name });
+    const starters: Record<SubgraphName, () => Promise<RunningServer>> = {
+      identity: async () => startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
+      accounts: async () => startAccountsSubgraph(loadAccountsConfig(subgraphEnv('accounts')), { logger: child('accounts'), now }),
+      payments: async () => startPaymentsSubgraph(loadPaymentsConfig(subgraphEnv('payments')), { logger: child('payments'), now }),
+      consents: async () => startConsentsSubgraph(loadConsentsConfig(subgraphEnv('consents')), { logger: child('consents'), now }),
+    };
+    const names = Object.keys(starters) as SubgraphName[];
+    const results = await Promise.allSettled(names.map((n) => starters[n]()));
+    const subgraphs = {} as Record<SubgraphName, RunningServer>;
+    results.forEach((r, i) => {
+      const name = names[i]!;
+      if (r.status === 'fulfilled') {
+        subgraphs[name] = r.value;
+        started.push({ name, close: () => r.value.close() });
+      }
+    });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    // 3. The gateway, pointed at the subgraphs actually started.
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        ...env,
+        ...partnerEnv,
+        GATEWAY_PORT: String(free ? 0 : 4000),
+        IDENTITY_SUBGRAPH_URL: subgraphs.identity.url,
+        ACCOUNTS_SUBGRAPH_URL: subgraphs.accounts.url,
+        PAYMENTS_SUBGRAPH_URL: subgraphs.payments.url,
+        CONSENTS_SUBGRAPH_URL: subgraphs.consents.url,
+      }),
+      { logger: child('gateway'), now },
+    );
+    started.push({ name: 'gateway', close: () => gateway.close() });
+
+    return {
+      gatewayUrl: gateway.url,
+      urls: {
+        gateway: gateway.url,
+        identity: subgraphs.identity.url,
+        accounts: subgraphs.accounts.url,
+        payments: subgraphs.payments.url,
+        consents: subgraphs.consents.url,
+        auth: sandboxes.urls.auth,
+        northwind: sandboxes.urls.northwind,
+        rheinbank: sandboxes.urls.rheinbank,
+        onfido: sandboxes.urls.onfido,
+      },
+      sandboxes,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function preflight(env: Record<string, string | undefined>): void {
+  const problems: string[] = [];
+  const loaders: [string, (e: Record<string, string | undefined>) => unknown][] = [
+    ['identity', loadIdentityConfig],
+    ['accounts', loadAccountsConfig],
+    ['payments', loadPaymentsConfig],
+    ['consents', loadConsentsConfig],
+    ['gateway', loadGatewayConfig],
+  ];
+  for (const [name, load] of loaders) {
+    try {
+      load(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems.map((p) => `${name}: ${p}`));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+}
