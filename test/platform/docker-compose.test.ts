@@ -2,6 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { subgraphUrlKey } from '../../gateway/config.ts';
+import { SUBGRAPH_NAMES } from '../../lib/schema-files.ts';
 
 // Docker cannot run on the development machines, so the compose file is checked statically:
 // every service's command must point at a file in the repository, and every variable it sets
@@ -29,6 +31,8 @@ function variablesReadByCode(): Set<string> {
     for (const m of text.matchAll(/process\.env\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1]!);
     if (/config\.ts$/.test(file) || /main\.ts$/.test(file)) for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]{2,}):/gm)) names.add(m[1]!);
   }
+  // The gateway reads <NAME>_SUBGRAPH_URL for every subgraph of the supergraph it serves.
+  for (const name of SUBGRAPH_NAMES) names.add(`${subgraphUrlKey(name)}_SUBGRAPH_URL`);
   return names;
 }
 
