@@ -81,6 +81,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     const rc = requestContextFromHeaders(req.headers);
     res.setHeader('x-request-id', rc.requestId);
     res.setHeader('traceparent', rc.traceparent);
+    accessLog(req, res, rc);
     runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
       if (err instanceof HttpError) {
         json(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code, requestId: rc.requestId } }] }, err.headers);
@@ -91,6 +92,19 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       else res.end();
     });
   });
+
+  /** One line per request, written when the response is done: what operators search by request id. */
+  function accessLog(req: IncomingMessage, res: ServerResponse, rc: RequestContext): void {
+    const started = performance.now();
+    res.once('close', () => {
+      const path = (req.url ?? '/').split('?')[0];
+      const probe = path === '/healthz' || path === '/readyz' || path === '/metrics';
+      opts.logger[probe ? 'debug' : 'info'](
+        { requestId: rc.requestId, traceparent: rc.traceparent, method: req.method, path, status: res.statusCode, durationMs: Math.round(performance.now() - started), aborted: !res.writableFinished },
+        'request completed',
+      );
+    });
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, rc: RequestContext): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');

@@ -17,7 +17,6 @@ const REDACT = [
 
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({
-    name: service,
     level,
     base: { service },
     redact: { paths: REDACT, censor: '[redacted]' },

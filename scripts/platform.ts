@@ -58,6 +58,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   const free = options.ports === 'free';
   const now = options.now;
   const started: { name: string; close(): Promise<void> }[] = [];
+  // Each part logs as its own service, exactly as it would in its own process.
+  const child = (name: string) => (options.logger ? options.logger.child({ part: name }) : createLogger(name, env.LOG_LEVEL ?? 'info'));
 
   const closeAll = async () => {
     for (const part of started.splice(0).reverse()) {
@@ -78,7 +80,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     const sandboxes = await startSandboxes({
       ports: free ? 0 : { ...DEFAULT_SANDBOX_PORTS },
       ...(now ? { now } : {}),
-      logger: logger.child({ service: 'sandboxes' }),
+      logger: child('sandboxes'),
     });
     started.push({ name: 'sandboxes', close: () => sandboxes.close() });
     const partnerEnv = {
@@ -96,7 +98,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       if (pgliteDir && pgliteDir !== dir) mkdirSync(pgliteDir, { recursive: true });
       return { ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, [`${name.toUpperCase()}_PORT`]: String(free ? 0 : SUBGRAPH_PORTS[name]) };
     };
-    const child = (name: string) => logger.child({ service: name });
     const starters: Record<SubgraphName, () => Promise<RunningServer>> = {
       identity: async () => startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
       accounts: async () => startAccountsSubgraph(loadAccountsConfig(subgraphEnv('accounts')), { logger: child('accounts'), now }),
