@@ -1,0 +1,71 @@
+import KeyvRedis, { createClient, Keyv } from '@keyv/redis';
+import type { Logger } from './logger.ts';
+
+/**
+ * The shared cache: in memory by default, Redis when REDIS_URL is set, so several gateway
+ * replicas see the same entries. Two rules (DESIGN.md): a cache is never the only copy of
+ * anything that matters, and a key always includes the principal it was read for.
+ *
+ * - `kv` is a keyv store for TTL caching (use a namespace per purpose).
+ * - `claimOnce` atomically records the first use of a key (Redis SET NX PX), for replay
+ *   protection such as DPoP proof `jti`s: a get-then-set through keyv would let two replicas
+ *   both accept the same proof.
+ */
+export interface SharedCache {
+  readonly kind: 'memory' | 'redis';
+  /** A keyv store under the given namespace; entries expire by the ttl given on set. */
+  store(namespace: string): Keyv;
+  /** True the first time a key is claimed within ttlMs, false on every later claim. */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface SharedCacheOptions {
+  redisUrl?: string | undefined;
+  logger: Logger;
+  /** Prefix of every key, so several deployments can share one Redis. */
+  prefix?: string;
+}
+
+export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedCache> {
+  const prefix = opts.prefix ?? 'fdg';
+  if (!opts.redisUrl) return memoryCache(prefix);
+  const client = createClient({ url: opts.redisUrl, socket: { connectTimeout: 2_000 } });
+  client.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'redis connection error'));
+  await client.connect();
+  const stores: Keyv[] = [];
+  return {
+    kind: 'redis',
+    store(namespace) {
+      const kv = new Keyv({ store: new KeyvRedis(client as never), namespace: `${prefix}:${namespace}`, useKeyPrefix: false });
+      stores.push(kv);
+      return kv;
+    },
+    async claimOnce(key, ttlMs) {
+      const result = await client.set(`${prefix}:once:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      return result === 'OK';
+    },
+    async close() {
+      await client.quit().catch(() => client.destroy());
+    },
+  };
+}
+
+function memoryCache(prefix: string): SharedCache {
+  const claimed = new Map<string, number>();
+  return {
+    kind: 'memory',
+    store: (namespace) => new Keyv({ namespace: `${prefix}:${namespace}` }),
+    async claimOnce(key, ttlMs) {
+      const now = Date.now();
+      // Drop expired claims as we go so the map cannot grow without bound.
+      for (const [k, until] of claimed) if (until <= now) claimed.delete(k);
+      if ((claimed.get(key) ?? 0) > now) return false;
+      claimed.set(key, now + ttlMs);
+      return true;
+    },
+    async close() {
+      claimed.clear();
+    },
+  };
+}
