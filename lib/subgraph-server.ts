@@ -5,6 +5,9 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { GraphQLFormattedError } from 'graphql';
+import type { z } from 'zod';
+import type { subgraphCommonConfig } from './config.ts';
+import type { Database } from './database.ts';
 import { ErrorCode, PartnerError } from './errors.ts';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from './http-server.ts';
 import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
@@ -16,7 +19,7 @@ import { subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
 /**
  * The shared shape of every subgraph process: Apollo Server 5 + @apollo/subgraph, served by
  * lib/http-server.ts, refusing any request without a valid gateway signature, masking errors.
- * A subgraph supplies only its resolvers, its per-request context and its readiness check.
+ * A subgraph supplies only its resolvers, its per-request context, its database and its config.
  */
 export interface BaseSubgraphContext {
   /** The caller as verified by the gateway; null for unauthenticated gateway calls. */
@@ -25,19 +28,38 @@ export interface BaseSubgraphContext {
   logger: Logger;
 }
 
+/** The variables every subgraph reads (lib/config.ts subgraphCommonConfig) that the server itself uses. */
+export type SubgraphServerConfig = Pick<z.infer<typeof subgraphCommonConfig>, 'HOST' | 'INTERNAL_AUTH_SECRET' | 'INTERNAL_AUTH_PREVIOUS_SECRET'>;
+
 export interface SubgraphServerOptions<C extends BaseSubgraphContext> {
   name: SubgraphName;
   resolvers: GraphQLResolverMap<C>;
   /** Adds the subgraph's own per-request state (DataLoaders, services) to the base context. */
   context: (base: BaseSubgraphContext) => C;
   logger: Logger;
+  /** The subgraph's config: listen host and the current and (during rotation) previous gateway signing secrets. */
+  common: SubgraphServerConfig;
   port: number;
-  host?: string;
-  /** Current and (during rotation) previous gateway signing secrets. */
-  internalSecrets: string[];
+  /** The subgraph's database; readiness always includes a `database` check that pings it. */
+  database: Database;
+  /**
+   * Readiness checks besides the database. Only what makes the subgraph unable to answer belongs
+   * here: a partner being down degrades answers and must not take the subgraph out of rotation.
+   */
   readiness?: () => Promise<Record<string, boolean>>;
-  /** Production hides introspection of the subgraph's internals from anyone but the gateway (who is signed anyway). */
-  production?: boolean;
+}
+
+/** Current and (during rotation) previous gateway signing secrets. */
+function internalSecretsOf(common: SubgraphServerConfig): string[] {
+  return [common.INTERNAL_AUTH_SECRET, common.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s));
+}
+
+/** Ready when the database answers, plus whatever extra checks the subgraph adds. */
+function readinessOf(database: Database, extra?: () => Promise<Record<string, boolean>>): () => Promise<Record<string, boolean>> {
+  return async () => {
+    const [databaseUp, checks] = await Promise.all([database.query('SELECT 1').then(() => true, () => false), extra?.() ?? {}]);
+    return { database: databaseUp, ...checks };
+  };
 }
 
 const CLIENT_CODES = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
@@ -83,14 +105,15 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     stopOnTerminationSignals: false,
   });
   await apollo.start();
+  const internalSecrets = internalSecretsOf(opts.common);
   const server = createGraphQLHttpServer<C>({
     apollo,
     logger: opts.logger,
-    readiness: opts.readiness,
+    readiness: readinessOf(opts.database, opts.readiness),
     context: async (req: IncomingMessage, rc) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, opts.internalSecrets);
+        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, internalSecrets);
         return opts.context({ principal: internal.principal, requestId: rc.requestId, logger: opts.logger });
       } catch (err) {
         if (err instanceof InternalAuthError) {
@@ -101,7 +124,7 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
       }
     },
   });
-  const { port, url } = await listen(server, opts.port, opts.host);
+  const { port, url } = await listen(server, opts.port, opts.common.HOST);
   opts.logger.info({ url: `${url}/graphql` }, `${opts.name} subgraph listening`);
   return {
     server,

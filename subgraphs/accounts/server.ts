@@ -56,12 +56,10 @@ export async function startAccountsSubgraph(config: AccountsConfig, options: Acc
       resolvers: resolvers as GraphQLResolverMap<AccountsContext>,
       context: (base) => ({ ...base, loaders: createAccountsLoaders(services, base.principal) }),
       logger,
+      common: config,
       port: config.ACCOUNTS_PORT,
-      host: config.HOST,
-      internalSecrets: [config.INTERNAL_AUTH_SECRET, config.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s)),
       // Ready when the database answers; a bank being down degrades answers, it does not make the subgraph unready.
-      readiness: async () => ({ database: await storage.repo.ping().catch(() => false) }),
-      production: config.PROFILE === 'production',
+      database: storage.db,
     });
     return {
       ...running,

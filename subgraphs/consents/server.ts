@@ -65,11 +65,9 @@ export async function startConsentsSubgraph(config: ConsentsConfig, options: Con
         };
       },
       logger,
+      common: config,
       port: config.CONSENTS_PORT,
-      host: config.HOST,
-      internalSecrets: [config.INTERNAL_AUTH_SECRET, config.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s)),
-      readiness: async () => ({ database: await db.query('SELECT 1').then(() => true, () => false) }),
-      production: config.PROFILE === 'production',
+      database: db,
     });
     return {
       ...running,

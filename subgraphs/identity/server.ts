@@ -43,12 +43,11 @@ export async function startIdentitySubgraph(config: IdentityConfig, options: Ide
         }),
       }),
       logger,
+      common: config,
       port: config.IDENTITY_PORT,
-      host: config.HOST,
-      internalSecrets: [config.INTERNAL_AUTH_SECRET, config.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s)),
-      // Onfido being down degrades KYC fields only; it must not take identity out of rotation.
-      readiness: async () => ({ database: await db.query('SELECT 1').then(() => true, () => false) }),
-      production: config.PROFILE === 'production',
+      // Ready when the database answers. Onfido is deliberately not a readiness check: Onfido
+      // being down degrades KYC fields only; it must not take identity out of rotation.
+      database: db,
     });
     return {
       ...running,

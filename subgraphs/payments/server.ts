@@ -41,11 +41,9 @@ export async function startPaymentsSubgraph(config: PaymentsConfig, options: Pay
         };
       },
       logger,
+      common: config,
       port: config.PAYMENTS_PORT,
-      host: config.HOST,
-      internalSecrets: [config.INTERNAL_AUTH_SECRET, config.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s)),
-      readiness: async () => ({ database: await db.query('SELECT 1').then(() => true, () => false) }),
-      production: config.PROFILE === 'production',
+      database: db,
     });
     return {
       ...running,

@@ -1,29 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
-import { signInternalContext } from '../../lib/internal-auth.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
+import { principalOf as principal, SANDBOX } from '../support/customers.ts';
+import { callSubgraph, type SubgraphResult } from '../support/subgraph-client.ts';
 
-export const ALICE = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Alice')!;
-export const BEN = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Ben')!;
+export const ALICE = SANDBOX.alice;
+export const BEN = SANDBOX.ben;
 
-export const principalOf = (customerId: string | null): Principal => ({ customerId, clientId: 'web-app', scopes: ['accounts:read', 'balances:read', 'transactions:read'] });
+export const principalOf = (customerId: string | null): Principal => principal(customerId, ['accounts:read', 'balances:read', 'transactions:read']);
 
-export interface GraphQLResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
-}
+/** The GraphQL body only (no HTTP status), so tests can compare whole answers. */
+export type GraphQLResponse<T = Record<string, unknown>> = Omit<SubgraphResult<T>, 'status'>;
 
-/** Sends a query to a subgraph as the gateway would: signed internal context for the principal. */
+/** Sends a query to the accounts subgraph as the gateway would: signed internal context for the principal. */
 export async function gql<T = any>(url: string, principal: Principal | null, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
-  const requestId = randomUUID();
-  const token = await signInternalContext(DEV_INTERNAL_SECRET, 'accounts', principal, requestId);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-internal-auth': token, 'x-request-id': requestId },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as GraphQLResponse<T>;
+  const { status: _status, ...body } = await callSubgraph<T>(url, 'accounts', query, { principal, variables });
+  return body;
 }
 
 export const CUSTOMER_ACCOUNTS = /* GraphQL */ `

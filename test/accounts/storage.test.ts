@@ -1,21 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.ts';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 import { openAccountsStorage, type AccountsStorage } from '../../subgraphs/accounts/storage/index.ts';
 import { seedSandboxConnections } from '../../subgraphs/accounts/storage/seed.ts';
+import { BACKEND_NAMES, BACKENDS, DATABASE_URL, dropTestSchema, uniqueSchema } from '../support/database.ts';
+import { ALICE, BEN } from './helpers.ts';
 
 /**
  * Storage of the accounts subgraph on embedded PGlite, and on the real PostgreSQL when
  * DATABASE_URL is set (each run in its own schema, dropped afterwards).
  */
 const logger = createLogger('test', 'silent');
-const targets = [{ name: 'PGlite', databaseUrl: undefined as string | undefined }, ...(process.env.DATABASE_URL ? [{ name: 'PostgreSQL', databaseUrl: process.env.DATABASE_URL }] : [])];
-const ALICE = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Alice')!;
-const BEN = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Ben')!;
+const targets = BACKENDS.map((kind) => ({ name: BACKEND_NAMES[kind], databaseUrl: kind === 'postgres' ? DATABASE_URL : undefined }));
 
 describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
-  const schema = `accounts_test_${randomBytes(6).toString('hex')}`;
+  const schema = uniqueSchema('accounts');
   let storage: AccountsStorage;
 
   beforeAll(async () => {
@@ -23,7 +22,7 @@ describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
   });
 
   afterAll(async () => {
-    if (databaseUrl) await storage.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await dropTestSchema(storage.db, schema);
     await storage.close();
   });
 

@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_ID_HASH_SECRET, DEV_INTERNAL_SECRET } from '../../lib/config.ts';
+import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import { bankAccountId, newId } from '../../lib/ids.ts';
-import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { loadConsentsConfig } from '../../subgraphs/consents/config.ts';
 import { startConsentsSubgraph } from '../../subgraphs/consents/server.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
+import { callSubgraph, type SubgraphResult } from '../support/subgraph-client.ts';
 import { ALICE, BEN, DAY, SECOND, principal, silentLogger } from './helpers.ts';
 
-interface GqlResult {
-  data?: Record<string, any> | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
+type GqlResult = SubgraphResult;
 
 const ALICE_CURRENT = bankAccountId(DEV_ID_HASH_SECRET, 'northwind', '22289');
 const ALICE_SAVER = bankAccountId(DEV_ID_HASH_SECRET, 'northwind', '22290');
@@ -32,14 +29,8 @@ describe('consents subgraph over HTTP', () => {
     await server?.close();
   });
 
-  async function gql(who: Principal | null, query: string, variables: Record<string, unknown> = {}): Promise<GqlResult> {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: await signInternalContext(DEV_INTERNAL_SECRET, 'consents', who, 'req-test') },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as GqlResult;
-  }
+  const gql = (who: Principal | null, query: string, variables: Record<string, unknown> = {}): Promise<GqlResult> =>
+    callSubgraph(server.url, 'consents', query, { principal: who, variables });
   const codes = (r: GqlResult) => r.errors?.map((e) => e.extensions?.code);
 
   const aliceApp = principal.firstParty(ALICE);
@@ -56,19 +47,14 @@ describe('consents subgraph over HTTP', () => {
   const readConsent = (who: Principal | null, id: string) => gql(who, `query ($id: ID!) { consent(id: $id) { ${CONSENT_FIELDS} } }`, { id });
 
   it('refuses a request without the gateway signature with 401', async () => {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ clientApp(id: "web-app") { id } }' }) });
-    expect(res.status).toBe(401);
-    const body = (await res.json()) as GqlResult;
+    const body = await callSubgraph(server.url, 'consents', '{ clientApp(id: "web-app") { id } }', { signed: false });
+    expect(body.status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(body).not.toHaveProperty('data.clientApp');
   });
 
   it('refuses a request signed with the wrong secret', async () => {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: await signInternalContext('x'.repeat(40), 'consents', aliceApp, 'r') },
-      body: JSON.stringify({ query: '{ clientApp(id: "web-app") { id } }' }),
-    });
+    const res = await callSubgraph(server.url, 'consents', '{ clientApp(id: "web-app") { id } }', { principal: aliceApp, secret: 'x'.repeat(40) });
     expect(res.status).toBe(401);
   });
 

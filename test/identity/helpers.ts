@@ -1,61 +1,27 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsImport from 'ajv-formats';
-import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
-import { openDatabase, type Database } from '../../lib/database.ts';
-import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, type SandboxCustomer } from '../../sandboxes/manifest.ts';
 import { identityMigrations } from '../../subgraphs/identity/storage/migrations.ts';
+import { principalOf } from '../support/customers.ts';
+import { openTestDatabase as openDatabase, type Backend, type TestDatabase } from '../support/database.ts';
+import { callSubgraph, type SubgraphCallOptions, type SubgraphResult } from '../support/subgraph-client.ts';
+
+export { ALICE, BEN, CLARA, DEV } from '../support/customers.ts';
+export { BACKENDS, type TestDatabase } from '../support/database.ts';
 
 export const silentLogger = createLogger('identity-test', 'silent');
 
-export const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
-export const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-export const CLARA = 'cus_nhmbjwhl2n4f6c7hq5m2tv5mjg';
-export const DEV = 'cus_spq3jpaalyvsxrc5cszoboegou';
+export const customerPrincipal = (customerId: string): Principal => principalOf(customerId, ['identity:read', 'pii:read']);
+export const staffPrincipal: Principal = principalOf(null, ['identity:read'], 'ops-console');
 
-export const customerPrincipal = (customerId: string): Principal => ({ customerId, clientId: 'web-app', scopes: ['identity:read', 'pii:read'] });
-export const staffPrincipal: Principal = { customerId: null, clientId: 'ops-console', scopes: ['identity:read'] };
-
-// ---------------------------------------------------------------------------------------------
-// Databases: PGlite always, PostgreSQL when DATABASE_URL is set (own schema per run, dropped).
-
-export const DATABASE_URL = process.env.DATABASE_URL;
-export const BACKENDS: ('pglite' | 'postgres')[] = DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
-
-export interface TestDatabase {
-  db: Database;
-  schema: string;
-  dispose(): Promise<void>;
-}
-
-export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<TestDatabase> {
-  const schema = kind === 'postgres' ? `identity_test_${randomBytes(6).toString('hex')}` : 'identity';
-  const db = await openDatabase({
-    schema,
-    databaseUrl: kind === 'postgres' ? DATABASE_URL : undefined,
-    pgliteDir: 'memory://',
-    migrations: identityMigrations,
-    logger: silentLogger,
-  });
-  return {
-    db,
-    schema,
-    async dispose() {
-      try {
-        if (kind === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`);
-      } finally {
-        await db.close();
-      }
-    },
-  };
-}
+/** A migrated identity database (PostgreSQL: its own schema, dropped by dispose()). */
+export const openTestDatabase = (kind: Backend): Promise<TestDatabase> => openDatabase(kind, { schema: 'identity', migrations: identityMigrations });
 
 // ---------------------------------------------------------------------------------------------
 // The Onfido v3.6 contract, for checking that the fixtures below are spec-valid.
@@ -256,21 +222,6 @@ export async function unusedUrl(): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Calling a subgraph the way the gateway does.
 
-export interface GraphQLResult {
-  status: number;
-  data?: Record<string, unknown> | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
-}
-
-export async function graphql(
-  url: string,
-  query: string,
-  opts: { principal?: Principal | null; variables?: Record<string, unknown>; subgraph?: string; signed?: boolean } = {},
-): Promise<GraphQLResult> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (opts.signed !== false) {
-    headers[INTERNAL_AUTH_HEADER] = await signInternalContext(DEV_INTERNAL_SECRET, opts.subgraph ?? 'identity', opts.principal ?? null, 'test-request');
-  }
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables: opts.variables ?? {} }) });
-  return { status: res.status, ...((await res.json()) as Omit<GraphQLResult, 'status'>) };
-}
+/** Calls the identity subgraph (or, with `audience`, signs the context for another one). */
+export const graphql = (url: string, query: string, opts: SubgraphCallOptions = {}): Promise<SubgraphResult<Record<string, unknown>>> =>
+  callSubgraph(url, 'identity', query, opts);

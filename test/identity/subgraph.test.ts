@@ -163,7 +163,7 @@ describe('identity subgraph', () => {
     });
     expect(forged.status).toBe(401);
 
-    const otherAudience = await graphql(server.url, '{ me { id } }', { principal: as(ALICE), subgraph: 'payments' });
+    const otherAudience = await graphql(server.url, '{ me { id } }', { principal: as(ALICE), audience: 'payments' });
     expect(otherAudience.status).toBe(401);
   });
 
