@@ -51,15 +51,39 @@ export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedC
   };
 }
 
+/** Entries kept per in-memory namespace before the oldest are dropped. */
+const MEMORY_STORE_MAX_ENTRIES = 50_000;
+
+/**
+ * A Map that drops its oldest entry when full. keyv's default in-memory store only forgets
+ * expired entries when they are read again, so a long-running single replica would otherwise
+ * grow with every principal it ever cached.
+ */
+class BoundedMap<K, V> extends Map<K, V> {
+  readonly max: number;
+  constructor(max: number) {
+    super();
+    this.max = max;
+  }
+  override set(key: K, value: V): this {
+    if (!this.has(key) && this.size >= this.max) this.delete(this.keys().next().value as K);
+    return super.set(key, value);
+  }
+}
+
 function memoryCache(prefix: string): SharedCache {
   const claimed = new Map<string, number>();
+  let nextSweep = 0;
   return {
     kind: 'memory',
-    store: (namespace) => new Keyv({ namespace: `${prefix}:${namespace}` }),
+    store: (namespace) => new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` }),
     async claimOnce(key, ttlMs) {
       const now = Date.now();
-      // Drop expired claims as we go so the map cannot grow without bound.
-      for (const [k, until] of claimed) if (until <= now) claimed.delete(k);
+      // Forget expired claims at most once a second, so a claim costs O(1) under load.
+      if (now >= nextSweep) {
+        for (const [k, until] of claimed) if (until <= now) claimed.delete(k);
+        nextSweep = now + 1_000;
+      }
       if ((claimed.get(key) ?? 0) > now) return false;
       claimed.set(key, now + ttlMs);
       return true;

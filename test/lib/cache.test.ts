@@ -40,3 +40,17 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
     }
   });
 });
+
+describe('in-memory store bounds', () => {
+  it('drops the oldest entries instead of growing without limit', async () => {
+    const cache = await openSharedCache({ logger, prefix: 'bounded' });
+    const kv = cache.store('n');
+    const map = (kv.store as Map<string, unknown> & { max: number });
+    expect(map.max).toBeGreaterThan(0);
+    for (let i = 0; i < map.max + 10; i++) map.set(`k${i}`, i);
+    expect(map.size).toBe(map.max);
+    expect(map.has('k0')).toBe(false);
+    expect(map.has(`k${map.max + 9}`)).toBe(true);
+    await cache.close();
+  });
+});
