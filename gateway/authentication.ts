@@ -2,18 +2,26 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isId } from '../lib/ids.ts';
 import type { Principal } from '../lib/principal.ts';
+import { DPOP_ALGORITHMS, ReplayCacheUnavailableError, type DpopResult, type DpopVerifier } from './dpop.ts';
 
 /**
- * Authentication of callers: OAuth 2.1 bearer access tokens (JWT, RFC 9068) issued by the
- * authorization server and verified against its JWKS.
+ * Authentication of callers: OAuth 2.1 access tokens (JWT, RFC 9068) issued by the
+ * authorization server and verified against its JWKS, bearer or sender-constrained (DPoP).
  *
- * - The token is taken only from `Authorization: Bearer <token>`: never from the query string
- *   or the body, where it would end up in logs and browser history.
+ * - The token is taken only from the Authorization header (`Bearer <token>`, or `DPoP <token>`
+ *   for DPoP-bound tokens): never from the query string or the body, where it would end up in
+ *   logs and browser history.
  * - Only asymmetric algorithms are accepted (PS256, ES256, EdDSA): `alg: none` and HS256 (which
- *   would let anyone holding a public key forge tokens) are refused.
- * - issuer, audience, exp, iat and sub are required; a few seconds of clock skew are tolerated.
+ *   would let anyone holding a public key forge tokens) are refused before any key is looked up.
+ * - issuer, audience, exp, nbf, iat and sub are checked with a few seconds of clock skew.
  * - The JWKS is fetched lazily, cached, and re-fetched for an unknown `kid` at most once per
- *   cooldown, so a flood of forged kids cannot hammer the authorization server.
+ *   cooldown, so a key rotation at the authorization server is picked up without a restart
+ *   while a flood of forged kids cannot hammer the authorization server.
+ * - A token with `cnf.jkt` (RFC 9449) is accepted only as `Authorization: DPoP <token>` with a
+ *   valid DPoP proof for this request (see dpop.ts); presented as a bearer token it is refused.
+ *
+ * A refusal carries the WWW-Authenticate challenge to send (RFC 6750 §3, RFC 9449 §7.1) and a
+ * reason that is for the log only: clients get no detail that would help an attacker.
  */
 export interface AuthenticatorOptions {
   issuer: string;
@@ -21,16 +29,30 @@ export interface AuthenticatorOptions {
   jwksUrl: string;
   /** Timeout of one JWKS fetch. */
   jwksTimeoutMs?: number;
-  /** Seconds of clock skew tolerated on exp/iat/nbf. */
+  /** Least time between two JWKS fetches caused by unknown kids (default 30 s). */
+  jwksCooldownMs?: number;
+  /** Seconds of clock skew tolerated on exp/iat/nbf (default 5). */
   clockToleranceSeconds?: number;
+  /** Verifies DPoP proofs; without it DPoP-bound tokens are refused. */
+  dpop?: DpopVerifier;
   /** Clock for exp/iat checks (tests and the sandbox platform may run on a fixed clock). */
   now?: () => Date;
 }
 
+/** The request a token was presented with: DPoP proofs are bound to its method and URL. */
+export interface AuthenticationTarget {
+  method: string;
+  /** The full public URL of the request (GATEWAY_PUBLIC_URL + path). */
+  url: string;
+}
+
+/** RFC 6750 / RFC 9449 error codes of a refused token. */
+export type AuthenticationErrorCode = 'invalid_token' | 'invalid_dpop_proof';
+
 export type AuthenticationResult =
   | { kind: 'anonymous' }
-  | { kind: 'authenticated'; principal: Principal }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'authenticated'; principal: Principal; /** Thumbprint of the DPoP key the token is bound to. */ dpopJkt?: string }
+  | { kind: 'invalid'; reason: string; scheme: 'Bearer' | 'DPoP'; error: AuthenticationErrorCode };
 
 /** The authorization server could not be reached to verify a token (JWKS down): not the caller's fault. */
 export class AuthenticationUnavailableError extends Error {
@@ -44,16 +66,30 @@ export const ACCEPTED_ALGORITHMS = ['PS256', 'ES256', 'EdDSA'];
 /** Token types accepted in the JOSE header (RFC 9068 at+jwt, or a plain JWT / none). */
 const ACCEPTED_TYP = new Set(['at+jwt', 'application/at+jwt', 'jwt']);
 
+/** The WWW-Authenticate value for a refused token, free of any detail about why. */
+export function wwwAuthenticate(result: Extract<AuthenticationResult, { kind: 'invalid' }>): string {
+  if (result.scheme === 'DPoP') return `DPoP error="${result.error}", algs="${DPOP_ALGORITHMS.join(' ')}"`;
+  return `Bearer error="${result.error}"`;
+}
+
+/** The message a client gets for a refused token (the reason goes to the log only). */
+export function refusalMessage(result: Extract<AuthenticationResult, { kind: 'invalid' }>): string {
+  return result.error === 'invalid_dpop_proof' ? 'The DPoP proof is invalid' : 'The access token is invalid or expired';
+}
+
 export interface Authenticator {
-  authenticate(headers: IncomingHttpHeaders): Promise<AuthenticationResult>;
+  /** Without a target, DPoP-bound tokens are refused (their proof cannot be checked). */
+  authenticate(headers: IncomingHttpHeaders, target?: AuthenticationTarget): Promise<AuthenticationResult>;
   /** True when the JWKS answers with at least one key (for /readyz). */
   jwksReachable(timeoutMs: number): Promise<boolean>;
 }
 
+const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i;
+
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), {
     timeoutDuration: opts.jwksTimeoutMs ?? 5_000,
-    cooldownDuration: 30_000,
+    cooldownDuration: opts.jwksCooldownMs ?? 30_000,
     cacheMaxAge: 10 * 60_000,
   });
 
@@ -73,12 +109,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
   };
 
-  async function authenticate(headers: IncomingHttpHeaders): Promise<AuthenticationResult> {
+  async function authenticate(headers: IncomingHttpHeaders, target?: AuthenticationTarget): Promise<AuthenticationResult> {
     const header = headers.authorization;
     if (header === undefined || header === '') return { kind: 'anonymous' };
-    const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-    if (!match) return { kind: 'invalid', reason: 'Authorization header is not a Bearer token' };
-    const token = match[1]!;
+    const match = AUTHORIZATION.exec(header.trim());
+    if (!match) return { kind: 'invalid', scheme: 'Bearer', error: 'invalid_token', reason: 'Authorization header is neither a Bearer nor a DPoP token' };
+    const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const token = match[2]!;
+    const refuse = (reason: string, error: AuthenticationErrorCode = 'invalid_token'): AuthenticationResult => ({ kind: 'invalid', scheme, error, reason });
+
     let payload: JWTPayload;
     try {
       const result = await jwtVerify(token, key, {
@@ -92,16 +131,37 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         ...(opts.now ? { currentDate: opts.now() } : {}),
       });
       const typ = result.protectedHeader.typ;
-      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) return { kind: 'invalid', reason: `token type ${typ} is not an access token` };
-      // A sender-constrained (DPoP) token must not be accepted as a plain bearer token (RFC 9449 §7.1).
-      if (result.payload.cnf !== undefined) return { kind: 'invalid', reason: 'sender-constrained token presented as a bearer token' };
+      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) return refuse(`token type ${typ} is not an access token`);
       payload = result.payload;
     } catch (err) {
       if (err instanceof AuthenticationUnavailableError) throw err;
-      return { kind: 'invalid', reason: err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : String(err) };
+      return refuse(err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : String(err));
     }
+
+    let dpopJkt: string | undefined;
+    if (payload.cnf !== undefined) {
+      const jkt = typeof payload.cnf === 'object' && payload.cnf !== null ? (payload.cnf as Record<string, unknown>).jkt : undefined;
+      // Only DPoP binding is supported; a token bound otherwise (e.g. mTLS x5t#S256) is refused.
+      if (typeof jkt !== 'string' || jkt === '') return refuse('token is bound by a confirmation method other than DPoP');
+      // A sender-constrained token must not be accepted as a plain bearer token (RFC 9449 §7.2).
+      if (scheme !== 'DPoP') return refuse('DPoP-bound token presented as a bearer token');
+      if (!opts.dpop || !target) return refuse('DPoP-bound token but DPoP proofs cannot be verified here', 'invalid_dpop_proof');
+      let proof: DpopResult;
+      try {
+        proof = await opts.dpop.verify({ proof: headers.dpop, method: target.method, url: target.url, accessToken: token, jkt });
+      } catch (err) {
+        if (err instanceof ReplayCacheUnavailableError) throw new AuthenticationUnavailableError(err.message, { cause: err });
+        throw err;
+      }
+      if (!proof.ok) return refuse(proof.reason, 'invalid_dpop_proof');
+      dpopJkt = jkt;
+    } else if (scheme === 'DPoP') {
+      return refuse('DPoP scheme used with a token that is not DPoP-bound');
+    }
+
     const principal = principalFromClaims(payload);
-    return principal ? { kind: 'authenticated', principal } : { kind: 'invalid', reason: 'token carries no client_id' };
+    if (!principal) return refuse('token carries no client_id');
+    return dpopJkt ? { kind: 'authenticated', principal, dpopJkt } : { kind: 'authenticated', principal };
   }
 
   async function jwksReachable(timeoutMs: number): Promise<boolean> {

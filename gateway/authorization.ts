@@ -2,21 +2,36 @@ import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { ErrorCode } from '../lib/errors.ts';
 import type { GatewayContext } from './executor.ts';
+import { authorizeWithShield } from './authorization/rules.ts';
 
 /**
  * Where access decisions live at the gateway.
  *
- * 1. requireAuthentication (now): an operation that selects anything other than __typename or
+ * 1. requireAuthentication: an operation that selects anything other than __typename or
  *    introspection needs a valid access token. Without one the operation is refused with
  *    UNAUTHENTICATED (HTTP 401, WWW-Authenticate: Bearer) before execution starts, so no
  *    subgraph is called.
- * 2. authorizeSchema (next issue): the graphql-shield rule set (deny by default, one rule per
- *    public field) wraps the executable schema's resolvers here, e.g.
- *    `applyMiddleware(schema, shield(rules, { fallbackRule: deny }))`.
+ * 2. The policy (authorization/policy.ts), one explicit entry per public field, enforced twice
+ *    from the same decisions (authorization/engine.ts):
+ *    - authorizeOperation (authorization/pre-execution.ts), a plugin that decides every
+ *      caller-level rule of the operation before execution and refuses it with FORBIDDEN;
+ *    - authorizeSchema: the graphql-shield rule tree (authorization/rules.ts, deny by default),
+ *      kept only on fields whose rule needs the object.
+ *    The reviewer's view of both: `npm run shield:audit` (scripts/shield-audit.ts).
  */
-export function authorizeSchema(schema: GraphQLSchema): GraphQLSchema {
-  // graphql-shield permissions go here (next issue).
-  return schema;
+export { authorizeOperation } from './authorization/pre-execution.ts';
+export { createCallerDirectory } from './authorization/caller.ts';
+
+export type AuthorizationMode = 'enforce' | 'disabled';
+
+/**
+ * Wraps the executable schema with the rules. 'disabled' (benchmark only; no environment
+ * variable reaches it) returns the schema unchanged. With 'enforce' the caller MUST also install
+ * authorizeOperation: the schema relies on it for caller-level rules.
+ */
+export function authorizeSchema(schema: GraphQLSchema, mode: AuthorizationMode = 'enforce'): GraphQLSchema {
+  if (mode === 'disabled') return schema;
+  return authorizeWithShield(schema).schema;
 }
 
 const PUBLIC_ROOT_FIELDS = new Set(['__typename', '__schema', '__type']);

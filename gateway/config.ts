@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, commonConfig, DEV_INTERNAL_SECRET, env, loadConfig } from '../lib/config.ts';
 import { SUPERGRAPH_PATH } from '../lib/schema-files.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 
 /**
  * The gateway's environment. Subgraph URLs are not a fixed list: the gateway serves whatever
@@ -9,6 +10,9 @@ import { SUPERGRAPH_PATH } from '../lib/schema-files.ts';
  * otherwise the URL recorded in the supergraph is used.
  */
 const SUBGRAPH_URL_VARIABLE = /^([A-Z0-9_]+)_SUBGRAPH_URL$/;
+
+/** A query limit: a positive integer. */
+const queryLimit = (def: number) => z.coerce.number().int().positive().max(10_000_000).default(def);
 
 const gatewaySchema = commonConfig
   .extend({
@@ -20,7 +24,28 @@ const gatewaySchema = commonConfig
     AUTH_ISSUER: env.url().default('http://127.0.0.1:4100'),
     AUTH_AUDIENCE: z.string().min(1).default('https://api.financial-graph.local'),
     AUTH_JWKS_URL: env.url().optional(),
+    /** Seconds of clock skew tolerated on access-token exp/nbf/iat and DPoP proof iat. */
+    AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    /** Least time between two JWKS re-fetches caused by an unknown kid (0: every unknown kid re-fetches). */
+    AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+    /** Accepted distance between a DPoP proof's iat and now, in seconds (RFC 9449 §11.1). */
+    DPOP_IAT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
+    /** The gateway's public base URL as clients call it (DPoP htu); default: the listening URL. */
+    GATEWAY_PUBLIC_URL: env.url().optional(),
+    /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process. */
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
     INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
+    /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
+    CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
+    // Query limits (gateway/limits.ts; defaults there are justified against the dashboard query).
+    QUERY_MAX_DEPTH: queryLimit(DEFAULT_QUERY_LIMITS.maxDepth),
+    QUERY_MAX_ALIASES: queryLimit(DEFAULT_QUERY_LIMITS.maxAliases),
+    QUERY_MAX_ROOT_FIELDS: queryLimit(DEFAULT_QUERY_LIMITS.maxRootFields),
+    QUERY_MAX_TOKENS: queryLimit(DEFAULT_QUERY_LIMITS.maxTokens),
+    QUERY_MAX_COST: queryLimit(DEFAULT_QUERY_LIMITS.maxCost),
+    QUERY_MAX_PAGE_SIZE: queryLimit(DEFAULT_QUERY_LIMITS.maxPageSize),
+    QUERY_MAX_BATCH: queryLimit(DEFAULT_QUERY_LIMITS.maxBatch),
+    QUERY_LIST_COST_MULTIPLIER: queryLimit(DEFAULT_QUERY_LIMITS.listMultiplier),
   })
   .refine((c) => c.PROFILE !== 'production' || c.INTERNAL_AUTH_SECRET !== DEV_INTERNAL_SECRET, {
     message: 'INTERNAL_AUTH_SECRET must be set to a private value in the production profile',
@@ -38,7 +63,24 @@ export interface GatewayConfig {
   AUTH_AUDIENCE: string;
   /** Defaults to `${AUTH_ISSUER}/jwks.json`. */
   AUTH_JWKS_URL: string;
+  AUTH_CLOCK_TOLERANCE_SECONDS: number;
+  AUTH_JWKS_COOLDOWN_MS: number;
+  DPOP_IAT_WINDOW_SECONDS: number;
+  /** Public base URL (scheme://host[:port][/prefix]); undefined: the listening URL. */
+  GATEWAY_PUBLIC_URL?: string | undefined;
+  REDIS_URL?: string | undefined;
   INTERNAL_AUTH_SECRET: string;
+  CONSENT_CACHE_TTL_MS: number;
+  QUERY_MAX_DEPTH: number;
+  QUERY_MAX_ALIASES: number;
+  QUERY_MAX_ROOT_FIELDS: number;
+  QUERY_MAX_TOKENS: number;
+  QUERY_MAX_COST: number;
+  QUERY_MAX_PAGE_SIZE: number;
+  /** Operations per batched HTTP request (JSON array body). */
+  QUERY_MAX_BATCH: number;
+  /** Assumed length of a list without `first` in the cost estimate. */
+  QUERY_LIST_COST_MULTIPLIER: number;
   /** `<NAME>_SUBGRAPH_URL` overrides, keyed by NAME (upper case, e.g. "ACCOUNTS"). */
   subgraphUrls: Record<string, string>;
 }
@@ -78,4 +120,18 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
 /** The override variable for a subgraph name: "accounts" → "ACCOUNTS", "my-graph" → "MY_GRAPH". */
 export function subgraphUrlKey(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** The query limits of gateway/limits.ts from the QUERY_* variables. */
+export function queryLimitsOf(config: GatewayConfig): QueryLimits {
+  return {
+    maxDepth: config.QUERY_MAX_DEPTH,
+    maxAliases: config.QUERY_MAX_ALIASES,
+    maxRootFields: config.QUERY_MAX_ROOT_FIELDS,
+    maxTokens: config.QUERY_MAX_TOKENS,
+    maxCost: config.QUERY_MAX_COST,
+    maxPageSize: config.QUERY_MAX_PAGE_SIZE,
+    maxBatch: config.QUERY_MAX_BATCH,
+    listMultiplier: config.QUERY_LIST_COST_MULTIPLIER,
+  };
 }

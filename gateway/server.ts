@@ -5,9 +5,13 @@ import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningSe
 import type { Logger } from '../lib/logger.ts';
 import { graphqlRequests } from '../lib/metrics.ts';
 import { maskError } from '../lib/subgraph-server.ts';
-import { AuthenticationUnavailableError, createAuthenticator } from './authentication.ts';
-import { authorizeSchema, requireAuthentication } from './authorization.ts';
-import type { GatewayConfig } from './config.ts';
+import { openSharedCache, type SharedCache } from '../lib/cache.ts';
+import { AuthenticationUnavailableError, createAuthenticator, refusalMessage, wwwAuthenticate } from './authentication.ts';
+import { createDpopVerifier } from './dpop.ts';
+import { authorizeOperation, authorizeSchema, createCallerDirectory, requireAuthentication } from './authorization.ts';
+import { consentsSubgraphFetcher, createConsentLookup } from './authorization/consents.ts';
+import { queryLimitsOf, type GatewayConfig } from './config.ts';
+import { checkBatch, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
 import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
 
@@ -15,11 +19,21 @@ export interface GatewayOptions {
   logger: Logger;
   /** Clock for token expiry checks; defaults to the system clock. */
   now?: () => Date;
+  /**
+   * 'enforce' (default) applies the authorization rules (gateway/authorization/); 'disabled' is for
+   * the benchmark (rules on vs off) and for tests of the federation engine on toy supergraphs that
+   * have no policy (deny by default would refuse them). No environment variable reaches it.
+   */
+  authorization?: 'enforce' | 'disabled';
+  /** A shared cache to use instead of opening one from REDIS_URL (the caller then closes it). */
+  cache?: SharedCache;
 }
 
 export interface RunningGateway extends RunningServer {
   /** Subgraph name → URL the gateway calls (after <NAME>_SUBGRAPH_URL overrides). */
   subgraphs: Record<string, string>;
+  /** The gateway's shared cache (memory, or Redis with REDIS_URL): DPoP replay tracking and friends. */
+  cache: SharedCache;
 }
 
 /**
@@ -27,21 +41,59 @@ export interface RunningGateway extends RunningServer {
  * executors, wraps it with the access rules, and serves it with Apollo Server 5 on
  * lib/http-server.ts (/graphql, /healthz, /readyz, /metrics, request ids, traceparent).
  */
-export async function startGateway(config: GatewayConfig, { logger, now }: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, { logger, now, cache: givenCache, authorization = 'enforce' }: GatewayOptions): Promise<RunningGateway> {
   const production = config.PROFILE === 'production';
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const endpoints = resolveSubgraphEndpoints(supergraph, config.subgraphUrls, logger);
   const schema = authorizeSchema(
     buildGatewaySchema({ supergraph, endpoints, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, logger }),
+    authorization,
   );
-  const authenticator = createAuthenticator({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, jwksUrl: config.AUTH_JWKS_URL, now });
+  // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).
+  const cache = givenCache ?? (await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:gateway' }));
+  // Authorization (gateway/authorization/): consents and the client registry, through the shared cache.
+  const subgraphUrls = Object.fromEntries(endpoints.map((e) => [e.name, e.url]));
+  const authz =
+    authorization === 'disabled'
+      ? null
+      : {
+          consents: createConsentLookup({
+            fetchActive: consentsSubgraphFetcher({ url: subgraphUrls.consents ?? '', internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, logger }),
+            cache: cache.store('consents'),
+            ttlMs: config.CONSENT_CACHE_TTL_MS,
+            now,
+            logger,
+          }),
+          directory: createCallerDirectory({ subgraphUrls, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, cache: cache.store('client-kinds'), logger }),
+        };
+  const authenticator = createAuthenticator({
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+    jwksUrl: config.AUTH_JWKS_URL,
+    jwksCooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
+    clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
+    dpop: createDpopVerifier({ cache, iatWindowSeconds: config.DPOP_IAT_WINDOW_SECONDS, clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS, now }),
+    now,
+  });
+  // DPoP proofs name the URL the client called (htu): the public URL, not the Host header a
+  // client controls. Set once the server listens (default: the listening URL).
+  let publicBase = config.GATEWAY_PUBLIC_URL?.replace(/\/+$/, '') ?? '';
 
   const mask = maskError(logger);
+  const limits = queryLimitsOf(config);
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     introspection: !production,
     includeStacktraceInErrorResponses: false,
+    // Query limits (gateway/limits.ts): tokens while parsing, batches before Apollo, the rest before execution.
+    parseOptions: { maxTokens: limits.maxTokens },
+    allowBatchedHttpRequests: true,
+    // Production: no "Did you mean ...?" suggestions (they leak the schema); see also formatError.
+    hideSchemaDetailsFromClientErrors: production,
     formatError: (formatted: GraphQLFormattedError, error: unknown) => {
+      const limited = formatLimitError(formatted, error, limits);
+      if (limited) return limited;
+      if (production) formatted = withoutSuggestions(formatted);
       // A subgraph outage is something a client can act on (retry later); everything else
       // goes through the shared masking of lib/subgraph-server.ts.
       if (formatted.extensions?.code === SERVICE_UNAVAILABLE) {
@@ -49,7 +101,7 @@ export async function startGateway(config: GatewayConfig, { logger, now }: Gatew
       }
       return mask(formatted, error);
     },
-    plugins: [requireAuthentication(), requestMetrics(), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    plugins: [requireAuthentication(), queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz)] : []), requestMetrics(), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
     logger,
     // Shutdown belongs to runService / the platform launcher; Apollo's own signal handler would
     // stop this server and re-raise the signal before the other services are closed.
@@ -61,10 +113,12 @@ export async function startGateway(config: GatewayConfig, { logger, now }: Gatew
   const server = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
+    checkBody: (body) => checkBatch(body, limits.maxBatch),
     context: async (req, rc) => {
       let auth;
       try {
-        auth = await authenticator.authenticate(req.headers);
+        const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
+        auth = await authenticator.authenticate(req.headers, { method: req.method ?? 'GET', url: `${publicBase}${path}` });
       } catch (err) {
         if (err instanceof AuthenticationUnavailableError) {
           logger.error({ err: err.message }, 'cannot verify access tokens: JWKS unreachable');
@@ -72,7 +126,11 @@ export async function startGateway(config: GatewayConfig, { logger, now }: Gatew
         }
         throw err;
       }
-      if (auth.kind === 'invalid') logger.warn({ reason: auth.reason }, 'refused invalid access token');
+      if (auth.kind === 'invalid') {
+        // The reason stays in the log under the request id; the client gets the bare RFC 6750 / 9449 error.
+        logger.warn({ requestId: rc.requestId, reason: auth.reason, error: auth.error, scheme: auth.scheme }, 'refused invalid access token');
+        throw new HttpError(401, 'UNAUTHENTICATED', refusalMessage(auth), { 'www-authenticate': wwwAuthenticate(auth), 'cache-control': 'no-store' });
+      }
       return {
         principal: auth.kind === 'authenticated' ? auth.principal : null,
         authentication: auth.kind,
@@ -90,15 +148,18 @@ export async function startGateway(config: GatewayConfig, { logger, now }: Gatew
     },
   });
   const { port, url } = await listen(server, config.GATEWAY_PORT, config.HOST);
+  if (!publicBase) publicBase = url;
   logger.info({ url: `${url}/graphql`, supergraph: supergraph.source, subgraphs: Object.fromEntries(endpoints.map((e) => [e.name, e.url])) }, 'gateway listening');
   return {
     server,
     port,
     url: `${url}/graphql`,
     subgraphs: Object.fromEntries(endpoints.map((e) => [e.name, e.url])),
+    cache,
     close: async () => {
       await closeServer(server);
       await apollo.stop();
+      if (!givenCache) await cache.close();
     },
   };
 }

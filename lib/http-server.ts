@@ -22,17 +22,22 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
   readiness?: () => Promise<Record<string, boolean>>;
   /** Largest accepted request body; bigger bodies get 413 before parsing. */
   maxBodyBytes?: number;
+  /** Inspects the parsed body (a JSON array for batched operations) before Apollo or the context sees it; throw an HttpError to refuse. */
+  checkBody?: (body: unknown) => void;
 }
 
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** Further `extensions` of the error body, next to code and requestId. */
+  readonly extensions: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, extensions: Record<string, unknown> = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.extensions = extensions;
   }
 }
 
@@ -84,7 +89,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     accessLog(req, res, rc);
     runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
       if (err instanceof HttpError) {
-        json(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code, requestId: rc.requestId } }] }, err.headers);
+        json(res, err.status, { errors: [{ message: err.message, extensions: { ...err.extensions, code: err.code, requestId: rc.requestId } }] }, err.headers);
         return;
       }
       opts.logger.error({ err }, 'unhandled error serving request');
@@ -138,6 +143,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
         body = raw;
       }
     }
+    opts.checkBody?.(body);
     const context = await opts.context(req, rc);
     const response = await opts.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },

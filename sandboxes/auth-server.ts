@@ -24,7 +24,9 @@ import { header, startSandboxServer, type Dialect, type Route, type SandboxReply
  * unauthorized_client (FIRST_PARTY/THIRD_PARTY clients act for customers: use /sandbox/tokens),
  * invalid_request (400).
  *
- * POST /sandbox/tokens: JSON `{ customerId?: string | null, clientId: string, scopes?: string[] | string }`.
+ * POST /sandbox/tokens: JSON `{ customerId?: string | null, clientId: string, scopes?: string[] | string, dpopJkt?: string }`.
+ * With `dpopJkt` (the RFC 7638 SHA-256 thumbprint of the client's DPoP public key) the token is
+ * sender-constrained (RFC 9449): it carries `cnf: { jkt }` and token_type is `DPoP`.
  * FIRST_PARTY and THIRD_PARTY clients need a customerId of the manifest; STAFF and MACHINE
  * clients must not send one (their token's sub is the client id). Scopes default to every scope
  * the client may have; anything outside allowedScopes -> invalid_scope.
@@ -86,6 +88,8 @@ export interface MintOptions {
   /** Sign with this key instead of the server's current key (it is not published). */
   key?: SigningKey;
   header?: Partial<JWTHeaderParameters>;
+  /** Binds the token to a DPoP key (RFC 9449): adds `cnf: { jkt }` (the key's RFC 7638 thumbprint). */
+  dpopJkt?: string;
 }
 
 export interface AuthServerOptions {
@@ -157,10 +161,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
   const current = () => keys[keys.length - 1]!;
   const nowSeconds = () => Math.floor(now().getTime() / 1000);
 
-  async function issue(sub: string, client: SandboxClient, scopes: string[]): Promise<{ token: string; expiresIn: number; scope: string }> {
+  async function issue(sub: string, client: SandboxClient, scopes: string[], dpopJkt?: string): Promise<{ token: string; expiresIn: number; scope: string }> {
     const iat = nowSeconds();
     const scope = scopes.join(' ');
-    const token = await signAccessToken(current(), { iss: issuer, aud: audience, sub, client_id: client.clientId, scope, iat, nbf: iat, exp: iat + ttl, jti: randomUUID() });
+    const token = await signAccessToken(current(), { iss: issuer, aud: audience, sub, client_id: client.clientId, scope, iat, nbf: iat, exp: iat + ttl, jti: randomUUID(), ...(dpopJkt ? { cnf: { jkt: dpopJkt } } : {}) });
     return { token, expiresIn: ttl, scope };
   }
 
@@ -248,11 +252,13 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
         const scopes = requested ?? client.allowedScopes;
         const refused = scopes.filter((s) => !client.allowedScopes.includes(s));
         if (refused.length) return oauthError(400, 'invalid_scope', `scope not allowed for ${client.clientId}: ${refused.join(' ')}`);
-        const { token, expiresIn, scope } = await issue(customerId ?? client.clientId, client, scopes);
-        log.info({ clientId: client.clientId, customerId, scope }, 'issued sandbox customer token');
+        const dpopJkt = body.dpopJkt;
+        if (dpopJkt !== undefined && (typeof dpopJkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt))) return oauthError(400, 'invalid_request', 'dpopJkt must be a base64url SHA-256 JWK thumbprint');
+        const { token, expiresIn, scope } = await issue(customerId ?? client.clientId, client, scopes, dpopJkt);
+        log.info({ clientId: client.clientId, customerId, scope, dpop: dpopJkt !== undefined }, 'issued sandbox customer token');
         return {
           status: 200,
-          body: { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope, clientId: client.clientId, ...(customerId ? { customerId } : {}) },
+          body: { access_token: token, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, scope, clientId: client.clientId, ...(customerId ? { customerId } : {}) },
           headers: { 'cache-control': 'no-store' },
         };
       },
@@ -297,6 +303,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
         nbf: iat,
         exp: iat + (mint.expiresInSeconds ?? ttl),
         jti: randomUUID(),
+        ...(mint.dpopJkt ? { cnf: { jkt: mint.dpopJkt } } : {}),
       };
       for (const [name, value] of Object.entries(mint.claims ?? {})) {
         if (value === undefined) delete claims[name];

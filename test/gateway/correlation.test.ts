@@ -14,7 +14,7 @@ beforeAll(async () => {
   supergraphFile = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
   gateway = await startGateway(
     loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }),
-    { logger },
+    { logger, authorization: 'disabled' },
   );
 });
 

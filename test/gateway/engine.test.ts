@@ -29,7 +29,7 @@ afterAll(async () => {
 async function gatewayFor(supergraph: string, env: Record<string, string> = {}): Promise<RunningGateway> {
   const gateway = await startGateway(
     loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraph, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url, ...env }),
-    { logger },
+    { logger, authorization: 'disabled' },
   );
   cleanups.push(() => gateway.close());
   return gateway;

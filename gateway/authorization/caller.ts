@@ -1,0 +1,148 @@
+import type { GraphQLError } from 'graphql';
+import { graphqlRuntime } from './graphql-runtime.ts';
+import type { Keyv } from 'keyv';
+import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { outboundDuration } from '../../lib/metrics.ts';
+import type { Principal } from '../../lib/principal.ts';
+import { STAFF_SCOPES, type CallerKind } from './policy.ts';
+
+/**
+ * Who the caller is, for the policy: the kind of caller and, when a rule needs it, the
+ * customer's own account ids. Both come from the platform's own services through signed internal
+ * requests (the same envelope the executor uses), under operation names starting with
+ * `GatewayAuthz` so that metrics and tests can tell them from data requests.
+ *
+ * Client kind: a principal without a customer is `staff` when it holds a staff scope
+ * (audit:read), otherwise `machine`. A principal with a customer is `customer` when its client is
+ * FIRST_PARTY and `thirdParty` when it is THIRD_PARTY, as recorded in the client registry (the
+ * consents subgraph's `clientApp(id) { kind }`). The registry answer is cached in the shared
+ * cache (CLIENT_KIND_TTL_MS): a client's kind changes only by re-registration. An unknown client,
+ * or one the registry does not list as FIRST_PARTY/THIRD_PARTY, is `null`: it gets nothing.
+ * A lookup that fails denies (throws), it never guesses a kind.
+ */
+export type ResolvedKind = CallerKind | null;
+
+export const CLIENT_KIND_TTL_MS = 60_000;
+
+export interface CallerDirectory {
+  kindOf(principal: Principal, requestId: string): Promise<ResolvedKind>;
+  /** The account ids of the principal's customer (accounts subgraph, as that principal). */
+  ownedAccountIds(principal: Principal, requestId: string): Promise<Set<string>>;
+  /** The account of a transaction, as the principal sees it (null when the principal cannot see the transaction). */
+  transactionAccountId(principal: Principal, requestId: string, transactionId: string): Promise<string | null>;
+  /** The client a consent is granted to, as the principal sees it (null when the principal cannot see the consent). */
+  consentClientId(principal: Principal, requestId: string, consentId: string): Promise<string | null>;
+}
+
+export interface CallerDirectoryOptions {
+  /** Subgraph name → URL (at least consents and accounts). */
+  subgraphUrls: Record<string, string>;
+  internalSecret: string;
+  timeoutMs: number;
+  cache: Keyv;
+  logger: Logger;
+}
+
+export function authzUnavailable(what: string): GraphQLError {
+  return new graphqlRuntime.GraphQLError(`Access cannot be checked right now (${what}), so it is refused; retry later`, {
+    extensions: { code: 'SERVICE_UNAVAILABLE', service: 'authorization' },
+  });
+}
+
+export function staticKind(principal: Principal): ResolvedKind | undefined {
+  if (principal.customerId !== null) return undefined;
+  return principal.scopes.some((s) => (STAFF_SCOPES as readonly string[]).includes(s)) ? 'staff' : 'machine';
+}
+
+export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirectory {
+  const log = opts.logger.child({ component: 'caller-directory' });
+  /** Process-local memo in front of the shared cache (same TTL): the kind is read on most requests. */
+  const local = new Map<string, { kind: string; until: number }>();
+
+  async function internalQuery(subgraph: string, principal: Principal, requestId: string, operationName: string, query: string, variables: Record<string, unknown>): Promise<unknown> {
+    const url = opts.subgraphUrls[subgraph];
+    if (!url) throw authzUnavailable(`no ${subgraph} subgraph`);
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId),
+          ...(requestId ? { 'x-request-id': requestId } : {}),
+        },
+        body: JSON.stringify({ operationName, query, variables }),
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+      outcome = String(res.status);
+      const body = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
+      if (res.status !== 200 || body.errors?.length || !body.data) throw new Error(`HTTP ${res.status}: ${body.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
+      return body.data;
+    } catch (err) {
+      log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
+      throw authzUnavailable(`${subgraph} lookup failed`);
+    } finally {
+      outboundDuration.labels(`subgraph:${subgraph}`, operationName, outcome).observe((performance.now() - started) / 1000);
+    }
+  }
+
+  return {
+    async kindOf(principal, requestId) {
+      const fixed = staticKind(principal);
+      if (fixed !== undefined) return fixed;
+      const key = `kind:${encodeURIComponent(principal.clientId)}`;
+      const memo = local.get(key);
+      let kind: unknown = memo && memo.until > Date.now() ? memo.kind : undefined;
+      if (typeof kind !== 'string') {
+        try {
+          kind = await opts.cache.get(key);
+        } catch {
+          kind = undefined;
+        }
+      }
+      if (typeof kind !== 'string') {
+        const data = (await internalQuery('consents', principal, requestId, 'GatewayAuthzClientKind', 'query GatewayAuthzClientKind($id: ID!) { clientApp(id: $id) { kind } }', { id: principal.clientId })) as {
+          clientApp: { kind: string } | null;
+        };
+        kind = data.clientApp?.kind ?? 'NONE';
+        try {
+          await opts.cache.set(key, kind, CLIENT_KIND_TTL_MS);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'cannot cache client kind');
+        }
+      }
+      if (typeof kind === 'string' && !memo) local.set(key, { kind, until: Date.now() + CLIENT_KIND_TTL_MS });
+      return kind === 'FIRST_PARTY' ? 'customer' : kind === 'THIRD_PARTY' ? 'thirdParty' : null;
+    },
+
+    async ownedAccountIds(principal, requestId) {
+      if (principal.customerId === null) return new Set();
+      const data = (await internalQuery(
+        'accounts',
+        principal,
+        requestId,
+        'GatewayAuthzOwnedAccounts',
+        'query GatewayAuthzOwnedAccounts($r: [_Any!]!) { _entities(representations: $r) { ... on Customer { accounts { id } } } }',
+        { r: [{ __typename: 'Customer', id: principal.customerId }] },
+      )) as { _entities: ({ accounts?: { id: string }[] } | null)[] };
+      return new Set((data._entities[0]?.accounts ?? []).map((a) => a.id));
+    },
+
+    async transactionAccountId(principal, requestId, transactionId) {
+      const data = (await internalQuery('accounts', principal, requestId, 'GatewayAuthzTransactionAccount', 'query GatewayAuthzTransactionAccount($id: ID!) { transaction(id: $id) { account { id } } }', { id: transactionId })) as {
+        transaction: { account: { id: string } | null } | null;
+      };
+      return data.transaction?.account?.id ?? null;
+    },
+
+    async consentClientId(principal, requestId, consentId) {
+      const data = (await internalQuery('consents', principal, requestId, 'GatewayAuthzConsentClient', 'query GatewayAuthzConsentClient($id: ID!) { consent(id: $id) { client { id } } }', { id: consentId })) as {
+        consent: { client: { id: string } } | null;
+      };
+      return data.consent?.client.id ?? null;
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSharedCache } from '../../lib/cache.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { startGateway, type RunningGateway } from '../../gateway/server.ts';
+import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
+import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
+import { gql, hasStackTrace, logger } from './helpers.ts';
+
+/**
+ * Authorization against the live platform (sandboxes, the four subgraphs, the gateway) on free
+ * ports with in-memory PGlite: the pre-execution pass, the per-object rules, and proof that a
+ * refused operation never reaches a subgraph.
+ */
+const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
+const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
+const ALL_CUSTOMER_SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'payments:write', 'identity:read', 'pii:read', 'consents:read', 'consents:write'];
+
+let platform: RunningPlatform;
+let subgraphUrls: string[];
+/** Requests the gateway sent to a subgraph, by GraphQL operation name ('' when anonymous). */
+const subgraphCalls: { url: string; operationName: string }[] = [];
+const realFetch = globalThis.fetch;
+
+beforeAll(async () => {
+  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+  subgraphUrls = [platform.urls.identity, platform.urls.accounts, platform.urls.payments, platform.urls.consents];
+  globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (subgraphUrls.some((s) => url.startsWith(s)) && typeof init?.body === 'string') {
+      let operationName = '';
+      try {
+        const body = JSON.parse(init.body) as { operationName?: string; query?: string } | { operationName?: string; query?: string }[];
+        const first = Array.isArray(body) ? body[0] : body;
+        operationName = first?.operationName ?? /^\s*(?:query|mutation)\s+(\w+)/.exec(first?.query ?? '')?.[1] ?? '';
+      } catch {
+        /* not JSON */
+      }
+      subgraphCalls.push({ url, operationName });
+    }
+    return realFetch(input, init);
+  }) as typeof fetch;
+}, 120_000);
+
+afterAll(async () => {
+  globalThis.fetch = realFetch;
+  await platform?.close();
+});
+
+function token(opts: { customerId?: string; clientId: string; scopes: string[] }): Promise<string> {
+  return platform.sandboxes.auth.mint(opts);
+}
+
+/** Data requests only: the gateway's own authorization lookups (client registry, consents) are named GatewayAuthz* / GatewayActiveConsents. */
+function dataCallsSince(mark: number): { url: string; operationName: string }[] {
+  return subgraphCalls.slice(mark).filter((c) => !/^Gateway(Authz|ActiveConsents)/.test(c.operationName));
+}
+
+describe('pre-execution authorization (live gateway)', () => {
+  it('serves the dashboard to the customer through a first-party app', async () => {
+    const t = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+    const res = await gql(platform.gatewayUrl, '{ me { id displayName email accounts { id name currentBalance { amount { amount currency } } } } }', { token: t });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data).toMatchObject({ me: { id: ALICE, displayName: 'Alice' } });
+  });
+
+  it('refuses an operation that selects a field without its scope, names the field and the scope, and calls no subgraph', async () => {
+    const t = await token({ customerId: ALICE, clientId: 'web-app', scopes: ['identity:read', 'accounts:read'] });
+    const mark = subgraphCalls.length;
+    const res = await gql(platform.gatewayUrl, 'query Q { me { displayName ...F } } fragment F on Customer { email accounts { identification { value } } }', { token: t });
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const denied = res.body.errors?.[0]?.extensions?.denied as { field: string; missingScopes?: string[] }[];
+    expect(denied.map((d) => d.field).sort()).toEqual(['AccountIdentification.value', 'Account.identification', 'Customer.email'].sort());
+    expect(denied.every((d) => d.missingScopes?.includes('pii:read'))).toBe(true);
+    expect(hasStackTrace(res.raw)).toBe(false);
+    expect(subgraphCalls.length - mark).toBe(0);
+  });
+
+  it('refuses a third party without the consented permission before any data subgraph is called', async () => {
+    const t = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'identity:read', 'payments:read'] });
+    const mark = subgraphCalls.length;
+    const res = await gql(platform.gatewayUrl, '{ me { displayName payments { edges { node { id } } } } }', { token: t });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const denied = res.body.errors?.[0]?.extensions?.denied as { field: string; missingConsent?: string }[];
+    expect(denied.find((d) => d.field === 'Customer.displayName')?.missingConsent).toBe('IDENTITY');
+    expect(denied.find((d) => d.field === 'Customer.payments')?.missingConsent).toBe('PAYMENTS_INITIATION');
+    expect(dataCallsSince(mark)).toEqual([]);
+  });
+
+  it('shows a third party only the accounts its consent covers', async () => {
+    const t = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'balances:read', 'transactions:read', 'consents:read'] });
+    const res = await gql(platform.gatewayUrl, '{ me { accounts { id name currentBalance { type } } consents { id accounts { id } } } }', { token: t });
+    expect(res.body.errors).toBeUndefined();
+    const me = res.body.data?.me as { accounts: { id: string }[]; consents: { id: string; accounts: { id: string }[] }[] };
+    expect(me.accounts).toHaveLength(1);
+    expect(me.consents.map((c) => c.id)).toEqual([SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised]);
+    expect(me.consents[0]?.accounts.map((a) => a.id)).toEqual(me.accounts.map((a) => a.id));
+  });
+});
+
+describe('per-object consent coverage (live gateway)', () => {
+  it('lets a third party read a transaction by id only on an account its consent covers for TRANSACTIONS; other ids look like unknown ones', async () => {
+    const web = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+    const listed = await gql(platform.gatewayUrl, '{ me { accounts { id transactions(first: 1) { edges { node { id } } } } } }', { token: web });
+    const accounts = (listed.body.data?.me as { accounts: { id: string; transactions: { edges: { node: { id: string } }[] } | null }[] }).accounts;
+    const consent = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { accounts { id } } }', { token: web, variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised } });
+    const covered = new Set((consent.body.data?.consent as { accounts: { id: string }[] }).accounts.map((a) => a.id));
+    const coveredTxn = accounts.find((a) => covered.has(a.id))?.transactions?.edges[0]?.node.id;
+    const otherTxn = accounts.find((a) => !covered.has(a.id) && a.transactions?.edges.length)?.transactions?.edges[0]?.node.id;
+    expect(coveredTxn).toBeDefined();
+    expect(otherTxn).toBeDefined();
+    const budgetly = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'transactions:read'] });
+    const read = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { transaction(id: $id) { id account { id } } }', { token: budgetly, variables: { id } });
+    const ok = await read(coveredTxn!);
+    expect(ok.body.errors).toBeUndefined();
+    expect(ok.body.data?.transaction).toMatchObject({ id: coveredTxn });
+    const other = await read(otherTxn!);
+    const unknown = await read('txn_aaaaaaaaaaaaaaaaaaaaaaaaaa');
+    expect(other.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(other.body).toEqual(unknown.body);
+    // Accounts by id: the covered one reads, another of Alice's is refused like an unknown one.
+    const otherAccount = accounts.find((a) => !covered.has(a.id))!.id;
+    const account = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { account(id: $id) { id name } }', { token: budgetly, variables: { id } });
+    expect((await account([...covered][0]!)).body.errors).toBeUndefined();
+    const refused = await account(otherAccount);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(refused.body).toEqual((await account('acc_aaaaaaaaaaaaaaaaaaaaaaaaaa')).body);
+  });
+});
+
+describe('enumeration: Alice tries every id of Ben\'s objects through every path', () => {
+  it('gets nothing of Ben\'s back and changes nothing of Ben\'s', async () => {
+    const ben = await token({ customerId: BEN, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+    const alice = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+    const benView = '{ me { id displayName email accounts { id transactions(first: 10) { edges { node { id } } } } payments(first: 50) { edges { node { id status } } } consents { id status accounts { id } } } }';
+    const before = await gql(platform.gatewayUrl, benView, { token: ben });
+    expect(before.body.errors).toBeUndefined();
+    const me = before.body.data?.me as {
+      accounts: { id: string; transactions: { edges: { node: { id: string } }[] } | null }[];
+      payments: { edges: { node: { id: string } }[] };
+      consents: { id: string; status: string }[];
+    };
+    const accountIds = me.accounts.map((a) => a.id);
+    const transactionIds = me.accounts.flatMap((a) => a.transactions?.edges.map((e) => e.node.id) ?? []);
+    const paymentIds = me.payments.edges.map((e) => e.node.id);
+    const consentIds = me.consents.map((c) => c.id);
+    expect(accountIds.length).toBeGreaterThan(0);
+    expect(transactionIds.length).toBeGreaterThan(0);
+    expect(consentIds).toContain(SANDBOX_CONSENT_IDS.benBudgetlyAwaiting);
+
+    // Alice's own awaiting consent (requested by a third party), to try authorising it over Ben's accounts.
+    const budgetly = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['consents:write', 'consents:read'] });
+    const requested = await gql(platform.gatewayUrl, 'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id status } }', { token: budgetly });
+    expect(requested.body.errors).toBeUndefined();
+    const aliceAwaiting = (requested.body.data?.requestConsent as { id: string }).id;
+
+    const attempts: { query: string; variables?: Record<string, unknown> }[] = [
+      { query: 'query($id: ID!) { customer(id: $id) { id displayName email accounts { id } consents { id } payments { edges { node { id } } } } }', variables: { id: BEN } },
+      ...accountIds.flatMap((id) => [
+        { query: 'query($id: ID!) { account(id: $id) { id name holder { id } balances { type } transactions(first: 5) { edges { node { id } } } } }', variables: { id } },
+        { query: 'query($id: ID!) { account(id: $id) { id identification { value } } }', variables: { id } },
+      ]),
+      ...transactionIds.map((id) => ({ query: 'query($id: ID!) { transaction(id: $id) { id amount { amount } account { id name } } }', variables: { id } })),
+      ...paymentIds.map((id) => ({ query: 'query($id: ID!) { payment(id: $id) { id status debtorAccount { id name } creditor { name } } }', variables: { id } })),
+      ...consentIds.flatMap((id) => [
+        { query: 'query($id: ID!) { consent(id: $id) { id status customer { id displayName } accounts { id name holder { id displayName } } client { id } history { actor } } }', variables: { id } },
+        { query: 'mutation($id: ID!) { revokeConsent(id: $id) { id status } }', variables: { id } },
+        { query: 'mutation($id: ID!) { rejectConsent(id: $id) { id status } }', variables: { id } },
+        { query: 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }', variables: { id, a: accountIds } },
+      ]),
+      // Alice's own consent over Ben's accounts: refused at the gateway (authoriseConsent account ownership).
+      { query: 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }', variables: { id: aliceAwaiting, a: accountIds } },
+      // Nested: Alice's own objects never lead to Ben's.
+      { query: '{ me { consents { accounts { id holder { id } } customer { id } } accounts { holder { id } } } }' },
+    ];
+    const benSecrets = [BEN, 'Ben', 'ben.okafor', ...accountIds, ...transactionIds, ...paymentIds, ...consentIds];
+    const leaks: string[] = [];
+    for (const attempt of attempts) {
+      const res = await gql(platform.gatewayUrl, attempt.query, { token: alice, variables: attempt.variables });
+      expect(hasStackTrace(res.raw)).toBe(false);
+      const data = JSON.stringify(res.body.data ?? null);
+      for (const secret of benSecrets) if (data.includes(secret)) leaks.push(`${attempt.query} ${JSON.stringify(attempt.variables)} returned ${secret}`);
+    }
+    console.info(`enumeration: ${attempts.length} attempts on ${benSecrets.length - 3} of Ben's ids, ${leaks.length} leaks`);
+    expect(leaks).toEqual([]);
+    expect(attempts.length).toBeGreaterThan(10);
+
+    // Nothing of Ben's changed, and Alice's consent was not authorised over Ben's accounts.
+    const after = await gql(platform.gatewayUrl, benView, { token: ben });
+    expect((after.body.data?.me as { consents: unknown }).consents).toEqual(me.consents);
+    const mine = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { status accounts { id } } }', { token: alice, variables: { id: aliceAwaiting } });
+    expect(mine.body.data?.consent).toEqual({ status: 'AWAITING_AUTHORISATION', accounts: [] });
+  });
+});
+
+describe('revocation on two gateway replicas sharing REDIS_URL', () => {
+  const redisUrl = process.env.REDIS_URL;
+  const skipReason = redisUrl ? '' : 'REDIS_URL is not set: two replicas can only share consent answers through Redis';
+  if (!redisUrl) console.warn(`skipping the two-replica revocation test: ${skipReason}`);
+
+  it.skipIf(!redisUrl)('refuses the third party on both replicas right after revokeConsent', async () => {
+    // Both replicas share one Redis under a prefix unique to this run (other test runs share the server).
+    const cache = await openSharedCache({ redisUrl, logger, prefix: `test-authz-${randomUUID()}` });
+    const config = loadGatewayConfig({
+      ...process.env,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: 'silent',
+      GATEWAY_PORT: '0',
+      AUTH_ISSUER: platform.urls.auth,
+      IDENTITY_SUBGRAPH_URL: platform.urls.identity,
+      ACCOUNTS_SUBGRAPH_URL: platform.urls.accounts,
+      PAYMENTS_SUBGRAPH_URL: platform.urls.payments,
+      CONSENTS_SUBGRAPH_URL: platform.urls.consents,
+    });
+    const replicas: RunningGateway[] = [await startGateway(config, { logger, cache }), await startGateway(config, { logger, cache })];
+    try {
+      const thirdParty = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'balances:read'] });
+      const customer = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+      const read = '{ me { accounts { id currentBalance { type } } } }';
+      for (const r of replicas) {
+        const res = await gql(r.url, read, { token: thirdParty });
+        expect(res.body.errors).toBeUndefined();
+        expect((res.body.data?.me as { accounts: unknown[] }).accounts).toHaveLength(1);
+      }
+      const revoked = await gql(replicas[0]!.url, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', { token: customer, variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised } });
+      expect(revoked.body.data?.revokeConsent).toEqual({ status: 'REVOKED' });
+      for (const r of [replicas[1]!, replicas[0]!]) {
+        const res = await gql(r.url, read, { token: thirdParty });
+        expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        expect(res.body.errors?.[0]?.extensions?.denied).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'Customer.accounts', missingConsent: 'ACCOUNTS' })]));
+      }
+    } finally {
+      for (const r of replicas) await r.close();
+      await cache.close();
+    }
+  });
+});
