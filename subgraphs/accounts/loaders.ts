@@ -52,15 +52,16 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
 
   const accountById = new DataLoader<string, AccountModel | null>(async (ids) => {
     if (customerId === null) return ids.map(() => null);
-    // The reference table answers "is this id the principal's?" without calling any bank.
-    const refs = await services.repo.accountRefs(customerId, ids);
-    if (refs.length === 0) return ids.map(() => null);
-    const { accounts, errors } = await customerAccounts.load(customerId);
+    // The principal's accounts come from their banks (listing them also records the id
+    // references); only accounts in that list can be returned, so ownership holds by
+    // construction. The reference table adds what the banks cannot say right now: that an
+    // id is the principal's account at a bank that is down.
+    const [refs, { accounts, errors }] = await Promise.all([services.repo.accountRefs(customerId, ids), customerAccounts.load(customerId)]);
     return ids.map((id) => {
-      const ref = refs.find((r) => r.accountId === id);
-      if (!ref) return null;
       const account = accounts.find((a) => a.id === id);
       if (account) return account;
+      const ref = refs.find((r) => r.accountId === id);
+      if (!ref) return null;
       // Known account at a bank that cannot be reached now: say so instead of pretending it does not exist.
       const error = errors.get(ref.institution);
       if (error) return error;

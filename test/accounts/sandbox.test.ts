@@ -4,6 +4,8 @@ import { createLogger } from '../../lib/logger.ts';
 import { loadAccountsConfig } from '../../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../../subgraphs/accounts/server.ts';
 import { createTestClock, startSandboxes, type RunningSandboxes } from '../../sandboxes/index.ts';
+import { bankAccountId } from '../../lib/ids.ts';
+import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { ALICE, BEN, CUSTOMER_ACCOUNTS, gql, principalOf, type GraphQLResponse } from './helpers.ts';
 
 /**
@@ -39,6 +41,17 @@ describe('accounts subgraph against the partner sandboxes', () => {
     const body = (await res.json()) as unknown;
     return Array.isArray(body) ? body : ((body as { requests?: unknown[] }).requests ?? []);
   }
+
+  // Runs first, on a fresh database: a client that deep-links to an account (a restarted app,
+  // a bookmarked page) must get it even though nothing has listed the customer's accounts yet.
+  it('finds an account by id before the customer\'s accounts were ever listed', async () => {
+    const id = bankAccountId(DEV_ID_HASH_SECRET, 'rheinbank', ALICE.banks.rheinbank!.accounts[0]!.bankAccountId);
+    const own = await gql(server.url, principalOf(ALICE.customerId), 'query($id: ID!) { account(id: $id) { id name institution { id } } }', { id });
+    expect(own.errors).toBeUndefined();
+    expect(own.data.account).toEqual({ id, name: ALICE.banks.rheinbank!.accounts[0]!.name, institution: { id: 'rheinbank' } });
+    const other = await gql(server.url, principalOf(BEN.customerId), 'query($id: ID!) { account(id: $id) { id } }', { id });
+    expect(other.data.account).toBeNull();
+  });
 
   it('serves Alice accounts, balances and 20 transactions from both banks', async () => {
     const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
