@@ -31,12 +31,18 @@ export interface CallerDirectory {
   ownedAccountIds(principal: Principal, requestId: string): Promise<Set<string>>;
   /** The account of a transaction, as the principal sees it (null when the principal cannot see the transaction). */
   transactionAccountId(principal: Principal, requestId: string, transactionId: string): Promise<string | null>;
+  /**
+   * The debtor account of each payment, as the principal sees it, in the order of `paymentIds`
+   * (null for a payment the principal cannot see, or that does not exist). One request to the
+   * payments subgraph for all ids (`_entities` on Payment, signed as the principal).
+   */
+  paymentDebtorAccountIds(principal: Principal, requestId: string, paymentIds: readonly string[]): Promise<(string | null)[]>;
   /** The client a consent is granted to, as the principal sees it (null when the principal cannot see the consent). */
   consentClientId(principal: Principal, requestId: string, consentId: string): Promise<string | null>;
 }
 
 export interface CallerDirectoryOptions {
-  /** Subgraph name → URL (at least consents and accounts). */
+  /** Subgraph name → URL (at least consents, accounts and payments). */
   subgraphUrls: Record<string, string>;
   internalSecret: string;
   timeoutMs: number;
@@ -136,6 +142,32 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
         transaction: { account: { id: string } | null } | null;
       };
       return data.transaction?.account?.id ?? null;
+    },
+
+    async paymentDebtorAccountIds(principal, requestId, paymentIds) {
+      if (paymentIds.length === 0) return [];
+      if (principal.customerId === null) return paymentIds.map(() => null);
+      const data = (await internalQuery(
+        'payments',
+        principal,
+        requestId,
+        'GatewayAuthzPaymentDebtors',
+        'query GatewayAuthzPaymentDebtors($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id debtorAccount { id } } } }',
+        { r: paymentIds.map((id) => ({ __typename: 'Payment', id })) },
+      )) as { _entities?: unknown };
+      // Fail closed on anything but one answer per asked id.
+      const entities = data._entities;
+      if (!Array.isArray(entities) || entities.length !== paymentIds.length) {
+        log.error({ operationName: 'GatewayAuthzPaymentDebtors', asked: paymentIds.length }, 'payments lookup answered with an unexpected shape; denying');
+        throw authzUnavailable('payments lookup failed');
+      }
+      return entities.map((e: unknown, i) => {
+        const entity = e as { id?: unknown; debtorAccount?: { id?: unknown } | null } | null;
+        // An entity of another id than the one asked for, or without a debtor account, is not an answer.
+        if (!entity || entity.id !== paymentIds[i]) return null;
+        const accountId = entity.debtorAccount?.id;
+        return typeof accountId === 'string' && accountId.length > 0 ? accountId : null;
+      });
     },
 
     async consentClientId(principal, requestId, consentId) {

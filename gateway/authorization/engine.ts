@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { GraphQLError, GraphQLResolveInfo } from 'graphql';
 import { graphqlRuntime } from './graphql-runtime.ts';
 import { ErrorCode } from '../../lib/errors.ts';
@@ -27,6 +28,12 @@ export interface AuthzState {
   consents: RequestConsents;
   ownedAccountIds(): Promise<Set<string>>;
   transactionAccountId(transactionId: string): Promise<string | null>;
+  /**
+   * The debtor account of a payment as the caller sees it (null: unknown, or not the caller's).
+   * Batched and cached per request (DataLoader): every payment of a page is looked up in one
+   * request to the payments subgraph. A failed lookup rejects (fail closed).
+   */
+  paymentDebtorAccountId(paymentId: string): Promise<string | null>;
   /** After a consent mutation succeeded: drops the cached consents of (customer, the consent's client) on every replica. */
   consentChanged(consentId: string): Promise<void>;
 }
@@ -38,6 +45,7 @@ export function authzState(context: object, principal: Principal | null, request
   if (state) return state;
   let owned: Promise<Set<string>> | undefined;
   let kind: Promise<ResolvedKind> | undefined;
+  let debtors: DataLoader<string, string | null> | undefined;
   state = {
     principal,
     requestId,
@@ -45,6 +53,11 @@ export function authzState(context: object, principal: Principal | null, request
     consents: deps.consents.forRequest(principal, requestId),
     ownedAccountIds: () => (owned ??= principal ? deps.directory.ownedAccountIds(principal, requestId) : Promise.resolve(new Set())),
     transactionAccountId: (transactionId) => (principal ? deps.directory.transactionAccountId(principal, requestId, transactionId) : Promise.resolve(null)),
+    paymentDebtorAccountId(paymentId) {
+      if (!principal) return Promise.resolve(null);
+      debtors ??= new DataLoader<string, string | null>((ids) => deps.directory.paymentDebtorAccountIds(principal, requestId, ids), { maxBatchSize: 100 });
+      return debtors.load(paymentId);
+    },
     async consentChanged(consentId) {
       if (!principal?.customerId) return;
       const clientId = await deps.directory.consentClientId(principal, requestId, consentId);
@@ -139,6 +152,17 @@ export const OBJECT_CHECKS: Record<ObjectCheck, (parent: unknown, args: Record<s
     const accountId = await state.transactionAccountId(args.id);
     return accountId !== null && state.consents.grants('TRANSACTIONS', accountId);
   },
+  /**
+   * Payment (Query.payment on its `id` argument, every Payment field on its parent): a first-party
+   * customer reads only their own payments (the payments subgraph filters by owner); a third party
+   * needs a consent granting PAYMENTS_INITIATION for the payment's debtor account, which the
+   * gateway looks up as the caller (batched per request). An unknown id and a foreign one have no
+   * visible debtor account, so both are denied the same way. (Customer.payments and Query.payment
+   * drop a denied payment before these rules see it, so it looks like one that does not exist.)
+   */
+  async paymentAccess(parent, args, state, info) {
+    return maySeePayment(state, info.parentType.name === 'Query' ? args.id : idOf(parent));
+  },
   /** authoriseConsent: every account id must be one of the customer's own accounts. */
   async ownAccountIds(_parent, args, state) {
     const input = args.input as { accountIds?: unknown } | undefined;
@@ -148,6 +172,20 @@ export const OBJECT_CHECKS: Record<ObjectCheck, (parent: unknown, args: Record<s
     return ids.every((id) => typeof id === 'string' && owned.has(id));
   },
 };
+
+/**
+ * True when the caller may see the payment `paymentId`: always for a first-party customer (the
+ * subgraph filters by owner), for a third party only when an active consent grants
+ * PAYMENTS_INITIATION for the payment's debtor account; never for anyone else. Rejects when the
+ * lookup cannot be made (fail closed).
+ */
+export async function maySeePayment(state: AuthzState, paymentId: unknown): Promise<boolean> {
+  const kind = await state.kind();
+  if (kind === 'customer') return true;
+  if (kind !== 'thirdParty' || !state.principal || typeof paymentId !== 'string') return false;
+  const accountId = await state.paymentDebtorAccountId(paymentId);
+  return accountId !== null && state.consents.grants('PAYMENTS_INITIATION', accountId);
+}
 
 function idOf(parent: unknown): unknown {
   return parent && typeof parent === 'object' ? (parent as { id?: unknown }).id : undefined;

@@ -59,6 +59,8 @@ export type ObjectCheck =
   | 'accountAccess'
   /** Query.transaction: a thirdParty needs a consent granting TRANSACTIONS for the transaction's account (looked up from the accounts subgraph as the caller). */
   | 'transactionAccess'
+  /** Payment (Query.payment by its `id`, Payment fields by their parent): a thirdParty needs a consent granting PAYMENTS_INITIATION for the payment's debtor account (looked up from the payments subgraph as the caller, batched per request). */
+  | 'paymentAccess'
   /** Mutation arguments name only the caller's own objects (authoriseConsent: accountIds are the customer's accounts). */
   | 'ownAccountIds';
 
@@ -103,6 +105,7 @@ const IDN: readonly Scope[] = ['identity:read'];
 const CNS: readonly Scope[] = ['consents:read'];
 const onAccount = { object: 'accountAccess' } as const;
 const onCustomer = { object: 'ownCustomer' } as const;
+const onPayment = { object: 'paymentAccess' } as const;
 const VALUE = 'value type: guarded by the field that returned it';
 
 export const POLICY: Record<string, TypePolicy> = {
@@ -111,7 +114,7 @@ export const POLICY: Record<string, TypePolicy> = {
     customer: data([], null, 'only the caller\'s own customer id; staff get nothing (no staff access is served by the subgraphs)', onCustomer),
     account: data(ACC, 'ACCOUNTS', 'one of the customer\'s accounts; thirdParty only for an account its consent covers', onAccount),
     transaction: data(TXN, 'TRANSACTIONS', 'one of the customer\'s transactions (subgraph filters by owner); thirdParty only when its consent covers the transaction\'s account', { object: 'transactionAccess' }),
-    payment: data(PAY, 'PAYMENTS_INITIATION', 'one of the customer\'s payments (subgraph filters by owner; thirdParty sees them only with a payments consent)'),
+    payment: data(PAY, 'PAYMENTS_INITIATION', 'one of the customer\'s payments (subgraph filters by owner); thirdParty only when its consent covers the payment\'s debtor account, otherwise null as for an unknown id', onPayment),
     consent: data(CNS, null, 'the customer sees their consents; a thirdParty only those granted to it (subgraph filters)'),
     clientApp: field({ callers: ['customer', 'thirdParty', 'staff'], scopes: CNS, note: 'public registry data of FIRST_PARTY/THIRD_PARTY apps (consent screens, staff review)' }),
   },
@@ -133,7 +136,7 @@ export const POLICY: Record<string, TypePolicy> = {
     address: pii(IDN, 'IDENTITY', 'residential address', onCustomer),
     accounts: data(ACC, 'ACCOUNTS', 'the customer\'s accounts; each Account is checked per object', onCustomer),
     unavailableInstitutions: data(ACC, 'ACCOUNTS', 'which banks are missing from accounts', onCustomer),
-    payments: data(PAY, 'PAYMENTS_INITIATION', 'the customer\'s payments', onCustomer),
+    payments: data(PAY, 'PAYMENTS_INITIATION', 'the customer\'s payments; a thirdParty sees only those whose debtor account its consent covers (others are left out of the edges)', onCustomer),
     consents: data(CNS, null, 'the customer\'s consents (a thirdParty sees only its own: subgraph filters)', onCustomer),
   },
   Account: {
@@ -178,7 +181,7 @@ export const POLICY: Record<string, TypePolicy> = {
   KycReport: inherit(['kind', 'status', 'result'], IDN, 'IDENTITY', VALUE),
   PaymentConnection: inherit(['edges', 'pageInfo'], PAY, 'PAYMENTS_INITIATION', VALUE),
   PaymentEdge: inherit(['cursor', 'node'], PAY, 'PAYMENTS_INITIATION', VALUE),
-  Payment: inherit(['id', 'status', 'amount', 'debtorAccount', 'creditor', 'reference', 'statusReason', 'createdAt', 'updatedAt', 'settledAt', 'statusHistory'], PAY, 'PAYMENTS_INITIATION', 'the subgraph returns only the customer\'s payments; debtorAccount is checked per object'),
+  Payment: inherit(['id', 'status', 'amount', 'debtorAccount', 'creditor', 'reference', 'statusReason', 'createdAt', 'updatedAt', 'settledAt', 'statusHistory'], PAY, 'PAYMENTS_INITIATION', 'the subgraph returns only the customer\'s payments; a thirdParty only those whose debtor account a PAYMENTS_INITIATION consent covers', onPayment),
   PaymentCreditor: {
     name: data(PAY, 'PAYMENTS_INITIATION', VALUE),
     maskedIdentifier: data(PAY, 'PAYMENTS_INITIATION', VALUE),

@@ -2,7 +2,7 @@ import type { IRule, IRules } from 'graphql-shield';
 import type { GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import { graphqlRuntime, middlewareRuntime, shieldRuntime } from './graphql-runtime.ts';
 import type { GatewayContext } from '../executor.ts';
-import { callerLevelDenial, existingAuthzState, forbidden, OBJECT_CHECKS, type AuthzState } from './engine.ts';
+import { callerLevelDenial, existingAuthzState, forbidden, maySeePayment, OBJECT_CHECKS, type AuthzState } from './engine.ts';
 import { POLICY, type FieldPolicy } from './policy.ts';
 
 // graphql-shield 7.6.x's ESM build does `import { isUndefined } from 'util'`, which Node 23+ no
@@ -150,6 +150,7 @@ export function authorizeWithShield(schema: GraphQLSchema): AuthorizedSchema {
     }
   }
   filterThirdPartyAccountLists(shielded);
+  filterThirdPartyPayments(shielded);
   invalidateAfterConsentMutations(shielded);
   return { schema: shielded, requiresPreExecution: true, wrapped };
 }
@@ -185,6 +186,63 @@ function filterThirdPartyAccountLists(schema: GraphQLSchema): void {
       return result.filter((_a, i) => keep[i]);
     };
   }
+}
+
+/**
+ * Payments for a third party: only those whose debtor account a consent granting
+ * PAYMENTS_INITIATION covers, and a denied payment looks like one that does not exist.
+ * - Query.payment(id): the debtor account of `id` is looked up (as the caller) BEFORE the
+ *   payments subgraph is asked; a payment that is not covered, foreign or unknown is null, with no
+ *   error, exactly as the subgraph answers for an unknown id.
+ * - Customer.payments: the edges whose payment is not covered are left out (one batched lookup
+ *   for the whole page); pageInfo.endCursor is the cursor of the last edge kept (a cursor names
+ *   its payment), or the `after` the caller sent when no edge is kept.
+ * The per-object rules on every Payment field (paymentAccess) would deny the same payments; these
+ * filters make them disappear instead of nulling the whole connection. Any lookup failure
+ * rejects (fail closed). First-party customers get the subgraph's answer unchanged.
+ */
+function filterThirdPartyPayments(schema: GraphQLSchema): void {
+  const query = schema.getQueryType();
+  const byId = query?.getFields().payment;
+  if (byId) {
+    const resolve = byId.resolve ?? defaultFieldResolver;
+    byId.resolve = async (parent, args, ctx: GatewayContext, info) => {
+      const state = existingAuthzState(ctx);
+      if (!state) throw forbidden();
+      if ((await state.kind()) === 'thirdParty' && !(await maySeePayment(state, (args as { id?: unknown }).id))) return null;
+      return resolve(parent, args, ctx, info);
+    };
+  }
+  const customer = schema.getType('Customer');
+  const list = isObjectType(customer) ? customer.getFields().payments : undefined;
+  if (list) {
+    const resolve = list.resolve ?? defaultFieldResolver;
+    list.resolve = async (parent, args, ctx: GatewayContext, info) => {
+      const result: unknown = await resolve(parent, args, ctx, info);
+      const state = existingAuthzState(ctx);
+      if (!state) throw forbidden();
+      if ((await state.kind()) !== 'thirdParty' || !result || typeof result !== 'object') return result;
+      const connection = result as { edges?: unknown; pageInfo?: unknown };
+      if (connection.edges === undefined || connection.edges === null) return result;
+      if (!Array.isArray(connection.edges)) throw forbidden();
+      const edges = connection.edges as unknown[];
+      const keep = await Promise.all(edges.map((e) => maySeePayment(state, paymentIdOfEdge(e))));
+      const kept = edges.filter((_e, i) => keep[i]);
+      const out: Record<string, unknown> = { ...(result as Record<string, unknown>), edges: kept };
+      if (kept.length < edges.length && connection.pageInfo && typeof connection.pageInfo === 'object') {
+        const last = kept.at(-1) as { cursor?: unknown } | undefined;
+        const after = (args as { after?: unknown }).after;
+        const endCursor = last ? (last.cursor ?? null) : typeof after === 'string' ? after : null;
+        out.pageInfo = { ...(connection.pageInfo as Record<string, unknown>), endCursor };
+      }
+      return out;
+    };
+  }
+}
+
+function paymentIdOfEdge(edge: unknown): unknown {
+  const node = edge && typeof edge === 'object' ? (edge as { node?: unknown }).node : undefined;
+  return node && typeof node === 'object' ? (node as { id?: unknown }).id : undefined;
 }
 
 /**

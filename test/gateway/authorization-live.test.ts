@@ -129,6 +129,79 @@ describe('per-object consent coverage (live gateway)', () => {
   });
 });
 
+describe('payments for a third party: only those debiting an account a PAYMENTS_INITIATION consent covers (live gateway)', () => {
+  it('shows the payments of the covered debtor account, none without coverage, and a denied payment like an unknown one', async () => {
+    const web = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+    const own = await gql(platform.gatewayUrl, '{ me { accounts { id } payments(first: 100) { edges { node { id debtorAccount { id } } } } } }', { token: web });
+    expect(own.body.errors).toBeUndefined();
+    const me = own.body.data?.me as { accounts: { id: string }[]; payments: { edges: { node: { id: string; debtorAccount: { id: string } } }[] } };
+    const payments = me.payments.edges.map((e) => e.node);
+    expect(payments.length).toBeGreaterThan(1);
+    const debtor = payments[0]!.debtorAccount.id;
+    const debiting = payments.filter((p) => p.debtorAccount.id === debtor).map((p) => p.id);
+    const notDebtor = me.accounts.map((a) => a.id).find((id) => !payments.some((p) => p.debtorAccount.id === id));
+    expect(notDebtor).toBeDefined();
+
+    /** TaxPal asks Alice for PAYMENTS_INITIATION and she grants it for `accountId`; returns the consent id. */
+    const taxpalAdmin = await token({ customerId: ALICE, clientId: 'taxpal', scopes: ['consents:read', 'consents:write'] });
+    const grant = async (accountId: string): Promise<string> => {
+      const requested = await gql(platform.gatewayUrl, 'mutation { requestConsent(input: { permissions: [PAYMENTS_INITIATION] }) { id } }', { token: taxpalAdmin });
+      expect(requested.body.errors).toBeUndefined();
+      const id = (requested.body.data?.requestConsent as { id: string }).id;
+      const authorised = await gql(platform.gatewayUrl, 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }', { token: web, variables: { id, a: [accountId] } });
+      expect(authorised.body.data?.authoriseConsent).toEqual({ status: 'AUTHORISED' });
+      return id;
+    };
+    const revoke = async (id: string) => {
+      const revoked = await gql(platform.gatewayUrl, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', { token: web, variables: { id } });
+      expect(revoked.body.data?.revokeConsent).toEqual({ status: 'REVOKED' });
+    };
+    const taxpal = await token({ customerId: ALICE, clientId: 'taxpal', scopes: ['payments:read'] });
+    const list = (query = '{ me { payments(first: 100) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } } }') => gql(platform.gatewayUrl, query, { token: taxpal });
+    const byId = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { payment(id: $id) { id status amount { amount } creditor { name } } }', { token: taxpal, variables: { id } });
+
+    // A consent granting PAYMENTS_INITIATION for an account no payment debits: no payment at all.
+    const uncovered = await grant(notDebtor!);
+    const unknown = await byId('pay_aaaaaaaaaaaaaaaaaaaaaaaaaa');
+    const mark = subgraphCalls.length;
+    const none = await list();
+    expect(none.body.errors).toBeUndefined();
+    const noneEdges = (none.body.data?.me as { payments: { edges: unknown[]; pageInfo: { endCursor: string | null } } }).payments;
+    expect(noneEdges.edges).toEqual([]);
+    expect(noneEdges.pageInfo.endCursor).toBeNull();
+    // One batched debtor lookup for the whole page.
+    expect(subgraphCalls.slice(mark).filter((c) => c.operationName === 'GatewayAuthzPaymentDebtors')).toHaveLength(1);
+    for (const id of debiting.slice(0, 3)) {
+      const denied = await byId(id);
+      expect(denied.body).toEqual(unknown.body);
+      expect(denied.body.data).toEqual({ payment: null });
+      expect(denied.body.errors).toBeUndefined();
+    }
+    const leaked = JSON.stringify(none.body.data);
+    expect(payments.filter((p) => leaked.includes(p.id))).toEqual([]);
+    await revoke(uncovered);
+
+    // A consent covering the debtor account: exactly the payments debiting it, by list and by id.
+    const covered = await grant(debtor);
+    const some = await list();
+    expect(some.body.errors).toBeUndefined();
+    const seen = (some.body.data?.me as { payments: { edges: { node: { id: string } }[] } }).payments.edges.map((e) => e.node.id);
+    expect(seen.sort()).toEqual([...debiting].sort());
+    // Also when the query does not select the payment id (the gateway still knows which payment an edge is).
+    const withoutIds = await list('{ me { payments(first: 100) { edges { node { status } } } } }');
+    expect(withoutIds.body.errors).toBeUndefined();
+    expect((withoutIds.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(debiting.length);
+    const read = await byId(debiting[0]!);
+    expect(read.body.errors).toBeUndefined();
+    expect(read.body.data?.payment).toMatchObject({ id: debiting[0] });
+    await revoke(covered);
+
+    // The first-party app is unaffected.
+    const after = await gql(platform.gatewayUrl, '{ me { payments(first: 100) { edges { node { id } } } } }', { token: web });
+    expect((after.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(payments.length);
+  });
+});
+
 describe('enumeration: Alice tries every id of Ben\'s objects through every path', () => {
   it('gets nothing of Ben\'s back and changes nothing of Ben\'s', async () => {
     const ben = await token({ customerId: BEN, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });

@@ -28,7 +28,9 @@ interface Fakes {
   kinds?: Record<string, ResolvedKind>;
   consents?: ActiveConsent[] | Error;
   owned?: string[];
-  calls: { kind: number; consents: number; owned: number };
+  /** Payment id → debtor account id, as the payments subgraph would answer (or a failure). */
+  debtors?: Record<string, string> | Error;
+  calls: { kind: number; consents: number; owned: number; debtors: string[][] };
 }
 
 function deps(f: Fakes): AuthzDeps {
@@ -61,6 +63,11 @@ function deps(f: Fakes): AuthzDeps {
     async transactionAccountId(_p, _r, id) {
       return id === 'txn_covered' ? COVERED : id === 'txn_other' ? OTHER : null;
     },
+    async paymentDebtorAccountIds(_p, _r, ids) {
+      f.calls.debtors.push([...ids]);
+      if (f.debtors instanceof Error) throw f.debtors;
+      return ids.map((id) => (f.debtors as Record<string, string> | undefined)?.[id] ?? null);
+    },
     async consentClientId() {
       return null;
     },
@@ -69,10 +76,14 @@ function deps(f: Fakes): AuthzDeps {
 }
 
 function fakes(extra: Partial<Fakes> = {}): Fakes {
-  return { kinds: { 'web-app': 'customer', budgetly: 'thirdParty' }, calls: { kind: 0, consents: 0, owned: 0 }, ...extra };
+  return { kinds: { 'web-app': 'customer', budgetly: 'thirdParty' }, calls: { kind: 0, consents: 0, owned: 0, debtors: [] }, ...extra };
 }
 
 const budgetlyConsent: ActiveConsent = { id: 'cns_1', permissions: ['ACCOUNTS', 'BALANCES'], accountIds: [COVERED], expiresAt: '2099-01-01T00:00:00.000Z' };
+
+function payments0() {
+  return { id: 'pay_other1', status: 'SETTLED', debtorAccount: { id: OTHER } };
+}
 
 function context(principal: Principal | null): GatewayContext {
   return { principal, authentication: principal ? 'authenticated' : 'anonymous', requestId: 'req-1', traceparent: '', logger };
@@ -119,7 +130,7 @@ describe('caller-level rules, decided before execution', () => {
       ['Customer.accounts', ['accounts:read']],
       ['Account.id', ['accounts:read']],
     ]);
-    expect(f.calls).toEqual({ kind: 0, consents: 0, owned: 0 });
+    expect(f.calls).toEqual({ kind: 0, consents: 0, owned: 0, debtors: [] });
   });
 
   it('asks a third party for the consented permission of every field, loading consents once', async () => {
@@ -167,8 +178,15 @@ describe('graphql-shield rules (per object) on the executable schema', () => {
     q.account!.resolve = (_p, args: { id: string }) => accounts.find((a) => a.id === args.id) ?? null;
     q.unlisted!.resolve = () => 'secret';
     q.transaction!.resolve = (_p, args: { id: string }) => (args.id === 'txn_missing' ? null : { id: args.id, description: 'coffee' });
+    const payments = [
+      { id: 'pay_covered1', status: 'SETTLED', debtorAccount: { id: COVERED } },
+      { id: 'pay_other1', status: 'SETTLED', debtorAccount: { id: OTHER } },
+      { id: 'pay_covered2', status: 'CREATED', debtorAccount: { id: COVERED } },
+    ];
+    q.payment!.resolve = (_p, args: { id: string }) => payments.find((p) => p.id === args.id) ?? null;
     const customer = (schema.getType('Customer') as unknown as { getFields(): Record<string, { resolve?: unknown }> }).getFields();
     customer.accounts!.resolve = () => accounts;
+    customer.payments!.resolve = () => ({ edges: payments.map((p) => ({ cursor: `c_${p.id}`, node: p })), pageInfo: { hasNextPage: true, endCursor: `c_${payments.at(-1)!.id}` } });
     const account = (schema.getType('Account') as unknown as { getFields(): Record<string, { resolve?: unknown }> }).getFields();
     account.balances!.resolve = () => {
       throw new graphqlRuntime.GraphQLError('northwind is unavailable', { extensions: { code: 'PARTNER_UNAVAILABLE' } });
@@ -238,6 +256,46 @@ describe('graphql-shield rules (per object) on the executable schema', () => {
     expect(other.data).toEqual(missing.data);
     const noPermission = await run(authorized, budgetly, fakes({ consents: [budgetlyConsent] }), '{ transaction(id: "txn_covered") { description } }');
     expect(noPermission.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+  });
+
+  it('a third party sees only payments whose debtor account a PAYMENTS_INITIATION consent covers; a denied payment is null like an unknown one; one batched lookup per request; fail closed', async () => {
+    const authorized = fixture();
+    const taxpal: Principal = { customerId: ALICE, clientId: 'budgetly', scopes: ALL };
+    const debtors = { pay_covered1: COVERED, pay_other1: OTHER, pay_covered2: COVERED };
+    const payConsent: ActiveConsent = { ...budgetlyConsent, permissions: ['PAYMENTS_INITIATION'] };
+    const f = fakes({ consents: [payConsent], debtors });
+    const list = await run(authorized, taxpal, f, '{ me { payments { edges { cursor node { id status } } pageInfo { endCursor } } } }');
+    expect(list.errors).toBeUndefined();
+    expect(list.data).toEqual({ me: { payments: { edges: [{ cursor: 'c_pay_covered1', node: { id: 'pay_covered1', status: 'SETTLED' } }, { cursor: 'c_pay_covered2', node: { id: 'pay_covered2', status: 'CREATED' } }], pageInfo: { endCursor: 'c_pay_covered2' } } } });
+    expect(f.calls.debtors).toEqual([['pay_covered1', 'pay_other1', 'pay_covered2']]);
+    const byId = async (id: string, x = fakes({ consents: [payConsent], debtors })) => run(authorized, taxpal, x, `{ payment(id: "${id}") { id status } }`);
+    expect((await byId('pay_covered1')).data).toEqual({ payment: { id: 'pay_covered1', status: 'SETTLED' } });
+    const other = await byId('pay_other1');
+    const unknown = await byId('pay_unknown');
+    expect(other).toEqual({ data: { payment: null } });
+    expect(other).toEqual(unknown);
+    // Only another account covered: no payment at all; endCursor names none of them.
+    const none = await run(authorized, taxpal, fakes({ consents: [{ ...payConsent, accountIds: ['acc_elsewhere'] }], debtors }), '{ me { payments { edges { node { id } } pageInfo { endCursor } } } }');
+    expect(none.data).toEqual({ me: { payments: { edges: [], pageInfo: { endCursor: null } } } });
+    // A consent covering the account but without PAYMENTS_INITIATION grants nothing here.
+    expect((await byId('pay_covered1', fakes({ consents: [budgetlyConsent], debtors }))).data).toEqual({ payment: null });
+    // The debtor lookup fails: nothing is shown (the error, not the payments).
+    const down = await run(authorized, taxpal, fakes({ consents: [payConsent], debtors: new Error('payments down') }), '{ me { payments { edges { node { id } } } } }');
+    expect(JSON.stringify(down.data ?? null)).not.toContain('pay_');
+    expect(down.errors?.length).toBeGreaterThan(0);
+    // The per-object rule on Payment fields denies an uncovered payment reached any other way.
+    const { schema } = authorized;
+    const ctx = context(taxpal);
+    authzState(ctx, taxpal, ctx.requestId, deps(fakes({ consents: [payConsent], debtors })));
+    const statusField = (schema.getType('Payment') as unknown as { getFields(): Record<string, { resolve: (...a: unknown[]) => unknown }> }).getFields().status!;
+    await expect(Promise.resolve(statusField.resolve(payments0(), {}, ctx, { parentType: schema.getType('Payment'), fieldName: 'status', path: { key: 'status' } }))).resolves.toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    // A first-party customer is unaffected and needs no lookup.
+    const web = fakes({ debtors });
+    const all = await run(authorized, { customerId: ALICE, clientId: 'web-app', scopes: ALL }, web, '{ me { payments { edges { node { id } } } } payment(id: "pay_other1") { id } }');
+    expect(all.errors).toBeUndefined();
+    expect((all.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(3);
+    expect(all.data?.payment).toEqual({ id: 'pay_other1' });
+    expect(web.calls.debtors).toEqual([]);
   });
 
   it('an error of the resolver behind an allowed per-object rule keeps its own code (it is not an authorization decision)', async () => {
