@@ -1,5 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import type { Principal } from './principal.ts';
+import { parseConsentedAccounts, type Principal } from './principal.ts';
 
 /**
  * Gateway-to-subgraph trust. The gateway signs a short-lived JWT (HS256, shared secret
@@ -74,5 +74,12 @@ function parsePrincipal(value: unknown): Principal | null {
   ) {
     throw new InternalAuthError('malformed principal in internal auth token');
   }
-  return { customerId: p.customerId as string | null, clientId: p.clientId, scopes: p.scopes as string[] };
+  let consentedAccounts;
+  try {
+    consentedAccounts = parseConsentedAccounts(p.consentedAccounts);
+  } catch (err) {
+    throw new InternalAuthError(`malformed principal in internal auth token: ${(err as Error).message}`);
+  }
+  const principal: Principal = { customerId: p.customerId as string | null, clientId: p.clientId, scopes: p.scopes as string[] };
+  return consentedAccounts ? { ...principal, consentedAccounts } : principal;
 }

@@ -9,6 +9,34 @@ export interface Principal {
   clientId: string;
   /** Granted OAuth scopes. */
   scopes: string[];
+  /**
+   * Set only for a third-party client acting under consent: for each consented permission, the
+   * accounts the customer's active consents cover. A subgraph then returns only objects inside
+   * them (filtering at the source keeps pagination exact); absent for every other caller.
+   */
+  consentedAccounts?: ConsentedAccounts;
+}
+
+export type ConsentedAccounts = Partial<Record<'ACCOUNTS' | 'BALANCES' | 'TRANSACTIONS' | 'PAYMENTS_INITIATION', string[]>>;
+
+const CONSENTED_PERMISSIONS = new Set(['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION']);
+
+/** Validates a consentedAccounts value from an untrusted decode; throws on any other shape. */
+export function parseConsentedAccounts(value: unknown): ConsentedAccounts | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('consentedAccounts must be an object');
+  for (const [permission, ids] of Object.entries(value)) {
+    if (!CONSENTED_PERMISSIONS.has(permission) || !Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+      throw new TypeError(`consentedAccounts.${permission} is malformed`);
+    }
+  }
+  return value as ConsentedAccounts;
+}
+
+/** The accounts a principal may see for a permission: null when it is not restricted by consent. */
+export function consentedAccountsFor(principal: Principal | null, permission: keyof ConsentedAccounts): string[] | null {
+  if (!principal?.consentedAccounts) return null;
+  return principal.consentedAccounts[permission] ?? [];
 }
 
 export function hasScope(principal: Principal | null, scope: string): boolean {

@@ -14,6 +14,8 @@ import { ErrorCode } from '../../lib/errors.ts';
 import { graphqlRuntime } from './graphql-runtime.ts';
 import type { GatewayContext } from '../executor.ts';
 import { authzState, callerDenial, scopeDenial, type AuthzDeps, type Denial } from './engine.ts';
+import type { ConsentedAccounts } from '../../lib/principal.ts';
+import type { ActiveConsent } from './consents.ts';
 import { policyOf } from './policy.ts';
 
 /**
@@ -133,8 +135,26 @@ export function authorizeOperation(deps: AuthzDeps): ApolloServerPlugin<GatewayC
             contextValue.logger.info({ requestId: contextValue.requestId, denied: denied.map((d) => `${d.field}:${d.reason}`) }, 'operation refused by authorization');
             throw forbiddenOperation(denied);
           }
+          // A third party's consented accounts travel to the subgraphs inside the signed principal,
+          // so they filter at the source (exact pagination) as well as the per-object rules here.
+          const state = authzState(contextValue, contextValue.principal, contextValue.requestId, deps);
+          if ((await state.kind()) === 'thirdParty') {
+            contextValue.principal = { ...contextValue.principal, consentedAccounts: consentedAccountsOf(await state.consents.active()) };
+          }
         },
       };
     },
   };
+}
+
+/** For each account permission, the accounts that some active consent grants it for. */
+export function consentedAccountsOf(consents: ActiveConsent[]): ConsentedAccounts {
+  const result: Required<ConsentedAccounts> = { ACCOUNTS: [], BALANCES: [], TRANSACTIONS: [], PAYMENTS_INITIATION: [] };
+  for (const consent of consents) {
+    for (const permission of consent.permissions) {
+      if (permission === 'IDENTITY') continue;
+      result[permission] = [...new Set([...result[permission], ...consent.accountIds])];
+    }
+  }
+  return result;
 }

@@ -169,8 +169,9 @@ describe('payments for a third party: only those debiting an account a PAYMENTS_
     const noneEdges = (none.body.data?.me as { payments: { edges: unknown[]; pageInfo: { endCursor: string | null } } }).payments;
     expect(noneEdges.edges).toEqual([]);
     expect(noneEdges.pageInfo.endCursor).toBeNull();
-    // One batched debtor lookup for the whole page.
-    expect(subgraphCalls.slice(mark).filter((c) => c.operationName === 'GatewayAuthzPaymentDebtors')).toHaveLength(1);
+    // The payments subgraph already filtered by the signed consent scope, so the gateway's
+    // per-object check (its second line of defence) had nothing to look up.
+    expect(subgraphCalls.slice(mark).filter((c) => c.operationName === 'GatewayAuthzPaymentDebtors')).toHaveLength(0);
     for (const id of debiting.slice(0, 3)) {
       const denied = await byId(id);
       expect(denied.body).toEqual(unknown.body);

@@ -78,6 +78,14 @@ describe('internal auth (gateway to subgraph)', () => {
     await expect(verifyInternalContext(expired, 'accounts', [SECRET])).rejects.toThrow();
   });
 
+  it('carries a third party\'s consented accounts, and refuses a malformed consent scope', async () => {
+    const thirdParty = { ...principal, clientId: 'budgetly', consentedAccounts: { PAYMENTS_INITIATION: ['acc_x'], TRANSACTIONS: [] } };
+    const token = await signInternalContext(SECRET, 'payments', thirdParty, 'r');
+    await expect(verifyInternalContext(token, 'payments', [SECRET])).resolves.toEqual({ principal: thirdParty, requestId: 'r' });
+    const bad = await signInternalContext(SECRET, 'payments', { ...principal, consentedAccounts: { EVERYTHING: ['acc_x'] } } as never, 'r');
+    await expect(verifyInternalContext(bad, 'payments', [SECRET])).rejects.toThrow(/malformed principal/);
+  });
+
   it('refuses a token whose principal is malformed', async () => {
     const bad = await new SignJWT({ principal: { clientId: 5 }, rid: 'r' })
       .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })

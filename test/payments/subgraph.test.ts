@@ -156,6 +156,30 @@ describe('payments subgraph', () => {
     expect(aliceAsBen.payments).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
   });
 
+  it('shows a third party only payments from the accounts its consent covers, with exact paging', async () => {
+    const debtor = alices[0]!.debtorAccountId;
+    const thirdParty = (accounts: string[] | undefined) => ({ ...customerPrincipal(ALICE), clientId: 'taxpal', consentedAccounts: accounts ? { PAYMENTS_INITIATION: accounts } : { ACCOUNTS: [debtor] } });
+    const list = async (accounts: string[] | undefined, variables: Record<string, unknown>) =>
+      (await graphql(server.url, PAGE, { principal: thirdParty(accounts), variables })).data?._entities?.[0]?.payments;
+
+    const expected = alices.filter((p) => p.debtorAccountId === debtor).length;
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const pageOf: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = await list([debtor], { first: 4, after });
+      seen.push(...pageOf.edges.map((e) => e.node.id));
+      after = pageOf.pageInfo.hasNextPage ? pageOf.pageInfo.endCursor : null;
+    } while (after);
+    expect(seen).toHaveLength(expected);
+
+    const elsewhere = 'acc_aaaaaaaaaaaaaaaaaaaaaaaaaa';
+    expect((await list([elsewhere], { first: 4 })).edges).toEqual([]);
+    // A consent without PAYMENTS_INITIATION covers no payment at all.
+    expect((await list(undefined, { first: 4 })).edges).toEqual([]);
+    const byId = await graphql(server.url, PAYMENT, { principal: thirdParty([elsewhere]), variables: { id: alices[0]!.id } });
+    expect(byId.data?.payment).toBeNull();
+  });
+
   it('gives a customer without payments an empty connection', async () => {
     const q = `{ _entities(representations: [{ __typename: "Customer", id: "${CLARA}" }]) { ... on Customer { payments { edges { cursor } pageInfo { hasNextPage endCursor } } } } }`;
     const res = await graphql(server.url, q, { principal: customerPrincipal(CLARA) });

@@ -83,4 +83,6 @@ export interface PaymentListQuery {
   createdBefore: Date | null;
   /** Null: any status. */
   statuses: PaymentStatus[] | null;
+  /** Null: any debtor account; otherwise only payments debiting one of these (a third party's consented accounts). */
+  debtorAccountIds?: string[] | null;
 }

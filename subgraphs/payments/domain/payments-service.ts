@@ -1,6 +1,6 @@
 import { isId } from '../../../lib/ids.ts';
 import { toConnection, type Connection } from '../../../lib/pagination.ts';
-import type { Principal } from '../../../lib/principal.ts';
+import { consentedAccountsFor, type Principal } from '../../../lib/principal.ts';
 import type { AccountRef, CustomerRef, PaymentModel, PaymentStatusChangeModel } from './model.ts';
 import { cursorOf, paymentPageRequest, type PaymentsArgs } from './pagination.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
@@ -12,6 +12,10 @@ import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
  * non-existent one and junk all give the same null (by id and by entity reference); someone
  * else's customer gives an empty connection, so nothing reveals whether an id exists. A principal without a customer id
  * (staff, machines) sees nothing for now; the gateway's authorization work adds staff access.
+ *
+ * Consent: a third-party client sees only payments debiting an account its consent covers for
+ * PAYMENTS_INITIATION (principal.consentedAccounts, signed by the gateway). The filter runs in
+ * the ledger query itself, so pages stay full and cursors never point at hidden payments.
  */
 export interface PaymentsService {
   payment(id: string): Promise<PaymentModel | null>;
@@ -38,7 +42,9 @@ const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, en
 export function createPaymentsService({ principal, loaders, repository }: PaymentsServiceDeps): PaymentsService {
   const customerId = principal?.customerId ?? null;
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
-  const payment = async (id: string) => (customerId !== null && isId(id, 'pay') ? loaders.paymentById.load(id) : null);
+  const consentedDebtors = consentedAccountsFor(principal, 'PAYMENTS_INITIATION');
+  const visible = (p: PaymentModel | null) => (p && (consentedDebtors === null || consentedDebtors.includes(p.debtorAccountId)) ? p : null);
+  const payment = async (id: string) => (customerId !== null && isId(id, 'pay') ? visible(await loaders.paymentById.load(id)) : null);
   return {
     payment,
     paymentReference: payment,
@@ -47,8 +53,8 @@ export function createPaymentsService({ principal, loaders, repository }: Paymen
       // Arguments are validated for everyone, so a bad cursor is reported the same way whoever asks.
       const { first, query } = paymentPageRequest(customer.id, args);
       if (!isOwnCustomer(customer.id)) return EMPTY;
-      if (query.statuses?.length === 0) return EMPTY;
-      return toConnection(await repository.list(query), first, cursorOf);
+      if (query.statuses?.length === 0 || consentedDebtors?.length === 0) return EMPTY;
+      return toConnection(await repository.list({ ...query, debtorAccountIds: consentedDebtors }), first, cursorOf);
     },
     statusHistory: (p) => loaders.statusHistory.load(p.id),
     debtorAccount: (p) => ({ __typename: 'Account', id: p.debtorAccountId }),

@@ -90,6 +90,7 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
       if (q.createdFrom) where.push(`created_at >= ${param(q.createdFrom.toISOString())}::timestamptz`);
       if (q.createdBefore) where.push(`created_at < ${param(q.createdBefore.toISOString())}::timestamptz`);
       if (q.statuses) where.push(`status = ANY(${param(q.statuses)}::text[])`);
+      if (q.debtorAccountIds) where.push(`debtor_account_id = ANY(${param(q.debtorAccountIds)}::text[])`);
       const rows = await db.query<PaymentRow>(
         `SELECT ${COLUMNS} FROM payments WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${param(q.limit)}`,
         params,
