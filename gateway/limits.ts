@@ -1,6 +1,12 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import {
   GraphQLError,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isInterfaceType,
+  isListType,
+  isObjectType,
   Kind,
   Lexer,
   SchemaMetaFieldDef,
@@ -11,7 +17,10 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLField,
+  type GraphQLInterfaceType,
   type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLUnionType,
   type GraphQLOutputType,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -117,20 +126,11 @@ interface SelectionMeasure {
   cost: number;
 }
 
-/**
- * Type tests by shape rather than graphql's instanceof predicates: the schema may come from
- * another copy of the graphql module (test runners load ESM and CJS builds side by side).
- */
-type CompositeType = GraphQLNamedType & { getFields?: () => Record<string, GraphQLField<unknown, unknown>> };
-const asComposite = (type: GraphQLNamedType | null | undefined): CompositeType | undefined =>
-  type && ('getFields' in type || 'getTypes' in type) ? (type as CompositeType) : undefined;
-const namedTypeOf = (type: GraphQLOutputType): GraphQLNamedType => {
-  let t: unknown = type;
-  while (t && typeof t === 'object' && 'ofType' in t && (t as { ofType: unknown }).ofType) t = (t as { ofType: unknown }).ofType;
-  return t as GraphQLNamedType;
-};
+/** Object and interface types have fields to measure; unions only fragments. */
+type CompositeType = GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType;
+const asComposite = (type: GraphQLNamedType | null | undefined): CompositeType | undefined => (type && isCompositeType(type) ? type : undefined);
 /** `[T]`, `[T]!`, `[T!]!`: a list, once an outer non-null is removed. */
-const returnsList = (type: GraphQLOutputType): boolean => String(type).replace(/!$/, '').startsWith('[');
+const returnsList = (type: GraphQLOutputType): boolean => isListType(getNullableType(type));
 
 const ZERO: SelectionMeasure = { depth: 0, aliases: 0, fields: 0, cost: 0 };
 
@@ -184,7 +184,7 @@ export function measureOperation({ schema, document, operation, variables, listM
       if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
       if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
     }
-    return parent.getFields?.()[name] as GraphQLField<unknown, unknown> | undefined;
+    return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
   };
 
   const measureSet = (set: SelectionSetNode, parent: CompositeType | undefined): SelectionMeasure => {
@@ -218,7 +218,7 @@ export function measureOperation({ schema, document, operation, variables, listM
           add({ depth: 1, aliases, fields: 1, cost: 1 });
           continue;
         }
-        const child = measureSet(sel.selectionSet, def ? asComposite(namedTypeOf(def.type)) : undefined);
+        const child = measureSet(sel.selectionSet, def ? asComposite(getNamedType(def.type)) : undefined);
         let multiplier = 1;
         if (page !== undefined) multiplier = Math.max(0, page);
         else if (def && returnsList(def.type)) {
