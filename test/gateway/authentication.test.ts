@@ -1,34 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT, base64url } from 'jose';
 import { parse } from 'graphql';
-import { loadGatewayConfig } from '../../gateway/config.ts';
-import { startGateway, type RunningGateway } from '../../gateway/server.ts';
+import type { RunningGateway } from '../../gateway/server.ts';
 import { principalFromClaims } from '../../gateway/authentication.ts';
 import { selectsOnlyPublicFields } from '../../gateway/authorization.ts';
-import { ALICE, AUDIENCE, composeToySupergraph, gql, hasStackTrace, ISSUER, logger, startLocalJwks, startToySubgraphs, writeTempSupergraph, type LocalJwks } from './helpers.ts';
+import { ALICE, AUDIENCE, gql, hasStackTrace, ISSUER, startToyGateway, type LocalJwks, type ToyGateway } from './helpers.ts';
 
+let fixture: ToyGateway;
 let jwks: LocalJwks;
-let toys: Awaited<ReturnType<typeof startToySubgraphs>>;
+let toys: ToyGateway['toys'];
 let gateway: RunningGateway;
-let supergraphFile: ReturnType<typeof writeTempSupergraph>;
 
 const WHOAMI = '{ whoami { customerId clientId scopes } }';
 
 beforeAll(async () => {
-  jwks = await startLocalJwks();
-  toys = await startToySubgraphs();
-  supergraphFile = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
-  gateway = await startGateway(
-    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }),
-    { logger, authorization: 'disabled' },
-  );
+  fixture = await startToyGateway();
+  ({ jwks, toys, gateway } = fixture);
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await toys?.close();
-  await jwks?.close();
-  supergraphFile?.cleanup();
+  await fixture?.close();
 });
 
 function subgraphCalls(): number {

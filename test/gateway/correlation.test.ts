@@ -1,28 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadGatewayConfig } from '../../gateway/config.ts';
-import { startGateway, type RunningGateway } from '../../gateway/server.ts';
-import { AUDIENCE, composeToySupergraph, gql, ISSUER, logger, startLocalJwks, startToySubgraphs, writeTempSupergraph, type LocalJwks } from './helpers.ts';
+import type { RunningGateway } from '../../gateway/server.ts';
+import { gql, startToyGateway, type LocalJwks, type ToyGateway } from './helpers.ts';
 
+let fixture: ToyGateway;
 let jwks: LocalJwks;
-let toys: Awaited<ReturnType<typeof startToySubgraphs>>;
+let toys: ToyGateway['toys'];
 let gateway: RunningGateway;
-let supergraphFile: ReturnType<typeof writeTempSupergraph>;
 
 beforeAll(async () => {
-  jwks = await startLocalJwks();
-  toys = await startToySubgraphs();
-  supergraphFile = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
-  gateway = await startGateway(
-    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }),
-    { logger, authorization: 'disabled' },
-  );
+  fixture = await startToyGateway();
+  ({ jwks, toys, gateway } = fixture);
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await toys?.close();
-  await jwks?.close();
-  supergraphFile?.cleanup();
+  await fixture?.close();
 });
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -13,6 +13,8 @@ import { closeServer, createGraphQLHttpServer, HttpError, listen } from '../../l
 import { INTERNAL_AUTH_HEADER, verifyInternalContext } from '../../lib/internal-auth.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 
 export const logger = createLogger('test-gateway', 'silent');
 export const ISSUER = 'http://auth.test.local';
@@ -226,4 +228,38 @@ export async function gql(url: string, query: string, opts: { token?: string; he
 /** True when a response carries anything that looks like a stack trace. */
 export function hasStackTrace(raw: string): boolean {
   return /stacktrace|\n\s+at |\bat [\w.<>]+ \(|node_modules|\.ts:\d+/.test(raw);
+}
+
+/**
+ * A gateway over the two toy subgraphs with a local JWKS, for tests of what the gateway does
+ * around authorization (authentication, correlation). The toy schema has no authorization
+ * policy, so deny-by-default would refuse every field: the rules are off here and tested
+ * against the real supergraph in authorization-*.test.ts.
+ */
+export interface ToyGateway {
+  gateway: RunningGateway;
+  jwks: LocalJwks;
+  toys: Awaited<ReturnType<typeof startToySubgraphs>>;
+  close(): Promise<void>;
+}
+
+export async function startToyGateway(): Promise<ToyGateway> {
+  const jwks = await startLocalJwks();
+  const toys = await startToySubgraphs();
+  const supergraphFile = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
+  const gateway = await startGateway(
+    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }),
+    { logger, authorization: 'disabled' },
+  );
+  return {
+    gateway,
+    jwks,
+    toys,
+    async close() {
+      await gateway.close();
+      await toys.close();
+      await jwks.close();
+      supergraphFile.cleanup();
+    },
+  };
 }
