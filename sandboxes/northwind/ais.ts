@@ -77,7 +77,10 @@ function authenticate(state: NorthwindAisState, req: SandboxRequest): Psu | Sand
   return { customer, psuId, accounts: state.ledger.accounts().filter((a) => a.psuId === psuId) };
 }
 
-function accountFor(state: NorthwindAisState, req: SandboxRequest, psu: Psu): LedgerAccount | SandboxReply {
+/** Authenticates the PSU and resolves the AccountId it asks for: the preamble of every per-account route. */
+function accountFor(state: NorthwindAisState, req: SandboxRequest): LedgerAccount | SandboxReply {
+  const psu = authenticate(state, req);
+  if (isReply(psu)) return psu;
   const id = req.params.AccountId ?? '';
   const own = psu.accounts.find((a) => a.account.bankAccountId === id);
   if (own) return own;
@@ -207,9 +210,7 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
       path: `${OBIE_AIS_BASE}/accounts/{AccountId}`,
       spec,
       handler(req) {
-        const psu = authenticate(state, req);
-        if (isReply(psu)) return psu;
-        const account = accountFor(state, req, psu);
+        const account = accountFor(state, req);
         if (isReply(account)) return account;
         return { status: 200, body: { Data: { Account: [renderNorthwindAccount(state.seed, account)] }, Links: { Self: self(req) }, Meta: { TotalPages: 1 } } };
       },
@@ -219,9 +220,7 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
       path: `${OBIE_AIS_BASE}/accounts/{AccountId}/balances`,
       spec,
       handler(req) {
-        const psu = authenticate(state, req);
-        if (isReply(psu)) return psu;
-        const account = accountFor(state, req, psu);
+        const account = accountFor(state, req);
         if (isReply(account)) return account;
         const ledger = state.ledger.get(account.account.bankAccountId)!;
         return { status: 200, body: { Data: { Balance: renderNorthwindBalances(ledger, req.now) }, Links: { Self: self(req) }, Meta: { TotalPages: 1 } } };
@@ -232,9 +231,7 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
       path: `${OBIE_AIS_BASE}/accounts/{AccountId}/transactions`,
       spec,
       handler(req) {
-        const psu = authenticate(state, req);
-        if (isReply(psu)) return psu;
-        const account = accountFor(state, req, psu);
+        const account = accountFor(state, req);
         if (isReply(account)) return account;
         const ledger = state.ledger.get(account.account.bankAccountId)!;
         const from = parseFilterDateTime(req.query.get('fromBookingDateTime'));

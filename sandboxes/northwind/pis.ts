@@ -281,6 +281,14 @@ function idempotent(state: NorthwindPisState, req: SandboxRequest, endpoint: str
 export function northwindPisRoutes(state: NorthwindPisState): Route[] {
   const { spec } = state;
   const guard = (req: SandboxRequest, signed: boolean): SandboxReply | undefined => authorisePis(req) ?? (signed ? checkSignature(req) : undefined);
+  /** The read routes of one domestic payment: the same guard and lookup, a different rendering. */
+  const readPayment = (req: SandboxRequest, render: (payment: DomesticPayment) => unknown): SandboxReply => {
+    const refused = guard(req, false);
+    if (refused) return refused;
+    const payment = state.payments.get(req.params.DomesticPaymentId ?? '');
+    if (!payment) return obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment with this DomesticPaymentId', Path: 'DomesticPaymentId' }]);
+    return { status: 200, body: render(payment) };
+  };
 
   return [
     {
@@ -389,25 +397,13 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
       method: 'GET',
       path: `${OBIE_PIS_BASE}/domestic-payments/{DomesticPaymentId}`,
       spec,
-      handler(req) {
-        const refused = guard(req, false);
-        if (refused) return refused;
-        const payment = state.payments.get(req.params.DomesticPaymentId ?? '');
-        if (!payment) return obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment with this DomesticPaymentId', Path: 'DomesticPaymentId' }]);
-        return { status: 200, body: renderPayment(state, payment, req.now, req.baseUrl) };
-      },
+      handler: (req) => readPayment(req, (payment) => renderPayment(state, payment, req.now, req.baseUrl)),
     },
     {
       method: 'GET',
       path: `${OBIE_PIS_BASE}/domestic-payments/{DomesticPaymentId}/payment-details`,
       spec,
-      handler(req) {
-        const refused = guard(req, false);
-        if (refused) return refused;
-        const payment = state.payments.get(req.params.DomesticPaymentId ?? '');
-        if (!payment) return obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment with this DomesticPaymentId', Path: 'DomesticPaymentId' }]);
-        return { status: 200, body: renderPaymentDetails(state, payment, req.now, req.baseUrl) };
-      },
+      handler: (req) => readPayment(req, (payment) => renderPaymentDetails(state, payment, req.now, req.baseUrl)),
     },
     {
       method: 'POST',
