@@ -17,8 +17,12 @@ import { requestContextFromHeaders, runWithRequestContext, type RequestContext }
 export interface GraphQLHttpServerOptions<C extends BaseContext> {
   apollo: ApolloServer<C>;
   logger: Logger;
-  /** Builds the GraphQL context; throw an HttpError to answer without executing. */
-  context: (req: IncomingMessage, rc: RequestContext) => Promise<C>;
+  /**
+   * Builds the GraphQL context; throw an HttpError to answer without executing. `content` is
+   * exactly what will be executed: the raw body of a POST, the query string of a GET (subgraphs
+   * check the gateway's signature covers it).
+   */
+  context: (req: IncomingMessage, rc: RequestContext, content: string) => Promise<C>;
   readiness?: () => Promise<Record<string, boolean>>;
   /** Largest accepted request body; bigger bodies get 413 before parsing. */
   maxBodyBytes?: number;
@@ -131,8 +135,10 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     let body: unknown = undefined;
+    let content = url.search;
     if (req.method === 'POST') {
       const raw = await readBody(req, maxBody);
+      content = raw;
       if ((req.headers['content-type'] ?? '').includes('application/json')) {
         try {
           body = raw.length ? JSON.parse(raw) : undefined;
@@ -144,7 +150,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       }
     }
     opts.checkBody?.(body);
-    const context = await opts.context(req, rc);
+    const context = await opts.context(req, rc, content);
     const response = await opts.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => context,
