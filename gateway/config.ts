@@ -21,8 +21,8 @@ const gatewaySchema = commonConfig
     /** File path (relative to the working directory) or http(s) URL of the supergraph SDL. */
     SUPERGRAPH: z.string().min(1).default(SUPERGRAPH_PATH),
     SUBGRAPH_TIMEOUT_MS: env.milliseconds(10_000),
-    AUTH_ISSUER: env.url().default('http://127.0.0.1:4100'),
-    AUTH_AUDIENCE: z.string().min(1).default('https://api.financial-graph.local'),
+    AUTH_ISSUER: env.requiredInProduction(env.url().default('http://127.0.0.1:4100'), 'the default is the local sandbox authorization server'),
+    AUTH_AUDIENCE: env.requiredInProduction(z.string().min(1).default('https://api.financial-graph.local'), 'the default is the sandbox audience'),
     AUTH_JWKS_URL: env.url().optional(),
     /** Seconds of clock skew tolerated on access-token exp/nbf/iat and DPoP proof iat. */
     AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
@@ -32,8 +32,11 @@ const gatewaySchema = commonConfig
     DPOP_IAT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
     /** The gateway's public base URL as clients call it (DPoP htu); default: the listening URL. */
     GATEWAY_PUBLIC_URL: env.url().optional(),
-    /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process. */
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local gateway can afford. */
+    REDIS_URL: env.requiredInProduction(
+      z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+      'the replicas share the DPoP replay cache and the consent cache through it; in memory, a proof replays once per replica',
+    ),
     INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
     /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
     CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
@@ -46,10 +49,6 @@ const gatewaySchema = commonConfig
     QUERY_MAX_PAGE_SIZE: queryLimit(DEFAULT_QUERY_LIMITS.maxPageSize),
     QUERY_MAX_BATCH: queryLimit(DEFAULT_QUERY_LIMITS.maxBatch),
     QUERY_LIST_COST_MULTIPLIER: queryLimit(DEFAULT_QUERY_LIMITS.listMultiplier),
-  })
-  .refine((c) => c.PROFILE !== 'production' || c.INTERNAL_AUTH_SECRET !== DEV_INTERNAL_SECRET, {
-    message: 'INTERNAL_AUTH_SECRET must be set to a private value in the production profile',
-    path: ['INTERNAL_AUTH_SECRET'],
   });
 
 export interface GatewayConfig {
@@ -105,9 +104,6 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     else problems.push(`${key}: must be an http(s) URL, got ${JSON.stringify(value)}`);
   }
 
-  if (environment.PROFILE === 'production' && !environment.AUTH_ISSUER) {
-    problems.push('AUTH_ISSUER: must be set explicitly in the production profile (the default is the local sandbox authorization server)');
-  }
   if (problems.length > 0 || !base) throw new ConfigError(problems);
 
   return {

@@ -17,11 +17,79 @@ export class ConfigError extends Error {
 
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
+  const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  // The production rules run even when other variables are bad, so one start names every problem.
+  if (env.PROFILE === 'production') problems.push(...productionProblems(schema, env));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
+
+/**
+ * Secrets shorter than this many UTF-8 bytes are refused in every profile: HS256 wants a key at
+ * least as long as its 256-bit output (RFC 7518 §3.2), and what reaches the HMAC is bytes, not
+ * characters ('é' is two bytes, an emoji four).
+ */
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * Local-development shared secret for gateway-to-subgraph request signing. It is public (it is
+ * in the repository), so the production profile refuses it, in INTERNAL_AUTH_PREVIOUS_SECRET too.
+ */
+export const DEV_INTERNAL_SECRET = 'dev-only-internal-signing-secret-change-me-0001';
+
+/** Local-development key for derived partner-object ids (lib/ids.ts). Public, so refused in production. */
+export const DEV_ID_HASH_SECRET = 'dev-only-id-derivation-secret-change-me-000001';
+
+/** The operator token docker-compose.yml falls back to when METRICS_TOKEN is not exported. Public, so refused in production. */
+export const DEV_METRICS_TOKEN = 'dev-only-metrics-token-change-me-00000001';
+
+/**
+ * Every value that anyone who reads this repository knows: the development defaults of the
+ * secrets and the sandboxes' partner credentials. The production profile refuses each of them in
+ * every secret variable, not only in the one it is the default of (a development secret pasted
+ * into another variable is just as public). env.secret adds its default here; a module that knows
+ * other public values (identity's sandbox credentials) adds them with registerPublicValues.
+ */
+const publicValues = new Set<string>([DEV_INTERNAL_SECRET, DEV_ID_HASH_SECRET, DEV_METRICS_TOKEN]);
+
+export function registerPublicValues(...values: string[]): void {
+  for (const value of values) publicValues.add(value);
+}
+
+/** Fields declared with env.secret / env.optionalSecret, and their public default if any. */
+const secretFields = new WeakMap<z.ZodType, { publicDefault: string | undefined }>();
+/** Fields whose default only makes sense locally (env.requiredInProduction), with why production needs them set. */
+const productionRequired = new WeakMap<z.ZodType, string>();
+
+function isUnset(value: string | undefined): boolean {
+  return value === undefined || value === '';
+}
+
+/**
+ * The one production check every config loader runs (through loadConfig), driven by how each
+ * variable was declared, so a new secret or sandbox-facing setting cannot be added without it.
+ * Messages name the variable and what is allowed, never the value.
+ */
+function productionProblems(schema: z.ZodObject, env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const raw = env[name];
+    const secret = secretFields.get(field);
+    if (secret) {
+      if (isUnset(raw) && secret.publicDefault !== undefined) {
+        problems.push(`${name}: must be set in the production profile to a private value of at least ${MIN_SECRET_BYTES} bytes (the default is the public development value)`);
+      } else if (!isUnset(raw) && publicValues.has(raw!.trim())) {
+        problems.push(`${name}: is a publicly known development or sandbox value; the production profile needs a private value of at least ${MIN_SECRET_BYTES} bytes`);
+      }
+    }
+    const why = productionRequired.get(field);
+    if (why !== undefined && isUnset(raw)) problems.push(`${name}: must be set in the production profile (${why})`);
+  }
+  return problems;
+}
+
+const secretString = () =>
+  z.string().refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, { message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)` });
 
 /** Reusable variable types. */
 export const env = {
@@ -29,19 +97,30 @@ export const env = {
   url: () => z.url({ protocol: /^https?$/ }),
   optionalUrl: () => z.url().optional(),
   milliseconds: (def: number) => z.coerce.number().int().positive().max(600_000).default(def),
-  secret: (def: string) => z.string().min(32, 'must be at least 32 characters').default(def),
+  /**
+   * A secret whose default is a public development (or sandbox) value: at least 32 bytes in every
+   * profile; the production profile refuses the default and every other public value.
+   */
+  secret: (publicDefault: string) => {
+    registerPublicValues(publicDefault);
+    const field = secretString().default(publicDefault);
+    secretFields.set(field, { publicDefault });
+    return field;
+  },
+  /** A secret without a default (e.g. INTERNAL_AUTH_PREVIOUS_SECRET): the same rules when it is set. */
+  optionalSecret: () => {
+    const field = secretString().optional();
+    secretFields.set(field, { publicDefault: undefined });
+    return field;
+  },
+  /** A variable whose default (or absence) only suits local development: production must set it explicitly. */
+  requiredInProduction: <T extends z.ZodType>(field: T, why: string): T => {
+    productionRequired.set(field, why);
+    return field;
+  },
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   profile: () => z.enum(['sandbox', 'production']).default('sandbox'),
 };
-
-/**
- * Local-development shared secret for gateway-to-subgraph request signing. It is public (it is
- * in the repository), so the production profile refuses to start with it; see internal-auth.ts.
- */
-export const DEV_INTERNAL_SECRET = 'dev-only-internal-signing-secret-change-me-0001';
-
-/** Local-development key for derived partner-object ids (lib/ids.ts). Public, so refused in production. */
-export const DEV_ID_HASH_SECRET = 'dev-only-id-derivation-secret-change-me-000001';
 
 /** Standard variables every service reads. */
 export const commonConfig = z.object({
@@ -50,18 +129,55 @@ export const commonConfig = z.object({
 });
 
 /**
- * Variables every subgraph reads. The production profile refuses the public development
- * secret, so a deployment cannot accidentally run with it.
+ * Variables every subgraph reads. The previous secret is accepted only during a rotation window,
+ * and production refuses public values in it exactly as in the current one.
  */
-export const subgraphCommonConfig = commonConfig
-  .extend({
-    HOST: z.string().default('127.0.0.1'),
-    INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
-    INTERNAL_AUTH_PREVIOUS_SECRET: z.string().min(32).optional(),
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    PGLITE_DIR: z.string().default('memory://'),
-  })
-  .refine((c) => c.PROFILE !== 'production' || c.INTERNAL_AUTH_SECRET !== DEV_INTERNAL_SECRET, {
-    message: 'INTERNAL_AUTH_SECRET must be set to a private value in the production profile',
-    path: ['INTERNAL_AUTH_SECRET'],
+export const subgraphCommonConfig = commonConfig.extend({
+  HOST: z.string().default('127.0.0.1'),
+  INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
+  INTERNAL_AUTH_PREVIOUS_SECRET: env.optionalSecret(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  PGLITE_DIR: z.string().default('memory://'),
+});
+
+/**
+ * The operator listener of lib/metrics-server.ts: one per process, read by lib/service-main.ts
+ * and the all-in-one launcher. Default ports mirror the service ports (4000-4004 → 9400-9404), so
+ * services started side by side on one host do not collide.
+ */
+export const METRICS_DEFAULT_PORTS = { gateway: 9400, identity: 9401, accounts: 9402, payments: 9403, consents: 9404 } as const;
+export type ServiceName = keyof typeof METRICS_DEFAULT_PORTS;
+
+const metricsSchema = (defaultPort: number) =>
+  commonConfig.extend({
+    /** Interface of the operator listener; loopback by default, so only the host itself can scrape. */
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    METRICS_PORT: env.port(defaultPort),
+    /** When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`. */
+    METRICS_TOKEN: env.optionalSecret(),
   });
+
+export type MetricsConfig = z.infer<ReturnType<typeof metricsSchema>>;
+
+/** Loopback interfaces: reachable only from the host (or container) itself. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export function loadMetricsConfig(service: ServiceName, environment: Record<string, string | undefined> = process.env): MetricsConfig {
+  const problems: string[] = [];
+  let config: MetricsConfig | undefined;
+  try {
+    config = loadConfig(metricsSchema(METRICS_DEFAULT_PORTS[service]), environment);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  // Metrics name partners, subgraphs and error rates: beyond the host itself only an operator with the token may read them.
+  const host = environment.METRICS_HOST || '127.0.0.1';
+  if (environment.PROFILE === 'production' && !isLoopbackHost(host) && isUnset(environment.METRICS_TOKEN)) {
+    problems.push('METRICS_TOKEN: must be set in the production profile when METRICS_HOST is not a loopback address');
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
+  return config;
+}

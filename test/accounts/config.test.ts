@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_ID_HASH_SECRET } from '../../lib/config.ts';
+import { ConfigError, DEV_ID_HASH_SECRET, DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { loadAccountsConfig } from '../../subgraphs/accounts/config.ts';
 
 describe('accounts configuration', () => {
@@ -28,10 +28,13 @@ describe('accounts configuration', () => {
     }
   });
 
-  it('refuses the public development secrets in the production profile', () => {
-    const prod = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'p'.repeat(40) };
+  it('refuses the public development secrets and the sandbox banks in the production profile', () => {
+    const banks = { NORTHWIND_URL: 'https://northwind.example.com', RHEINBANK_URL: 'https://rheinbank.example.com' };
+    const prod = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'p'.repeat(40), ...banks };
     expect(() => loadAccountsConfig(prod)).toThrow(/ID_HASH_SECRET/);
-    expect(() => loadAccountsConfig({ PROFILE: 'production', ID_HASH_SECRET: 'i'.repeat(40) })).toThrow(/INTERNAL_AUTH_SECRET/);
-    expect(loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40) }).PROFILE).toBe('production');
+    expect(() => loadAccountsConfig({ PROFILE: 'production', ID_HASH_SECRET: 'i'.repeat(40), ...banks })).toThrow(/INTERNAL_AUTH_SECRET/);
+    expect(() => loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toThrow(/INTERNAL_AUTH_PREVIOUS_SECRET/);
+    expect(() => loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), NORTHWIND_URL: undefined })).toThrow(/NORTHWIND_URL/);
+    expect(loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), INTERNAL_AUTH_PREVIOUS_SECRET: 'q'.repeat(40) }).PROFILE).toBe('production');
   });
 });

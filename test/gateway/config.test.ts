@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadSupergraph, SupergraphError } from '../../gateway/supergraph.ts';
 import { startGateway } from '../../gateway/server.ts';
+import { openSharedCache } from '../../lib/cache.ts';
 import { ConfigError } from '../../lib/config.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
 import { SUPERGRAPH_PATH } from '../../lib/schema-files.ts';
 import { logger, writeTempSupergraph } from './helpers.ts';
 
-function configError(env: Record<string, string>): string {
+function configError(env: Record<string, string | undefined>): string {
   try {
     loadGatewayConfig(env);
   } catch (err) {
@@ -47,11 +48,12 @@ describe('gateway configuration', () => {
     expect(message).toContain('PAYMENTS_SUBGRAPH_URL');
   });
 
-  it('refuses the development secret and the sandbox issuer in the production profile', () => {
+  it('refuses the development secret, the sandbox issuer and audience, and a missing REDIS_URL in the production profile', () => {
     const message = configError({ PROFILE: 'production' });
-    expect(message).toContain('INTERNAL_AUTH_SECRET');
-    expect(message).toContain('AUTH_ISSUER');
-    expect(() => loadGatewayConfig({ PROFILE: 'production', INTERNAL_AUTH_SECRET: 'x'.repeat(40), AUTH_ISSUER: 'https://auth.example' })).not.toThrow();
+    for (const name of ['INTERNAL_AUTH_SECRET', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'REDIS_URL']) expect(message).toContain(name);
+    const production = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'x'.repeat(40), AUTH_ISSUER: 'https://auth.example', AUTH_AUDIENCE: 'https://api.example', REDIS_URL: 'redis://cache:6379' };
+    expect(() => loadGatewayConfig(production)).not.toThrow();
+    expect(configError({ ...production, REDIS_URL: undefined })).toMatch(/REDIS_URL: must be set in the production profile/);
   });
 
   it('rejects a short INTERNAL_AUTH_SECRET', () => {
@@ -103,9 +105,20 @@ describe('supergraph loading', () => {
   });
 
   it('turns introspection off in the production profile', async () => {
+    // Production insists on REDIS_URL; this test is about introspection, so it hands the gateway
+    // an in-memory cache (the option exists for that) instead of needing a Redis server.
+    const cache = await openSharedCache({ logger });
     const gateway = await startGateway(
-      loadGatewayConfig({ GATEWAY_PORT: '0', PROFILE: 'production', INTERNAL_AUTH_SECRET: 'p'.repeat(40), AUTH_ISSUER: 'https://auth.example', AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }),
-      { logger },
+      loadGatewayConfig({
+        GATEWAY_PORT: '0',
+        PROFILE: 'production',
+        INTERNAL_AUTH_SECRET: 'p'.repeat(40),
+        AUTH_ISSUER: 'https://auth.example',
+        AUTH_AUDIENCE: 'https://api.example',
+        AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json',
+        REDIS_URL: 'redis://127.0.0.1:9',
+      }),
+      { logger, cache },
     );
     try {
       const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) });
@@ -113,6 +126,7 @@ describe('supergraph loading', () => {
       expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     } finally {
       await gateway.close();
+      await cache.close();
     }
   });
 });

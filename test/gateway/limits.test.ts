@@ -6,6 +6,7 @@ import { buildSchema, getIntrospectionQuery, getOperationAST, GraphQLError, pars
 import { loadGatewayConfig, queryLimitsOf } from '../../gateway/config.ts';
 import { checkBatch, checkOperation, countTokens, DEFAULT_QUERY_LIMITS, measureOperation, withoutSuggestions, type QueryLimits } from '../../gateway/limits.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
+import { openSharedCache } from '../../lib/cache.ts';
 import { HttpError } from '../../lib/http-server.ts';
 import { currentRequestContext } from '../../lib/request-context.ts';
 import { AUDIENCE, composeToySupergraph, gql, hasStackTrace, ISSUER, logger, startLocalJwks, startToySubgraph, USERS_SDL, writeTempSupergraph, type LocalJwks, type ToySubgraph } from './helpers.ts';
@@ -268,8 +269,12 @@ beforeAll(async () => {
     },
   });
   const capturing = pino({ level: 'info', mixin: () => ({ requestId: currentRequestContext()?.requestId }) }, sink);
-  production = await startGateway(loadGatewayConfig({ ...base, SUPERGRAPH: productionFile.path, PROFILE: 'production', INTERNAL_AUTH_SECRET: SECRET }), {
+  // Production refuses to start without REDIS_URL; the test hands the gateway an in-memory cache instead of a Redis server.
+  const productionCache = await openSharedCache({ logger });
+  cleanups.push(() => productionCache.close());
+  production = await startGateway(loadGatewayConfig({ ...base, SUPERGRAPH: productionFile.path, PROFILE: 'production', INTERNAL_AUTH_SECRET: SECRET, REDIS_URL: 'redis://127.0.0.1:9' }), {
     logger: capturing,
+    cache: productionCache,
     authorization: 'disabled',
   });
 });

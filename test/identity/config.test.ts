@@ -3,7 +3,7 @@ import { ConfigError, DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { PLATFORM_PARTNER_CREDENTIALS } from '../../sandboxes/manifest.ts';
 import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 
-function problems(env: Record<string, string>): string[] {
+function problems(env: Record<string, string | undefined>): string[] {
   try {
     loadIdentityConfig(env);
   } catch (err) {
@@ -32,17 +32,21 @@ describe('identity configuration', () => {
     for (const name of ['IDENTITY_PORT', 'ONFIDO_URL', 'ONFIDO_TIMEOUT_MS', 'ID_HASH_SECRET']) expect(p.join('\n')).toContain(name);
   });
 
-  it('refuses the public sandbox token and development secrets in production', () => {
+  it('refuses the public sandbox token, the sandbox URL and development secrets in production', () => {
     const p = problems({ PROFILE: 'production', INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!' });
     expect(p.join('\n')).toMatch(/ONFIDO_API_TOKEN/);
+    expect(p.join('\n')).toMatch(/ONFIDO_URL/);
     expect(p.join('\n')).toMatch(/ID_HASH_SECRET/);
-    expect(
-      loadIdentityConfig({
-        PROFILE: 'production',
-        INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!',
-        ONFIDO_API_TOKEN: 'api_live.real-token',
-        ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!',
-      }).PROFILE,
-    ).toBe('production');
+    const real = {
+      PROFILE: 'production',
+      INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!',
+      ONFIDO_URL: 'https://api.eu.onfido.com',
+      ONFIDO_API_TOKEN: 'api_live.a-real-onfido-token-0123456789abcdef',
+      ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!',
+    };
+    expect(loadIdentityConfig(real).PROFILE).toBe('production');
+    // A real token is long: the 32-byte floor of every secret applies to partner credentials too.
+    expect(problems({ ...real, ONFIDO_API_TOKEN: 'api_live.short' })).toEqual(['ONFIDO_API_TOKEN: must be at least 32 bytes (UTF-8)']);
+    expect(problems({ ...real, INTERNAL_AUTH_PREVIOUS_SECRET: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken })).toEqual([expect.stringMatching(/^INTERNAL_AUTH_PREVIOUS_SECRET: is a publicly known/)]);
   });
 });

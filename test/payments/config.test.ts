@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_ID_HASH_SECRET } from '../../lib/config.ts';
+import { ConfigError, DEV_ID_HASH_SECRET, DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { loadPaymentsConfig } from '../../subgraphs/payments/config.ts';
 
 describe('payments configuration', () => {
@@ -18,5 +18,8 @@ describe('payments configuration', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems.join('\n')).toMatch(/ID_HASH_SECRET/);
+    const prod = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!', ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!' };
+    expect(loadPaymentsConfig(prod).PROFILE).toBe('production');
+    expect(() => loadPaymentsConfig({ ...prod, INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toThrow(/INTERNAL_AUTH_PREVIOUS_SECRET/);
   });
 });
