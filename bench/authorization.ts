@@ -206,10 +206,10 @@ async function startFakeSubgraph(name: SubgraphName, resolvers: GraphQLResolverM
     apollo,
     logger,
     readiness: async () => ({ memory: true }),
-    context: async (req, rc) => {
+    context: async (req, rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [DEV_INTERNAL_SECRET]);
+        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [DEV_INTERNAL_SECRET], content);
         return { principal: internal.principal, requestId: rc.requestId };
       } catch {
         throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');

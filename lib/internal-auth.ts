@@ -1,12 +1,21 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { parseConsentedAccounts, type Principal } from './principal.ts';
 
 /**
  * Gateway-to-subgraph trust. The gateway signs a short-lived JWT (HS256, shared secret
- * INTERNAL_AUTH_SECRET) that carries the verified principal and the request id, and sends it
- * in the `x-internal-auth` header. A subgraph accepts a request only with a valid signature,
- * the audience `subgraph:<name>`, issuer `gateway` and a lifetime of at most 60 s; it then
- * takes the principal from this token and from nowhere else.
+ * INTERNAL_AUTH_SECRET) that carries the verified principal, the request id and a hash of the
+ * exact request content (`bh`: SHA-256 of the POST body, or of the query string of a GET), and
+ * sends it in the `x-internal-auth` header. A subgraph accepts a request only with a valid
+ * signature, the audience `subgraph:<name>`, issuer `gateway`, a lifetime of at most 60 s and a
+ * `bh` that matches the content it is about to execute; it then takes the principal from this
+ * token and from nowhere else.
+ *
+ * Why the content hash: without it a token is a bearer credential for its principal for 60 s,
+ * and anyone who sees one (a log, a proxy, a compromised subgraph) could attach it to another
+ * document. Bound to the body, a token authorises exactly one request content for one principal
+ * at one subgraph (the same idea as Hive Gateway's HMAC upstream signature, which signs the
+ * execution request).
  *
  * Why a shared-secret JWT and not mTLS: it needs no PKI to run locally, it works unchanged
  * behind any load balancer, and it carries the principal in the same signed envelope. In
@@ -26,8 +35,13 @@ function keyOf(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
-export async function signInternalContext(secret: string, subgraph: string, principal: Principal | null, requestId: string): Promise<string> {
-  return new SignJWT({ principal, rid: requestId })
+/** base64url SHA-256 of the request content: the POST body as sent, or the query string of a GET. */
+export function contentHash(content: string): string {
+  return createHash('sha256').update(content, 'utf8').digest('base64url');
+}
+
+export async function signInternalContext(secret: string, subgraph: string, principal: Principal | null, requestId: string, content: string): Promise<string> {
+  return new SignJWT({ principal, rid: requestId, bh: contentHash(content) })
     .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
     .setIssuer(ISSUER)
     .setAudience(`subgraph:${subgraph}`)
@@ -41,7 +55,8 @@ export interface InternalContext {
   requestId: string;
 }
 
-export async function verifyInternalContext(token: string | undefined, subgraph: string, secrets: string[]): Promise<InternalContext> {
+/** Verifies the token for `subgraph` and that it was signed for exactly `content` (see contentHash). */
+export async function verifyInternalContext(token: string | undefined, subgraph: string, secrets: string[], content: string): Promise<InternalContext> {
   if (!token) throw new InternalAuthError('missing internal auth header');
   let lastError: unknown;
   for (const secret of secrets) {
@@ -54,13 +69,22 @@ export async function verifyInternalContext(token: string | undefined, subgraph:
         clockTolerance: 5,
         typ: 'internal+jwt',
       });
+      if (!coversContent(payload.bh, content)) throw new InternalAuthError('internal auth token was signed for another request body');
       return { principal: parsePrincipal(payload.principal), requestId: typeof payload.rid === 'string' ? payload.rid : '' };
     } catch (err) {
+      if (err instanceof InternalAuthError) throw err;
       lastError = err;
       if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
     }
   }
   throw new InternalAuthError(`invalid internal auth token: ${(lastError as Error)?.message ?? 'unknown'}`);
+}
+
+function coversContent(claimed: unknown, content: string): boolean {
+  if (typeof claimed !== 'string') return false;
+  const expected = Buffer.from(contentHash(content));
+  const actual = Buffer.from(claimed);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 function parsePrincipal(value: unknown): Principal | null {

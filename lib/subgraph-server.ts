@@ -110,10 +110,11 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     apollo,
     logger: opts.logger,
     readiness: readinessOf(opts.database, opts.readiness),
-    context: async (req: IncomingMessage, rc) => {
+    context: async (req: IncomingMessage, rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, internalSecrets);
+        // The signature must cover this very body: a valid token replayed with another document is refused.
+        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, internalSecrets, content);
         return opts.context({ principal: internal.principal, requestId: rc.requestId, logger: opts.logger });
       } catch (err) {
         if (err instanceof InternalAuthError) {

@@ -72,21 +72,22 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
     const started = performance.now();
     let outcome = 'error';
     try {
+      const body = JSON.stringify({ operationName, query, variables });
       const res = await fetch(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           accept: 'application/json',
-          [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId),
+          [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId, body),
           ...(requestId ? { 'x-request-id': requestId } : {}),
         },
-        body: JSON.stringify({ operationName, query, variables }),
+        body,
         signal: AbortSignal.timeout(opts.timeoutMs),
       });
       outcome = String(res.status);
-      const body = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
-      if (res.status !== 200 || body.errors?.length || !body.data) throw new Error(`HTTP ${res.status}: ${body.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
-      return body.data;
+      const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
+      if (res.status !== 200 || answer.errors?.length || !answer.data) throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
+      return answer.data;
     } catch (err) {
       log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
       throw authzUnavailable(`${subgraph} lookup failed`);

@@ -223,10 +223,11 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
   const target = 'subgraph:consents';
   return async (principal, requestId) => {
     if (principal.customerId === null) return [];
+    const body = JSON.stringify({ query: ACTIVE_CONSENTS_QUERY, variables: { r: [{ __typename: 'Customer', id: principal.customerId }] } });
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json',
-      [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, 'consents', principal, requestId),
+      [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, 'consents', principal, requestId, body),
     };
     if (requestId) headers['x-request-id'] = requestId;
     const started = performance.now();
@@ -237,7 +238,7 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
         res = await fetch(opts.url, {
           method: 'POST',
           headers,
-          body: JSON.stringify({ query: ACTIVE_CONSENTS_QUERY, variables: { r: [{ __typename: 'Customer', id: principal.customerId }] } }),
+          body,
           signal: AbortSignal.timeout(opts.timeoutMs),
         });
       } catch (err) {

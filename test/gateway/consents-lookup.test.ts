@@ -54,14 +54,15 @@ function countingFetcher(url: string, timeoutMs = 5_000) {
 
 /** Sends a signed operation to the consents subgraph as `who` (to change consents under the lookup). */
 async function subgraphCall(url: string, who: Principal, query: string, variables: Record<string, unknown> = {}) {
+  const body = JSON.stringify({ query, variables });
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: await signInternalContext(DEV_INTERNAL_SECRET, 'consents', who, 'test-mutation') },
-    body: JSON.stringify({ query, variables }),
+    headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: await signInternalContext(DEV_INTERNAL_SECRET, 'consents', who, 'test-mutation', body) },
+    body,
   });
-  const body = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data!;
+  const answer = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
+  expect(answer.errors).toBeUndefined();
+  return answer.data!;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

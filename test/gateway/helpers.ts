@@ -104,10 +104,10 @@ export async function startToySubgraph(name: string, typeDefs: string, resolvers
     apollo,
     logger,
     readiness: async () => ({ ok: true }),
-    context: async (req) => {
+    context: async (req, _rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [secret]);
+        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [secret], content);
         seen.push({ headers: req.headers, principal: internal.principal });
         return { principal: internal.principal, headers: req.headers };
       } catch {

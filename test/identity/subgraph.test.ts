@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isId } from '../../lib/ids.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
+import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 import { startIdentitySubgraph } from '../../subgraphs/identity/server.ts';
 import { ALICE, BEN, CLARA, DEV, customerPrincipal, graphql, silentLogger, staffPrincipal, startFakeOnfido, unusedUrl, type FakeOnfido } from './helpers.ts';
@@ -153,18 +154,33 @@ describe('identity subgraph', () => {
     expect(unsigned.status).toBe(401);
     expect(unsigned.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
 
+    const body = JSON.stringify({ query: '{ me { id } }' });
     const forged = await fetch(server.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [INTERNAL_AUTH_HEADER]: await signInternalContext('a-secret-that-is-not-the-gateways-0000000', 'identity', customerPrincipal(ALICE), 'r'),
+        [INTERNAL_AUTH_HEADER]: await signInternalContext('a-secret-that-is-not-the-gateways-0000000', 'identity', customerPrincipal(ALICE), 'r', body),
       },
-      body: JSON.stringify({ query: '{ me { id } }' }),
+      body,
     });
     expect(forged.status).toBe(401);
 
     const otherAudience = await graphql(server.url, '{ me { id } }', { principal: as(ALICE), audience: 'payments' });
     expect(otherAudience.status).toBe(401);
+  });
+
+  it('refuses a valid gateway token replayed with another body', async () => {
+    const signedFor = JSON.stringify({ query: '{ me { id } }' });
+    const token = await signInternalContext(DEV_INTERNAL_SECRET, 'identity', customerPrincipal(ALICE), 'r', signedFor);
+    const send = (body: string) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: token }, body });
+    const original = await send(signedFor);
+    expect(original.status).toBe(200);
+    expect(((await original.json()) as { data: unknown }).data).toEqual({ me: { id: ALICE } });
+    const replayed = await send(JSON.stringify({ query: '{ me { id email phone dateOfBirth } }' }));
+    expect(replayed.status).toBe(401);
+    const body = (await replayed.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
   });
 
   it('reports an Onfido contract violation on the KYC fields only', async () => {

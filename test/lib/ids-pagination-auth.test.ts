@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { bankAccountId, bankTransactionId, derivedId, isId, newId } from '../../lib/ids.ts';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../lib/pagination.ts';
-import { signInternalContext, verifyInternalContext } from '../../lib/internal-auth.ts';
+import { contentHash, signInternalContext, verifyInternalContext } from '../../lib/internal-auth.ts';
 
 const SECRET = 'x'.repeat(40);
 
@@ -56,18 +56,19 @@ describe('pagination', () => {
 
 describe('internal auth (gateway to subgraph)', () => {
   const principal = { customerId: 'cus_abc', clientId: 'web-app', scopes: ['accounts:read'] };
+  const BODY = '{"query":"{ me { id } }"}';
 
   it('carries the principal and request id for the intended subgraph only', async () => {
-    const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1');
-    await expect(verifyInternalContext(token, 'accounts', [SECRET])).resolves.toEqual({ principal, requestId: 'req-1' });
-    await expect(verifyInternalContext(token, 'payments', [SECRET])).rejects.toThrow(/invalid internal auth/);
+    const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1', BODY);
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], BODY)).resolves.toEqual({ principal, requestId: 'req-1' });
+    await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).rejects.toThrow(/invalid internal auth/);
   });
 
   it('refuses missing, forged and expired tokens, and accepts the previous secret during rotation', async () => {
-    await expect(verifyInternalContext(undefined, 'accounts', [SECRET])).rejects.toThrow(/missing/);
-    const forged = await signInternalContext('z'.repeat(40), 'accounts', principal, 'r');
-    await expect(verifyInternalContext(forged, 'accounts', [SECRET])).rejects.toThrow();
-    await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)])).resolves.toMatchObject({ principal });
+    await expect(verifyInternalContext(undefined, 'accounts', [SECRET], BODY)).rejects.toThrow(/missing/);
+    const forged = await signInternalContext('z'.repeat(40), 'accounts', principal, 'r', BODY);
+    await expect(verifyInternalContext(forged, 'accounts', [SECRET], BODY)).rejects.toThrow();
+    await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)], BODY)).resolves.toMatchObject({ principal });
     const expired = await new SignJWT({ principal, rid: 'r' })
       .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
       .setIssuer('gateway')
@@ -75,25 +76,41 @@ describe('internal auth (gateway to subgraph)', () => {
       .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 540)
       .sign(new TextEncoder().encode(SECRET));
-    await expect(verifyInternalContext(expired, 'accounts', [SECRET])).rejects.toThrow();
+    await expect(verifyInternalContext(expired, 'accounts', [SECRET], BODY)).rejects.toThrow();
   });
 
   it('carries a third party\'s consented accounts, and refuses a malformed consent scope', async () => {
     const thirdParty = { ...principal, clientId: 'budgetly', consentedAccounts: { PAYMENTS_INITIATION: ['acc_x'], TRANSACTIONS: [] } };
-    const token = await signInternalContext(SECRET, 'payments', thirdParty, 'r');
-    await expect(verifyInternalContext(token, 'payments', [SECRET])).resolves.toEqual({ principal: thirdParty, requestId: 'r' });
-    const bad = await signInternalContext(SECRET, 'payments', { ...principal, consentedAccounts: { EVERYTHING: ['acc_x'] } } as never, 'r');
-    await expect(verifyInternalContext(bad, 'payments', [SECRET])).rejects.toThrow(/malformed principal/);
+    const token = await signInternalContext(SECRET, 'payments', thirdParty, 'r', BODY);
+    await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).resolves.toEqual({ principal: thirdParty, requestId: 'r' });
+    const bad = await signInternalContext(SECRET, 'payments', { ...principal, consentedAccounts: { EVERYTHING: ['acc_x'] } } as never, 'r', BODY);
+    await expect(verifyInternalContext(bad, 'payments', [SECRET], BODY)).rejects.toThrow(/malformed principal/);
   });
 
-  it('refuses a token whose principal is malformed', async () => {
-    const bad = await new SignJWT({ principal: { clientId: 5 }, rid: 'r' })
+  it('covers exactly one request content: the same token with another body, or without a content hash, is refused', async () => {
+    const token = await signInternalContext(SECRET, 'accounts', principal, 'r', BODY);
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], BODY)).resolves.toMatchObject({ principal });
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], '{"query":"{ me { id accounts { id } } }"}')).rejects.toThrow(/another request body/);
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], `${BODY} `)).rejects.toThrow(/another request body/);
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], '')).rejects.toThrow(/another request body/);
+    const unbound = await new SignJWT({ principal, rid: 'r' })
       .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
       .setIssuer('gateway')
       .setAudience('subgraph:accounts')
       .setIssuedAt()
       .setExpirationTime('30s')
       .sign(new TextEncoder().encode(SECRET));
-    await expect(verifyInternalContext(bad, 'accounts', [SECRET])).rejects.toThrow(/malformed principal/);
+    await expect(verifyInternalContext(unbound, 'accounts', [SECRET], BODY)).rejects.toThrow(/another request body/);
+  });
+
+  it('refuses a token whose principal is malformed', async () => {
+    const bad = await new SignJWT({ principal: { clientId: 5 }, rid: 'r', bh: contentHash(BODY) })
+      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
+      .setIssuer('gateway')
+      .setAudience('subgraph:accounts')
+      .setIssuedAt()
+      .setExpirationTime('30s')
+      .sign(new TextEncoder().encode(SECRET));
+    await expect(verifyInternalContext(bad, 'accounts', [SECRET], BODY)).rejects.toThrow(/malformed principal/);
   });
 });
