@@ -38,6 +38,8 @@ const gatewaySchema = commonConfig
       'the replicas share the DPoP replay cache and the consent cache through it; in memory, a proof replays once per replica',
     ),
     INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
+    /** principal: identical in-flight subgraph queries of the same principal share one call (gateway/subgraph-fetch.ts); off: none shared. */
+    SUBGRAPH_REQUEST_SHARING: z.enum(['principal', 'off']).default('principal'),
     /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
     CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
     // Query limits (gateway/limits.ts; defaults there are justified against the dashboard query).
@@ -69,6 +71,7 @@ export interface GatewayConfig {
   GATEWAY_PUBLIC_URL?: string | undefined;
   REDIS_URL?: string | undefined;
   INTERNAL_AUTH_SECRET: string;
+  SUBGRAPH_REQUEST_SHARING: 'principal' | 'off';
   CONSENT_CACHE_TTL_MS: number;
   QUERY_MAX_DEPTH: number;
   QUERY_MAX_ALIASES: number;

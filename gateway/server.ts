@@ -46,7 +46,7 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const endpoints = resolveSubgraphEndpoints(supergraph, config.subgraphUrls, logger);
   const schema = authorizeSchema(
-    buildGatewaySchema({ supergraph, endpoints, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, logger }),
+    buildGatewaySchema({ supergraph, endpoints, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, sharing: config.SUBGRAPH_REQUEST_SHARING, logger }),
     authorization,
   );
   // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).

@@ -29,3 +29,17 @@ export const graphqlRequests = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
 });
+
+export const sharedSubgraphRequests = new Counter({
+  name: 'subgraph_requests_shared_total',
+  help: 'Subgraph queries answered by an identical in-flight request of the same principal (same subgraph, same signed principal, same body) instead of a call of their own.',
+  labelNames: ['target'] as const,
+  registers: [registry],
+});
+
+export const securityEvents = new Counter({
+  name: 'security_events_total',
+  help: 'Refusals that should never happen in a correct system (e.g. an object owned by another customer reached the gateway), by kind. Any increase deserves an incident.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});

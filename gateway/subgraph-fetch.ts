@@ -1,0 +1,168 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.ts';
+import type { Logger } from '../lib/logger.ts';
+import { outboundDuration, sharedSubgraphRequests } from '../lib/metrics.ts';
+import type { Principal } from '../lib/principal.ts';
+
+/**
+ * The fetch every subgraph executor uses (gateway/executor.ts). Each call:
+ * - belongs to exactly one gateway request: without that request's context (and so without a
+ *   known caller) nothing is sent;
+ * - carries the caller only inside the signed internal context (x-internal-auth, audience
+ *   `subgraph:<name>`), bound to the exact body sent (lib/internal-auth.ts), plus x-request-id and
+ *   traceparent for correlation;
+ * - has a deadline (SUBGRAPH_TIMEOUT_MS) and is measured under `subgraph:<name>`.
+ *
+ * Sharing in-flight work between requests (SUBGRAPH_REQUEST_SHARING):
+ * - `off`: every request makes its own calls.
+ * - `principal` (default): a QUERY whose subgraph, signed principal and body are all identical
+ *   to one already in flight waits for that call's answer instead of making its own. The key is
+ *   exactly what the subgraph's answer depends on, so the answer is the one this caller would
+ *   have got. Mutations are never shared. (The library's own deduplication is off: it keys on
+ *   URL and body only, and the caller travels in a header added after its key is computed, so
+ *   two customers sending the same document received one answer. That is why it must stay off.)
+ */
+export type RequestSharing = 'principal' | 'off';
+
+/** What the executor knows of the gateway request a subgraph call belongs to. */
+export interface SubgraphCallContext {
+  principal: Principal | null;
+  requestId: string;
+  traceparent: string;
+}
+
+export interface SubgraphTarget {
+  name: string;
+}
+
+export interface SubgraphFetchOptions {
+  internalSecret: string;
+  timeoutMs: number;
+  sharing: RequestSharing;
+  logger: Logger;
+}
+
+/** Code of the error a client sees when a subgraph cannot answer (kept by the gateway's error masking). */
+export const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
+
+type FetchFn = (url: string, init?: RequestInit, context?: unknown, info?: GraphQLResolveInfo) => Promise<Response>;
+
+/** A subgraph answer read to the end, so that several waiters can each get a Response of their own. */
+interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+function isCallContext(value: unknown): value is SubgraphCallContext {
+  if (!value || typeof value !== 'object') return false;
+  const ctx = value as Partial<SubgraphCallContext>;
+  return typeof ctx.requestId === 'string' && ctx.requestId.length > 0 && ctx.principal !== undefined;
+}
+
+/**
+ * The principal as the subgraph will see it, in a canonical form: two principals with the same
+ * key get the same answer from every subgraph. Everything the signed context carries is in it.
+ */
+export function principalKey(principal: Principal | null): string {
+  if (!principal) return 'anonymous';
+  const consented = principal.consentedAccounts
+    ? Object.entries(principal.consentedAccounts)
+        .map(([permission, ids]) => [permission, [...(ids ?? [])].sort()] as const)
+        .sort(([a], [b]) => a.localeCompare(b))
+    : null;
+  return JSON.stringify([principal.customerId, principal.clientId, [...principal.scopes].sort(), consented]);
+}
+
+export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchOptions): FetchFn {
+  const metricTarget = `subgraph:${target.name}`;
+  const log = opts.logger.child({ target: metricTarget });
+  const inFlight = new Map<string, Promise<Answer>>();
+
+  async function call(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined): Promise<Answer> {
+    const headers = new Headers(init.headers);
+    headers.set(INTERNAL_AUTH_HEADER, await signInternalContext(opts.internalSecret, target.name, ctx.principal, ctx.requestId, body));
+    headers.set('x-request-id', ctx.requestId);
+    if (ctx.traceparent) headers.set('traceparent', ctx.traceparent);
+    const timeout = AbortSignal.timeout(opts.timeoutMs);
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const res = await fetch(url, { ...init, body, headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      outcome = String(res.status);
+      if (res.status === 401 || res.status === 403) {
+        // The subgraph refused our signature: a gateway misconfiguration (INTERNAL_AUTH_SECRET
+        // mismatch), never the client's fault, so it must not reach the client as UNAUTHENTICATED.
+        log.error({ status: res.status, operation }, 'subgraph refused the gateway signature; check INTERNAL_AUTH_SECRET on both sides');
+        await res.body?.cancel();
+        return errorAnswer('Internal server error', 'INTERNAL_SERVER_ERROR');
+      }
+      if (res.status >= 500 && !(res.headers.get('content-type') ?? '').includes('json')) {
+        log.error({ status: res.status, operation }, 'subgraph answered with a server error');
+        await res.body?.cancel();
+        return unavailable(target.name);
+      }
+      // Read to the end (decoded), so the headers that described the encoded bytes no longer apply.
+      const kept = [...res.headers].filter(([name]) => name !== 'content-encoding' && name !== 'content-length');
+      return { status: res.status, headers: kept, body: await res.text() };
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError' || timeout.aborted;
+      outcome = timedOut ? 'timeout' : 'error';
+      log.error({ operation, err: timedOut ? `no answer within ${opts.timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message) }, 'subgraph call failed');
+      if (signal?.aborted && !timeout.aborted) throw err;
+      return unavailable(target.name);
+    } finally {
+      outboundDuration.labels(metricTarget, operation, outcome).observe((performance.now() - started) / 1000);
+    }
+  }
+
+  return async (url, init = {}, context, info) => {
+    const operation = info ? `${info.parentType.name}.${info.fieldName}` : 'graphql';
+    if (!isCallContext(context)) {
+      // Never call a subgraph for nobody in particular: the executor lost the request's context.
+      log.error({ operation }, 'subgraph call without the gateway request context; refused');
+      return toResponse(errorAnswer('Internal server error', 'INTERNAL_SERVER_ERROR'));
+    }
+    if (typeof init.body !== 'string') {
+      log.error({ operation }, 'subgraph call without a JSON body (uploads and GET are not used); refused');
+      return toResponse(errorAnswer('Internal server error', 'INTERNAL_SERVER_ERROR'));
+    }
+    const body = init.body;
+    const own = init.signal ?? undefined;
+    if (opts.sharing === 'off' || info?.operation.operation !== 'query') return toResponse(await call(url, init, body, context, operation, own));
+
+    const key = `${url}\n${principalKey(context.principal)}\n${body}`;
+    let shared = inFlight.get(key);
+    if (shared) {
+      sharedSubgraphRequests.labels(metricTarget).inc();
+    } else {
+      // The shared call outlives any one waiter: a waiter whose client goes away stops waiting
+      // (below) without cancelling the call for the others; the deadline still bounds it.
+      shared = call(url, init, body, context, operation, undefined).finally(() => inFlight.delete(key));
+      inFlight.set(key, shared);
+    }
+    return toResponse(await untilAborted(shared, own));
+  };
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function toResponse(answer: Answer): Response {
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+}
+
+function unavailable(subgraph: string): Answer {
+  return errorAnswer(`The ${subgraph} service is temporarily unavailable`, SERVICE_UNAVAILABLE, { service: subgraph });
+}
+
+function errorAnswer(message: string, code: string, extra: Record<string, unknown> = {}): Answer {
+  return { status: 200, headers: [['content-type', 'application/json']], body: JSON.stringify({ data: null, errors: [{ message, extensions: { code, ...extra } }] }) };
+}
