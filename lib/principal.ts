@@ -1,3 +1,5 @@
+import { isAccountPermission, type ConsentedAccounts } from './consent.ts';
+
 /**
  * The verified caller, as the gateway established it from the access token. It reaches the
  * subgraphs inside the signed internal context (internal-auth.ts), never from client headers.
@@ -17,16 +19,14 @@ export interface Principal {
   consentedAccounts?: ConsentedAccounts;
 }
 
-export type ConsentedAccounts = Partial<Record<'ACCOUNTS' | 'BALANCES' | 'TRANSACTIONS' | 'PAYMENTS_INITIATION', string[]>>;
+export type { ConsentedAccounts };
 
-const CONSENTED_PERMISSIONS = new Set(['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION']);
-
-/** Validates a consentedAccounts value from an untrusted decode; throws on any other shape. */
+/** Validates a consentedAccounts value from an untrusted decode: only account permissions (lib/consent.ts), each a list of ids; throws on any other shape. */
 export function parseConsentedAccounts(value: unknown): ConsentedAccounts | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('consentedAccounts must be an object');
   for (const [permission, ids] of Object.entries(value)) {
-    if (!CONSENTED_PERMISSIONS.has(permission) || !Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    if (!isAccountPermission(permission) || !Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
       throw new TypeError(`consentedAccounts.${permission} is malformed`);
     }
   }

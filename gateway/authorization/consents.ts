@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { outboundDuration } from '../../lib/metrics.ts';
+import { CONSENT_PERMISSIONS, CONSENT_STATUSES, consentGrants, consentInForce, type ConsentPermission, type ConsentStatus } from '../../lib/consent.ts';
 import type { Principal } from '../../lib/principal.ts';
 
 /**
@@ -32,15 +33,20 @@ import type { Principal } from '../../lib/principal.ts';
  *   maps it to a denial) denies. A broken cache read is treated as a miss (the subgraph is the
  *   source of truth); a broken cache write is logged and ignored.
  *
- * Expiry is exact: the cached list is re-filtered at every call against `now()`, and a consent
- * whose `expiresAt` is at or before `now()` never grants anything, even when it was AUTHORISED
- * when it was fetched.
+ * What a consent grants is decided by lib/consent.ts (`consentGrants`), the same function the
+ * consents subgraph uses, evaluated at every call against `now()`: a consent whose `expiresAt`
+ * is at or before `now()` never grants anything, even when it was AUTHORISED when it was fetched
+ * and is still cached. `grants(permission)` without an account is the caller-level question
+ * (some consent in force grants the permission on at least one account, or grants IDENTITY);
+ * `grants(permission, accountId)` is the per-object one.
  */
 
-export type ConsentPermission = 'ACCOUNTS' | 'BALANCES' | 'TRANSACTIONS' | 'PAYMENTS_INITIATION' | 'IDENTITY';
+export type { ConsentPermission } from '../../lib/consent.ts';
 
 export interface ActiveConsent {
   id: string;
+  /** AUTHORISED when fetched; kept so that lib/consent.ts decides on the status itself. */
+  status: ConsentStatus;
   permissions: ConsentPermission[];
   accountIds: string[];
   expiresAt: string /* ISO */;
@@ -48,9 +54,13 @@ export interface ActiveConsent {
 
 /** Per-request view: loads the principal's AUTHORISED, unexpired consents once per request (DataLoader; batched/deduped), through the shared cache. */
 export interface RequestConsents {
-  /** All active consents the principal's client holds for the principal's customer ([] for non-third-party principals). */
+  /** All consents in force at `now` that the principal's client holds for the principal's customer ([] for non-third-party principals). */
   active(): Promise<ActiveConsent[]>;
-  /** True when some active consent grants `permission` (and covers `accountId` when given) at `now`. */
+  /**
+   * lib/consent.ts `consentGrants` at `now`: without `accountId`, whether the caller may reach
+   * fields of `permission` at all; with it, whether a consent grants `permission` on that very
+   * account. Passing `undefined` as the account is not the same as leaving it out: it is refused.
+   */
   grants(permission: ConsentPermission, accountId?: string): Promise<boolean>;
 }
 
@@ -68,10 +78,9 @@ export const CONSENT_CACHE_TTL_MAX_MS = 1000;
 /** Code of the error `active()` / `grants()` reject with when consents cannot be loaded. */
 export const CONSENTS_UNAVAILABLE_CODE = 'SERVICE_UNAVAILABLE';
 
-export const CONSENT_PERMISSIONS = ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION', 'IDENTITY'] as const satisfies readonly ConsentPermission[];
-
 const activeConsentSchema = z.object({
   id: z.string().min(1),
+  status: z.enum(CONSENT_STATUSES),
   permissions: z.array(z.enum(CONSENT_PERMISSIONS)),
   accountIds: z.array(z.string()),
   expiresAt: z.iso.datetime({ offset: true }),
@@ -162,14 +171,17 @@ export function createConsentLookup(opts: {
       const loader = new DataLoader<string, ActiveConsent[]>((keys) => Promise.all(keys.map(() => load(caller, requestId).catch((err: unknown) => err as Error))));
       const active = async (): Promise<ActiveConsent[]> => {
         const all = await loader.load('active');
-        const at = now().getTime();
-        return all.filter((c) => Date.parse(c.expiresAt) > at);
+        const at = now();
+        return all.filter((c) => consentInForce(c, at));
       };
       return {
         active,
-        async grants(permission, accountId) {
-          const consents = await active();
-          return consents.some((c) => c.permissions.includes(permission) && (accountId === undefined || c.accountIds.includes(accountId)));
+        // A rest parameter, so that "no account" (the caller-level question) is told apart from an
+        // account id that is undefined, which consentGrants refuses.
+        async grants(permission, ...account: [accountId?: string]) {
+          const consents = await loader.load('active');
+          const at = now();
+          return consentGrants(consents, permission, account.length === 0 ? { at } : { accountId: account[0], at });
         },
       };
     },
@@ -196,7 +208,7 @@ const subgraphResponseSchema = z.object({
             consents: z.array(
               z.object({
                 id: z.string().min(1),
-                status: z.string(),
+                status: z.enum(CONSENT_STATUSES),
                 permissions: z.array(z.enum(CONSENT_PERMISSIONS)),
                 expiresAt: z.iso.datetime({ offset: true }),
                 client: z.object({ id: z.string() }),
@@ -272,7 +284,7 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
       }
       return (entities[0]?.consents ?? [])
         .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
-        .map((c) => ({ id: c.id, permissions: c.permissions, accountIds: c.accounts.map((a) => a.id), expiresAt: c.expiresAt }));
+        .map((c) => ({ id: c.id, status: c.status, permissions: c.permissions, accountIds: c.accounts.map((a) => a.id), expiresAt: c.expiresAt }));
     } finally {
       outboundDuration.labels(target, 'Customer.consents', outcome).observe((performance.now() - started) / 1000);
     }

@@ -30,7 +30,7 @@
  * principal without a customer, and this policy says so rather than promising access that the
  * subgraphs would silently not give.
  */
-import type { ConsentPermission } from './consents.ts';
+import type { ConsentPermission } from '../../lib/consent.ts';
 
 export type CallerKind = 'customer' | 'thirdParty' | 'staff' | 'machine';
 export const CALLER_KINDS: readonly CallerKind[] = ['customer', 'thirdParty', 'staff', 'machine'];

@@ -66,50 +66,43 @@ describe('effective status and expiry', () => {
   });
 });
 
-describe('consentGrants', () => {
+/**
+ * consentGrants is lib/consent.ts's, re-exported by the domain: the full table of cases, run
+ * against both the gateway and this subgraph, is test/support/consent-cases.ts. These are the
+ * domain's own uses of it.
+ */
+describe('consentGrants (the domain re-exports lib/consent.ts)', () => {
   const now = T0;
 
-  it('grants a listed permission on a covered account while the consent is in force', () => {
+  it('grants a listed permission on a covered account while the consent is in force, and nothing on another account', () => {
     const c = consent();
-    expect(consentGrants(c, { permission: 'TRANSACTIONS', accountId: ACC_1, now })).toBe(true);
-    expect(consentGrants(c, { permission: 'BALANCES', accountId: ACC_1, now })).toBe(true);
+    expect(consentGrants([c], 'TRANSACTIONS', { accountId: ACC_1, at: now })).toBe(true);
+    expect(consentGrants([c], 'BALANCES', { accountId: ACC_1, at: now })).toBe(true);
+    expect(consentGrants([c], 'TRANSACTIONS', { accountId: ACC_2, at: now })).toBe(false);
   });
 
-  it('refuses an account the customer did not choose', () => {
-    expect(consentGrants(consent(), { permission: 'TRANSACTIONS', accountId: ACC_2, now })).toBe(false);
+  it('without an account: the caller-level question, never a grant on an account that was not determined', () => {
+    expect(consentGrants([consent()], 'ACCOUNTS', { at: now })).toBe(true);
+    expect(consentGrants([consent({ accountIds: [] })], 'ACCOUNTS', { at: now })).toBe(false);
+    // A present but missing account id is refused, not read as "some account".
+    expect(consentGrants([consent()], 'ACCOUNTS', { accountId: undefined, at: now })).toBe(false);
+    expect(consentGrants([consent()], 'ACCOUNTS', { accountId: null as unknown as string, at: now })).toBe(false);
+    expect(consentGrants([consent()], 'ACCOUNTS', { accountId: '', at: now })).toBe(false);
   });
 
-  it('refuses an account permission asked without naming the account', () => {
-    expect(consentGrants(consent(), { permission: 'ACCOUNTS', now })).toBe(false);
-    expect(consentGrants(consent(), { permission: 'ACCOUNTS', accountId: null, now })).toBe(false);
-  });
-
-  it('refuses a permission the consent does not list', () => {
-    expect(consentGrants(consent(), { permission: 'PAYMENTS_INITIATION', accountId: ACC_1, now })).toBe(false);
-    expect(consentGrants(consent(), { permission: 'IDENTITY', now })).toBe(false);
-  });
-
-  it('grants a customer-level permission (IDENTITY) without an account', () => {
-    const c = consent({ permissions: ['IDENTITY'], accountIds: [] });
-    expect(consentGrants(c, { permission: 'IDENTITY', now })).toBe(true);
-  });
-
-  it('grants nothing unless AUTHORISED', () => {
-    for (const status of ['AWAITING_AUTHORISATION', 'REJECTED', 'REVOKED', 'EXPIRED'] as const) {
-      expect(consentGrants(consent({ status }), { permission: 'TRANSACTIONS', accountId: ACC_1, now })).toBe(false);
-    }
-  });
-
-  it('stops granting at the exact expiry instant', () => {
+  it('stops granting at the exact expiry instant, like effectiveStatus', () => {
     const c = consent({ expiresAt: at(5 * SECOND) });
-    expect(consentGrants(c, { permission: 'TRANSACTIONS', accountId: ACC_1, now: at(5 * SECOND - 1) })).toBe(true);
-    expect(consentGrants(c, { permission: 'TRANSACTIONS', accountId: ACC_1, now: at(5 * SECOND) })).toBe(false);
+    expect(consentGrants([c], 'TRANSACTIONS', { accountId: ACC_1, at: at(5 * SECOND - 1) })).toBe(true);
+    expect(effectiveStatus(c, at(5 * SECOND - 1))).toBe('AUTHORISED');
+    expect(consentGrants([c], 'TRANSACTIONS', { accountId: ACC_1, at: at(5 * SECOND) })).toBe(false);
+    expect(effectiveStatus(c, at(5 * SECOND))).toBe('EXPIRED');
   });
 
-  it('grantedAccountIds lists the covered accounts only while in force', () => {
-    const c = consent({ accountIds: [ACC_1, ACC_2] });
+  it('grantedAccountIds lists the covered accounts only while in force, and none for IDENTITY', () => {
+    const c = consent({ permissions: ['BALANCES', 'IDENTITY'], accountIds: [ACC_1, ACC_2] });
     expect(grantedAccountIds(c, 'BALANCES', now)).toEqual([ACC_1, ACC_2]);
     expect(grantedAccountIds(c, 'PAYMENTS_INITIATION', now)).toEqual([]);
+    expect(grantedAccountIds(c, 'IDENTITY', now)).toEqual([]);
     expect(grantedAccountIds({ ...c, status: 'REVOKED' }, 'BALANCES', now)).toEqual([]);
   });
 });

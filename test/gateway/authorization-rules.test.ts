@@ -79,7 +79,7 @@ function fakes(extra: Partial<Fakes> = {}): Fakes {
   return { kinds: { 'web-app': 'customer', budgetly: 'thirdParty' }, calls: { kind: 0, consents: 0, owned: 0, debtors: [] }, ...extra };
 }
 
-const budgetlyConsent: ActiveConsent = { id: 'cns_1', permissions: ['ACCOUNTS', 'BALANCES'], accountIds: [COVERED], expiresAt: '2099-01-01T00:00:00.000Z' };
+const budgetlyConsent: ActiveConsent = { id: 'cns_1', status: 'AUTHORISED', permissions: ['ACCOUNTS', 'BALANCES'], accountIds: [COVERED], expiresAt: '2099-01-01T00:00:00.000Z' };
 
 function payments0() {
   return { id: 'pay_other1', status: 'SETTLED', debtorAccount: { id: OTHER } };

@@ -1,20 +1,24 @@
+import type { ConsentPermission, ConsentStatus } from '../../../lib/consent.ts';
+
 /**
  * The canonical consent model. Consents are data the platform owns: this subgraph is the
  * source of truth for which client may see which customer's data. Nothing here imports
  * storage or GraphQL code; the rules are pure functions of a consent and an instant.
  */
 
-export const CONSENT_PERMISSIONS = ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION', 'IDENTITY'] as const;
-export type ConsentPermission = (typeof CONSENT_PERMISSIONS)[number];
-
 /**
- * Permissions that are granted per account: the customer picks the accounts when authorising,
- * and a grant check must name the account. IDENTITY is about the customer, not an account.
+ * Permissions and statuses, their order and which permissions are account-scoped, come from one
+ * module shared with the gateway (lib/consent.ts, tied to this subgraph's schema enums).
  */
-export const ACCOUNT_PERMISSIONS: ReadonlySet<ConsentPermission> = new Set(['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION']);
-
-export const CONSENT_STATUSES = ['AWAITING_AUTHORISATION', 'AUTHORISED', 'REJECTED', 'REVOKED', 'EXPIRED'] as const;
-export type ConsentStatus = (typeof CONSENT_STATUSES)[number];
+export {
+  ACCOUNT_PERMISSIONS,
+  CONSENT_PERMISSIONS,
+  CONSENT_STATUSES,
+  isAccountPermission,
+  type AccountPermission,
+  type ConsentPermission,
+  type ConsentStatus,
+} from '../../../lib/consent.ts';
 
 /** How long a consent may run at most, and by default. */
 export const MAX_CONSENT_DAYS = 90;

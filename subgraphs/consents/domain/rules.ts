@@ -1,10 +1,11 @@
 import { clientError, ErrorCode } from '../../../lib/errors.ts';
 import { isId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
+import { consentGrants, effectiveStatus } from '../../../lib/consent.ts';
 import {
-  ACCOUNT_PERMISSIONS,
   actor,
   CONSENT_PERMISSIONS,
+  isAccountPermission,
   MAX_CONSENT_DAYS,
   MAX_CONSENT_MS,
   type ClientAppModel,
@@ -21,39 +22,18 @@ import {
  */
 
 /**
- * The status a reader sees at `now`. A consent that is AUTHORISED or still
- * AWAITING_AUTHORISATION reads as EXPIRED from the instant `now >= expiresAt` on (exact to the
- * millisecond, independent of when the expiry sweep records it). Terminal statuses stay.
+ * What a consent grants, and the status a reader sees at an instant, are decided in
+ * lib/consent.ts, the one evaluation the gateway uses too (its module comment has the exact
+ * semantics): `consentGrants(consents, permission, { accountId?, at })` and
+ * `effectiveStatus(consent, at)` (AUTHORISED and AWAITING_AUTHORISATION read as EXPIRED from
+ * `expiresAt` on, exactly, whenever the sweep records it).
  */
-export function effectiveStatus(consent: Pick<ConsentModel, 'status' | 'expiresAt'>, now: Date): ConsentStatus {
-  if ((consent.status === 'AUTHORISED' || consent.status === 'AWAITING_AUTHORISATION') && now.getTime() >= consent.expiresAt.getTime()) return 'EXPIRED';
-  return consent.status;
-}
+export { consentGrants, consentInForce, consentedAccountsOf, effectiveStatus, type ConsentFacts, type GrantQuestion } from '../../../lib/consent.ts';
 
-export interface GrantQuery {
-  permission: ConsentPermission;
-  /** Required for account permissions (ACCOUNTS, BALANCES, TRANSACTIONS, PAYMENTS_INITIATION); ignored for IDENTITY. */
-  accountId?: string | null | undefined;
-  now: Date;
-}
-
-/**
- * Whether `consent` lets its client do `permission` (on `accountId`) at `now`. Deny by
- * default: the consent must be in force (AUTHORISED and not past expiry), list the
- * permission, and, for an account permission, cover the named account. An account permission
- * asked without an account is refused: "some account" is never a grant.
- */
-export function consentGrants(consent: Pick<ConsentModel, 'status' | 'expiresAt' | 'permissions' | 'accountIds'>, query: GrantQuery): boolean {
-  if (effectiveStatus(consent, query.now) !== 'AUTHORISED') return false;
-  if (!consent.permissions.includes(query.permission)) return false;
-  if (!ACCOUNT_PERMISSIONS.has(query.permission)) return true;
-  return typeof query.accountId === 'string' && consent.accountIds.includes(query.accountId);
-}
-
-/** The accounts on which `consent` grants `permission` at `now` (empty when it grants nothing). */
+/** The accounts on which `consent` grants `permission` at `now` (empty when it grants nothing, and for IDENTITY, which is not about accounts). */
 export function grantedAccountIds(consent: Pick<ConsentModel, 'status' | 'expiresAt' | 'permissions' | 'accountIds'>, permission: ConsentPermission, now: Date): string[] {
-  if (!ACCOUNT_PERMISSIONS.has(permission)) return [];
-  return consent.accountIds.filter((accountId) => consentGrants(consent, { permission, accountId, now }));
+  if (!isAccountPermission(permission)) return [];
+  return consent.accountIds.filter((accountId) => consentGrants([consent], permission, { accountId, at: now }));
 }
 
 export type LifecycleAction = 'authorise' | 'reject' | 'revoke';
@@ -125,7 +105,7 @@ export function normaliseAccountIds(accountIds: readonly string[], permissions: 
   if (bad !== undefined) throw badInput('accountIds must contain only account ids (acc_...)', { argument: 'accountIds' });
   const unique = [...new Set(accountIds)].sort();
   if (unique.length > MAX_CONSENT_ACCOUNTS) throw badInput(`a consent may cover at most ${MAX_CONSENT_ACCOUNTS} accounts`, { argument: 'accountIds' });
-  const needsAccounts = permissions.some((p) => ACCOUNT_PERMISSIONS.has(p));
+  const needsAccounts = permissions.some(isAccountPermission);
   if (needsAccounts && unique.length === 0) throw badInput('accountIds must name at least one account for a consent that asks for account permissions', { argument: 'accountIds' });
   if (!needsAccounts && unique.length > 0) throw badInput('this consent asks for no account permission, so it cannot cover accounts', { argument: 'accountIds' });
   return unique;
