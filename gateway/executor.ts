@@ -2,6 +2,7 @@ import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../lib/logger.ts';
 import type { Principal } from '../lib/principal.ts';
+import { recordingOwners } from './authorization/ownership.ts';
 import { subgraphUrlKey } from './config.ts';
 import { createSubgraphFetch, type RequestSharing } from './subgraph-fetch.ts';
 import type { Supergraph } from './supergraph.ts';
@@ -73,6 +74,10 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
     supergraphSdl: opts.supergraph.document,
     // Several delegations to the same subgraph within one tick go out as one request.
     batch: true,
+    // The ownership stamps of every answer go to the request's ledger (authorization/ownership.ts).
+    onSubschemaConfig: (subschema) => {
+      if (subschema.executor) subschema.executor = recordingOwners(subschema.executor);
+    },
     httpExecutorOpts: ({ name, endpoint }) => {
       const target = byEnum.get(name) ?? { name: name.toLowerCase(), enumValue: name, url: endpoint ?? '', overridden: false };
       return {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -13,6 +13,7 @@ import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningSe
 import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
 import type { Logger } from './logger.ts';
 import type { Principal } from './principal.ts';
+import { OWNERS_EXTENSION, stampOwnership } from './ownership.ts';
 import { scalarResolvers } from './scalars.ts';
 import { subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
 
@@ -90,15 +91,27 @@ export function maskError(logger: Logger) {
 }
 
 export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: SubgraphServerOptions<C>): Promise<RunningServer> {
-  const schema = buildSubgraphSchema({
-    typeDefs: subgraphTypeDefs(opts.name),
-    resolvers: { ...scalarResolvers, ...opts.resolvers } as GraphQLResolverMap<unknown>,
-  });
+  // Every first-party object served is stamped with its owner (lib/ownership.ts), so that the
+  // gateway can refuse one that reaches the wrong customer through a bug in any layer.
+  const owners = new WeakMap<object, Map<string, string>>();
+  const ownersOfRequest = (context: unknown): Map<string, string> => {
+    const key = context as object;
+    let map = owners.get(key);
+    if (!map) owners.set(key, (map = new Map()));
+    return map;
+  };
+  const schema = stampOwnership(
+    buildSubgraphSchema({
+      typeDefs: subgraphTypeDefs(opts.name),
+      resolvers: { ...scalarResolvers, ...opts.resolvers } as GraphQLResolverMap<unknown>,
+    }),
+    ownersOfRequest,
+  );
   const apollo = new ApolloServer<C>({
     schema,
     includeStacktraceInErrorResponses: false,
     formatError: maskError(opts.logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ownershipStamps(owners)],
     logger: opts.logger,
     // Shutdown is owned by lib/service-main.ts, which closes the database after the server;
     // Apollo's own signal handlers would exit before that.
@@ -134,6 +147,22 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     close: async () => {
       await closeServer(server);
       await apollo.stop();
+    },
+  };
+}
+
+/** Adds the request's ownership stamps to the response as `extensions.owners` (lib/ownership.ts). */
+function ownershipStamps(owners: WeakMap<object, Map<string, string>>): ApolloServerPlugin<BaseSubgraphContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          const stamps = owners.get(contextValue);
+          if (!stamps?.size || response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, [OWNERS_EXTENSION]: Object.fromEntries(stamps) };
+        },
+      };
     },
   };
 }

@@ -3,6 +3,7 @@ import type { GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema } from 'gr
 import { graphqlRuntime, middlewareRuntime, shieldRuntime } from './graphql-runtime.ts';
 import type { GatewayContext } from '../executor.ts';
 import { callerLevelDenial, existingAuthzState, forbidden, maySeePayment, OBJECT_CHECKS, type AuthzState } from './engine.ts';
+import { refuseForeignObjects } from './ownership.ts';
 import { POLICY, type FieldPolicy } from './policy.ts';
 
 // graphql-shield 7.6.x's ESM build does `import { isUndefined } from 'util'`, which Node 23+ no
@@ -152,6 +153,8 @@ export function authorizeWithShield(schema: GraphQLSchema): AuthorizedSchema {
   filterThirdPartyAccountLists(shielded);
   filterThirdPartyPayments(shielded);
   invalidateAfterConsentMutations(shielded);
+  // Outermost: whatever the rules and filters let through is refused if it belongs to another customer.
+  refuseForeignObjects(shielded);
   return { schema: shielded, requiresPreExecution: true, wrapped };
 }
 
