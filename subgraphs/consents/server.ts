@@ -38,7 +38,7 @@ export async function startConsentsSubgraph(config: ConsentsConfig, options: Con
   try {
     if (config.PROFILE === 'sandbox') await seedSandbox(db, { idHashSecret: config.ID_HASH_SECRET, now: now() });
     const repo = createConsentRepository(db);
-    const consents = createConsentService(repo);
+    const consents = createConsentService(repo, { maxPendingPerClient: config.CONSENTS_MAX_PENDING_PER_CLIENT });
 
     const sweep = () => {
       sweeping = repo.recordDueExpiries(now()).then(

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLError } from 'graphql';
 import { newId } from '../../lib/ids.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
-import { createConsentService, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
+import { createConsentService, DEFAULT_MAX_PENDING_PER_CLIENT, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
 import { ALICE, DATABASE_URL, DAY, SECOND, T0, at, openTestDatabase, principal, type TestDatabase } from './helpers.ts';
 
@@ -108,5 +108,68 @@ describe.skipIf(!DATABASE_URL)(title, () => {
       expect(['REVOKED', 'EXPIRED']).toContain(stored!.status);
       expect(events.map((e) => e.status)).toEqual(['AWAITING_AUTHORISATION', 'AUTHORISED', stored!.status]);
     }
+  });
+
+  describe('the cap on pending consent requests', () => {
+    const CAP = DEFAULT_MAX_PENDING_PER_CLIENT;
+    const asClient = (customerId: string, i: number): Caller => ({ principal: principal.thirdParty(customerId, 'budgetly'), requestId: `req-ask-${i}`, now: T0 });
+    const pendingOf = async (customerId: string) => {
+      const [row] = await t.db.query<{ pending: number }>(`SELECT count(*)::int AS pending FROM consents WHERE customer_id = $1 AND client_id = 'budgetly' AND status = 'AWAITING_AUTHORISATION'`, [customerId]);
+      return row!.pending;
+    };
+    /** Counts the pair's pending requests over and over while `work` runs; returns the highest count seen. */
+    async function watchPending(customerIds: string[], work: Promise<unknown>): Promise<number> {
+      let done = false;
+      let highest = 0;
+      const watcher = (async () => {
+        while (!done) for (const id of customerIds) highest = Math.max(highest, await pendingOf(id));
+      })();
+      try {
+        await work;
+      } finally {
+        done = true;
+        await watcher;
+      }
+      return highest;
+    }
+
+    it(`40 concurrent requestConsent per (client, customer), for two customers at once, six rounds: exactly ${CAP} are created for each, the others refused and nothing of theirs written`, async () => {
+      expect(CAP).toBe(5);
+      for (let round = 0; round < 6; round++) {
+        const [a, b] = [newId('cus'), newId('cus')];
+        // Two customers at once: the lock is per pair, so each pair gets exactly its own cap.
+        const racing = [a, b].flatMap((customerId) => Array.from({ length: 40 }, (_, i) => service.requestConsent(asClient(customerId, i), { permissions: ['ACCOUNTS'] })));
+        const outcome = settle(racing);
+        const highest = await watchPending([a, b], outcome);
+        const { won, codes } = await outcome;
+        expect(won).toBe(2 * CAP);
+        expect(codes).toEqual(Array(80 - 2 * CAP).fill('CONSENT_REQUEST_LIMIT_EXCEEDED'));
+        expect(highest).toBeLessThanOrEqual(CAP);
+        expect([await pendingOf(a), await pendingOf(b)]).toEqual([CAP, CAP]);
+        const all = await repo.findConsentsByCustomers([a, b]);
+        expect(all).toHaveLength(2 * CAP);
+        expect(await repo.findEvents(all.map((c) => c.id))).toHaveLength(2 * CAP);
+      }
+    });
+
+    it('requests racing the customer\'s rejections never push the pending count above the cap', async () => {
+      const customer = newId('cus');
+      const first = await Promise.all(Array.from({ length: CAP }, (_, i) => service.requestConsent(asClient(customer, i), { permissions: ['BALANCES'] })));
+      // The customer rejects every pending request while the client keeps asking: each rejection
+      // frees one slot, and the requests may take the freed slots, never more.
+      const work = Promise.allSettled([
+        ...first.map((c) => service.rejectConsent({ principal: principal.firstParty(customer), requestId: 'req-reject', now: at(SECOND) }, c.id)),
+        ...Array.from({ length: 30 }, (_, i) => service.requestConsent(asClient(customer, 100 + i), { permissions: ['BALANCES'] })),
+      ]);
+      const highest = await watchPending([customer], work);
+      const results = await work;
+      const created = results.slice(CAP).filter((r) => r.status === 'fulfilled').length;
+      const refused = results.slice(CAP).filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as GraphQLError).extensions?.code);
+      expect(results.slice(0, CAP).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(highest).toBeLessThanOrEqual(CAP);
+      // Every first request was rejected, so what is pending now is exactly what the race created.
+      expect(await pendingOf(customer)).toBe(created);
+      expect(refused).toEqual(Array(30 - created).fill('CONSENT_REQUEST_LIMIT_EXCEEDED'));
+    });
   });
 });

@@ -158,6 +158,21 @@ describe('consents subgraph over HTTP', () => {
     expect(codes(await gql(principal.staff(), mutation, { input: { permissions: ['ACCOUNTS'] } }))).toEqual(['FORBIDDEN']);
   });
 
+  it('a client past the cap on pending requests gets CONSENT_REQUEST_LIMIT_EXCEEDED through the error masking, without a stack trace', async () => {
+    // A customer of its own, so the other tests' requests do not count.
+    const customer = newId('cus');
+    const taxpalForCustomer = principal.thirdParty(customer, 'taxpal');
+    const mutation = `mutation ($input: RequestConsentInput!) { requestConsent(input: $input) { id status } }`;
+    for (let i = 0; i < 5; i++) expect((await gql(taxpalForCustomer, mutation, { input: { permissions: ['IDENTITY'] } })).data?.requestConsent.status).toBe('AWAITING_AUTHORISATION');
+    const refused = await gql(taxpalForCustomer, mutation, { input: { permissions: ['IDENTITY'] } });
+    expect(refused.status).toBe(200);
+    expect(refused.data).toBeNull();
+    expect(refused.errors).toHaveLength(1);
+    expect(refused.errors?.[0]?.extensions).toEqual({ code: 'CONSENT_REQUEST_LIMIT_EXCEEDED', maxPending: 5 });
+    expect(refused.errors?.[0]?.message).toMatch(/awaiting this customer's decision/);
+    expect(JSON.stringify(refused)).not.toMatch(/stack|\.ts:\d/i);
+  });
+
   it('resolves Consent entity references only for callers who may see them', async () => {
     const query = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on Consent { id status } } }`;
     const reps = [

@@ -36,6 +36,7 @@ function fakeRepo(consents: ConsentModel[]) {
     },
     findActiveConsents: async () => [],
     createConsent: async (c) => c,
+    createConsentRequest: async (c) => c,
     transition: async () => null,
     recordDueExpiries: async () => 0,
   };
@@ -73,7 +74,7 @@ describe('per-request loaders', () => {
 describe('loadConsentsConfig', () => {
   it('has safe local defaults', () => {
     const config = loadConsentsConfig({});
-    expect(config).toMatchObject({ CONSENTS_PORT: 4004, HOST: '127.0.0.1', PROFILE: 'sandbox', PGLITE_DIR: 'memory://', ID_HASH_SECRET: DEV_ID_HASH_SECRET, CONSENTS_EXPIRY_SWEEP_MS: 60_000 });
+    expect(config).toMatchObject({ CONSENTS_PORT: 4004, HOST: '127.0.0.1', PROFILE: 'sandbox', PGLITE_DIR: 'memory://', ID_HASH_SECRET: DEV_ID_HASH_SECRET, CONSENTS_EXPIRY_SWEEP_MS: 60_000, CONSENTS_MAX_PENDING_PER_CLIENT: 5 });
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
@@ -93,5 +94,7 @@ describe('loadConsentsConfig', () => {
   it('names a bad value', () => {
     expect(() => loadConsentsConfig({ CONSENTS_PORT: 'eighty' })).toThrow(/CONSENTS_PORT/);
     expect(() => loadConsentsConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    for (const bad of ['0', '-1', '2.5', 'many', '101']) expect(() => loadConsentsConfig({ CONSENTS_MAX_PENDING_PER_CLIENT: bad }), bad).toThrow(/CONSENTS_MAX_PENDING_PER_CLIENT/);
+    expect(loadConsentsConfig({ CONSENTS_MAX_PENDING_PER_CLIENT: '2' }).CONSENTS_MAX_PENDING_PER_CLIENT).toBe(2);
   });
 });

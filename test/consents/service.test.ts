@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLError } from 'graphql';
 import { newId } from '../../lib/ids.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { createConsentService, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
+import { createConsentService, DEFAULT_MAX_PENDING_PER_CLIENT, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
 import { ALICE, BACKENDS, BEN, DAY, SECOND, T0, at, openTestDatabase, principal, type TestDatabase } from './helpers.ts';
@@ -27,7 +27,9 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
   beforeAll(async () => {
     t = await openTestDatabase(backend);
     repo = createConsentRepository(t.db);
-    service = createConsentService(repo);
+    // These tests leave many of budgetly's requests to Alice pending on purpose; the cap on
+    // pending requests has its own suite below.
+    service = createConsentService(repo, { maxPendingPerClient: 100 });
   });
   afterAll(async () => {
     await t?.dispose();
@@ -147,5 +149,84 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
       expect(await codeOf(service.revokeConsent(budgetlyForAlice, c.id))).toBe('FORBIDDEN');
       expect((await repo.findConsentsByIds([c.id]))[0]!.status).toBe('AUTHORISED');
     });
+  });
+});
+
+describe.each(BACKENDS)('pending consent requests are capped per (client, customer) on %s', (backend) => {
+  let t: TestDatabase;
+  let repo: ConsentRepository;
+  let service: ConsentService;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(backend);
+    repo = createConsentRepository(t.db);
+    service = createConsentService(repo); // the default cap, CONSENTS_MAX_PENDING_PER_CLIENT's default
+  });
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  /** Each test has a customer of its own, so no test sees another's requests. */
+  const newCustomer = () => newId('cus');
+  const ask = (customerId: string, now = T0, clientId = 'budgetly', expiresAt?: Date) =>
+    service.requestConsent({ principal: principal.thirdParty(customerId, clientId), requestId: 'req-ask', now }, { permissions: ['ACCOUNTS'], expiresAt });
+  const customerApp = (customerId: string, now = T0): Caller => ({ principal: principal.firstParty(customerId), requestId: 'req-decide', now });
+  const stored = async (customerId: string) => (await repo.findConsentsByCustomers([customerId])).filter((c) => c.status === 'AWAITING_AUTHORISATION');
+  const fill = async (customerId: string, now = T0, expiresAt?: Date) => {
+    const made = [];
+    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_CLIENT; i++) made.push(await ask(customerId, now, 'budgetly', expiresAt));
+    return made;
+  };
+
+  it(`accepts ${DEFAULT_MAX_PENDING_PER_CLIENT} by default and refuses the next with CONSENT_REQUEST_LIMIT_EXCEEDED, writing nothing`, async () => {
+    expect(DEFAULT_MAX_PENDING_PER_CLIENT).toBe(5);
+    const customer = newCustomer();
+    await fill(customer);
+    const err = await ask(customer).catch((e: GraphQLError) => e);
+    expect(err).toMatchObject({ extensions: { code: 'CONSENT_REQUEST_LIMIT_EXCEEDED', maxPending: 5 }, message: expect.stringMatching(/5 consent requests/) });
+    expect(await stored(customer)).toHaveLength(5);
+    const events = await repo.findEvents((await repo.findConsentsByCustomers([customer])).map((c) => c.id));
+    expect(events).toHaveLength(5);
+  });
+
+  it('counts per client and per customer: another client of the customer, and the client for another customer, are not held up', async () => {
+    const customer = newCustomer();
+    await fill(customer);
+    expect(await codeOf(ask(customer))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    expect((await ask(customer, T0, 'taxpal')).clientId).toBe('taxpal');
+    const other = newCustomer();
+    expect((await ask(other)).customerId).toBe(other);
+  });
+
+  it('a request that was rejected or authorised no longer counts', async () => {
+    const customer = newCustomer();
+    const [first, second] = await fill(customer);
+    expect(await codeOf(ask(customer))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    await service.rejectConsent(customerApp(customer), first!.id);
+    await ask(customer);
+    expect(await codeOf(ask(customer))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    await service.authoriseConsent(customerApp(customer), { id: second!.id, accountIds: [newId('acc')] });
+    await ask(customer);
+    expect(await codeOf(ask(customer))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    // Revoking an authorised consent frees nothing more: only pending requests count.
+    await service.revokeConsent(customerApp(customer), second!.id);
+    expect(await codeOf(ask(customer))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+  });
+
+  it('a request past its expiry no longer counts, from the exact expiry instant, before any sweep records it', async () => {
+    const customer = newCustomer();
+    await fill(customer, T0, at(DAY));
+    expect(await codeOf(ask(customer, at(DAY - 1)))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    expect((await ask(customer, at(DAY))).status).toBe('AWAITING_AUTHORISATION');
+    expect(await repo.findConsentsByCustomers([customer])).toHaveLength(6);
+  });
+
+  it('the cap is configurable and must be a positive integer', async () => {
+    const strict = createConsentService(repo, { maxPendingPerClient: 1 });
+    const customer = newCustomer();
+    const as = { principal: principal.thirdParty(customer, 'budgetly'), requestId: 'req-strict', now: T0 };
+    await strict.requestConsent(as, { permissions: ['IDENTITY'] });
+    expect(await codeOf(strict.requestConsent(as, { permissions: ['IDENTITY'] }))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createConsentService(repo, { maxPendingPerClient: bad }), String(bad)).toThrow(RangeError);
   });
 });

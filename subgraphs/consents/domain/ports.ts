@@ -13,8 +13,15 @@ export interface ConsentRepository {
   findEvents(consentIds: readonly string[]): Promise<ConsentEventModel[]>;
   /** Consents of (customer, client) that are AUTHORISED and not past expiry at `now`, newest first. */
   findActiveConsents(customerId: string, clientId: string, now: Date): Promise<ConsentModel[]>;
-  /** Inserts a new consent and its first event in one transaction. */
+  /** Inserts a consent as given and its first event in one transaction (no lifecycle rule applies: seeds and tests). */
   createConsent(consent: ConsentModel, event: ConsentEventModel): Promise<ConsentModel>;
+  /**
+   * Inserts a new consent request (AWAITING_AUTHORISATION) and its first event, unless its client
+   * already has `maxPending` requests of the same customer AWAITING_AUTHORISATION and not past
+   * expiry at `consent.createdAt`: then writes nothing and returns null. Counting and inserting are
+   * serialised per (customer, client), so concurrent requests never take the count above `maxPending`.
+   */
+  createConsentRequest(consent: ConsentModel, event: ConsentEventModel, maxPending: number): Promise<ConsentModel | null>;
   /**
    * Moves one consent from `from` to `to` if, and only if, it still belongs to `customerId`,
    * is still in `from` and is not past expiry at `at`: one conditional UPDATE plus its event

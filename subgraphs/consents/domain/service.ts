@@ -3,7 +3,7 @@ import { isId, newId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
 import { actor, type ClientAppModel, type ConsentModel, type ConsentPermission } from './model.ts';
 import type { ConsentRepository } from './ports.ts';
-import { decideTransition, normaliseAccountIds, normalisePermissions, resolveExpiry, type LifecycleAction } from './rules.ts';
+import { consentInForce, decideTransition, normaliseAccountIds, normalisePermissions, resolveExpiry, type LifecycleAction } from './rules.ts';
 
 /**
  * The consent lifecycle. Each mutation checks who is calling, validates its input, applies
@@ -30,9 +30,26 @@ export interface AuthoriseConsentInput {
 
 export type ConsentService = ReturnType<typeof createConsentService>;
 
+/** Default of CONSENTS_MAX_PENDING_PER_CLIENT. */
+export const DEFAULT_MAX_PENDING_PER_CLIENT = 5;
+
+export interface ConsentServiceOptions {
+  /**
+   * CONSENTS_MAX_PENDING_PER_CLIENT: how many requests one client may have AWAITING_AUTHORISATION
+   * for one customer at a time. Without a cap a client could flood a customer's consent screen and
+   * the consents table; a request that was decided (authorised, rejected) or has expired no longer
+   * counts, so the cap never blocks a client for good.
+   */
+  maxPendingPerClient: number;
+}
+
 const notFound = () => clientError(ErrorCode.NOT_FOUND, 'consent not found');
 
-export function createConsentService(repo: ConsentRepository) {
+export function createConsentService(repo: ConsentRepository, options: ConsentServiceOptions = { maxPendingPerClient: DEFAULT_MAX_PENDING_PER_CLIENT }) {
+  const { maxPendingPerClient } = options;
+  if (!Number.isInteger(maxPendingPerClient) || maxPendingPerClient < 1) {
+    throw new RangeError(`the cap on pending consent requests must be a positive integer, got ${maxPendingPerClient}`);
+  }
   async function clientOf(principal: Principal): Promise<ClientAppModel | null> {
     const [client] = await repo.findClients([principal.clientId]);
     return client ?? null;
@@ -114,18 +131,28 @@ export function createConsentService(repo: ConsentRepository) {
         rejectedAt: null,
         revokedAt: null,
       };
-      return repo.createConsent(consent, {
-        consentId: consent.id,
-        status: 'AWAITING_AUTHORISATION',
-        at: caller.now,
-        actor: actor.client(clientId),
-        requestId: caller.requestId || null,
-      });
+      const created = await repo.createConsentRequest(
+        consent,
+        { consentId: consent.id, status: 'AWAITING_AUTHORISATION', at: caller.now, actor: actor.client(clientId), requestId: caller.requestId || null },
+        maxPendingPerClient,
+      );
+      if (!created) {
+        throw clientError(
+          ErrorCode.CONSENT_REQUEST_LIMIT_EXCEEDED,
+          `this client already has ${maxPendingPerClient} consent requests awaiting this customer's decision; a new one can be made once one of them is authorised, rejected or expires`,
+          { maxPending: maxPendingPerClient },
+        );
+      }
+      return created;
     },
     authoriseConsent: (caller: Caller, input: AuthoriseConsentInput) => lifecycle(caller, 'authorise', input.id, input.accountIds),
     rejectConsent: (caller: Caller, id: string) => lifecycle(caller, 'reject', id),
     revokeConsent: (caller: Caller, id: string) => lifecycle(caller, 'revoke', id),
-    /** The consents in force between a customer and a client at `now` (for the gateway's consent checks). */
-    activeConsents: (customerId: string, clientId: string, now: Date) => repo.findActiveConsents(customerId, clientId, now),
+    /**
+     * The consents in force between a customer and a client at `now`, the input of
+     * `consentGrants`. Storage selects them with SQL; lib/consent.ts's `consentInForce` decides,
+     * so the answer is by definition the one the gateway's checks reach.
+     */
+    activeConsents: async (customerId: string, clientId: string, now: Date) => (await repo.findActiveConsents(customerId, clientId, now)).filter((c) => consentInForce(c, now)),
   };
 }

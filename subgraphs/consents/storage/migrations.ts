@@ -70,4 +70,10 @@ CREATE TRIGGER consent_events_no_truncate BEFORE TRUNCATE ON consent_events
   FOR EACH STATEMENT EXECUTE FUNCTION consent_events_append_only();
 `,
   },
+  {
+    // Counting a client's requests awaiting a customer's decision (the pending-request cap,
+    // createConsentRequest) reads only these rows.
+    name: '002_consents_pending_index',
+    sql: `CREATE INDEX consents_pending ON consents (customer_id, client_id, expires_at) WHERE status = 'AWAITING_AUTHORISATION';`,
+  },
 ];

@@ -96,6 +96,27 @@ export function findActiveConsents(q: Queryable, customerId: string, clientId: s
   return consentsWhere(q, `c.customer_id = $1 AND c.client_id = $2 AND c.status = 'AUTHORISED' AND c.expires_at > $3`, [customerId, clientId, now]);
 }
 
+async function insertConsent(tx: Queryable, consent: ConsentModel, event: ConsentEventModel): Promise<ConsentModel> {
+  await tx.query(
+    `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
+     VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)`,
+    [consent.id, consent.customerId, consent.clientId, consent.status, consent.permissions, consent.expiresAt, consent.createdAt, consent.authorisedAt, consent.rejectedAt, consent.revokedAt],
+  );
+  for (const accountId of consent.accountIds) {
+    await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [consent.id, accountId]);
+  }
+  await insertEvent(tx, event);
+  const [created] = await consentsWhere(tx, `c.id = $1`, [consent.id]);
+  return created!;
+}
+
+/**
+ * Class key of the transaction-scoped advisory lock that serialises the consent requests of one
+ * (customer, client) ('cnsr'). The two-key form has its own key space, apart from the single-key
+ * locks migrations take (lib/database.ts), and the class keeps it apart from other two-key users.
+ */
+const CONSENT_REQUEST_LOCK_CLASS = 0x636e7372;
+
 /** Which timestamp column a transition into `to` sets. A fixed map: never built from input. */
 const TRANSITION_COLUMN = { AUTHORISED: 'authorised_at', REJECTED: 'rejected_at', REVOKED: 'revoked_at' } as const;
 
@@ -126,19 +147,24 @@ export function createConsentRepository(db: Database): ConsentRepository {
 
     findActiveConsents: (customerId, clientId, now) => findActiveConsents(db, customerId, clientId, now),
 
-    async createConsent(consent, event) {
+    createConsent: (consent, event) => db.transaction((tx) => insertConsent(tx, consent, event)),
+
+    async createConsentRequest(consent, event, maxPending) {
       return db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
-           VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)`,
-          [consent.id, consent.customerId, consent.clientId, consent.status, consent.permissions, consent.expiresAt, consent.createdAt, consent.authorisedAt, consent.rejectedAt, consent.revokedAt],
+        // Count-then-insert is a race under READ COMMITTED (two requests both count 4 of 5 and both
+        // insert), and no row exists yet to lock. A transaction-scoped advisory lock on the pair
+        // makes the requests of one (customer, client) take turns: the next one's count runs after
+        // the previous one committed (each statement reads a fresh snapshot), and the lock is
+        // released at commit or rollback. Other pairs are not held up, except on a hash collision,
+        // which only makes them wait.
+        await tx.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))`, [CONSENT_REQUEST_LOCK_CLASS, `${consent.customerId}:${consent.clientId}`]);
+        const [row] = await tx.query<{ pending: number }>(
+          `SELECT count(*)::int AS pending FROM consents
+            WHERE customer_id = $1 AND client_id = $2 AND status = 'AWAITING_AUTHORISATION' AND expires_at > $3`,
+          [consent.customerId, consent.clientId, consent.createdAt],
         );
-        for (const accountId of consent.accountIds) {
-          await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [consent.id, accountId]);
-        }
-        await insertEvent(tx, event);
-        const [created] = await consentsWhere(tx, `c.id = $1`, [consent.id]);
-        return created!;
+        if ((row?.pending ?? 0) >= maxPending) return null;
+        return insertConsent(tx, consent, event);
       });
     },
 
