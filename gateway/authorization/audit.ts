@@ -4,6 +4,7 @@ import { PUBLIC_SCHEMA_PATH } from '../../lib/schema-files.ts';
 import { graphqlRuntime } from './graphql-runtime.ts';
 import { POLICY, type FieldPolicy } from './policy.ts';
 import { buildRuleTree } from './rules.ts';
+import { SHARED_STATE } from './shared-state.ts';
 
 /**
  * The reviewer's view of the LIVE rule set: the rule tree that startGateway applies
@@ -115,6 +116,16 @@ export function renderMarkdown(report: AuditReport): string {
     '',
   ];
   if (report.problems.length) out.push('## Problems', '', ...report.problems.map((p) => `- ${p}`), '');
+  out.push(
+    '## What is shared between requests',
+    '',
+    'Nothing computed for one principal is handed to another: each place where work or results are shared is per request or keyed by everything its answer depends on (gateway/authorization/shared-state.ts).',
+    '',
+    '| what | where | scope | keyed by |',
+    '|---|---|---|---|',
+    ...SHARED_STATE.map((s) => `| ${s.what} | ${s.where} | ${s.scope} | ${s.key.replace(/\|/g, '\\|')} |`),
+    '',
+  );
   let current = '';
   for (const r of report.rows) {
     if (r.type !== current) {
