@@ -2,15 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { Logger } from './logger.ts';
-import { registry } from './metrics.ts';
 import { requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
 
 /**
  * Serves an Apollo Server on node:http with the routes every service has:
  * - POST/GET /graphql through Apollo's executeHTTPGraphQLRequest (the documented integration API);
  * - /healthz: the process is alive;
- * - /readyz: dependencies answer (the service passes its own check);
- * - /metrics: Prometheus text.
+ * - /readyz: dependencies answer (the service passes its own check).
+ * /metrics is not here: it is served to operators only, on the listener of lib/metrics-server.ts;
+ * the public port answers it 404 like any unknown path.
  * Every request runs inside a request context (x-request-id, traceparent), echoed back in
  * the response so a client can quote it when reporting a problem.
  */
@@ -107,7 +107,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     const started = performance.now();
     res.once('close', () => {
       const path = (req.url ?? '/').split('?')[0];
-      const probe = path === '/healthz' || path === '/readyz' || path === '/metrics';
+      const probe = path === '/healthz' || path === '/readyz';
       opts.logger[probe ? 'debug' : 'info'](
         { requestId: rc.requestId, traceparent: rc.traceparent, method: req.method, path, status: res.statusCode, durationMs: Math.round(performance.now() - started), aborted: !res.writableFinished },
         'request completed',
@@ -122,11 +122,6 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       const checks = (await opts.readiness?.().catch(() => ({ readiness: false }))) ?? {};
       const ready = Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
-    }
-    if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(await registry.metrics());
-      return;
     }
     if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
 

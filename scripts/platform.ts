@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { loadGatewayConfig } from '../gateway/config.ts';
 import { startGateway } from '../gateway/server.ts';
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError, loadMetricsConfig } from '../lib/config.ts';
 import type { RunningServer } from '../lib/http-server.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { startMetricsServer } from '../lib/metrics-server.ts';
 import { DEFAULT_SANDBOX_PORTS, startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../subgraphs/accounts/server.ts';
@@ -17,10 +18,12 @@ import { startPaymentsSubgraph } from '../subgraphs/payments/server.ts';
 /**
  * The whole product in one process: partner sandboxes, the four subgraphs and the gateway,
  * started in dependency order and stopped in reverse. `npm start` uses it on the default ports;
- * end-to-end tests use free ports and in-memory PGlite.
+ * end-to-end tests use free ports and in-memory PGlite. All parts share one process and so one
+ * metrics registry: one operator listener (METRICS_HOST/METRICS_PORT/METRICS_TOKEN, default
+ * 127.0.0.1:9400) serves all of it.
  */
 export interface PlatformOptions {
-  /** 'default': the fixed ports (gateway 4000, subgraphs 4001-4004, sandboxes 4100-4103); 'free': any free port. */
+  /** 'default': the fixed ports (gateway 4000, subgraphs 4001-4004, sandboxes 4100-4103, metrics 9400 unless METRICS_PORT); 'free': any free port. */
   ports?: 'default' | 'free';
   /** Environment overrides on top of process.env (e.g. PGLITE_DIR, DATABASE_URL, LOG_LEVEL). */
   env?: Record<string, string | undefined>;
@@ -39,6 +42,8 @@ export interface PlatformUrls {
   northwind: string;
   rheinbank: string;
   onfido: string;
+  /** The operator metrics listener's /metrics URL (not on any public port). */
+  metrics: string;
 }
 
 export interface RunningPlatform {
@@ -76,7 +81,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   preflight(env);
 
   try {
-    // 1. Partner sandboxes (authorization server, banks, KYC provider).
+    // 1. The operator metrics listener, first: it is cheap, and a taken port fails before anything else starts.
+    const metricsConfig = loadMetricsConfig('gateway', free ? { ...env, METRICS_PORT: '0' } : env);
+    const metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger: child('metrics') });
+    started.push({ name: 'metrics', close: () => metrics.close() });
+
+    // 2. Partner sandboxes (authorization server, banks, KYC provider).
     const sandboxes = await startSandboxes({
       ports: free ? 0 : { ...DEFAULT_SANDBOX_PORTS },
       ...(now ? { now } : {}),
@@ -91,7 +101,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       AUTH_JWKS_URL: sandboxes.urls.jwks,
     };
 
-    // 2. The subgraphs, each with its own port and (for a PGlite directory on disk) its own data directory.
+    // 3. The subgraphs, each with its own port and (for a PGlite directory on disk) its own data directory.
     const subgraphEnv = (name: SubgraphName) => {
       const dir = env.PGLITE_DIR;
       const pgliteDir = dir && !dir.startsWith('memory://') ? `${dir.replace(/\/$/, '')}/${name}` : dir;
@@ -117,7 +127,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
-    // 3. The gateway, pointed at the subgraphs actually started.
+    // 4. The gateway, pointed at the subgraphs actually started.
     const gateway = await startGateway(
       loadGatewayConfig({
         ...env,
@@ -144,6 +154,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
         northwind: sandboxes.urls.northwind,
         rheinbank: sandboxes.urls.rheinbank,
         onfido: sandboxes.urls.onfido,
+        metrics: metrics.url,
       },
       sandboxes,
       close: closeAll,
@@ -162,6 +173,7 @@ function preflight(env: Record<string, string | undefined>): void {
     ['payments', loadPaymentsConfig],
     ['consents', loadConsentsConfig],
     ['gateway', loadGatewayConfig],
+    ['metrics', (e) => loadMetricsConfig('gateway', e)],
   ];
   for (const [name, load] of loaders) {
     try {

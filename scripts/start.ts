@@ -1,5 +1,5 @@
 // npm start: the whole platform on the default ports (gateway 4000, subgraphs 4001-4004,
-// partner sandboxes 4100-4103), with PGlite data kept in .data/pglite/<subgraph>.
+// partner sandboxes 4100-4103, operator metrics 127.0.0.1:9400), with PGlite data kept in .data/pglite/<subgraph>.
 // Logs are pino JSON (LOG_LEVEL, default info); the banner below is printed once everything is up.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,7 @@ process.stdout.write(`
   Sandboxes         auth ${platform.urls.auth}  northwind ${platform.urls.northwind}
                     rheinbank ${platform.urls.rheinbank}  onfido ${platform.urls.onfido}
   Data              ${pgliteDir}
+  Metrics           ${platform.urls.metrics}  (operators only: not served on the public ports)
 
   1. Get an access token for a sandbox customer (npm run token -- --help lists them):
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { subgraphUrlKey } from '../../gateway/config.ts';
+import { DEV_METRICS_TOKEN, isLoopbackHost } from '../../lib/config.ts';
 import { SUBGRAPH_NAMES } from '../../lib/schema-files.ts';
 
 // Docker cannot run on the development machines, so the compose file is checked statically:
@@ -10,7 +11,7 @@ import { SUBGRAPH_NAMES } from '../../lib/schema-files.ts';
 // must be one the code actually reads (a typo would otherwise be silently ignored).
 const root = process.cwd();
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; command?: string[]; environment?: Record<string, string> }>;
+  services: Record<string, { image?: string; command?: string[]; environment?: Record<string, string>; ports?: string[] }>;
 };
 
 function sourceFiles(dir: string): string[] {
@@ -37,6 +38,8 @@ function variablesReadByCode(): Set<string> {
 }
 
 const appServices = Object.entries(compose.services).filter(([, s]) => s.image?.startsWith('node:'));
+/** The services of lib/service-main.ts (the sandboxes stand in for partners and have no metrics listener). */
+const graphServices = appServices.filter(([name]) => name !== 'sandboxes');
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL, Redis, the sandboxes, each subgraph and the gateway as services', () => {
@@ -53,5 +56,20 @@ describe('docker-compose.yml', () => {
     const read = variablesReadByCode();
     const unknown = Object.keys(service.environment ?? {}).filter((v) => !read.has(v));
     expect(unknown).toEqual([]);
+  });
+
+  it.each(graphServices)('%s serves metrics to operators only: its own port, not published, behind the token', (_name, service) => {
+    const env = service.environment ?? {};
+    expect(env.METRICS_PORT).toMatch(/^\d+$/);
+    expect((service.ports ?? []).some((p) => p.split(':').includes(env.METRICS_PORT!))).toBe(false);
+    if (!isLoopbackHost(env.METRICS_HOST ?? '127.0.0.1')) {
+      // The fallback is the public development token, which the production profile refuses.
+      expect(env.METRICS_TOKEN).toBe(`\${METRICS_TOKEN:-${DEV_METRICS_TOKEN}}`);
+    }
+  });
+
+  it('gives every service a metrics port of its own', () => {
+    const ports = graphServices.map(([, s]) => s.environment?.METRICS_PORT);
+    expect(new Set(ports).size).toBe(graphServices.length);
   });
 });
