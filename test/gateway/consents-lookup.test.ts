@@ -1,11 +1,16 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Keyv } from 'keyv';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { DEV_ID_HASH_SECRET, DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { closeServer, listen, type RunningServer } from '../../lib/http-server.ts';
-import { bankAccountId } from '../../lib/ids.ts';
+import { ACCOUNT_PERMISSIONS, CONSENT_PERMISSIONS, consentedAccountsOf } from '../../lib/consent.ts';
+import { openDatabase } from '../../lib/database.ts';
+import { bankAccountId, newId } from '../../lib/ids.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Principal } from '../../lib/principal.ts';
 import {
@@ -15,9 +20,15 @@ import {
   isConsentsUnavailable,
   type ActiveConsent,
 } from '../../gateway/authorization/consents.ts';
+import type { CallerDirectory } from '../../gateway/authorization/caller.ts';
+import { authzState, callerDenial } from '../../gateway/authorization/engine.ts';
+import type { FieldPolicy } from '../../gateway/authorization/policy.ts';
 import { loadConsentsConfig } from '../../subgraphs/consents/config.ts';
 import { startConsentsSubgraph } from '../../subgraphs/consents/server.ts';
-import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
+import { consentsMigrations } from '../../subgraphs/consents/storage/migrations.ts';
+import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
+import { SANDBOX_CONSENT_IDS, seedSandboxClients } from '../../subgraphs/consents/storage/seed.ts';
+import { CASE_CLIENT, CASE_T0, CONSENT_CASES, caseAt, gridOf, storedConsents, type ConsentCase } from '../support/consent-cases.ts';
 import { ALICE, logger } from './helpers.ts';
 
 /**
@@ -270,5 +281,97 @@ describe.skipIf(!REDIS_URL)(`two gateway replicas sharing one Redis${REDIS_URL ?
     await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!) { revokeConsent(id: $id) { status } }', { id });
     await replicaB.invalidate(ALICE, 'budgetly');
     expect(await replicaA.forRequest(budgetly, 'r5').active()).toEqual([]);
+  });
+});
+
+/**
+ * The gateway's side of the shared table of consent cases (test/support/consent-cases.ts; the
+ * consents subgraph's side is test/consents/consent-cases.test.ts): every case's consents are
+ * stored in a consents subgraph's database, and the gateway's lookup, fed by
+ * consentsSubgraphFetcher from that running subgraph, answers the grid (grants with and without an
+ * account, the consented accounts it signs into the principal, and the engine's caller-level
+ * check) with the table's answers. Both clocks (the subgraph's and the lookup's) are set to the
+ * case's instant.
+ */
+describe('the shared table of consent cases, against the gateway', () => {
+  let dir: string;
+  let consents: RunningServer;
+  // Starts at the table's origin: the subgraph's expiry sweep runs at start with this clock, and
+  // must not record as EXPIRED a consent that a case reads just before its expiry.
+  let clock = CASE_T0;
+  const customers = new Map<ConsentCase, string>();
+
+  beforeAll(async () => {
+    // The cases' consents (every status, other clients' ones, empty accounts) are written straight
+    // into the subgraph's database before it starts; the API could not create most of them.
+    dir = await mkdtemp(join(tmpdir(), 'consent-cases-'));
+    const db = await openDatabase({ schema: 'consents', pgliteDir: dir, migrations: consentsMigrations, logger });
+    try {
+      await seedSandboxClients(db);
+      const repo = createConsentRepository(db);
+      for (const consentCase of CONSENT_CASES) {
+        const customer = newId('cus');
+        customers.set(consentCase, customer);
+        for (const { consent, event } of storedConsents(consentCase, customer)) await repo.createConsent(consent, event);
+      }
+    } finally {
+      await db.close();
+    }
+    // The sweep's period is the longest allowed, so it never runs again during the cases.
+    const config = loadConsentsConfig({ ...process.env, CONSENTS_PORT: '0', PGLITE_DIR: dir, DATABASE_URL: undefined, LOG_LEVEL: 'silent', CONSENTS_EXPIRY_SWEEP_MS: '600000' });
+    consents = await startConsentsSubgraph(config, { logger, now: () => clock });
+  }, 60_000);
+  afterAll(async () => {
+    await consents?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The client registry says budgetly is a third party; nothing else is asked of it here. */
+  const directory: CallerDirectory = {
+    kindOf: async () => 'thirdParty',
+    ownedAccountIds: async () => new Set(),
+    transactionAccountId: async () => null,
+    paymentDebtorAccountIds: async (_p, _r, ids) => ids.map(() => null),
+    consentClientId: async () => null,
+  };
+  const fieldNeeding = (consent: FieldPolicy['consent']): FieldPolicy => ({ callers: ['thirdParty'], scopes: [], consent, pii: false, decided: 'operation', object: null, note: 'consent-cases' });
+
+  function requestFor(consentCase: ConsentCase, requestId: string) {
+    clock = caseAt(consentCase);
+    const lookup = createConsentLookup({ fetchActive: consentsSubgraphFetcher({ url: consents.url, internalSecret: DEV_INTERNAL_SECRET, timeoutMs: 5_000, logger }), cache: new Keyv(), ttlMs: 1000, logger, now: () => clock });
+    const caller: Principal = { customerId: customers.get(consentCase)!, clientId: CASE_CLIENT, scopes: [] };
+    return { lookup, caller, request: lookup.forRequest(caller, requestId) };
+  }
+
+  describe.each(CONSENT_CASES)('$name', (consentCase) => {
+    it('grants() answers the grid as the table says', async () => {
+      const { request } = requestFor(consentCase, 'req-grid');
+      const answers = [];
+      for (const q of gridOf(consentCase)) answers.push([q.question, q.accountId === undefined ? await request.grants(q.permission) : await request.grants(q.permission, q.accountId)]);
+      expect(answers).toEqual(gridOf(consentCase).map((q) => [q.question, q.expected]));
+      // An account id that could not be determined is refused, never read as "some account".
+      for (const permission of ACCOUNT_PERMISSIONS) expect(await request.grants(permission, undefined), permission).toBe(false);
+    });
+
+    it('the consented accounts signed into the principal are exactly the accounts the table grants', async () => {
+      const { request } = requestFor(consentCase, 'req-accounts');
+      const active = await request.active();
+      const accounts = consentedAccountsOf(active, clock);
+      for (const permission of ACCOUNT_PERMISSIONS) {
+        const granted = gridOf(consentCase).filter((q) => q.permission === permission && q.accountId !== undefined && q.expected);
+        expect([...accounts[permission]].sort(), permission).toEqual(granted.map((q) => q.accountId).sort());
+      }
+    });
+
+    it("the engine's caller-level check (callerDenial) lets a field through exactly when the table's caller-level answer is yes", async () => {
+      const { lookup, caller } = requestFor(consentCase, 'req-denial');
+      const state = authzState({}, caller, 'req-denial', { consents: lookup, directory });
+      for (const permission of CONSENT_PERMISSIONS) {
+        const denial = await callerDenial(`Case.${permission}`, fieldNeeding(permission), state);
+        const expected = gridOf(consentCase).find((q) => q.question === permission)!.expected;
+        expect(denial === null, permission).toBe(expected);
+        if (denial) expect(denial).toMatchObject({ reason: 'CONSENT', missingConsent: permission });
+      }
+    });
   });
 });
