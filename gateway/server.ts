@@ -39,7 +39,7 @@ export interface RunningGateway extends RunningServer {
 /**
  * Starts the gateway: loads the supergraph, builds the executable schema with per-subgraph
  * executors, wraps it with the access rules, and serves it with Apollo Server 5 on
- * lib/http-server.ts (/graphql, /healthz, /readyz, /metrics, request ids, traceparent).
+ * lib/http-server.ts (/graphql, /healthz, /readyz, request ids, traceparent; /metrics is on the operator listener).
  */
 export async function startGateway(config: GatewayConfig, { logger, now, cache: givenCache, authorization = 'enforce' }: GatewayOptions): Promise<RunningGateway> {
   const production = config.PROFILE === 'production';

@@ -2,7 +2,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 
 /**
  * Prometheus metrics, one registry per process. Every outbound call (partner or subgraph) is
- * measured under a deliberate `target` name; every service exposes /metrics.
+ * measured under a deliberate `target` name. The registry is served to operators only, by the
+ * listener of lib/metrics-server.ts (one per process), never on a service's public port.
  */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
