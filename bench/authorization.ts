@@ -40,6 +40,7 @@ import type { Principal } from '../lib/principal.ts';
 import { scalarResolvers } from '../lib/scalars.ts';
 import { subgraphTypeDefs, type SubgraphName } from '../lib/schema-files.ts';
 import { SANDBOX_CLIENTS } from '../sandboxes/manifest.ts';
+import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'enforce' | 'disabled';
 
@@ -355,11 +356,6 @@ async function startJwks(): Promise<Jwks> {
   };
 }
 
-interface Outcome {
-  ok: boolean;
-  error?: string;
-}
-
 async function dashboardOnce(url: string, token: string, expectedAccounts: number): Promise<Outcome> {
   const res = await fetch(url, {
     method: 'POST',
@@ -370,45 +366,6 @@ async function dashboardOnce(url: string, token: string, expectedAccounts: numbe
   if (body.errors?.length) return { ok: false, error: `${body.errors[0]!.extensions?.code ?? res.status}: ${body.errors[0]!.message}` };
   if (body.data?.me?.accounts?.length !== expectedAccounts) return { ok: false, error: `incomplete dashboard (HTTP ${res.status})` };
   return { ok: true };
-}
-
-interface Phase {
-  latencies: number[];
-  failed: number;
-  elapsedMs: number;
-  firstError?: string;
-}
-
-async function closedLoop(n: number, concurrency: number, one: () => Promise<Outcome>): Promise<Phase> {
-  const latencies: number[] = [];
-  let next = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const t0 = performance.now();
-      let outcome: Outcome;
-      try {
-        outcome = await one();
-      } catch (err) {
-        outcome = { ok: false, error: (err as Error).message };
-      }
-      latencies.push(performance.now() - t0);
-      if (!outcome.ok) {
-        failed++;
-        firstError ??= outcome.error;
-      }
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
-  return { latencies, failed, elapsedMs: performance.now() - started, ...(firstError ? { firstError } : {}) };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {}): Promise<BenchResult> {
@@ -560,17 +517,6 @@ export function formatBenchResult(r: BenchResult): string {
     ...(r.disabled.firstError ? [`first error, rules off: ${r.disabled.firstError}`] : []),
     ...r.notes.map((n) => `NOTE: ${n}`),
   ].join('\n');
-}
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name}: must be a positive integer, got ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
 }
 
 if (import.meta.main) {
