@@ -73,10 +73,17 @@ class BoundedMap<K, V> extends Map<K, V> {
 
 function memoryCache(prefix: string): SharedCache {
   const claimed = new Map<string, number>();
+  // One store per namespace, as with Redis: everyone holding this cache (e.g. two gateways in one
+  // process) sees the same entries, so an invalidation by one reaches the others.
+  const stores = new Map<string, Keyv>();
   let nextSweep = 0;
   return {
     kind: 'memory',
-    store: (namespace) => new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` }),
+    store(namespace) {
+      let kv = stores.get(namespace);
+      if (!kv) stores.set(namespace, (kv = new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` })));
+      return kv;
+    },
     async claimOnce(key, ttlMs) {
       const now = Date.now();
       // Forget expired claims at most once a second, so a claim costs O(1) under load.

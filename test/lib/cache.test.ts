@@ -26,6 +26,20 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
     }
   });
 
+  it('gives everyone who opens a namespace the same entries, so one holder\'s delete reaches the others', async () => {
+    const cache = await openSharedCache({ redisUrl, logger, prefix });
+    try {
+      const first = cache.store('shared');
+      const second = cache.store('shared');
+      await first.set('k', 'v', 5_000);
+      expect(await second.get('k')).toBe('v');
+      await second.delete('k');
+      expect(await first.get('k')).toBeUndefined();
+    } finally {
+      await cache.close();
+    }
+  });
+
   it('claims a key once, even when two replicas race for it', async () => {
     const one = await openSharedCache({ redisUrl, logger, prefix });
     const two = redisUrl ? await openSharedCache({ redisUrl, logger, prefix }) : one;
