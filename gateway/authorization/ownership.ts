@@ -1,4 +1,3 @@
-import type { Executor } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { securityEvents } from '../../lib/metrics.ts';
 import { OWNED_TYPES, ownersFromExtensions } from '../../lib/ownership.ts';
@@ -47,15 +46,15 @@ export function recordOwners(context: unknown, extensions: unknown): void {
 }
 
 /** Wraps a subgraph executor so that the ownership stamps of its answers reach the request's ledger. */
-export function recordingOwners(executor: Executor): Executor {
-  return ((request) => {
+export function recordingOwners<R extends { context?: unknown }, T>(executor: (request: R) => T): (request: R) => T {
+  return (request) => {
     const result = executor(request);
-    const record = (r: unknown) => {
+    const record = <V>(r: V): V => {
       if (r && typeof r === 'object' && 'extensions' in r) recordOwners(request.context, (r as { extensions?: unknown }).extensions);
       return r;
     };
-    return isPromiseLike(result) ? result.then(record) : record(result);
-  }) as Executor;
+    return (isPromiseLike(result) ? result.then(record) : record(result)) as T;
+  };
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
