@@ -4,7 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import { graphqlRequests } from '../lib/metrics.ts';
-import { maskError } from '../lib/subgraph-server.ts';
+import { maskError } from '../lib/error-masking.ts';
 import { openSharedCache, type SharedCache } from '../lib/cache.ts';
 import { AuthenticationUnavailableError, createAuthenticator, refusalMessage, wwwAuthenticate } from './authentication.ts';
 import { createDpopVerifier } from './dpop.ts';
@@ -95,7 +95,7 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       if (limited) return limited;
       if (production) formatted = withoutSuggestions(formatted);
       // A subgraph outage is something a client can act on (retry later); everything else
-      // goes through the shared masking of lib/subgraph-server.ts.
+      // goes through the shared masking of lib/error-masking.ts.
       if (formatted.extensions?.code === SERVICE_UNAVAILABLE) {
         return { message: formatted.message, path: formatted.path, extensions: { code: SERVICE_UNAVAILABLE, service: formatted.extensions.service } };
       }

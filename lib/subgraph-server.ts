@@ -1,14 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { GraphQLFormattedError } from 'graphql';
 import type { z } from 'zod';
 import type { subgraphCommonConfig } from './config.ts';
 import type { Database } from './database.ts';
-import { ErrorCode, PartnerError } from './errors.ts';
+import { maskError } from './error-masking.ts';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from './http-server.ts';
 import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
 import type { Logger } from './logger.ts';
@@ -60,33 +58,6 @@ function readinessOf(database: Database, extra?: () => Promise<Record<string, bo
   return async () => {
     const [databaseUp, checks] = await Promise.all([database.query('SELECT 1').then(() => true, () => false), extra?.() ?? {}]);
     return { database: databaseUp, ...checks };
-  };
-}
-
-const CLIENT_CODES = new Set<string>(Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR));
-CLIENT_CODES.add('GRAPHQL_VALIDATION_FAILED');
-CLIENT_CODES.add('GRAPHQL_PARSE_FAILED');
-CLIENT_CODES.add('BAD_REQUEST');
-
-/**
- * Keeps errors a client can act on (a known code) and replaces everything else with a generic
- * INTERNAL_SERVER_ERROR; the original goes to the log under the request id.
- */
-export function maskError(logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
-    if (original instanceof PartnerError) {
-      logger.error({ err: original, partner: original.partner, path: formatted.path }, 'partner error');
-      const gql = original.toGraphQLError();
-      return { message: gql.message, path: formatted.path, extensions: gql.extensions };
-    }
-    const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-      const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
-    }
-    logger.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }
 
