@@ -51,6 +51,9 @@ const gatewaySchema = commonConfig
     QUERY_MAX_PAGE_SIZE: queryLimit(DEFAULT_QUERY_LIMITS.maxPageSize),
     QUERY_MAX_BATCH: queryLimit(DEFAULT_QUERY_LIMITS.maxBatch),
     QUERY_LIST_COST_MULTIPLIER: queryLimit(DEFAULT_QUERY_LIMITS.listMultiplier),
+    QUERY_MAX_SELECTIONS: queryLimit(DEFAULT_QUERY_LIMITS.maxSelections),
+    QUERY_MAX_DIRECTIVES: queryLimit(DEFAULT_QUERY_LIMITS.maxDirectives),
+    QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
   });
 
 export interface GatewayConfig {
@@ -83,6 +86,12 @@ export interface GatewayConfig {
   QUERY_MAX_BATCH: number;
   /** Assumed length of a list without `first` in the cost estimate. */
   QUERY_LIST_COST_MULTIPLIER: number;
+  /** Selections of a document once its fragment spreads are expanded (what a fragment-doubling document breaks). */
+  QUERY_MAX_SELECTIONS: number;
+  /** Directives written in a document. */
+  QUERY_MAX_DIRECTIVES: number;
+  /** Characters of one string or number literal in a document. */
+  QUERY_MAX_LITERAL_LENGTH: number;
   /** `<NAME>_SUBGRAPH_URL` overrides, keyed by NAME (upper case, e.g. "ACCOUNTS"). */
   subgraphUrls: Record<string, string>;
 }
@@ -132,5 +141,8 @@ export function queryLimitsOf(config: GatewayConfig): QueryLimits {
     maxPageSize: config.QUERY_MAX_PAGE_SIZE,
     maxBatch: config.QUERY_MAX_BATCH,
     listMultiplier: config.QUERY_LIST_COST_MULTIPLIER,
+    maxSelections: config.QUERY_MAX_SELECTIONS,
+    maxDirectives: config.QUERY_MAX_DIRECTIVES,
+    maxLiteralLength: config.QUERY_MAX_LITERAL_LENGTH,
   };
 }

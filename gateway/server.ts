@@ -11,7 +11,7 @@ import { createDpopVerifier } from './dpop.ts';
 import { authorizeOperation, authorizeSchema, createCallerDirectory, requireAuthentication } from './authorization.ts';
 import { consentsSubgraphFetcher, createConsentLookup } from './authorization/consents.ts';
 import { queryLimitsOf, type GatewayConfig } from './config.ts';
-import { checkBatch, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
+import { checkRequest, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
 import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
 
@@ -85,7 +85,8 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     schema,
     introspection: !production,
     includeStacktraceInErrorResponses: false,
-    // Query limits (gateway/limits.ts): tokens while parsing, batches before Apollo, the rest before execution.
+    // Query limits (gateway/limits.ts): every limit on the document in checkBody below, before
+    // Apollo parses or validates; tokens again while parsing, the rest again before execution.
     parseOptions: { maxTokens: limits.maxTokens },
     allowBatchedHttpRequests: true,
     // Production: no "Did you mean ...?" suggestions (they leak the schema); see also formatError.
@@ -101,7 +102,13 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       }
       return mask(formatted, error);
     },
-    plugins: [requireAuthentication(), queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz)] : []), requestMetrics(), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    plugins: [
+      requireAuthentication(),
+      // The authorization walk must start only once the limits passed: one after the other.
+      inOrder(queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : [])),
+      requestMetrics(),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
     logger,
     // Shutdown belongs to runService / the platform launcher; Apollo's own signal handler would
     // stop this server and re-raise the signal before the other services are closed.
@@ -113,7 +120,7 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
   const server = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
-    checkBody: (body) => checkBatch(body, limits.maxBatch),
+    checkBody: checkRequest(schema, limits),
     context: async (req, rc) => {
       let auth;
       try {
@@ -172,6 +179,32 @@ async function answers(url: URL, timeoutMs: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * One plugin whose didResolveOperation runs the given plugins' didResolveOperation hooks one after
+ * another, stopping at the first that throws. Apollo starts the didResolveOperation hooks of
+ * separate plugins together (Promise.all), so listing the limits first in `plugins` would not
+ * keep the authorization walk from starting on a document the limits refuse. Only
+ * didResolveOperation is forwarded, so the plugins given here must have no other hook.
+ */
+function inOrder(...plugins: ApolloServerPlugin<GatewayContext>[]): ApolloServerPlugin<GatewayContext> {
+  const onlyHook = (hooks: object, allowed: string, what: string) => {
+    const others = Object.keys(hooks).filter((k) => k !== allowed);
+    if (others.length > 0) throw new Error(`inOrder forwards only ${allowed}; ${what} also has ${others.join(', ')}`);
+  };
+  plugins.forEach((p, i) => onlyHook(p, 'requestDidStart', `plugin ${i}`));
+  return {
+    async requestDidStart(requestContext) {
+      const listeners = await Promise.all(plugins.map((p) => p.requestDidStart?.(requestContext)));
+      listeners.forEach((l, i) => l && onlyHook(l, 'didResolveOperation', `the request listener of plugin ${i}`));
+      return {
+        async didResolveOperation(resolved) {
+          for (const listener of listeners) await listener?.didResolveOperation?.(resolved);
+        },
+      };
+    },
+  };
 }
 
 function requestMetrics(): ApolloServerPlugin<GatewayContext> {

@@ -26,8 +26,12 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
   readiness?: () => Promise<Record<string, boolean>>;
   /** Largest accepted request body; bigger bodies get 413 before parsing. */
   maxBodyBytes?: number;
-  /** Inspects the parsed body (a JSON array for batched operations) before Apollo or the context sees it; throw an HttpError to refuse. */
-  checkBody?: (body: unknown) => void;
+  /**
+   * Inspects the request before Apollo or the context sees it: the parsed body (a JSON array for
+   * batched operations; undefined for a GET) and the URL's query parameters (where a GET carries
+   * its operation). Throw an HttpError to refuse.
+   */
+  checkBody?: (body: unknown, params: URLSearchParams) => void;
 }
 
 export class HttpError extends Error {
@@ -144,7 +148,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
         body = raw;
       }
     }
-    opts.checkBody?.(body);
+    opts.checkBody?.(body, url.searchParams);
     const context = await opts.context(req, rc, content);
     const response = await opts.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },

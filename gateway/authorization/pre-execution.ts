@@ -16,6 +16,7 @@ import type { GatewayContext } from '../executor.ts';
 import { authzState, callerDenial, scopeDenial, type AuthzDeps, type Denial } from './engine.ts';
 import { consentedAccountsOf } from '../../lib/consent.ts';
 import { policyOf } from './policy.ts';
+import { limitExceeded } from '../limits.ts';
 
 /**
  * The pre-execution pass: once per operation, before any resolver runs (Apollo's
@@ -39,11 +40,43 @@ export interface SelectedField {
   path: string;
 }
 
-/** Every (parent type, field) an operation selects, with a response path, fragments expanded. */
-export function selectedFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> = {}): SelectedField[] {
+export interface WalkOptions {
+  /**
+   * Hard cap on the selections the walk visits (the gateway passes QUERY_MAX_SELECTIONS). Past it
+   * the operation is refused with QUERY_LIMIT_EXCEEDED: a walk that stopped early cannot have
+   * seen every field, so it never allows.
+   */
+  maxSelections?: number;
+  /** Filled in with the number of selections visited (tests and benchmarks read it). */
+  stats?: { visited: number };
+}
+
+/**
+ * Every distinct (parent type, field) an operation selects, each with the first response path it
+ * appears at, fragments included.
+ *
+ * Each named fragment is walked once, at its first spread that @skip/@include keep: the fields it
+ * selects and their parent types depend only on the fragment itself (its type condition fixes
+ * the parent type, and its own @skip/@include read the request's variables, not the spread
+ * site), and the caller-level rules judge a (type, field) pair, never a path. A later spread of
+ * the same fragment therefore adds nothing, which is what keeps a fragment-doubling document
+ * (each fragment spreading the next one twice) linear instead of exponential; it also cuts
+ * fragment cycles, which validation refuses anyway. The walk visits each selection of the
+ * document at most once, and stops at `maxSelections`.
+ */
+export function selectedFields(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown> = {},
+  { maxSelections = Number.POSITIVE_INFINITY, stats }: WalkOptions = {},
+): SelectedField[] {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const out: SelectedField[] = [];
+  const seen = new Set<string>();
+  const walkedFragments = new Set<string>();
+  let visited = 0;
   const typeInfo = new TypeInfo(schema);
   // A field is left out only when @skip/@include certainly exclude it; when the directive's value
   // cannot be computed here (e.g. a variable whose default Apollo has not applied yet), the field
@@ -56,9 +89,13 @@ export function selectedFields(schema: GraphQLSchema, document: DocumentNode, op
     }
   };
 
-  const walk = (set: SelectionSetNode, prefix: string, active: Set<string>): void => {
+  const walk = (set: SelectionSetNode, prefix: string): void => {
     typeInfo.enter(set);
     for (const sel of set.selections) {
+      if (++visited > maxSelections) {
+        if (stats) stats.visited = visited;
+        throw limitExceeded('selections', maxSelections, visited, `The operation selects more than ${maxSelections} fields and fragments; at most ${maxSelections} are allowed`);
+      }
       if (!included(sel)) continue;
       if (sel.kind === Kind.FIELD) {
         // __typename, and introspection (__schema, __type) with everything under it, are public.
@@ -66,26 +103,32 @@ export function selectedFields(schema: GraphQLSchema, document: DocumentNode, op
         typeInfo.enter(sel);
         const parent = typeInfo.getParentType();
         const path = prefix ? `${prefix}.${sel.alias?.value ?? sel.name.value}` : (sel.alias?.value ?? sel.name.value);
-        out.push({ typeName: parent?.name ?? '?', fieldName: sel.name.value, path });
-        if (sel.selectionSet) walk(sel.selectionSet, path, active);
+        const key = `${parent?.name ?? '?'}.${sel.name.value}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          out.push({ typeName: parent?.name ?? '?', fieldName: sel.name.value, path });
+        }
+        if (sel.selectionSet) walk(sel.selectionSet, path);
         typeInfo.leave(sel);
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         typeInfo.enter(sel);
-        walk(sel.selectionSet, prefix, active);
+        walk(sel.selectionSet, prefix);
         typeInfo.leave(sel);
       } else {
         const fragment = fragments.get(sel.name.value);
-        if (!fragment || active.has(fragment.name.value)) continue; // validation rejects unknown and cyclic fragments
+        if (!fragment || walkedFragments.has(fragment.name.value)) continue; // unknown (validation refuses it) or already walked
+        walkedFragments.add(fragment.name.value);
         typeInfo.enter(fragment);
-        walk(fragment.selectionSet, prefix, new Set([...active, fragment.name.value]));
+        walk(fragment.selectionSet, prefix);
         typeInfo.leave(fragment);
       }
     }
     typeInfo.leave(set);
   };
   typeInfo.enter(operation);
-  walk(operation.selectionSet, '', new Set());
+  walk(operation.selectionSet, '');
   typeInfo.leave(operation);
+  if (stats) stats.visited = visited;
   return out;
 }
 
@@ -119,7 +162,12 @@ export async function preExecutionDenials(fields: SelectedField[], context: Gate
   return denials.flat();
 }
 
-export function authorizeOperation(deps: AuthzDeps): ApolloServerPlugin<GatewayContext> {
+/**
+ * The caller-level pass as an Apollo plugin. gateway/server.ts runs it after the query limits
+ * (not alongside them, as Apollo would), so the walk starts only on a document within the
+ * limits; `walk.maxSelections` still stops it at a hard cap should it ever be reached.
+ */
+export function authorizeOperation(deps: AuthzDeps, walk: { maxSelections: number }): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       return {
@@ -127,7 +175,7 @@ export function authorizeOperation(deps: AuthzDeps): ApolloServerPlugin<GatewayC
           // No principal: requireAuthentication refuses the operation (UNAUTHENTICATED) unless it
           // selects only public fields; the shield rules deny anything else without state.
           if (!operation || !contextValue.principal) return;
-          const fields = selectedFields(schema, document, operation, request.variables ?? {});
+          const fields = selectedFields(schema, document, operation, request.variables ?? {}, walk);
           // Also creates the per-request state the graphql-shield rules read during execution.
           const denied = await preExecutionDenials(fields, contextValue, deps);
           if (denied.length > 0) {

@@ -82,7 +82,11 @@ describe('cost calculator', () => {
       fragment Conn on UserConnection { edges { node { ...U } } }
       fragment U on User { id ... on User { friends(first: 2) { nodes { name } } } }
     `);
-    expect(fragments).toEqual(inline);
+    // The same fields, depth, aliases, cost and pages; the spreads and inline fragments are selections of their own.
+    const { selections: viaFragments, ...rest } = fragments;
+    const { selections: inlined, ...inlineRest } = inline;
+    expect(rest).toEqual(inlineRest);
+    expect(viaFragments).toBe(inlined + 3); // ...Conn, ...U, ... on User
     expect(measure('{ node(id: "1") { id ... on Account { balance } ... on User { accounts { id } } } }').cost).toBe(1 + (1 + 1 + (1 + 10)));
   });
 
@@ -93,7 +97,11 @@ describe('cost calculator', () => {
     const m = measure(`{ me { ...F24 } } ${defs.join(' ')}`);
     expect(m.cost).toBe(1 + 2 ** 25);
     expect(m.depth).toBe(2);
-    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`)?.extensions?.limit).toBe('cost');
+    // me, then the spread of F24; each Fi (i ≥ 1) is two spreads plus twice F(i-1); F0 is 2 fields.
+    expect(m.selections).toBe(2 + (2 ** 26 - 2));
+    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`)?.extensions).toMatchObject({ limit: 'selections', max: DEFAULT_QUERY_LIMITS.maxSelections, actual: m.selections });
+    // Without the selections limit, the cost limit refuses it too.
+    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`, {}, { ...DEFAULT_QUERY_LIMITS, maxSelections: 2 ** 30 })?.extensions?.limit).toBe('cost');
   });
 
   it('cuts fragment cycles (which validation refuses anyway) instead of looping', () => {
@@ -129,6 +137,8 @@ describe('cost calculator', () => {
     const m = measure(getIntrospectionQuery());
     expect(m).toMatchObject({ depth: 1, cost: 1, rootFields: 1 });
     expect(countTokens(getIntrospectionQuery())).toBeLessThan(DEFAULT_QUERY_LIMITS.maxTokens);
+    // Its selections do count (validation walks them), well within the limit.
+    expect(m.selections).toBeLessThan(DEFAULT_QUERY_LIMITS.maxSelections / 2);
   });
 
   it('counts tokens as the parser does (comments excluded)', () => {
@@ -162,7 +172,8 @@ describe('the customer dashboard query within the default limits', () => {
 
   it('passes with 20 transactions per account, and with first: 100', () => {
     const at20 = measure(dashboard, {}, schema);
-    expect(at20).toMatchObject({ depth: 7, aliases: 0, rootFields: 1 });
+    expect(at20).toMatchObject({ depth: 7, aliases: 0, rootFields: 1, selections: 55 });
+    expect(at20.selections).toBeLessThan(DEFAULT_QUERY_LIMITS.maxSelections / 10);
     expect(at20.cost).toBeLessThan(DEFAULT_QUERY_LIMITS.maxCost / 4);
     expect(check(dashboard, {}, DEFAULT_QUERY_LIMITS, schema)).toBeNull();
     const at100 = measure(dashboard, { transactions: 100 }, schema);
@@ -182,6 +193,13 @@ describe('configuration', () => {
     expect(queryLimitsOf(loadGatewayConfig({ QUERY_MAX_DEPTH: '5', QUERY_MAX_BATCH: '2', QUERY_LIST_COST_MULTIPLIER: '3' }))).toMatchObject({ maxDepth: 5, maxBatch: 2, listMultiplier: 3 });
     expect(() => loadGatewayConfig({ QUERY_MAX_COST: 'lots' })).toThrow(/QUERY_MAX_COST/);
     expect(() => loadGatewayConfig({ QUERY_MAX_PAGE_SIZE: '0' })).toThrow(/QUERY_MAX_PAGE_SIZE/);
+    expect(queryLimitsOf(loadGatewayConfig({ QUERY_MAX_SELECTIONS: '200', QUERY_MAX_DIRECTIVES: '4', QUERY_MAX_LITERAL_LENGTH: '64' }))).toMatchObject({
+      maxSelections: 200,
+      maxDirectives: 4,
+      maxLiteralLength: 64,
+    });
+    expect(() => loadGatewayConfig({ QUERY_MAX_SELECTIONS: '-1' })).toThrow(/QUERY_MAX_SELECTIONS/);
+    expect(() => loadGatewayConfig({ QUERY_MAX_DIRECTIVES: 'many' })).toThrow(/QUERY_MAX_DIRECTIVES/);
   });
 });
 
@@ -376,15 +394,18 @@ describe('hostile queries through the gateway', () => {
     expect(subgraphCalls()).toBe(before);
   });
 
-  it('applies the limits to each operation of a batch', async () => {
+  it('applies the limits to each operation of a batch, refusing the whole batch before any of it runs', async () => {
     const before = subgraphCalls();
     const res = await fetch(sandbox.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await jwks.sign()}` },
-      body: JSON.stringify([{ query: '{ entries(first: 1000) { edges { cursor } } }' }, { query: '{ entries(first: 500) { edges { cursor } } }' }]),
+      body: JSON.stringify([{ query: '{ me { id } }' }, { query: '{ entries(first: 1000) { edges { cursor } } }' }, { query: '{ entries(first: 500) { edges { cursor } } }' }]),
     });
-    const results = (await res.json()) as { errors?: { extensions?: Record<string, unknown> }[] }[];
-    expect(results.map((r) => r.errors?.[0]?.extensions?.limit)).toEqual(['pageSize', 'pageSize']);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { extensions?: Record<string, unknown> }[] };
+    // The first operation over a limit is named by its position in the batch.
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'pageSize', max: 100, actual: 1000, batchIndex: 1 });
     expect(subgraphCalls()).toBe(before);
   });
 
