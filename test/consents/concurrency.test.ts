@@ -114,7 +114,10 @@ describe.skipIf(!DATABASE_URL)(title, () => {
     const CAP = DEFAULT_MAX_PENDING_PER_CLIENT;
     const asClient = (customerId: string, i: number): Caller => ({ principal: principal.thirdParty(customerId, 'budgetly'), requestId: `req-ask-${i}`, now: T0 });
     const pendingOf = async (customerId: string) => {
-      const [row] = await t.db.query<{ pending: number }>(`SELECT count(*)::int AS pending FROM consents WHERE customer_id = $1 AND client_id = 'budgetly' AND status = 'AWAITING_AUTHORISATION'`, [customerId]);
+      const [row] = await t.db.query<{ pending: number }>(
+        `SELECT count(*)::int AS pending FROM consents WHERE customer_id = $1 AND client_id = 'budgetly' AND status = 'AWAITING_AUTHORISATION'`,
+        [customerId],
+      );
       return row!.pending;
     };
     /** Counts the pair's pending requests over and over while `work` runs; returns the highest count seen. */
@@ -133,7 +136,7 @@ describe.skipIf(!DATABASE_URL)(title, () => {
       return highest;
     }
 
-    it(`40 concurrent requestConsent per (client, customer), for two customers at once, six rounds: exactly ${CAP} are created for each, the others refused and nothing of theirs written`, async () => {
+    it(`40 concurrent requestConsent per (client, customer), two customers at once, six rounds: exactly ${CAP} created for each, the rest refused, writing nothing`, async () => {
       expect(CAP).toBe(5);
       for (let round = 0; round < 6; round++) {
         const [a, b] = [newId('cus'), newId('cus')];

@@ -57,7 +57,8 @@ function heldByCaller(consentCase: (typeof CONSENT_CASES)[number]): ConsentFacts
 describe('the shared table of consent cases, against lib/consent.ts', () => {
   it('has the cases the semantics must cover', () => {
     const names = CONSENT_CASES.map((c) => c.name).join('\n');
-    for (const kind of [/expir/i, /REVOKED/, /REJECTED/, /AWAITING/, /another client/, /multiple/, /empty accounts/, /IDENTITY without accounts/, /IDENTITY with accounts/]) expect(names).toMatch(kind);
+    const kinds = [/expir/i, /REVOKED/, /REJECTED/, /AWAITING/, /another client/, /multiple/, /empty accounts/, /IDENTITY without accounts/, /IDENTITY with accounts/];
+    for (const kind of kinds) expect(names).toMatch(kind);
   });
 
   describe.each(CONSENT_CASES)('$name', (consentCase) => {

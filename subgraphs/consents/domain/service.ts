@@ -139,7 +139,8 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
       if (!created) {
         throw clientError(
           ErrorCode.CONSENT_REQUEST_LIMIT_EXCEEDED,
-          `this client already has ${maxPendingPerClient} consent requests awaiting this customer's decision; a new one can be made once one of them is authorised, rejected or expires`,
+          `this client already has ${maxPendingPerClient} consent requests awaiting this customer's decision; ` +
+            'a new one can be made once one of them is authorised, rejected or expires',
           { maxPending: maxPendingPerClient },
         );
       }
@@ -153,6 +154,7 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
      * `consentGrants`. Storage selects them with SQL; lib/consent.ts's `consentInForce` decides,
      * so the answer is by definition the one the gateway's checks reach.
      */
-    activeConsents: async (customerId: string, clientId: string, now: Date) => (await repo.findActiveConsents(customerId, clientId, now)).filter((c) => consentInForce(c, now)),
+    activeConsents: async (customerId: string, clientId: string, now: Date) =>
+      (await repo.findActiveConsents(customerId, clientId, now)).filter((c) => consentInForce(c, now)),
   };
 }
