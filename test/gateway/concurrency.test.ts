@@ -179,7 +179,7 @@ describe('identical documents from different callers at the same moment', () => 
       });
     }
     expect(wrong, `${wrong.length} wrong answers in ${ROUNDS} rounds of ${callers.length * 2} requests`).toEqual([]);
-  });
+  }, 180_000);
 
   it('mutations: identical consent requests are each the caller\'s own; only the owner can reject one', async () => {
     const [alice, ben, budgetly, taxpal] = callers as [Caller, Caller, Caller, Caller];
@@ -209,5 +209,5 @@ describe('identical documents from different callers at the same moment', () => 
       }
     }
     expect(wrong).toEqual([]);
-  });
+  }, 180_000);
 });
