@@ -263,3 +263,17 @@ export async function startToyGateway(): Promise<ToyGateway> {
     },
   };
 }
+
+/** Gateway variables for tests whose four subgraphs are all one stub server, with a local JWKS. */
+export function stubGatewayEnv(jwksUrl: string, subgraphUrl: string): Record<string, string> {
+  return {
+    GATEWAY_PORT: '0',
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    AUTH_JWKS_URL: jwksUrl,
+    ACCOUNTS_SUBGRAPH_URL: subgraphUrl,
+    PAYMENTS_SUBGRAPH_URL: subgraphUrl,
+    IDENTITY_SUBGRAPH_URL: subgraphUrl,
+    CONSENTS_SUBGRAPH_URL: subgraphUrl,
+  };
+}

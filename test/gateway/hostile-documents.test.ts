@@ -8,7 +8,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { checkDocument, DEFAULT_QUERY_LIMITS, measureDocument } from '../../gateway/limits.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
-import { AUDIENCE, gql, hasStackTrace, ISSUER, logger, startLocalJwks, type GraphQLResult, type LocalJwks } from './helpers.ts';
+import { gql, hasStackTrace, logger, startLocalJwks, stubGatewayEnv, type GraphQLResult, type LocalJwks } from './helpers.ts';
 
 /**
  * A corpus of hostile documents (the kinds of the OWASP GraphQL cheat sheet: fragment doubling
@@ -56,19 +56,7 @@ let gateway: RunningGateway;
 beforeAll(async () => {
   jwks = await startLocalJwks();
   stub = await startRecordingSubgraph();
-  gateway = await startGateway(
-    loadGatewayConfig({
-      GATEWAY_PORT: '0',
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
-      AUTH_JWKS_URL: jwks.url,
-      ACCOUNTS_SUBGRAPH_URL: stub.url,
-      PAYMENTS_SUBGRAPH_URL: stub.url,
-      IDENTITY_SUBGRAPH_URL: stub.url,
-      CONSENTS_SUBGRAPH_URL: stub.url,
-    }),
-    { logger },
-  );
+  gateway = await startGateway(loadGatewayConfig(stubGatewayEnv(jwks.url, stub.url)), { logger });
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { APOLLO_CLIENT_CODES, CLIENT_CODES, maskError } from '../../lib/error-masking.ts';
 import { ErrorCode, PartnerError } from '../../lib/errors.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
-import { AUDIENCE, gql, hasStackTrace, ISSUER, logger, startLocalJwks, type GraphQLResult, type LocalJwks } from './helpers.ts';
+import { gql, hasStackTrace, logger, startLocalJwks, stubGatewayEnv, type GraphQLResult, type LocalJwks } from './helpers.ts';
 
 /**
  * Protocol mistakes get the code that names them (not INTERNAL_SERVER_ERROR), the production
@@ -49,16 +49,7 @@ let productionCache: SharedCache;
 beforeAll(async () => {
   jwks = await startLocalJwks();
   stub = await startKindStub();
-  const base = {
-    GATEWAY_PORT: '0',
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_JWKS_URL: jwks.url,
-    ACCOUNTS_SUBGRAPH_URL: stub.url,
-    PAYMENTS_SUBGRAPH_URL: stub.url,
-    IDENTITY_SUBGRAPH_URL: stub.url,
-    CONSENTS_SUBGRAPH_URL: stub.url,
-  };
+  const base = stubGatewayEnv(jwks.url, stub.url);
   sandbox = await startGateway(loadGatewayConfig(base), { logger });
   // Production requires REDIS_URL; the shared cache plays no part here, so an in-memory one stands in for it.
   productionCache = await openSharedCache({ logger });

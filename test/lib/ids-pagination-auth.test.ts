@@ -57,6 +57,15 @@ describe('pagination', () => {
 describe('internal auth (gateway to subgraph)', () => {
   const principal = { customerId: 'cus_abc', clientId: 'web-app', scopes: ['accounts:read'] };
   const BODY = '{"query":"{ me { id } }"}';
+  /** A gateway-shaped token with hand-made claims, for what signInternalContext would never produce. */
+  const handMade = (claims: Record<string, unknown>, times: { iat?: number; exp?: number | string } = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
+      .setIssuer('gateway')
+      .setAudience('subgraph:accounts')
+      .setIssuedAt(times.iat)
+      .setExpirationTime(times.exp ?? '30s')
+      .sign(new TextEncoder().encode(SECRET));
 
   it('carries the principal and request id for the intended subgraph only', async () => {
     const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1', BODY);
@@ -69,13 +78,7 @@ describe('internal auth (gateway to subgraph)', () => {
     const forged = await signInternalContext('z'.repeat(40), 'accounts', principal, 'r', BODY);
     await expect(verifyInternalContext(forged, 'accounts', [SECRET], BODY)).rejects.toThrow();
     await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)], BODY)).resolves.toMatchObject({ principal });
-    const expired = await new SignJWT({ principal, rid: 'r' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
-      .setIssuer('gateway')
-      .setAudience('subgraph:accounts')
-      .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 540)
-      .sign(new TextEncoder().encode(SECRET));
+    const expired = await handMade({ principal, rid: 'r', bh: contentHash(BODY) }, { iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 540 });
     await expect(verifyInternalContext(expired, 'accounts', [SECRET], BODY)).rejects.toThrow();
   });
 
@@ -93,24 +96,12 @@ describe('internal auth (gateway to subgraph)', () => {
     await expect(verifyInternalContext(token, 'accounts', [SECRET], '{"query":"{ me { id accounts { id } } }"}')).rejects.toThrow(/another request body/);
     await expect(verifyInternalContext(token, 'accounts', [SECRET], `${BODY} `)).rejects.toThrow(/another request body/);
     await expect(verifyInternalContext(token, 'accounts', [SECRET], '')).rejects.toThrow(/another request body/);
-    const unbound = await new SignJWT({ principal, rid: 'r' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
-      .setIssuer('gateway')
-      .setAudience('subgraph:accounts')
-      .setIssuedAt()
-      .setExpirationTime('30s')
-      .sign(new TextEncoder().encode(SECRET));
+    const unbound = await handMade({ principal, rid: 'r' });
     await expect(verifyInternalContext(unbound, 'accounts', [SECRET], BODY)).rejects.toThrow(/another request body/);
   });
 
   it('refuses a token whose principal is malformed', async () => {
-    const bad = await new SignJWT({ principal: { clientId: 5 }, rid: 'r', bh: contentHash(BODY) })
-      .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
-      .setIssuer('gateway')
-      .setAudience('subgraph:accounts')
-      .setIssuedAt()
-      .setExpirationTime('30s')
-      .sign(new TextEncoder().encode(SECRET));
+    const bad = await handMade({ principal: { clientId: 5 }, rid: 'r', bh: contentHash(BODY) });
     await expect(verifyInternalContext(bad, 'accounts', [SECRET], BODY)).rejects.toThrow(/malformed principal/);
   });
 });
