@@ -1,7 +1,9 @@
+import { ConfigError } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import { SANDBOX_SEED } from './manifest.ts';
 import { startAuthServer, type RunningAuthServer } from './auth-server.ts';
 import { systemClock, type Now } from './lib/clock.ts';
+import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus, type PartnerSpecsStatus } from './lib/openapi.ts';
 import { startNorthwind, type RunningNorthwind } from './northwind/index.ts';
 import { startOnfido, type RunningOnfido } from './onfido.ts';
 import { startRheinbank, type RunningRheinbank } from './rheinbank.ts';
@@ -56,6 +58,8 @@ export interface RunningSandboxes {
   rheinbank: RunningRheinbank;
   onfido: RunningOnfido;
   urls: SandboxUrls;
+  /** Which partner specs were found (PARTNER_SPECS_DIR): their exchanges are validated; the others are not. */
+  partnerSpecs: PartnerSpecsStatus;
   /** Clears injected faults and recorded requests on every sandbox. */
   reset(): void;
   close(): Promise<void>;
@@ -68,6 +72,14 @@ export async function startSandboxes(options: SandboxesOptions): Promise<Running
   const common = { logger: options.logger, now, ...(options.host ? { host: options.host } : {}), ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}) };
   // One anchor for both banks, so their histories end at the same instant.
   const anchor = now();
+  // The partners' specs switch on the validation of every exchange. Without them the sandboxes
+  // still answer (a bare clone works) and say once what is skipped; an explicit
+  // PARTNER_SPECS_DIR that lacks one is a mistake to report, not to run around.
+  const partnerSpecs = partnerSpecsStatus();
+  const specsProblem = partnerSpecsProblem(partnerSpecs);
+  if (specsProblem) throw new ConfigError([specsProblem]);
+  const specsNotice = partnerSpecsNotice(partnerSpecs);
+  if (specsNotice) options.logger.warn({ partnerSpecsDir: partnerSpecs.dir, missing: partnerSpecs.missing }, specsNotice);
 
   const started: Array<{ close(): Promise<void> }> = [];
   const track = <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> =>
@@ -88,6 +100,7 @@ export async function startSandboxes(options: SandboxesOptions): Promise<Running
       northwind,
       rheinbank,
       onfido,
+      partnerSpecs,
       urls: {
         auth: auth.issuer,
         northwind: northwind.url,
@@ -117,6 +130,6 @@ export async function startSandboxes(options: SandboxesOptions): Promise<Running
 
 export { createTestClock, systemClock, type Now, type TestClock } from './lib/clock.ts';
 export { generateSigningKey, signAccessToken, DEFAULT_AUDIENCE, type MintOptions, type SigningKey, type TokenClaims } from './auth-server.ts';
-export { loadPartnerSpec, loadSpec, type LoadedSpec } from './lib/openapi.ts';
+export { loadPartnerSpec, loadSpec, optionalPartnerSpec, partnerSpecsStatus, type LoadedSpec, type PartnerSpecsStatus } from './lib/openapi.ts';
 export type { FaultSpec, MalformedKind } from './lib/faults.ts';
 export type { RecordedRequest } from './lib/server.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger.ts';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, SANDBOX_SEED, type SandboxCustomer } from './manifest.ts';
 import { MINUTE, SECOND_MS, systemClock, type Now } from './lib/clock.ts';
-import { loadPartnerSpec, type Violation } from './lib/openapi.ts';
+import { optionalPartnerSpec, type Violation } from './lib/openapi.ts';
 import { createPrng } from './lib/prng.ts';
 import { breakSchema, header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
 
@@ -44,7 +44,9 @@ export interface RunningOnfido extends SandboxServer {
   applicantIds(): string[];
 }
 
-const BASE = '/v3.6';
+/** The Onfido spec's server path. */
+export const ONFIDO_API_BASE = '/v3.6';
+const BASE = ONFIDO_API_BASE;
 
 type ReportName = 'document' | 'facial_similarity_photo';
 
@@ -167,7 +169,7 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
   const now = options.now ?? systemClock;
   const seed = options.seed ?? SANDBOX_SEED;
   const completionMs = options.checkCompletionMs ?? 30 * SECOND_MS;
-  const spec = loadPartnerSpec('onfido');
+  const spec = optionalPartnerSpec('onfido');
   const { applicants, checks, reports } = seedApplicants(seed);
 
   const authorised = (req: SandboxRequest): SandboxReply | undefined => {
@@ -224,7 +226,8 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
   const route = (method: string, path: string, handler: (req: SandboxRequest) => SandboxReply): Route => ({
     method,
     path: `${BASE}${path}`,
-    spec,
+    ...(spec ? { spec } : {}),
+    basePath: BASE,
     handler: (req) => authorised(req) ?? handler(req),
   });
 

@@ -4,7 +4,7 @@ import { SANDBOX_CUSTOMERS, SANDBOX_SEED, type SandboxCustomer } from './manifes
 import { DAY, systemClock, type Now } from './lib/clock.ts';
 import { RHEINBANK_BIC, rheinbankIban } from './lib/identifiers.ts';
 import { createLedgerStore, formatMinor, type Ledger, type LedgerAccount, type LedgerEntry, type LedgerStore } from './lib/ledger.ts';
-import { loadPartnerSpec, type Violation } from './lib/openapi.ts';
+import { optionalPartnerSpec, type Violation } from './lib/openapi.ts';
 import { bearerToken, breakSchema, header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
 
 /**
@@ -76,7 +76,10 @@ export interface RunningRheinbank extends SandboxServer {
   consentStatus(consentId: string): BgConsentStatus | undefined;
 }
 
-const PREFIXES = ['', '/psd2'];
+/** The Berlin Group spec's server path; every route answers with and without it. */
+export const BERLIN_GROUP_BASE = '/psd2';
+const BASE = BERLIN_GROUP_BASE;
+const PREFIXES = ['', BASE];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function bgError(status: number, code: string, text: string, path?: string): SandboxReply {
@@ -218,10 +221,10 @@ export function renderRheinbankTransaction(entry: LedgerEntry, status: 'pending'
 }
 
 function routes(state: State): Route[] {
-  const spec = loadPartnerSpec('berlin-group');
+  const spec = optionalPartnerSpec('berlin-group');
   const out: Route[] = [];
   for (const prefix of PREFIXES) {
-    const route = (method: string, path: string, handler: Route['handler']) => out.push({ method, path: `${prefix}${path}`, spec, handler });
+    const route = (method: string, path: string, handler: Route['handler']) => out.push({ method, path: `${prefix}${path}`, ...(spec ? { spec } : {}), basePath: BASE, handler });
 
     route('GET', '/v1/accounts', (req) => {
       const a = access(state, req);
@@ -380,7 +383,7 @@ export async function startRheinbank(options: RheinbankOptions): Promise<Running
   return {
     ...server,
     ledger: state.ledger,
-    basePath: '/psd2',
+    basePath: BASE,
     setConsentStatus: (consentId, status) => {
       state.consentStatus.set(consentId, status);
     },

@@ -20,6 +20,7 @@ import { formatViolation } from './openapi.ts';
  *    the partner's 400 error shape (the dialect decides) and recorded;
  * 5. the handler runs; its answer is validated against the spec as well (a sandbox bug shows up
  *    as `responseViolations` in the record and a warning in the log);
+ *    (4 and 5 happen only when the partner's spec is available: see PARTNER_SPECS_DIR in lib/openapi.ts)
  * 6. the exchange is recorded in `requests` (`GET /__sandbox/requests`).
  *
  * Admin routes (sandbox mode only):
@@ -61,8 +62,16 @@ export interface Route {
   /** Full path template, e.g. `/open-banking/v4.0/aisp/accounts/{AccountId}`. */
   path: string;
   handler: Handler;
-  /** Spec the route implements: requests and responses are validated against it. */
+  /**
+   * Spec the route implements: requests and responses are validated against it. Absent when the
+   * partner's spec is not available (lib/openapi.ts, PARTNER_SPECS_DIR): the route still answers.
+   */
   spec?: LoadedSpec;
+  /**
+   * The partner API's base path (the spec's server path, e.g. `/open-banking/v4.0/aisp`), so a
+   * fault can name the route as the spec writes it (`/accounts/{AccountId}`) with or without the spec loaded.
+   */
+  basePath?: string;
   /** Sandbox-only helper route (consent authorisation...): needs sandbox mode, never faulted or recorded. */
   admin?: boolean;
 }
@@ -206,7 +215,8 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     .filter((r) => adminEnabled || !r.admin)
     .map((route) => {
       const { regex, names } = compileTemplate(route.path);
-      const specPath = route.spec && route.spec.basePath && route.path.startsWith(route.spec.basePath) ? route.path.slice(route.spec.basePath.length) : undefined;
+      const base = route.basePath ?? route.spec?.basePath;
+      const specPath = base && route.path.startsWith(base) ? route.path.slice(base.length) : undefined;
       return { route, regex, names, ...(specPath ? { specPath } : {}) };
     })
     // literal routes before templated ones

@@ -56,7 +56,8 @@ export interface NorthwindAisState {
   seed: number;
   ledger: LedgerStore;
   pageSize: number;
-  spec: LoadedSpec;
+  /** Undefined when the OBIE AIS spec is not available (PARTNER_SPECS_DIR): no validation then. */
+  spec: LoadedSpec | undefined;
   consentStatus: Map<string, AisConsentStatus>;
   revokedTokens: Set<string>;
 }

@@ -4,7 +4,7 @@ import { SANDBOX_SEED } from '../manifest.ts';
 import { SECOND_MS, systemClock, type Now } from '../lib/clock.ts';
 import { createJwsSigner } from '../lib/jws.ts';
 import { createLedgerStore, type LedgerStore } from '../lib/ledger.ts';
-import { loadPartnerSpec } from '../lib/openapi.ts';
+import { optionalPartnerSpec } from '../lib/openapi.ts';
 import { startSandboxServer, type SandboxServer } from '../lib/server.ts';
 import { northwindAisRoutes, type AisConsentStatus, type NorthwindAisState } from './ais.ts';
 import { OBIE_AIS_BASE, OBIE_PIS_BASE, northwindDialect } from './dialect.ts';
@@ -56,14 +56,14 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     seed,
     ledger,
     pageSize: options.pageSize ?? 100,
-    spec: loadPartnerSpec('obie-ais'),
+    spec: optionalPartnerSpec('obie-ais'),
     consentStatus: new Map(),
     revokedTokens: new Set(),
   };
   const pis: NorthwindPisState = {
     seed,
     ledger,
-    spec: loadPartnerSpec('obie-pis'),
+    spec: optionalPartnerSpec('obie-pis'),
     timings: { settlementMs: options.paymentTimings?.settlementMs ?? 10 * SECOND_MS, creditedMs: options.paymentTimings?.creditedMs ?? 60 * SECOND_MS },
     now,
     consents: new Map(),
@@ -78,7 +78,7 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     ...(options.host ? { host: options.host } : {}),
     logger: options.logger,
     now,
-    routes: [...northwindAisRoutes(ais), ...northwindPisRoutes(pis)],
+    routes: [...northwindAisRoutes(ais).map((r) => ({ basePath: OBIE_AIS_BASE, ...r })), ...northwindPisRoutes(pis).map((r) => ({ basePath: OBIE_PIS_BASE, ...r }))],
     dialect: northwindDialect(signer),
     ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
   });

@@ -87,7 +87,8 @@ export interface PisTimings {
 export interface NorthwindPisState {
   seed: number;
   ledger: LedgerStore;
-  spec: LoadedSpec;
+  /** Undefined when the OBIE PIS spec is not available (PARTNER_SPECS_DIR): no validation then. */
+  spec: LoadedSpec | undefined;
   timings: PisTimings;
   now: () => Date;
   consents: Map<string, DomesticPaymentConsent>;

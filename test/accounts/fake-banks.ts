@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadPartnerSpec } from '../../sandboxes/lib/openapi.ts';
+import { optionalPartnerSpec } from '../../sandboxes/lib/openapi.ts';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 
 /**
@@ -77,17 +77,20 @@ function londonTime(d: Date): string {
 export async function startFakeBanks(now: () => Date): Promise<FakeBanks> {
   const calls: RecordedCall[] = [];
   const violations: string[] = [];
-  const specs = { northwind: loadPartnerSpec('obie-ais'), rheinbank: loadPartnerSpec('berlin-group') };
-  /** Validates the request on arrival and the response on the way out, against the bank's spec. */
+  // The banks' published specs (PARTNER_SPECS_DIR), when present: without them nothing is vetted and `violations` stays empty.
+  const specs = { northwind: optionalPartnerSpec('obie-ais'), rheinbank: optionalPartnerSpec('berlin-group') };
+  /** Validates the request on arrival and the response on the way out, against the bank's spec (when it is available). */
   const checked =
     (bank: RecordedCall['bank'], handler: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      for (const v of specs[bank].validateRequest({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers as Record<string, string> }))
+      const spec = specs[bank];
+      if (!spec) return handler(req, res);
+      for (const v of spec.validateRequest({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers as Record<string, string> }))
         violations.push(`${bank} request ${url.pathname}: ${v}`);
       const end = res.end.bind(res);
       res.end = ((chunk: string) => {
         if (res.statusCode === 200) {
-          for (const v of specs[bank].validateResponse({ method: req.method ?? 'GET', path: url.pathname, status: res.statusCode, body: JSON.parse(chunk) }))
+          for (const v of spec.validateResponse({ method: req.method ?? 'GET', path: url.pathname, status: res.statusCode, body: JSON.parse(chunk) }))
             violations.push(`${bank} response ${url.pathname}: ${v}`);
         }
         return end(chunk);

@@ -6,16 +6,17 @@ import { createLogger } from '../../lib/logger.ts';
 import { toTransactionModel } from '../../subgraphs/accounts/domain/transactions.ts';
 import { createNorthwindAdapter } from '../../subgraphs/accounts/partners/northwind/adapter.ts';
 import { classifyNorthwindEntry, mapAccounts, mapBalances, mapTransactionPage } from '../../subgraphs/accounts/partners/northwind/mapping.ts';
-import { loadPartnerSpec } from '../../sandboxes/lib/openapi.ts';
+import { specIfPresent } from '../support/partner-specs.ts';
 
 const logger = createLogger('test', 'silent');
 const ctx = { partner: 'northwind', logger };
-const spec = loadPartnerSpec('obie-ais');
+// The published spec (PARTNER_SPECS_DIR) also vets the fixtures and the adapter's requests; the mapping tests stand without it.
+const spec = specIfPresent('obie-ais', 'fixtures and adapter requests checked against the OBIE AIS 4.0 spec');
 const base = '/open-banking/v4.0/aisp';
 
 /** Fixtures are checked against the published spec first, so the tests exercise spec-valid payloads. */
 function specValid(path: string, body: unknown): unknown {
-  expect(spec.validateResponse({ method: 'GET', path: `${base}${path}`, status: 200, body })).toEqual([]);
+  if (spec) expect(spec.validateResponse({ method: 'GET', path: `${base}${path}`, status: 200, body })).toEqual([]);
   return body;
 }
 
@@ -199,7 +200,7 @@ describe('northwind adapter over HTTP', () => {
     expect(call.headers.authorization).toBe('Bearer nw-token');
     const u = new URL(call.url, url);
     expect(u.pathname).toBe('/open-banking/v4.0/aisp/accounts/22289/transactions');
-    expect(spec.validateRequest({ method: 'GET', path: u.pathname, query: u.searchParams, headers: call.headers as Record<string, string> })).toEqual([]);
+    if (spec) expect(spec.validateRequest({ method: 'GET', path: u.pathname, query: u.searchParams, headers: call.headers as Record<string, string> })).toEqual([]);
     adapter.http.shutdown();
   });
 

@@ -1,12 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 import { SECOND_MS } from '../../sandboxes/lib/clock.ts';
-import { loadPartnerSpec } from '../../sandboxes/lib/openapi.ts';
+import { loadPartnerSpec, type LoadedSpec } from '../../sandboxes/lib/openapi.ts';
+import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { caller, fakeJwsSignature, startAll, T0, uuid } from './helpers.ts';
 
-const spec = loadPartnerSpec('obie-pis');
-const aisSpec = loadPartnerSpec('obie-ais');
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+const describeSpecs = describeWithSpecs(['obie-pis', 'obie-ais']);
+let spec: LoadedSpec;
+let aisSpec: LoadedSpec;
 const PIS = '/open-banking/v4.0/pisp';
 const alice = SANDBOX_CUSTOMERS[0]!;
 
@@ -15,6 +18,8 @@ let clock: TestClock;
 let call: ReturnType<typeof caller>;
 
 beforeAll(async () => {
+  spec = loadPartnerSpec('obie-pis');
+  aisSpec = loadPartnerSpec('obie-ais');
   ({ sandboxes, clock } = await startAll());
   call = caller(sandboxes.urls.northwind, spec);
 });
@@ -61,7 +66,7 @@ async function authorisedConsent(amount?: string) {
 
 const paymentBody = (consentId: string, consent: ReturnType<typeof consentBody>) => ({ Data: { ConsentId: consentId, Initiation: consent.Data.Initiation }, Risk: consent.Risk });
 
-describe('domestic payment consents', () => {
+describeSpecs('domestic payment consents', () => {
   it('are created AWAU, signed, and authorised through the sandbox PSU journey', async () => {
     const created = await call(`${PIS}/domestic-payment-consents`, { method: 'POST', headers: headers(), body: consentBody() });
     expect(created.status).toBe(201);
@@ -103,7 +108,7 @@ describe('domestic payment consents', () => {
   });
 });
 
-describe('domestic payments', () => {
+describeSpecs('domestic payments', () => {
   it('progress ACSP -> ACSC -> ACCC over the clock and show up on the debtor account', async () => {
     const { consentId, body } = await authorisedConsent('12.34');
     const created = await call(`${PIS}/domestic-payments`, { method: 'POST', headers: headers(), body: paymentBody(consentId, body) });
@@ -199,7 +204,7 @@ describe('domestic payments', () => {
   });
 });
 
-describe('PIS request checks', () => {
+describeSpecs('PIS request checks', () => {
   it('need the PIS token (401 without body otherwise)', async () => {
     const res = await call(`${PIS}/domestic-payment-consents`, { method: 'POST', headers: { ...headers(), authorization: `Bearer ${alice.banks.northwind!.accessToken}` }, body: consentBody() });
     expect(res.status).toBe(401);

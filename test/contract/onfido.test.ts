@@ -1,11 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 import { SECOND_MS } from '../../sandboxes/lib/clock.ts';
-import { loadPartnerSpec } from '../../sandboxes/lib/openapi.ts';
+import { loadPartnerSpec, type LoadedSpec } from '../../sandboxes/lib/openapi.ts';
+import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { caller, startAll } from './helpers.ts';
 
-const spec = loadPartnerSpec('onfido');
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+const describeSpecs = describeWithSpecs(['onfido']);
+let spec: LoadedSpec;
 const headers = { authorization: `Token token=${PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken}` };
 
 let sandboxes: RunningSandboxes;
@@ -13,6 +16,7 @@ let clock: TestClock;
 let call: ReturnType<typeof caller>;
 
 beforeAll(async () => {
+  spec = loadPartnerSpec('onfido');
   ({ sandboxes, clock } = await startAll());
   call = caller(sandboxes.urls.onfido, spec);
 });
@@ -27,7 +31,7 @@ const EXPECTED = {
   awaiting_applicant: { status: 'awaiting_applicant', result: undefined, reports: [['document', 'awaiting_data', undefined], ['facial_similarity_photo', 'awaiting_data', undefined]] },
 } as const;
 
-describe('every seeded applicant conforms to Onfido v3.6 and reflects the manifest outcome', () => {
+describeSpecs('every seeded applicant conforms to Onfido v3.6 and reflects the manifest outcome', () => {
   for (const customer of SANDBOX_CUSTOMERS.filter((c) => c.kycApplicantId)) {
     it(`${customer.displayName} (${customer.kycOutcome})`, async () => {
       const id = customer.kycApplicantId!;
@@ -63,7 +67,7 @@ describe('every seeded applicant conforms to Onfido v3.6 and reflects the manife
   });
 });
 
-describe('creating applicants and checks', () => {
+describeSpecs('creating applicants and checks', () => {
   it('runs a new check from in_progress to complete over the clock (last name "Consider" -> consider)', async () => {
     for (const [lastName, result] of [['Okoro', 'clear'], ['Consider', 'consider']] as const) {
       const applicant = await call('/v3.6/applicants', { method: 'POST', headers, body: { first_name: 'Test', last_name: lastName, dob: '1990-01-02', address: { postcode: 'N1 1AA', country: 'GBR' } } });
@@ -90,7 +94,7 @@ describe('creating applicants and checks', () => {
   });
 });
 
-describe('errors', () => {
+describeSpecs('errors', () => {
   it('401 authorization_error without or with a wrong token', async () => {
     const id = SANDBOX_CUSTOMERS[0]!.kycApplicantId!;
     for (const h of [{} as Record<string, string>, { authorization: 'Token token=wrong' }, { authorization: `Bearer ${PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken}` }]) {

@@ -1,31 +1,87 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { loadPartnerSpec, loadSpec, partnerSpecPath, partnerSpecsDir } from '../../sandboxes/lib/openapi.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/config.ts';
+import { loadPartnerSpec, loadSpec, optionalPartnerSpec, PARTNER_SPEC_FILES, PartnerSpecMissingError, partnerSpecPath, partnerSpecsDir, partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus } from '../../sandboxes/lib/openapi.ts';
+import { OBIE_AIS_BASE, OBIE_PIS_BASE } from '../../sandboxes/northwind/dialect.ts';
+import { ONFIDO_API_BASE } from '../../sandboxes/onfido.ts';
+import { BERLIN_GROUP_BASE } from '../../sandboxes/rheinbank.ts';
+import { describeWithSpecs, lazyPartnerSpec } from '../support/partner-specs.ts';
 
-describe('spec files', () => {
-  it('are found beside the repository (../shared/partner-specs) or via PARTNER_SPECS_DIR', () => {
-    expect(path.basename(partnerSpecsDir())).toBe('partner-specs');
-    expect(partnerSpecPath('obie-ais')).toMatch(/obie-account-info-4\.0\.json$/);
+// Where the specs are looked for, and what happens without them, holds in a bare clone too.
+describe('locating the partner specs (PARTNER_SPECS_DIR)', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'partner-specs-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const folderWith = (name: string, files: string[]) => {
+    const dir = path.join(scratch, name);
+    mkdirSync(dir, { recursive: true });
+    for (const file of files) writeFileSync(path.join(dir, file), '{}');
+    return dir;
+  };
+  const all = Object.values(PARTNER_SPEC_FILES);
+
+  it('are looked for beside the repository (../shared/partner-specs) unless PARTNER_SPECS_DIR says where', () => {
+    expect(partnerSpecsDir({})).toBe(path.resolve(process.cwd(), '..', 'shared', 'partner-specs'));
+    expect(partnerSpecsDir({ PARTNER_SPECS_DIR: '/srv/specs' })).toBe('/srv/specs');
+    expect(partnerSpecPath('obie-ais', { PARTNER_SPECS_DIR: '/srv/specs' })).toBe('/srv/specs/obie-account-info-4.0.json');
+  });
+
+  it('are optional in the default place: a notice says what is skipped and how to switch it on', () => {
+    const status = partnerSpecsStatus({ PARTNER_SPECS_DIR: undefined });
+    const empty = { ...status, dir: path.join(scratch, 'nothing-here'), present: [], missing: [...Object.keys(PARTNER_SPEC_FILES)] as typeof status.missing };
+    expect(partnerSpecsProblem(empty)).toBeUndefined();
+    const notice = partnerSpecsNotice(empty)!;
+    expect(notice.split('\n')).toHaveLength(1);
+    expect(notice).toContain(path.join(scratch, 'nothing-here'));
+    for (const file of all) expect(notice).toContain(file);
+    expect(notice).toMatch(/do not validate .* contract tests .* skipped; to switch both on, set PARTNER_SPECS_DIR/);
+  });
+
+  it('count file by file, so a partial folder validates what it has', () => {
+    const dir = folderWith('partial', [PARTNER_SPEC_FILES.onfido]);
+    const status = partnerSpecsStatus({ PARTNER_SPECS_DIR: dir });
+    expect(status).toMatchObject({ dir, explicit: true, present: ['onfido'] });
+    expect(status.missing.sort()).toEqual(['berlin-group', 'obie-ais', 'obie-pis']);
+    expect(partnerSpecsNotice(partnerSpecsStatus({ PARTNER_SPECS_DIR: folderWith('complete', all) }))).toBeUndefined();
+  });
+
+  it('are a configuration error when PARTNER_SPECS_DIR is set and lacks one: one line naming the variable, the folder and the files', () => {
+    const dir = folderWith('lacking', [PARTNER_SPEC_FILES['obie-ais']]);
+    const problem = partnerSpecsProblem(partnerSpecsStatus({ PARTNER_SPECS_DIR: dir }))!;
+    expect(problem).toMatch(/^PARTNER_SPECS_DIR: /);
+    expect(problem).toContain(JSON.stringify(dir));
+    expect(problem).toContain(PARTNER_SPEC_FILES['berlin-group']);
+    expect(problem).not.toContain(PARTNER_SPEC_FILES['obie-ais']);
+    expect(problem.split('\n')).toHaveLength(1);
+
     const before = process.env.PARTNER_SPECS_DIR;
-    process.env.PARTNER_SPECS_DIR = '/nonexistent/specs';
+    process.env.PARTNER_SPECS_DIR = dir;
     try {
-      expect(() => partnerSpecsDir()).toThrow(/PARTNER_SPECS_DIR/);
+      expect(() => optionalPartnerSpec('onfido')).toThrow(ConfigError);
+      process.env.PARTNER_SPECS_DIR = path.join(scratch, 'does-not-exist');
+      expect(() => loadPartnerSpec('onfido')).toThrow(PartnerSpecMissingError);
+      expect(() => loadPartnerSpec('onfido')).toThrow(/PARTNER_SPECS_DIR/);
     } finally {
       if (before === undefined) delete process.env.PARTNER_SPECS_DIR;
       else process.env.PARTNER_SPECS_DIR = before;
     }
   });
+});
 
+const describeSpecs = describeWithSpecs(['obie-ais', 'obie-pis', 'berlin-group', 'onfido']);
+
+describeSpecs('spec files', () => {
   it('load JSON and YAML, and accept a bare file name', () => {
     expect(loadSpec('onfido-3.6.json').title).toMatch(/Onfido/);
     expect(loadPartnerSpec('berlin-group').title).toMatch(/NextGenPSD2/);
   });
 });
 
-describe('path matching and base paths', () => {
-  const ais = loadPartnerSpec('obie-ais');
-  const bg = loadPartnerSpec('berlin-group');
-  const onfido = loadPartnerSpec('onfido');
+describeSpecs('path matching and base paths', () => {
+  const ais = lazyPartnerSpec('obie-ais');
+  const bg = lazyPartnerSpec('berlin-group');
+  const onfido = lazyPartnerSpec('onfido');
 
   it('requires a relative server URL as prefix (OBIE)', () => {
     expect(ais.basePath).toBe('/open-banking/v4.0/aisp');
@@ -40,6 +96,13 @@ describe('path matching and base paths', () => {
     expect(onfido.matchOperation('GET', '/v3.6/checks/0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d')).toMatchObject({ operationId: 'find_check', template: '/v3.6/checks/{check_id}' });
   });
 
+  it("are the sandboxes' own base paths, which fault matching uses whether or not the spec is loaded", () => {
+    expect(ais.basePath).toBe(OBIE_AIS_BASE);
+    expect(loadPartnerSpec('obie-pis').basePath).toBe(OBIE_PIS_BASE);
+    expect(bg.basePath).toBe(BERLIN_GROUP_BASE);
+    expect(onfido.basePath).toBe(ONFIDO_API_BASE);
+  });
+
   it('can be forced to a required base path', () => {
     const forced = loadSpec(partnerSpecPath('berlin-group'), { basePath: '/psd2' });
     expect(forced.matchOperation('GET', '/v1/accounts')).toBeUndefined();
@@ -51,11 +114,11 @@ describe('path matching and base paths', () => {
   });
 });
 
-describe('validateRequest', () => {
-  const ais = loadPartnerSpec('obie-ais');
-  const pis = loadPartnerSpec('obie-pis');
-  const bg = loadPartnerSpec('berlin-group');
-  const onfido = loadPartnerSpec('onfido');
+describeSpecs('validateRequest', () => {
+  const ais = lazyPartnerSpec('obie-ais');
+  const pis = lazyPartnerSpec('obie-pis');
+  const bg = lazyPartnerSpec('berlin-group');
+  const onfido = lazyPartnerSpec('onfido');
 
   it('accepts a conforming request', () => {
     expect(ais.validateRequest({ method: 'GET', path: '/open-banking/v4.0/aisp/accounts', headers: { Authorization: 'Bearer x', 'x-fapi-auth-date': 'Sun, 10 Sep 2017 19:43:31 UTC' } })).toEqual([]);
@@ -111,10 +174,10 @@ describe('validateRequest', () => {
   });
 });
 
-describe('validateResponse', () => {
-  const ais = loadPartnerSpec('obie-ais');
-  const bg = loadPartnerSpec('berlin-group');
-  const onfido = loadPartnerSpec('onfido');
+describeSpecs('validateResponse', () => {
+  const ais = lazyPartnerSpec('obie-ais');
+  const bg = lazyPartnerSpec('berlin-group');
+  const onfido = lazyPartnerSpec('onfido');
   const accounts = '/open-banking/v4.0/aisp/accounts';
 
   it('validates the body for the status, incl. formats (OBIE links are absolute URIs)', () => {

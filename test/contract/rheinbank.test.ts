@@ -1,12 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 import { DAY } from '../../sandboxes/lib/clock.ts';
 import { isValidIban } from '../../sandboxes/lib/identifiers.ts';
-import { loadPartnerSpec } from '../../sandboxes/lib/openapi.ts';
+import { loadPartnerSpec, type LoadedSpec } from '../../sandboxes/lib/openapi.ts';
+import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { allPages, caller, startAll, uuid, type CallResult } from './helpers.ts';
 
-const spec = loadPartnerSpec('berlin-group');
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+const describeSpecs = describeWithSpecs(['berlin-group']);
+let spec: LoadedSpec;
 const customers = SANDBOX_CUSTOMERS.filter((c) => c.banks.rheinbank);
 const alice = customers.find((c) => c.displayName === 'Alice')!.banks.rheinbank!;
 const clara = customers.find((c) => c.displayName === 'Clara')!.banks.rheinbank!;
@@ -17,6 +20,7 @@ let clock: TestClock;
 let call: ReturnType<typeof caller>;
 
 beforeAll(async () => {
+  spec = loadPartnerSpec('berlin-group');
   ({ sandboxes, clock } = await startAll());
   call = caller(sandboxes.urls.rheinbank, spec);
 });
@@ -38,7 +42,7 @@ async function transactions(bank: { accessToken: string; consentId: string }, ac
 
 const cents = (amount: string) => Math.round(Number(amount) * 100);
 
-describe('every route for every Rheinbank customer conforms to Berlin Group 1.3.12', () => {
+describeSpecs('every route for every Rheinbank customer conforms to Berlin Group 1.3.12', () => {
   for (const customer of customers) {
     const bank = customer.banks.rheinbank!;
     it(`${customer.displayName}: accounts, account, balances, transactions, details and consent`, async () => {
@@ -92,7 +96,7 @@ describe('every route for every Rheinbank customer conforms to Berlin Group 1.3.
   });
 });
 
-describe('transactions', () => {
+describeSpecs('transactions', () => {
   it('split by bookingStatus and filter by date', async () => {
     const booked = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&dateFrom=2026-09-01&dateTo=2026-09-30`, { headers: headers(alice) });
     expect(booked.violations).toEqual([]);
@@ -152,7 +156,7 @@ describe('transactions', () => {
   });
 });
 
-describe('errors', () => {
+describeSpecs('errors', () => {
   const tpp = (status: number, code: string, res: CallResult) => {
     expect(res.status).toBe(status);
     expect(res.body.tppMessages[0]).toMatchObject({ category: 'ERROR', code });

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
+import { PartnerSpecMissingError, partnerSpecPath } from '../../sandboxes/lib/openapi.ts';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, type SandboxCustomer } from '../../sandboxes/manifest.ts';
 import { identityMigrations } from '../../subgraphs/identity/storage/migrations.ts';
 import { principalOf } from '../support/customers.ts';
@@ -24,28 +24,40 @@ export const staffPrincipal: Principal = principalOf(null, ['identity:read'], 'o
 export const openTestDatabase = (kind: Backend): Promise<TestDatabase> => openDatabase(kind, { schema: 'identity', migrations: identityMigrations });
 
 // ---------------------------------------------------------------------------------------------
-// The Onfido v3.6 contract, for checking that the fixtures below are spec-valid.
+// The Onfido v3.6 contract, for checking that the fixtures below are spec-valid. The spec is the
+// partner's published document (PARTNER_SPECS_DIR), absent from a bare clone: it is read on first
+// use, and the tests that use it are skipped without it (test/support/partner-specs.ts).
 
-const SPEC_PATH = fileURLToPath(new URL('../../../shared/partner-specs/onfido-3.6.json', import.meta.url));
-export const onfidoSpec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as {
-  components: { schemas: Record<string, { enum?: string[]; discriminator?: { mapping: Record<string, string> } }> };
-};
+type OnfidoSpecDocument = { components: { schemas: Record<string, { enum?: string[]; discriminator?: { mapping: Record<string, string> } }> } };
+let onfido: { document: OnfidoSpecDocument; ajv: Ajv } | undefined;
 
-const addFormats = ((addFormatsImport as unknown as { default?: unknown }).default ?? addFormatsImport) as (ajv: Ajv) => Ajv;
-const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
-addFormats(ajv);
-ajv.addSchema(onfidoSpec as object, 'onfido');
+function onfidoContract(): { document: OnfidoSpecDocument; ajv: Ajv } {
+  if (!onfido) {
+    const file = partnerSpecPath('onfido');
+    if (!existsSync(file)) throw new PartnerSpecMissingError('onfido', file);
+    const document = JSON.parse(readFileSync(file, 'utf8')) as OnfidoSpecDocument;
+    const addFormats = ((addFormatsImport as unknown as { default?: unknown }).default ?? addFormatsImport) as (ajv: Ajv) => Ajv;
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+    addFormats(ajv);
+    ajv.addSchema(document as object, 'onfido');
+    onfido = { document, ajv };
+  }
+  return onfido;
+}
+
+/** The Onfido v3.6 OpenAPI document (throws PartnerSpecMissingError when it is not available). */
+export const onfidoSpecDocument = (): OnfidoSpecDocument => onfidoContract().document;
 
 /** Validates a payload against components.schemas.<name> of the spec; returns the errors (empty when valid). */
 export function specErrors(name: string, payload: unknown): string[] {
-  const validate = ajv.getSchema(`onfido#/components/schemas/${name}`);
+  const validate = onfidoContract().ajv.getSchema(`onfido#/components/schemas/${name}`);
   if (!validate) throw new Error(`no schema ${name} in the Onfido spec`);
   return validate(payload) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
 }
 
 /** Reports are a oneOf over report kinds chosen by `name`; validate against the kind's own schema. */
 export function reportSpecErrors(report: { name: string }): string[] {
-  const ref = onfidoSpec.components.schemas.report?.discriminator?.mapping[report.name];
+  const ref = onfidoSpecDocument().components.schemas.report?.discriminator?.mapping[report.name];
   if (!ref) return [`unknown report name ${report.name}`];
   return specErrors(ref.split('/').at(-1)!, report);
 }

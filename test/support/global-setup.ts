@@ -1,0 +1,16 @@
+import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus } from '../../sandboxes/lib/openapi.ts';
+import { timeFactor } from './time.ts';
+
+/**
+ * Runs once before the suite (vitest globalSetup). Without the partners' specs the contract tests
+ * are reported as skipped, which the default reporter only counts: this line says why, and how to
+ * run them. An explicit PARTNER_SPECS_DIR that lacks a spec stops the run at once (CI sets it).
+ */
+export default function setup(): void {
+  timeFactor(); // a bad TEST_TIME_FACTOR stops the run here with its message, not in every file
+  const status = partnerSpecsStatus();
+  const problem = partnerSpecsProblem(status);
+  if (problem) throw new Error(problem);
+  const notice = partnerSpecsNotice(status);
+  if (notice) process.stderr.write(`\n${notice}\n\n`);
+}
