@@ -156,6 +156,39 @@ export function requirementLine(requirement: FieldRequirement): string {
   return `Requires: ${parts.join('; ')}`;
 }
 
+/** What a "Requires:" paragraph (requirementLine) states; null when `text` has none. */
+export interface PublishedRequirement {
+  scopes: string[];
+  callers: string[];
+  consents: ConsentRequirement[];
+  pii: boolean;
+}
+
+/** Reads back the requirement paragraph of a description (the last paragraph starting "Requires: "), as requirementLine writes it. */
+export function parseRequirementLine(description: string | null | undefined): PublishedRequirement | null {
+  const line = description?.split('\n\n').at(-1)?.trim();
+  if (!line?.startsWith('Requires: ')) return null;
+  const out: PublishedRequirement = { scopes: [], callers: [], consents: [], pii: false };
+  for (const part of line.slice('Requires: '.length).split('; ')) {
+    if (part === 'PII') out.pii = true;
+    else if (part.startsWith('scopes ')) out.scopes = part.slice('scopes '.length).split(', ');
+    else if (part.startsWith('callers ')) out.callers = part.slice('callers '.length).split(', ');
+    else if (part.startsWith('thirdParty consent ')) {
+      out.consents = part
+        .slice('thirdParty consent '.length)
+        .split(' and ')
+        .map((c) => ({ permission: c.replace(/ per account$/, '') as ConsentPermission, perAccount: c.endsWith(' per account') }));
+    }
+  }
+  return out;
+}
+
+/** The description without its requirement paragraph. */
+export function withoutRequirementLine(description: string | null | undefined): string {
+  const paragraphs = (description ?? '').split('\n\n');
+  return (parseRequirementLine(description) ? paragraphs.slice(0, -1) : paragraphs).join('\n\n').trim();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing them into the SDL.
 

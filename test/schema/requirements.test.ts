@@ -237,7 +237,7 @@ describe('introspection of the live gateway (sandbox profile)', () => {
     expect(status).toBe(200);
     const schema = body.data!.__schema as { directives: { name: string }[]; types: { name: string; fields: { name: string; description: string | null }[] | null }[] };
     expect(schema.directives.map((d) => d.name)).toEqual(expect.arrayContaining(['authenticated', 'requiresScopes', 'policy']));
-    const described = new Map(schema.types.flatMap((t) => (t.fields ?? []).map((f) => [`${t.name}.${f.name}`, f.description ?? ''] as const)));
+    const described = new Map<string, string>(schema.types.flatMap((t) => (t.fields ?? []).map((f) => [`${t.name}.${f.name}`, f.description ?? ''] as [string, string])));
     const mismatches = report.rows
       .map(coordinate)
       .filter((c) => described.get(c) !== publicSchema.get(c)!.description)
