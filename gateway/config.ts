@@ -32,6 +32,22 @@ const gatewaySchema = commonConfig
     DPOP_IAT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
     /** The gateway's public base URL as clients call it (DPoP htu); default: the listening URL. */
     GATEWAY_PUBLIC_URL: env.url().optional(),
+    /**
+     * Web-app origins allowed to call /graphql from a browser (CORS), separated by commas or spaces:
+     * serialized origins, or scheme://host:* for any port; `none` for no origin. Unset: none in
+     * production; in the sandbox the loopback hosts on any port and GATEWAY_PUBLIC_URL's origin.
+     */
+    CORS_ALLOWED_ORIGINS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        for (const entry of corsEntries(value ?? '')) {
+          const problem = corsEntryProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }
+      }),
+    /** How long browsers may cache a preflight answer; browsers cap it themselves (Chromium at 7200). */
+    CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local gateway can afford. */
     REDIS_URL: env.requiredInProduction(
       z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
@@ -72,6 +88,9 @@ export interface GatewayConfig {
   DPOP_IAT_WINDOW_SECONDS: number;
   /** Public base URL (scheme://host[:port][/prefix]); undefined: the listening URL. */
   GATEWAY_PUBLIC_URL?: string | undefined;
+  /** Resolved CORS allowlist (profile default when CORS_ALLOWED_ORIGINS is unset); [] = no cross-origin browser calls. */
+  CORS_ALLOWED_ORIGINS: readonly string[];
+  CORS_MAX_AGE_SECONDS: number;
   REDIS_URL?: string | undefined;
   INTERNAL_AUTH_SECRET: string;
   SUBGRAPH_REQUEST_SHARING: 'principal' | 'off';
@@ -116,10 +135,12 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     else problems.push(`${key}: must be an http(s) URL, got ${JSON.stringify(value)}`);
   }
 
+  const corsAllowedOrigins = base ? corsOrigins(base, problems) : [];
   if (problems.length > 0 || !base) throw new ConfigError(problems);
 
   return {
     ...base,
+    CORS_ALLOWED_ORIGINS: corsAllowedOrigins,
     AUTH_JWKS_URL: base.AUTH_JWKS_URL ?? `${base.AUTH_ISSUER.replace(/\/$/, '')}/jwks.json`,
     subgraphUrls,
   };
@@ -145,4 +166,50 @@ export function queryLimitsOf(config: GatewayConfig): QueryLimits {
     maxDirectives: config.QUERY_MAX_DIRECTIVES,
     maxLiteralLength: config.QUERY_MAX_LITERAL_LENGTH,
   };
+}
+
+// CORS_ALLOWED_ORIGINS (the /graphql CORS of lib/http-server.ts).
+
+/** Loopback web apps on any port: what a developer runs against the sandbox. */
+const SANDBOX_CORS_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
+
+function corsEntries(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+/** Why an entry is not a usable origin, or null. */
+function corsEntryProblem(entry: string): string | null {
+  if (entry === 'none') return null;
+  if (entry === '*') return 'list the origins: "*" would let every web page call the API';
+  const anyPort = entry.endsWith(':*');
+  let url: URL;
+  try {
+    url = new URL(anyPort ? entry.slice(0, -2) : entry);
+  } catch {
+    return `${JSON.stringify(entry)} is not an origin (scheme://host[:port])`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `${JSON.stringify(entry)}: only http and https origins`;
+  // An origin is exactly what URL serializes: no path, query, credentials or trailing slash, lower-case host, no default port.
+  if (url.origin !== (anyPort ? entry.slice(0, -2) : entry) || (anyPort && url.port !== '')) {
+    return `${JSON.stringify(entry)} is not a serialized origin; write ${JSON.stringify(anyPort ? `${url.protocol}//${url.hostname}:*` : url.origin)}`;
+  }
+  return null;
+}
+
+/** The allowlist in force: the variable when set, else the profile's default. Production accepts only https origins. */
+function corsOrigins(base: { PROFILE: 'sandbox' | 'production'; CORS_ALLOWED_ORIGINS?: string | undefined; GATEWAY_PUBLIC_URL?: string | undefined }, problems: string[]): string[] {
+  const configured = corsEntries(base.CORS_ALLOWED_ORIGINS ?? '');
+  if (configured.includes('none')) {
+    if (configured.length > 1) problems.push('CORS_ALLOWED_ORIGINS: "none" cannot be combined with origins');
+    return [];
+  }
+  if (configured.length === 0) {
+    if (base.PROFILE === 'production') return [];
+    return [...SANDBOX_CORS_ORIGINS, ...(base.GATEWAY_PUBLIC_URL ? [new URL(base.GATEWAY_PUBLIC_URL).origin] : [])];
+  }
+  if (base.PROFILE === 'production') {
+    const plain = configured.filter((o) => !o.startsWith('https://'));
+    if (plain.length) problems.push(`CORS_ALLOWED_ORIGINS: the production profile allows only https:// origins (${plain.length} other${plain.length === 1 ? '' : 's'} listed)`);
+  }
+  return [...new Set(configured)];
 }

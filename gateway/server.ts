@@ -89,6 +89,9 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     // Apollo parses or validates; tokens again while parsing, the rest again before execution.
     parseOptions: { maxTokens: limits.maxTokens },
     allowBatchedHttpRequests: true,
+    // On by default in Apollo Server 5; stated because CORS (below) relies on it: a GET or form POST a
+    // page sends cross-origin without a preflight is refused unless it carries a preflight-forcing header.
+    csrfPrevention: true,
     // Production: no "Did you mean ...?" suggestions (they leak the schema); see also formatError.
     hideSchemaDetailsFromClientErrors: production,
     formatError: (formatted: GraphQLFormattedError, error: unknown) => {
@@ -121,6 +124,8 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     apollo,
     logger,
     checkBody: checkRequest(schema, limits),
+    // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses what a browser sends without a preflight.
+    cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
     context: async (req, rc) => {
       let auth;
       try {

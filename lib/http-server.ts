@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import cors from 'cors';
 import type { Logger } from './logger.ts';
 import { requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
 
@@ -9,6 +10,7 @@ import { requestContextFromHeaders, runWithRequestContext, type RequestContext }
  * - POST/GET /graphql through Apollo's executeHTTPGraphQLRequest (the documented integration API);
  * - /healthz: the process is alive;
  * - /readyz: dependencies answer (the service passes its own check).
+ * - CORS on /graphql for the web apps a service allows (`cors`; the gateway passes CORS_ALLOWED_ORIGINS).
  * /metrics is not here: it is served to operators only, on the listener of lib/metrics-server.ts;
  * the public port answers it 404 like any unknown path.
  * Every request runs inside a request context (x-request-id, traceparent), echoed back in
@@ -32,6 +34,8 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    * its operation). Throw an HttpError to refuse.
    */
   checkBody?: (body: unknown, params: URLSearchParams) => void;
+  /** Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all. */
+  cors?: CorsOptions;
 }
 
 export class HttpError extends Error {
@@ -90,6 +94,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttpServerOptions<C>): Server {
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
+  const answerCors = opts.cors ? corsAnswerer(opts.cors) : undefined;
   return createServer((req, res) => {
     const rc = requestContextFromHeaders(req.headers);
     res.setHeader('x-request-id', rc.requestId);
@@ -128,6 +133,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     }
     if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+    if (answerCors && (await answerCors(req, res))) return;
 
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -163,4 +169,69 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       res.end();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CORS for /graphql: which web apps on other origins may read the answers.
+
+export interface CorsOptions {
+  /** Serialized origins ("https://app.example.com", "http://localhost:5173"), or "scheme://host:*" for any port of that host. */
+  allowedOrigins: readonly string[];
+  /** How long a browser may cache a preflight answer (Access-Control-Max-Age). */
+  maxAgeSeconds: number;
+}
+
+/** What a web app may send: the token (Bearer or DPoP), JSON, correlation ids and Apollo's CSRF-preflight headers. */
+export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'dpop', 'x-request-id', 'traceparent', 'apollo-require-preflight', 'x-apollo-operation-name'];
+/** What a web app may read besides the safelisted headers: the ids to quote in a support request, and why a token or request was refused. */
+export const CORS_EXPOSED_HEADERS = ['x-request-id', 'traceparent', 'www-authenticate', 'retry-after'];
+
+/** True when `origin` (an Origin header) is one of `allowed`. "null" and anything that is not a serialized origin never are. */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  if (!origin) return false;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.origin !== origin) return false;
+  return allowed.some((entry) => (entry.endsWith(':*') ? `${url.protocol}//${url.hostname}` === entry.slice(0, -2) : entry === origin));
+}
+
+/**
+ * Sets the CORS headers of a /graphql request and answers its preflight (the returned function
+ * resolves true when it answered). Credentials are never allowed (no
+ * Access-Control-Allow-Credentials): the API takes its caller from the Authorization header only,
+ * so there is no cookie a page could borrow. Every answer varies by Origin. An origin that is not
+ * allowed gets no CORS header, so the browser keeps the answer from the page; its preflight is
+ * refused outright (403 CORS_ORIGIN_NOT_ALLOWED) rather than left to Apollo's CSRF error. Requests
+ * a browser sends without a preflight still meet Apollo's CSRF prevention, which refuses them
+ * unless they carry a JSON content type or a preflight header. The headers themselves are set by
+ * the cors package (expressjs/cors) once the origin is allowed.
+ */
+function corsAnswerer(options: CorsOptions): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const handler = cors({
+    origin: true, // reflect the request's origin: only reached once originAllowed said yes
+    methods: ['GET', 'POST'],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    credentials: false,
+    maxAge: options.maxAgeSeconds,
+    preflightContinue: true,
+  });
+  return async (req, res) => {
+    res.setHeader('vary', 'Origin');
+    const origin = req.headers.origin;
+    const preflight = req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+    if (!originAllowed(origin, options.allowedOrigins)) {
+      if (preflight) throw new HttpError(403, 'CORS_ORIGIN_NOT_ALLOWED', 'This origin may not call the API from a browser (CORS_ALLOWED_ORIGINS)');
+      return false;
+    }
+    await new Promise<void>((resolve, reject) => handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+    if (!preflight) return false;
+    res.writeHead(204, { 'content-length': '0' });
+    res.end();
+    return true;
+  };
 }
