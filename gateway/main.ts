@@ -1,8 +1,30 @@
 // Process entry of the gateway: `node gateway/main.ts` (docker-compose, or alone against running subgraphs).
+import { ConfigError } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import { runService } from '../lib/service-main.ts';
-import { loadGatewayConfig } from './config.ts';
+import { exitWithConfigProblems, runService } from '../lib/service-main.ts';
+import { loadGatewayConfig, type GatewayConfig } from './config.ts';
 import { startGateway } from './server.ts';
+import { SupergraphError } from './supergraph.ts';
 
-const logger = createLogger('gateway');
-await runService('gateway', logger, async () => startGateway(loadGatewayConfig(), { logger }));
+let config: GatewayConfig;
+try {
+  config = loadGatewayConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  exitWithConfigProblems('gateway', err.problems);
+}
+const logger = createLogger('gateway', config.LOG_LEVEL);
+await runService(
+  'gateway',
+  logger,
+  async () => {
+    try {
+      return await startGateway(config, { logger });
+    } catch (err) {
+      // SUPERGRAPH names a file or URL that does not hold a supergraph: the setting is what to fix.
+      if (err instanceof SupergraphError) throw new ConfigError([`SUPERGRAPH: ${err.message}`]);
+      throw err;
+    }
+  },
+  { ports: [{ variable: 'GATEWAY_PORT', port: config.GATEWAY_PORT, host: config.HOST, hostVariable: 'HOST' }] },
+);

@@ -17,7 +17,7 @@ export class ConfigError extends Error {
 
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
   const result = schema.safeParse(env);
-  const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const problems = result.success ? [] : result.error.issues.map((issue) => describeIssue(schema, env, issue));
   // The production rules run even when other variables are bad, so one start names every problem.
   if (env.PROFILE === 'production') problems.push(...productionProblems(schema, env));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
@@ -88,14 +88,69 @@ function productionProblems(schema: z.ZodObject, env: Record<string, string | un
   return problems;
 }
 
+/**
+ * One line per problem, for a person reading a terminal: the variable, what is allowed, and the
+ * value it had (never the value of a secret; a URL's password is masked). Zod's own wording
+ * ("Too big: expected number to be <=65535") says neither what was given nor the whole range.
+ */
+function describeIssue(schema: z.ZodObject, env: Record<string, string | undefined>, issue: z.core.$ZodIssue): string {
+  const name = issue.path.length > 0 ? String(issue.path[0]) : '(root)';
+  const field = (schema.shape as Record<string, z.ZodType>)[name];
+  const allowed = field ? allowedValues(field) : undefined;
+  const message = allowed ? `must be ${allowed}` : issue.message;
+  const raw = env[name];
+  if (raw === undefined || !field || secretFields.has(field)) return `${name}: ${message}`;
+  return `${name}: ${message}, got ${displayValue(raw)}`;
+}
+
+/** What an enum or a number accepts, from the schema itself (so the message cannot drift from the rule). */
+function allowedValues(field: z.ZodType): string | undefined {
+  let inner = field as z.ZodType & { _zod: { def: { innerType?: z.ZodType } } };
+  while (inner._zod.def.innerType) inner = inner._zod.def.innerType as typeof inner;
+  if (inner instanceof z.ZodEnum) return `one of ${inner.options.join(', ')}`;
+  if (!(inner instanceof z.ZodNumber)) return undefined;
+  let whole = false;
+  let lower: { value: number; inclusive: boolean } | undefined;
+  let upper: { value: number; inclusive: boolean } | undefined;
+  for (const check of inner._zod.def.checks ?? []) {
+    const def = check._zod.def as { check: string; format?: string; value?: number; inclusive?: boolean };
+    if (def.check === 'number_format' && (def.format === 'safeint' || def.format === 'int32')) whole = true;
+    if (def.check === 'greater_than') lower = { value: def.value!, inclusive: def.inclusive ?? true };
+    if (def.check === 'less_than') upper = { value: def.value!, inclusive: def.inclusive ?? true };
+  }
+  const kind = whole ? 'a whole number' : 'a number';
+  if (lower?.inclusive && upper?.inclusive) return `${kind} from ${lower.value} to ${upper.value}`;
+  const bounds = [
+    lower ? `${lower.inclusive ? 'at least' : 'greater than'} ${lower.value}` : undefined,
+    upper ? `${upper.inclusive ? 'at most' : 'less than'} ${upper.value}` : undefined,
+  ].filter(Boolean);
+  return bounds.length > 0 ? `${kind} ${bounds.join(' and ')}` : kind;
+}
+
+/** A value as it may be shown in a message: quoted, on one line, shortened, with a URL's password masked. */
+export function displayValue(raw: string): string {
+  let shown = raw;
+  try {
+    const url = new URL(raw);
+    if (url.password) {
+      url.password = '***';
+      shown = url.toString();
+    }
+  } catch {
+    // not a URL: shown as given
+  }
+  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
+  return JSON.stringify(shown);
+}
+
 const secretString = () =>
   z.string().refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, { message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)` });
 
 /** Reusable variable types. */
 export const env = {
   port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
-  url: () => z.url({ protocol: /^https?$/ }),
-  optionalUrl: () => z.url().optional(),
+  url: () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  optionalUrl: () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   milliseconds: (def: number) => z.coerce.number().int().positive().max(600_000).default(def),
   /**
    * A secret whose default is a public development (or sandbox) value: at least 32 bytes in every

@@ -1,43 +1,141 @@
-import { ConfigError, loadMetricsConfig, type ServiceName } from './config.ts';
+import type { Server } from 'node:http';
+import { constants } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, loadConfig, loadMetricsConfig, type ServiceName } from './config.ts';
+import { drainServer, markNotReady } from './http-server.ts';
 import type { Logger } from './logger.ts';
+import { collectProcessMetrics, metricsOf } from './metrics.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
+import { runAsService } from './request-context.ts';
+import { startTracing, type Tracing } from './tracing.ts';
+import { claimOf, portProblem, portProblems, type PortClaim } from './ports.ts';
 
 /**
- * Entry-point wrapper for a service process: starts its operator metrics listener
- * (lib/metrics-server.ts; METRICS_HOST, METRICS_PORT, METRICS_TOKEN) and the service, and on
- * SIGINT/SIGTERM closes them (servers, pools, breakers) before exiting. A configuration error
- * prints the variables at fault and exits with status 2; any other start failure exits with status 1.
+ * How every process of the product reports a configuration problem (README.md, Configuration):
+ * one line per problem on stderr, naming the variable, what is allowed and the value it had
+ * (never a secret's), prefixed with the process; then exit status 2. No stack trace: the person
+ * reading it needs the variable, not our call stack.
  */
-export async function runService(name: ServiceName, logger: Logger, start: () => Promise<{ close(): Promise<void> }>): Promise<void> {
-  let running: { close(): Promise<void> };
+export function exitWithConfigProblems(processName: string, problems: readonly string[]): never {
+  process.stderr.write(problems.map((p) => `${processName}: ${p.replace(/\s*\n\s*/g, ' ')}\n`).join(''));
+  process.exit(2);
+}
+
+export interface RunServiceOptions {
+  /** The public ports the service will listen on, checked (with the metrics port) before anything starts. */
+  ports?: PortClaim[];
+}
+
+/**
+ * Entry-point wrapper for a service process: checks that its ports are free, starts its operator
+ * metrics listener (lib/metrics-server.ts; METRICS_HOST, METRICS_PORT, METRICS_TOKEN) and the
+ * service, and on SIGINT/SIGTERM closes them (servers, pools, breakers) before exiting. A
+ * configuration problem (a bad variable, a port in use) exits with status 2 and one line per
+ * problem; any other start failure is logged and exits with status 1.
+ */
+export async function runService(name: ServiceName, logger: Logger, start: () => Promise<{ server?: Server; close(): Promise<void> }>, options: RunServiceOptions = {}): Promise<void> {
+  let running: { server?: Server; close(): Promise<void> };
   let metrics: RunningMetricsServer;
+  let tracing: Tracing | undefined;
+  let drainMs: number;
+  let claims: PortClaim[] = [...(options.ports ?? [])];
   try {
     const metricsConfig = loadMetricsConfig(name);
-    // The listener comes first: a taken metrics port stops the process before it opens its database.
-    metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger });
-    running = await start();
+    drainMs = loadShutdownConfig().SHUTDOWN_DRAIN_MS;
+    claims = [...claims, { variable: 'METRICS_PORT', port: metricsConfig.METRICS_PORT, host: metricsConfig.METRICS_HOST, hostVariable: 'METRICS_HOST' }];
+    // Before anything slow (a database, a supergraph fetch): a taken port is reported in milliseconds.
+    const taken = await portProblems(claims);
+    if (taken.length > 0) exitWithConfigProblems(name, taken);
+    tracing = await startTracing(process.env, { service: name });
+    // This process runs one service: its registry also carries the process metrics (CPU, memory, GC).
+    const registry = metricsOf(name).registry;
+    collectProcessMetrics(registry);
+    metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger, registries: { [name]: registry } });
+    running = await runAsService(name, start);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`${name}: ${err.message}`);
-      process.exit(2);
-    }
+    if (err instanceof ConfigError) exitWithConfigProblems(name, err.problems);
+    // Taken between the check and the listen (another program was quicker): still the variable's problem.
+    const claim = claimOf(err, claims);
+    if (claim) exitWithConfigProblems(name, [portProblem(claim, (err as NodeJS.ErrnoException).code)]);
     logger.fatal({ err }, `${name} failed to start`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, `${name} shutting down`);
-    const timer = setTimeout(() => process.exit(1), 10_000).unref();
-    try {
+  stopOnSignals({
+    name,
+    logger,
+    drainMs,
+    stop: async () => {
+      // Not ready, stop accepting, let the requests in flight finish (up to the deadline) ...
+      if (running.server) {
+        markNotReady(running.server);
+        const { cut } = await drainServer(running.server, drainMs);
+        if (cut > 0) logger.warn({ cut, drainMs }, `${name}: requests still in flight at the drain deadline were cut`);
+      }
+      // ... then close the service (database pools, caches, breakers), the metrics listener and the trace export.
       await running.close();
       await metrics.close();
-    } finally {
-      clearTimeout(timer);
-      process.exit(0);
+      await tracing?.shutdown();
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graceful stop (every process: this file for a service process, scripts/start.ts for npm start)
+
+const shutdownSchema = z.object({
+  /** How long a stopping process lets requests in flight finish before it cuts them. */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+export type ShutdownConfig = z.infer<typeof shutdownSchema>;
+
+export function loadShutdownConfig(env: Record<string, string | undefined> = process.env): ShutdownConfig {
+  return loadConfig(shutdownSchema, env);
+}
+
+/** Time allowed, after the drain, to close databases, caches and listeners before the process gives up on a clean stop. */
+const CLOSE_BUDGET_MS = 5_000;
+
+export interface StopOnSignalsOptions {
+  name: string;
+  logger: Logger;
+  drainMs: number;
+  /** The graceful stop: not ready, drain (within drainMs), close connections. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM (an orchestrator) start a graceful stop: `stop` runs, and the process
+ * exits 0 once it is done. A second signal exits at once with 128 + the signal's number (130 for
+ * SIGINT, 143 for SIGTERM), as a shell reports a process killed by it: the person pressing Ctrl-C
+ * twice wants out now. A stop that neither finishes nor fails within the drain and a close budget
+ * exits 1.
+ */
+export function stopOnSignals(opts: StopOnSignalsOptions): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      opts.logger.warn({ signal }, `${opts.name}: second ${signal}, exiting without waiting for the requests in flight`);
+      process.exit(128 + (constants.signals[signal] ?? 0));
     }
+    stopping = true;
+    opts.logger.info({ signal, drainMs: opts.drainMs }, `${opts.name} stopping: not ready, finishing the requests in flight`);
+    const giveUp = setTimeout(() => {
+      opts.logger.error({ budgetMs: opts.drainMs + CLOSE_BUDGET_MS }, `${opts.name}: the stop did not finish in time; exiting`);
+      process.exit(1);
+    }, opts.drainMs + CLOSE_BUDGET_MS);
+    giveUp.unref();
+    opts.stop().then(
+      () => {
+        opts.logger.info(`${opts.name} stopped`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        opts.logger.error({ err }, `${opts.name}: the stop failed`);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }

@@ -1,50 +1,52 @@
-import { z } from 'zod';
-import { ConfigError, commonConfig, env, loadConfig } from '../lib/config.ts';
+import { ConfigError } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import { DEFAULT_AUDIENCE } from './auth-server.ts';
-import { DEFAULT_SANDBOX_PORTS, startSandboxes } from './index.ts';
-import { SANDBOX_SEED } from './manifest.ts';
+import { claimOf, portProblem, portProblems, type PortClaim } from '../lib/ports.ts';
+import { exitWithConfigProblems } from '../lib/service-main.ts';
+import { loadSandboxesConfig, SANDBOX_PORT_VARIABLES, type SandboxesConfig } from './config.ts';
+import { startSandboxes, type RunningSandboxes, type SandboxName } from './index.ts';
+import { partnerSpecsProblem } from './lib/openapi.ts';
 
 /**
  * Runs the partner sandboxes standalone (docker-compose's `sandboxes` service):
  *   node sandboxes/main.ts
- * Environment: SANDBOX_HOST (default 127.0.0.1; 0.0.0.0 in containers), AUTH_PORT,
- * NORTHWIND_PORT, RHEINBANK_PORT, ONFIDO_PORT (4100-4103), AUTH_ISSUER (token iss and metadata
- * base; default the auth server's URL), AUTH_AUDIENCE, TOKEN_TTL_SECONDS, SANDBOX_SEED,
- * LOG_LEVEL, PROFILE (the /__sandbox admin routes exist only with PROFILE=sandbox).
+ * Environment: sandboxes/config.ts. A configuration problem (a bad variable, a port in use, a
+ * PARTNER_SPECS_DIR without the specs) exits with status 2 and one line per problem.
  */
-const schema = commonConfig.extend({
-  SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
-  AUTH_PORT: env.port(DEFAULT_SANDBOX_PORTS.auth),
-  NORTHWIND_PORT: env.port(DEFAULT_SANDBOX_PORTS.northwind),
-  RHEINBANK_PORT: env.port(DEFAULT_SANDBOX_PORTS.rheinbank),
-  ONFIDO_PORT: env.port(DEFAULT_SANDBOX_PORTS.onfido),
-  AUTH_ISSUER: env.optionalUrl(),
-  AUTH_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
-  TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
-  SANDBOX_SEED: z.coerce.number().int().default(SANDBOX_SEED),
-});
-
-let config: z.infer<typeof schema>;
+const problems: string[] = [];
+let config: SandboxesConfig | undefined;
 try {
-  config = loadConfig(schema);
+  config = loadSandboxesConfig();
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
+  if (!(err instanceof ConfigError)) throw err;
+  problems.push(...err.problems);
 }
+const specsProblem = partnerSpecsProblem();
+if (specsProblem) problems.push(specsProblem);
+if (problems.length > 0 || !config) exitWithConfigProblems('sandboxes', problems);
+
+const ports: Record<SandboxName, number> = { auth: config.AUTH_PORT, northwind: config.NORTHWIND_PORT, rheinbank: config.RHEINBANK_PORT, onfido: config.ONFIDO_PORT };
+const claims: PortClaim[] = (Object.keys(ports) as SandboxName[]).map((name) => ({ variable: SANDBOX_PORT_VARIABLES[name], port: ports[name], host: config.SANDBOX_HOST, hostVariable: 'SANDBOX_HOST' }));
+const taken = await portProblems(claims);
+if (taken.length > 0) exitWithConfigProblems('sandboxes', taken);
 
 const logger = createLogger('sandboxes', config.LOG_LEVEL);
-const sandboxes = await startSandboxes({
-  ports: { auth: config.AUTH_PORT, northwind: config.NORTHWIND_PORT, rheinbank: config.RHEINBANK_PORT, onfido: config.ONFIDO_PORT },
-  host: config.SANDBOX_HOST,
-  logger,
-  seed: config.SANDBOX_SEED,
-  adminRoutes: config.PROFILE === 'sandbox',
-  auth: { ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}), audience: config.AUTH_AUDIENCE, tokenTtlSeconds: config.TOKEN_TTL_SECONDS },
-});
+let sandboxes: RunningSandboxes;
+try {
+  sandboxes = await startSandboxes({
+    ports,
+    host: config.SANDBOX_HOST,
+    logger,
+    seed: config.SANDBOX_SEED,
+    adminRoutes: config.PROFILE === 'sandbox',
+    auth: { ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}), audience: config.AUTH_AUDIENCE, tokenTtlSeconds: config.TOKEN_TTL_SECONDS },
+  });
+} catch (err) {
+  if (err instanceof ConfigError) exitWithConfigProblems('sandboxes', err.problems);
+  const claim = claimOf(err, claims);
+  if (claim) exitWithConfigProblems('sandboxes', [portProblem(claim, (err as NodeJS.ErrnoException).code)]);
+  logger.fatal({ err }, 'partner sandboxes failed to start');
+  process.exit(1);
+}
 logger.info({ urls: sandboxes.urls }, 'partner sandboxes ready');
 
 let stopping = false;

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { runService } from '../../lib/service-main.ts';
+import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
 import { loadAccountsConfig, type AccountsConfig } from './config.ts';
 import { startAccountsSubgraph } from './server.ts';
 
@@ -10,8 +10,7 @@ try {
   config = loadAccountsConfig();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`accounts: ${err.message}`);
-  process.exit(2);
+  exitWithConfigProblems('accounts', err.problems);
 }
 const logger = createLogger('accounts', config.LOG_LEVEL);
-await runService('accounts', logger, () => startAccountsSubgraph(config, { logger }));
+await runService('accounts', logger, () => startAccountsSubgraph(config, { logger }), { ports: [{ variable: 'ACCOUNTS_PORT', port: config.ACCOUNTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { runService } from '../../lib/service-main.ts';
+import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
 import { loadConsentsConfig, type ConsentsConfig } from './config.ts';
 import { startConsentsSubgraph } from './server.ts';
 
@@ -10,8 +10,7 @@ try {
   config = loadConsentsConfig();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`consents: ${err.message}`);
-  process.exit(2);
+  exitWithConfigProblems('consents', err.problems);
 }
 const logger = createLogger('consents', config.LOG_LEVEL);
-await runService('consents', logger, () => startConsentsSubgraph(config, { logger }));
+await runService('consents', logger, () => startConsentsSubgraph(config, { logger }), { ports: [{ variable: 'CONSENTS_PORT', port: config.CONSENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { runService } from '../../lib/service-main.ts';
+import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
 import { loadIdentityConfig, type IdentityConfig } from './config.ts';
 import { startIdentitySubgraph } from './server.ts';
 
@@ -10,8 +10,7 @@ try {
   config = loadIdentityConfig();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`identity: ${err.message}`);
-  process.exit(2);
+  exitWithConfigProblems('identity', err.problems);
 }
 const logger = createLogger('identity', config.LOG_LEVEL);
-await runService('identity', logger, () => startIdentitySubgraph(config, { logger }));
+await runService('identity', logger, () => startIdentitySubgraph(config, { logger }), { ports: [{ variable: 'IDENTITY_PORT', port: config.IDENTITY_PORT, host: config.HOST, hostVariable: 'HOST' }] });

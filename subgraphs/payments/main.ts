@@ -1,6 +1,6 @@
 import { ConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { runService } from '../../lib/service-main.ts';
+import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
 import { loadPaymentsConfig, type PaymentsConfig } from './config.ts';
 import { startPaymentsSubgraph } from './server.ts';
 
@@ -10,8 +10,7 @@ try {
   config = loadPaymentsConfig();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  console.error(`payments: ${err.message}`);
-  process.exit(2);
+  exitWithConfigProblems('payments', err.problems);
 }
 const logger = createLogger('payments', config.LOG_LEVEL);
-await runService('payments', logger, () => startPaymentsSubgraph(config, { logger }));
+await runService('payments', logger, () => startPaymentsSubgraph(config, { logger }), { ports: [{ variable: 'PAYMENTS_PORT', port: config.PAYMENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });

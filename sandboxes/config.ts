@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { commonConfig, env, loadConfig } from '../lib/config.ts';
+import { DEFAULT_AUDIENCE } from './auth-server.ts';
+import { DEFAULT_SANDBOX_PORTS } from './index.ts';
+import { SANDBOX_SEED } from './manifest.ts';
+
+/**
+ * The partner sandboxes' environment, read by `node sandboxes/main.ts` (docker-compose's
+ * `sandboxes` service) and by `npm start`, which runs them in its own process: SANDBOX_HOST
+ * (default 127.0.0.1; 0.0.0.0 in containers), AUTH_PORT, NORTHWIND_PORT, RHEINBANK_PORT,
+ * ONFIDO_PORT (4100-4103), AUTH_ISSUER (token iss and metadata base; default the auth server's
+ * URL), AUTH_AUDIENCE, TOKEN_TTL_SECONDS, SANDBOX_SEED, LOG_LEVEL, PROFILE (the /__sandbox admin
+ * routes exist only with PROFILE=sandbox), PARTNER_SPECS_DIR (sandboxes/lib/openapi.ts).
+ */
+export const sandboxesConfigSchema = commonConfig.extend({
+  SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
+  AUTH_PORT: env.port(DEFAULT_SANDBOX_PORTS.auth),
+  NORTHWIND_PORT: env.port(DEFAULT_SANDBOX_PORTS.northwind),
+  RHEINBANK_PORT: env.port(DEFAULT_SANDBOX_PORTS.rheinbank),
+  ONFIDO_PORT: env.port(DEFAULT_SANDBOX_PORTS.onfido),
+  AUTH_ISSUER: env.optionalUrl(),
+  AUTH_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
+  TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  SANDBOX_SEED: z.coerce.number().int().default(SANDBOX_SEED),
+  /** Checked file by file when the sandboxes start (partnerSpecsStatus); listed here so it is a documented setting. */
+  PARTNER_SPECS_DIR: z.string().optional(),
+});
+
+export type SandboxesConfig = z.infer<typeof sandboxesConfigSchema>;
+
+export function loadSandboxesConfig(environment: Record<string, string | undefined> = process.env): SandboxesConfig {
+  return loadConfig(sandboxesConfigSchema, environment);
+}
+
+/** The variable that moves each sandbox's port. */
+export const SANDBOX_PORT_VARIABLES = { auth: 'AUTH_PORT', northwind: 'NORTHWIND_PORT', rheinbank: 'RHEINBANK_PORT', onfido: 'ONFIDO_PORT' } as const;
