@@ -5,7 +5,8 @@ import { ConfigError, loadMetricsConfig } from '../lib/config.ts';
 import type { RunningServer } from '../lib/http-server.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { startMetricsServer } from '../lib/metrics-server.ts';
-import { DEFAULT_SANDBOX_PORTS, startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
+import { loadSandboxesConfig } from '../sandboxes/config.ts';
+import { startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../subgraphs/accounts/server.ts';
 import { loadConsentsConfig } from '../subgraphs/consents/config.ts';
@@ -23,7 +24,11 @@ import { startPaymentsSubgraph } from '../subgraphs/payments/server.ts';
  * 127.0.0.1:9400) serves all of it.
  */
 export interface PlatformOptions {
-  /** 'default': the fixed ports (gateway 4000, subgraphs 4001-4004, sandboxes 4100-4103, metrics 9400 unless METRICS_PORT); 'free': any free port. */
+  /**
+   * 'default': each part reads its own variables, as when it runs alone (GATEWAY_PORT, IDENTITY_PORT, ...,
+   * AUTH_PORT, ..., METRICS_PORT, HOST, SANDBOX_HOST; defaults 4000, 4001-4004, 4100-4103, 9400), and partner
+   * URLs set in the environment win over the sandboxes'. 'free': any free port, partners always the sandboxes.
+   */
   ports?: 'default' | 'free';
   /** Environment overrides on top of process.env (e.g. PGLITE_DIR, DATABASE_URL, LOG_LEVEL). */
   env?: Record<string, string | undefined>;
@@ -86,9 +91,16 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     const metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger: child('metrics') });
     started.push({ name: 'metrics', close: () => metrics.close() });
 
-    // 2. Partner sandboxes (authorization server, banks, KYC provider).
+    // 2. Partner sandboxes (authorization server, banks, KYC provider), on their own variables
+    // (sandboxes/config.ts: AUTH_PORT..., SANDBOX_HOST, SANDBOX_SEED, AUTH_ISSUER, AUTH_AUDIENCE, TOKEN_TTL_SECONDS).
+    const sb = loadSandboxesConfig(env);
     const sandboxes = await startSandboxes({
-      ports: free ? 0 : { ...DEFAULT_SANDBOX_PORTS },
+      ports: free ? 0 : { auth: sb.AUTH_PORT, northwind: sb.NORTHWIND_PORT, rheinbank: sb.RHEINBANK_PORT, onfido: sb.ONFIDO_PORT },
+      ...(free ? {} : { host: sb.SANDBOX_HOST }),
+      seed: sb.SANDBOX_SEED,
+      adminRoutes: sb.PROFILE === 'sandbox',
+      // The gateway checks tokens against the issuer and audience the sandbox mints them with.
+      auth: { ...(sb.AUTH_ISSUER && !free ? { issuer: sb.AUTH_ISSUER } : {}), audience: sb.AUTH_AUDIENCE, tokenTtlSeconds: sb.TOKEN_TTL_SECONDS },
       ...(now ? { now } : {}),
       logger: child('sandboxes'),
     });
@@ -100,13 +112,20 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       AUTH_ISSUER: sandboxes.urls.auth,
       AUTH_JWKS_URL: sandboxes.urls.jwks,
     };
+    // Under npm start ('default') a partner URL the operator set wins, as it would for the subgraph run alone.
+    if (!free) {
+      for (const key of Object.keys(partnerEnv) as (keyof typeof partnerEnv)[]) {
+        const set = env[key];
+        if (set) partnerEnv[key] = set;
+      }
+    }
 
     // 3. The subgraphs, each with its own port and (for a PGlite directory on disk) its own data directory.
     const subgraphEnv = (name: SubgraphName) => {
       const dir = env.PGLITE_DIR;
       const pgliteDir = dir && !dir.startsWith('memory://') ? `${dir.replace(/\/$/, '')}/${name}` : dir;
       if (pgliteDir && pgliteDir !== dir) mkdirSync(pgliteDir, { recursive: true });
-      return { ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, [`${name.toUpperCase()}_PORT`]: String(free ? 0 : SUBGRAPH_PORTS[name]) };
+      return { ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}) };
     };
     const starters: Record<SubgraphName, () => Promise<RunningServer>> = {
       identity: async () => startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
@@ -132,7 +151,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       loadGatewayConfig({
         ...env,
         ...partnerEnv,
-        GATEWAY_PORT: String(free ? 0 : 4000),
+        ...(free ? { GATEWAY_PORT: '0' } : {}),
         IDENTITY_SUBGRAPH_URL: subgraphs.identity.url,
         ACCOUNTS_SUBGRAPH_URL: subgraphs.accounts.url,
         PAYMENTS_SUBGRAPH_URL: subgraphs.payments.url,

@@ -1,10 +1,25 @@
 // npm run token -- --customer <id> [--client web-app] [--scopes "a b c"]
 // Mints an access token at the running sandbox authorization server and prints only the token,
 // so `TOKEN=$(npm run -s token -- --customer cus_…)` works. `--help` lists the sandbox world.
+// The authorization server: AUTH_ISSUER, else http://127.0.0.1:$AUTH_PORT (default 4100), as npm start runs it.
+// A wrong setting or argument exits with status 2 and one line; an unreachable or refusing server with status 1.
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../lib/config.ts';
+import { exitWithConfigProblems } from '../lib/service-main.ts';
+import { loadSandboxesConfig } from '../sandboxes/config.ts';
 import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type SandboxClient } from '../sandboxes/manifest.ts';
 
-const AUTH_ISSUER = (process.env.AUTH_ISSUER ?? 'http://127.0.0.1:4100').replace(/\/$/, '');
+/** Where the authorization server is; a bad AUTH_ISSUER or AUTH_PORT exits with status 2. */
+function authIssuer(): string {
+  try {
+    // Only the variables that locate the server; the rest of the sandboxes' settings do not matter here.
+    const { AUTH_ISSUER: issuer, AUTH_PORT } = loadSandboxesConfig({ AUTH_ISSUER: process.env.AUTH_ISSUER, AUTH_PORT: process.env.AUTH_PORT });
+    return (issuer ?? `http://127.0.0.1:${AUTH_PORT}`).replace(/\/$/, '');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    exitWithConfigProblems('token', err.problems);
+  }
+}
 
 function help(): string {
   const customers = SANDBOX_CUSTOMERS.map((c) => {
@@ -30,9 +45,15 @@ function help(): string {
   ].join('\n');
 }
 
+/** The server could not give a token: status 1. */
 function fail(message: string): never {
   process.stderr.write(`token: ${message}\n`);
   process.exit(1);
+}
+
+/** The command line asks for something that cannot be: status 2, one line, like a bad setting. */
+function usage(message: string): never {
+  exitWithConfigProblems('token', [`${message} (npm run token -- --help)`]);
 }
 
 let values: { customer?: string; client?: string; scopes?: string; help?: boolean };
@@ -47,7 +68,7 @@ try {
     strict: true,
   }));
 } catch (err) {
-  fail(`${(err as Error).message}\n\n${help()}`);
+  usage((err as Error).message);
 }
 
 if (values.help) {
@@ -55,19 +76,21 @@ if (values.help) {
   process.exit(0);
 }
 
+const AUTH_ISSUER = authIssuer();
+
 const client: SandboxClient | undefined = SANDBOX_CLIENTS.find((c) => c.clientId === values.client);
-if (!client) fail(`unknown client ${JSON.stringify(values.client)}; sandbox clients: ${SANDBOX_CLIENTS.map((c) => c.clientId).join(', ')}`);
+if (!client) usage(`unknown client ${JSON.stringify(values.client)}; sandbox clients: ${SANDBOX_CLIENTS.map((c) => c.clientId).join(', ')}`);
 
 const actsForCustomer = client.kind === 'FIRST_PARTY' || client.kind === 'THIRD_PARTY';
-if (actsForCustomer && !values.customer) fail(`--customer is required for ${client.clientId} (${client.kind}); see npm run token -- --help`);
-if (!actsForCustomer && values.customer) fail(`${client.clientId} is a ${client.kind} client and acts for itself: omit --customer`);
+if (actsForCustomer && !values.customer) usage(`--customer is required for ${client.clientId} (${client.kind})`);
+if (!actsForCustomer && values.customer) usage(`${client.clientId} is a ${client.kind} client and acts for itself: omit --customer`);
 if (values.customer && !SANDBOX_CUSTOMERS.some((c) => c.customerId === values.customer)) {
-  fail(`unknown customer ${JSON.stringify(values.customer)}; sandbox customers: ${SANDBOX_CUSTOMERS.map((c) => `${c.customerId} (${c.displayName})`).join(', ')}`);
+  usage(`unknown customer ${JSON.stringify(values.customer)}; sandbox customers: ${SANDBOX_CUSTOMERS.map((c) => `${c.customerId} (${c.displayName})`).join(', ')}`);
 }
 
 const scopes = values.scopes === undefined ? client.allowedScopes : values.scopes.split(/\s+/).filter(Boolean);
 const notAllowed = scopes.filter((s) => !client.allowedScopes.includes(s));
-if (notAllowed.length > 0) fail(`client ${client.clientId} may not be granted ${notAllowed.join(', ')}; allowed: ${client.allowedScopes.join(' ')}`);
+if (notAllowed.length > 0) usage(`client ${client.clientId} may not be granted ${notAllowed.join(', ')}; allowed: ${client.allowedScopes.join(' ')}`);
 
 let res: Response;
 try {

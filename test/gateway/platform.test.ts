@@ -48,7 +48,7 @@ describe('platform launcher', () => {
 
   it('npm run token explains what is wrong', async () => {
     const unknown = await token(['--customer', 'cus_aaaaaaaaaaaaaaaaaaaaaaaaaa']).catch((e: { stderr: string; code: number }) => e);
-    expect(unknown).toMatchObject({ code: 1 });
+    expect(unknown).toMatchObject({ code: 2 }); // a wrong argument, like a wrong setting (README.md, Configuration)
     expect((unknown as { stderr: string }).stderr).toMatch(/unknown customer/);
     const scope = await token(['--customer', ALICE, '--client', 'budgetly', '--scopes', 'payments:write']).catch((e: { stderr: string }) => e);
     expect((scope as { stderr: string }).stderr).toMatch(/budgetly may not be granted payments:write/);
