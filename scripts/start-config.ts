@@ -1,6 +1,7 @@
 import { loadGatewayConfig } from '../gateway/config.ts';
 import { ConfigError, loadMetricsConfig } from '../lib/config.ts';
 import type { PortClaim } from '../lib/ports.ts';
+import { loadShutdownConfig } from '../lib/service-main.ts';
 import { loadSandboxesConfig, SANDBOX_PORT_VARIABLES } from '../sandboxes/config.ts';
 import type { SandboxName } from '../sandboxes/index.ts';
 import { partnerSpecsProblem } from '../sandboxes/lib/openapi.ts';
@@ -28,6 +29,7 @@ const LOADERS: [string, (env: Env) => unknown][] = [
   ['gateway', loadGatewayConfig],
   ['sandboxes', loadSandboxesConfig],
   ['metrics', (env) => loadMetricsConfig('gateway', env)],
+  ['shutdown', loadShutdownConfig],
 ];
 
 /**
