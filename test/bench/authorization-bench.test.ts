@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatBenchResult, runAuthorizationBench } from '../../bench/authorization.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * Keeps `npm run bench:authz` working: runs the harness with a handful of requests and checks
@@ -8,7 +9,7 @@ import { formatBenchResult, runAuthorizationBench } from '../../bench/authorizat
  */
 describe('authorization benchmark harness', () => {
   it('runs both arms and reports requests/s, latency percentiles, RSS and the overhead ratio', async () => {
-    const result = await runAuthorizationBench({ concurrency: 2, requests: 3, rounds: 2, warmup: 1, accounts: 5, transactionsPerAccount: 3, deadlineMs: 60_000 });
+    const result = await runAuthorizationBench({ concurrency: 2, requests: 3, rounds: 2, warmup: 1, accounts: 5, transactionsPerAccount: 3, deadlineMs: scaled(60_000) });
     expect(result.roundsRun).toBe(2);
     for (const arm of [result.enforce, result.disabled]) {
       expect(arm.requests).toBe(6);
@@ -20,5 +21,5 @@ describe('authorization benchmark harness', () => {
     }
     expect(Number.isFinite(result.overheadPct)).toBe(true);
     expect(formatBenchResult(result)).toMatch(/authorization overhead \(1 - rps_on \/ rps_off\): -?\d+\.\d%/);
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatSharingResult, judge, runSharingBench, type Caller, type Owned } from '../../bench/sharing.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * Keeps `npm run bench:sharing` working: runs the harness on the real platform with a handful of
@@ -9,7 +10,7 @@ import { formatSharingResult, judge, runSharingBench, type Caller, type Owned } 
  */
 describe('request sharing benchmark harness', () => {
   it('runs both queries on both arms and reports finite numbers, no failure and no foreign answer', async () => {
-    const result = await runSharingBench({ concurrency: 2, dashboardRequests: 4, lightRequests: 6, rounds: 2, warmup: 2, deadlineMs: 60_000, signIterations: 20 });
+    const result = await runSharingBench({ concurrency: 2, dashboardRequests: 4, lightRequests: 6, rounds: 2, warmup: 2, deadlineMs: scaled(60_000), signIterations: 20 });
     expect(result.roundsRun).toBe(2);
     for (const workload of ['dashboard', 'light'] as const) {
       for (const arm of [result.arms[workload].off, result.arms[workload].principal]) {
@@ -29,7 +30,7 @@ describe('request sharing benchmark harness', () => {
     }
     expect(result.signing.find((s) => s.label === 'one dashboard request')!.calls).toBeGreaterThanOrEqual(4);
     expect(formatSharingResult(result)).toMatch(/\| dashboard \| after: principal \| \d+\.\d \|/);
-  }, 240_000);
+  }, scaled(240_000));
 
   // The benchmark's leak detector must be able to say "foreign": otherwise its zero proves nothing.
   describe('answer check', () => {

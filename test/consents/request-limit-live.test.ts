@@ -3,6 +3,7 @@ import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { SANDBOX } from '../support/customers.ts';
 import { gql, hasStackTrace } from '../gateway/helpers.ts';
 import { silentLogger } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * The cap on pending consent requests as a third-party app meets it: through the live gateway
@@ -18,7 +19,7 @@ beforeAll(async () => {
     env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent', CONSENTS_MAX_PENDING_PER_CLIENT: '2' },
     logger: silentLogger,
   });
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await platform?.close();

@@ -4,6 +4,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import type { CustomerDashboardQuery } from '../generated/operations.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * The issue's point 3, end to end: the whole platform in-process on free ports (sandboxes,
@@ -20,7 +21,7 @@ let platform: RunningPlatform;
 
 beforeAll(async () => {
   platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, logger: createLogger('e2e', 'silent') });
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await platform?.close();

@@ -6,6 +6,7 @@ import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
 import { gql, hasStackTrace, logger } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * Authorization against the live platform (sandboxes, the four subgraphs, the gateway) on free
@@ -40,7 +41,7 @@ beforeAll(async () => {
     }
     return realFetch(input, init);
   }) as typeof fetch;
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   globalThis.fetch = realFetch;

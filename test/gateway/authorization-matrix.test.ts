@@ -4,6 +4,7 @@ import type { ConsentPermission } from '../../gateway/authorization/consents.ts'
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
 import { gql, hasStackTrace, logger } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * The authorization matrix against the live gateway: for EVERY field of the policy (which the
@@ -200,7 +201,7 @@ beforeAll(async () => {
   const txn = await gql(platform.gatewayUrl, 'query($id: ID!) { account(id: $id) { transactions(first: 1) { edges { node { id } } } } }', { token: web, variables: { id: coveredAccountId } });
   coveredTransactionId = (txn.body.data?.account as { transactions: { edges: { node: { id: string } }[] } }).transactions.edges[0]!.node.id;
   expect(coveredTransactionId).toMatch(/^txn_/);
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await platform?.close();
@@ -277,5 +278,5 @@ describe('authorization matrix (live gateway, expectations from the policy)', ()
     expect(outcomes.forbidden).toBeGreaterThan(100);
     expect(outcomes.allowedWithData).toBeGreaterThan(outcomes.allowed / 2);
     expect(cases.length).toBeGreaterThan(Object.values(POLICY).reduce((n, t) => n + Object.keys(t).length, 0) * CALLERS.length);
-  }, 600_000);
+  }, scaled(600_000));
 });

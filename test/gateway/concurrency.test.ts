@@ -6,6 +6,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { gql, hasStackTrace, logger, type GraphQLResult } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * Many customers at once: two customers through a first-party app and two third-party apps
@@ -104,7 +105,7 @@ beforeAll(async () => {
   expect(authorised.body.data).toEqual({ authoriseConsent: { status: 'AUTHORISED' } });
   const payments = await ask(alice, '{ me { payments(first: 1) { edges { node { id } } } } }');
   alicePayment = (payments.body.data as { me: { payments: { edges: { node: { id: string } }[] } } }).me.payments.edges[0]!.node.id;
-}, 180_000);
+}, scaled(180_000));
 
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.close()));
@@ -179,7 +180,7 @@ describe('identical documents from different callers at the same moment', () => 
       });
     }
     expect(wrong, `${wrong.length} wrong answers in ${ROUNDS} rounds of ${callers.length * 2} requests`).toEqual([]);
-  }, 180_000);
+  }, scaled(180_000));
 
   it('mutations: identical consent requests are each the caller\'s own; only the owner can reject one', async () => {
     const [alice, ben, budgetly, taxpal] = callers as [Caller, Caller, Caller, Caller];
@@ -209,5 +210,5 @@ describe('identical documents from different callers at the same moment', () => 
       }
     }
     expect(wrong).toEqual([]);
-  }, 180_000);
+  }, scaled(180_000));
 });

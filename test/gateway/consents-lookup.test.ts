@@ -30,6 +30,7 @@ import { createConsentRepository } from '../../subgraphs/consents/storage/reposi
 import { SANDBOX_CONSENT_IDS, seedSandboxClients } from '../../subgraphs/consents/storage/seed.ts';
 import { CASE_CLIENT, CASE_T0, CONSENT_CASES, caseAt, gridOf, storedConsents, type ConsentCase } from '../support/consent-cases.ts';
 import { ALICE, logger } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * The gateway's consent lookup against the real consents subgraph (embedded PGlite, sandbox
@@ -320,7 +321,7 @@ describe('the shared table of consent cases, against the gateway', () => {
     // The sweep's period is the longest allowed, so it never runs again during the cases.
     const config = loadConsentsConfig({ ...process.env, CONSENTS_PORT: '0', PGLITE_DIR: dir, DATABASE_URL: undefined, LOG_LEVEL: 'silent', CONSENTS_EXPIRY_SWEEP_MS: '600000' });
     consents = await startConsentsSubgraph(config, { logger, now: () => clock });
-  }, 60_000);
+  }, scaled(60_000));
   afterAll(async () => {
     await consents?.close();
     if (dir) await rm(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { checkDocument, DEFAULT_QUERY_LIMITS, measureDocument } from '../../gate
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
 import { gql, hasStackTrace, logger, startLocalJwks, stubGatewayEnv, type GraphQLResult, type LocalJwks } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * A corpus of hostile documents (the kinds of the OWASP GraphQL cheat sheet: fragment doubling
@@ -184,7 +185,7 @@ describe('the authorization walk starts only once the limits passed', () => {
     });
     // Had the walk started alongside the limits, it would now be asking the registry for the kind
     // of 'web-app-uncached'; give such a stray lookup the time to arrive before looking.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, scaled(200)));
     expect(stub.seen.slice(before)).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { gql, logger } from './helpers.ts';
+import { scaled } from '../support/time.ts';
 
 /**
  * Smoke test of the launcher and the token script on free ports with in-memory PGlite:
@@ -18,7 +19,7 @@ let platform: RunningPlatform;
 
 beforeAll(async () => {
   platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, logger });
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   await platform?.close();

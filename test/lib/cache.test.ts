@@ -16,10 +16,11 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
     try {
       const a = cache.store('a');
       const b = cache.store('b');
-      await a.set('k', { v: 1 }, 200);
+      // A TTL long enough that the reads right after the write come before it on a busy machine.
+      await a.set('k', { v: 1 }, 1_000);
       expect(await a.get('k')).toEqual({ v: 1 });
       expect(await b.get('k')).toBeUndefined();
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1_200));
       expect(await a.get('k')).toBeUndefined();
     } finally {
       await cache.close();

@@ -5,6 +5,7 @@ import { createHttpClient } from '../../lib/http-client.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { runWithRequestContext } from '../../lib/request-context.ts';
+import { scaled } from '../support/time.ts';
 
 // A partner stand-in whose behaviour each test scripts: a queue of responders.
 type Responder = (req: IncomingMessage, res: ServerResponse) => void;
@@ -27,8 +28,10 @@ beforeEach(() => {
   seen = [];
 });
 
+// The timeout is a budget for an answer that comes (a busy machine must not turn it into a
+// timeout); the hanging-partner test sets its own short one, since there the timeout is the point.
 const client = (extra: Partial<Parameters<typeof createHttpClient>[0]> = {}) =>
-  createHttpClient({ name: 'test-partner', baseUrl, timeoutMs: 200, logger, ...extra });
+  createHttpClient({ name: 'test-partner', baseUrl, timeoutMs: scaled(2_000), logger, ...extra });
 
 describe('resilient HTTP client', () => {
   it('sends correlation headers and parses JSON', async () => {
@@ -73,7 +76,7 @@ describe('resilient HTTP client', () => {
   it('times out a hanging partner and reports it unavailable by name', async () => {
     const hang: Responder = () => {};
     script = [hang, hang, hang];
-    const c = client({ retries: 2 });
+    const c = client({ retries: 2, timeoutMs: 200 });
     const err = await c.request({ method: 'GET', path: '/slow', operation: 'slow' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartnerError);
     expect((err as PartnerError).message).toMatch(/^test-partner: slow failed: timeout/);

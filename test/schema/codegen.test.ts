@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { generate } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
 import config from '../../codegen.ts';
+import { scaled } from '../support/time.ts';
 
 // Regenerates every codegen output in memory and compares it with the checked-in files, so a
 // schema change without `npm run codegen` fails here instead of drifting silently.
@@ -12,5 +13,5 @@ describe('generated code', () => {
     for (const output of outputs) {
       expect(readFileSync(output.filename, 'utf8'), output.filename).toBe(output.content);
     }
-  }, 120_000);
+  }, scaled(120_000));
 });
