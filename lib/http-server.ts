@@ -34,6 +34,12 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    * its operation). Throw an HttpError to refuse.
    */
   checkBody?: (body: unknown, params: URLSearchParams) => void;
+  /**
+   * Extra routes of a service (the gateway's explorer): asked first for every request other than
+   * /healthz and /readyz, inside the request context; resolve true when the request was answered,
+   * false to fall through to /graphql and the 404. An HttpError thrown here is answered like any other.
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
   /** Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all. */
   cors?: CorsOptions;
 }
@@ -132,6 +138,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       const ready = Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     }
+    if (opts.routes && (await opts.routes(req, res, url))) return;
     if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
     if (answerCors && (await answerCors(req, res))) return;
 

@@ -16,6 +16,10 @@ import { header, startSandboxServer, type Dialect, type Route, type SandboxReply
  *   POST /token                                    client_credentials grant (STAFF and MACHINE clients)
  *   POST /sandbox/tokens                           sandbox only: a customer token as if after an
  *                                                  authorization-code + PKCE login
+ *   GET  /sandbox/world                            sandbox only: who can be given a token (customers,
+ *                                                  client apps and their allowed scopes; no secrets),
+ *                                                  for tools that must not import the manifest (the
+ *                                                  gateway's explorer)
  *
  * POST /token: `application/x-www-form-urlencoded` with grant_type=client_credentials and an
  * optional `scope` (space separated, default: every allowed scope); client authentication by
@@ -232,6 +236,19 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
         log.info({ clientId: client.clientId, scope }, 'issued client_credentials token');
         return { status: 200, body: { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope }, headers: { 'cache-control': 'no-store', pragma: 'no-cache' } };
       },
+    },
+    {
+      method: 'GET',
+      path: '/sandbox/world',
+      admin: true,
+      handler: () => ({
+        status: 200,
+        body: {
+          customers: SANDBOX_CUSTOMERS.map((c) => ({ customerId: c.customerId, displayName: c.displayName, banks: Object.keys(c.banks), kyc: c.kycOutcome })),
+          clients: SANDBOX_CLIENTS.map((c) => ({ clientId: c.clientId, name: c.name, kind: c.kind, actsForCustomer: c.kind === 'FIRST_PARTY' || c.kind === 'THIRD_PARTY', allowedScopes: [...c.allowedScopes] })),
+        },
+        headers: { 'cache-control': 'no-store' },
+      }),
     },
     {
       method: 'POST',
