@@ -70,6 +70,8 @@ const gatewaySchema = commonConfig
     QUERY_MAX_SELECTIONS: queryLimit(DEFAULT_QUERY_LIMITS.maxSelections),
     QUERY_MAX_DIRECTIVES: queryLimit(DEFAULT_QUERY_LIMITS.maxDirectives),
     QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
+    /** The offline explorer at `/` (gateway/explorer/); unset: on in the sandbox profile, off in production. */
+    GATEWAY_EXPLORER: z.enum(['on', 'off']).optional(),
   });
 
 export interface GatewayConfig {
@@ -111,6 +113,12 @@ export interface GatewayConfig {
   QUERY_MAX_DIRECTIVES: number;
   /** Characters of one string or number literal in a document. */
   QUERY_MAX_LITERAL_LENGTH: number;
+  /**
+   * 'on': `/` serves the explorer (GraphiQL, examples, requirements of every field); 'off': `/` is 404.
+   * Default on in the sandbox profile, off in production. The sandbox token panel exists only in the
+   * sandbox profile, whatever this says.
+   */
+  GATEWAY_EXPLORER: 'on' | 'off';
   /** `<NAME>_SUBGRAPH_URL` overrides, keyed by NAME (upper case, e.g. "ACCOUNTS"). */
   subgraphUrls: Record<string, string>;
 }
@@ -142,6 +150,7 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     ...base,
     CORS_ALLOWED_ORIGINS: corsAllowedOrigins,
     AUTH_JWKS_URL: base.AUTH_JWKS_URL ?? `${base.AUTH_ISSUER.replace(/\/$/, '')}/jwks.json`,
+    GATEWAY_EXPLORER: base.GATEWAY_EXPLORER ?? (base.PROFILE === 'production' ? 'off' : 'on'),
     subgraphUrls,
   };
 }

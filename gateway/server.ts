@@ -1,6 +1,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError } from 'graphql';
+import type { IncomingMessage } from 'node:http';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import { graphqlRequests } from '../lib/metrics.ts';
@@ -14,6 +15,7 @@ import { queryLimitsOf, type GatewayConfig } from './config.ts';
 import { checkRequest, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
 import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
+import { createExplorer } from './explorer/index.ts';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -110,7 +112,9 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       // The authorization walk must start only once the limits passed: one after the other.
       inOrder(queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : [])),
       requestMetrics(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Apollo's landing pages load Apollo's hosted Sandbox from a CDN (and report telemetry); the
+      // gateway's own offline explorer at `/` replaces them (gateway/explorer/).
+      ApolloServerPluginLandingPageDisabled(),
     ],
     logger,
     // Shutdown belongs to runService / the platform launcher; Apollo's own signal handler would
@@ -119,6 +123,42 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
   });
   await apollo.start();
 
+  /** The request's access token, verified as every route needs it; an HttpError when it is refused or cannot be verified. */
+  const authenticate = async (req: IncomingMessage, requestId: string) => {
+    let auth;
+    try {
+      const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
+      auth = await authenticator.authenticate(req.headers, { method: req.method ?? 'GET', url: `${publicBase}${path}` });
+    } catch (err) {
+      if (err instanceof AuthenticationUnavailableError) {
+        logger.error({ err: err.message }, 'cannot verify access tokens: JWKS unreachable');
+        throw new HttpError(503, SERVICE_UNAVAILABLE, 'Authentication is temporarily unavailable', { 'retry-after': '5' });
+      }
+      throw err;
+    }
+    if (auth.kind === 'invalid') {
+      // The reason stays in the log under the request id; the client gets the bare RFC 6750 / 9449 error.
+      logger.warn({ requestId, reason: auth.reason, error: auth.error, scheme: auth.scheme }, 'refused invalid access token');
+      throw new HttpError(401, 'UNAUTHENTICATED', refusalMessage(auth), { 'www-authenticate': wwwAuthenticate(auth), 'cache-control': 'no-store' });
+    }
+    return auth;
+  };
+  const explorer =
+    config.GATEWAY_EXPLORER === 'on'
+      ? createExplorer({
+          schema,
+          profile: config.PROFILE,
+          authIssuer: config.AUTH_ISSUER,
+          timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+          logger,
+          authenticate: async (req, requestId) => {
+            const auth = await authenticate(req, requestId);
+            return auth.kind === 'authenticated' ? auth.principal : null;
+          },
+          authz,
+        })
+      : null;
+
   const readinessTimeout = Math.min(config.SUBGRAPH_TIMEOUT_MS, 2_000);
   const server = createGraphQLHttpServer<GatewayContext>({
     apollo,
@@ -126,23 +166,10 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     checkBody: checkRequest(schema, limits),
     // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses what a browser sends without a preflight.
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
+    // The offline explorer at `/` (GATEWAY_EXPLORER; the sandbox token panel only in the sandbox profile).
+    ...(explorer ? { routes: explorer.handle } : {}),
     context: async (req, rc) => {
-      let auth;
-      try {
-        const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
-        auth = await authenticator.authenticate(req.headers, { method: req.method ?? 'GET', url: `${publicBase}${path}` });
-      } catch (err) {
-        if (err instanceof AuthenticationUnavailableError) {
-          logger.error({ err: err.message }, 'cannot verify access tokens: JWKS unreachable');
-          throw new HttpError(503, SERVICE_UNAVAILABLE, 'Authentication is temporarily unavailable', { 'retry-after': '5' });
-        }
-        throw err;
-      }
-      if (auth.kind === 'invalid') {
-        // The reason stays in the log under the request id; the client gets the bare RFC 6750 / 9449 error.
-        logger.warn({ requestId: rc.requestId, reason: auth.reason, error: auth.error, scheme: auth.scheme }, 'refused invalid access token');
-        throw new HttpError(401, 'UNAUTHENTICATED', refusalMessage(auth), { 'www-authenticate': wwwAuthenticate(auth), 'cache-control': 'no-store' });
-      }
+      const auth = await authenticate(req, rc.requestId);
       return {
         principal: auth.kind === 'authenticated' ? auth.principal : null,
         authentication: auth.kind,
