@@ -40,7 +40,7 @@ import { loadGatewayConfig } from '../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../gateway/server.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext, verifyInternalContext } from '../lib/internal-auth.ts';
 import { createLogger } from '../lib/logger.ts';
-import { sharedSubgraphRequests } from '../lib/metrics.ts';
+import { metricsOf } from '../lib/metrics.ts';
 import type { Principal } from '../lib/principal.ts';
 import { startPlatform, type RunningPlatform } from '../scripts/platform.ts';
 import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
@@ -201,7 +201,7 @@ export function judge(caller: Caller, own: Owned, other: Owned, workload: Worklo
 }
 
 async function sharedCount(): Promise<number> {
-  return (await sharedSubgraphRequests.get()).values.reduce((sum, v) => sum + v.value, 0);
+  return (await metricsOf('gateway').sharedSubgraphRequests.get()).values.reduce((sum, v) => sum + v.value, 0);
 }
 
 interface SubgraphCall {

@@ -4,7 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { IncomingMessage } from 'node:http';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
 import type { Logger } from '../lib/logger.ts';
-import { graphqlRequests } from '../lib/metrics.ts';
+import { graphqlRequestMetrics, metricsOf } from '../lib/metrics.ts';
 import { maskError } from '../lib/error-masking.ts';
 import { openSharedCache, type SharedCache } from '../lib/cache.ts';
 import { AuthenticationUnavailableError, createAuthenticator, refusalMessage, wwwAuthenticate } from './authentication.ts';
@@ -111,7 +111,7 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       requireAuthentication(),
       // The authorization walk must start only once the limits passed: one after the other.
       inOrder(queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : [])),
-      requestMetrics(),
+      graphqlRequestMetrics<GatewayContext>(metricsOf('gateway')),
       // Apollo's landing pages load Apollo's hosted Sandbox from a CDN (and report telemetry); the
       // gateway's own offline explorer at `/` replaces them (gateway/explorer/).
       ApolloServerPluginLandingPageDisabled(),
@@ -163,6 +163,7 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
   const server = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
+    service: 'gateway',
     checkBody: checkRequest(schema, limits),
     // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses what a browser sends without a preflight.
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
@@ -233,20 +234,6 @@ function inOrder(...plugins: ApolloServerPlugin<GatewayContext>[]): ApolloServer
       return {
         async didResolveOperation(resolved) {
           for (const listener of listeners) await listener?.didResolveOperation?.(resolved);
-        },
-      };
-    },
-  };
-}
-
-function requestMetrics(): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart() {
-      const started = performance.now();
-      return {
-        async willSendResponse({ response }) {
-          const failed = response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0;
-          graphqlRequests.labels('gateway', failed ? 'error' : 'ok').observe((performance.now() - started) / 1000);
         },
       };
     },

@@ -1,8 +1,9 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.ts';
 import type { Logger } from '../lib/logger.ts';
-import { outboundDuration, sharedSubgraphRequests } from '../lib/metrics.ts';
+import { metricsOf } from '../lib/metrics.ts';
 import type { Principal } from '../lib/principal.ts';
+import { failSpan, outboundTraceparent, SpanKind, withSpan } from '../lib/tracing.ts';
 
 /**
  * The fetch every subgraph executor uses (gateway/executor.ts). Each call:
@@ -52,6 +53,8 @@ interface Answer {
   status: number;
   headers: [string, string][];
   body: string;
+  /** Set on the answers made here when the call failed (its error code): the call's span is marked failed. */
+  failure?: string;
 }
 
 function isCallContext(value: unknown): value is SubgraphCallContext {
@@ -78,12 +81,24 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
   const metricTarget = `subgraph:${target.name}`;
   const log = opts.logger.child({ target: metricTarget });
   const inFlight = new Map<string, Promise<Answer>>();
+  const metrics = metricsOf('gateway');
 
-  async function call(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined): Promise<Answer> {
+  function call(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined): Promise<Answer> {
+    const attributes = { 'http.request.method': 'POST', 'peer.service': target.name, 'graphql.field': operation };
+    // One client span per call actually made; the subgraph's request span continues it (traceparent).
+    return withSpan(`POST ${metricTarget}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
+      const answer = await send(url, init, body, ctx, operation, signal, outboundTraceparent(span, ctx.traceparent));
+      span?.setAttribute('http.response.status_code', answer.status);
+      if (answer.failure) failSpan(span, Object.assign(new Error(`subgraph call failed: ${answer.failure}`), { name: answer.failure }));
+      return answer;
+    });
+  }
+
+  async function send(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined, traceparent: string): Promise<Answer> {
     const headers = new Headers(init.headers);
     headers.set(INTERNAL_AUTH_HEADER, await signInternalContext(opts.internalSecret, target.name, ctx.principal, ctx.requestId, body));
     headers.set('x-request-id', ctx.requestId);
-    if (ctx.traceparent) headers.set('traceparent', ctx.traceparent);
+    if (traceparent) headers.set('traceparent', traceparent);
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const started = performance.now();
     let outcome = 'error';
@@ -112,7 +127,7 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
       if (signal?.aborted && !timeout.aborted) throw err;
       return unavailable(target.name);
     } finally {
-      outboundDuration.labels(metricTarget, operation, outcome).observe((performance.now() - started) / 1000);
+      metrics.outboundDuration.labels(metricTarget, operation, outcome).observe((performance.now() - started) / 1000);
     }
   }
 
@@ -134,7 +149,7 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     const key = `${url}\n${principalKey(context.principal)}\n${body}`;
     let shared = inFlight.get(key);
     if (shared) {
-      sharedSubgraphRequests.labels(metricTarget).inc();
+      metrics.sharedSubgraphRequests.labels(metricTarget).inc();
     } else {
       // The shared call outlives any one waiter: a waiter whose client goes away stops waiting
       // (below) without cancelling the call for the others; the deadline still bounds it.
@@ -164,5 +179,5 @@ function unavailable(subgraph: string): Answer {
 }
 
 function errorAnswer(message: string, code: string, extra: Record<string, unknown> = {}): Answer {
-  return { status: 200, headers: [['content-type', 'application/json']], body: JSON.stringify({ data: null, errors: [{ message, extensions: { code, ...extra } }] }) };
+  return { status: 200, headers: [['content-type', 'application/json']], body: JSON.stringify({ data: null, errors: [{ message, extensions: { code, ...extra } }] }), failure: code };
 }

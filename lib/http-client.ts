@@ -1,8 +1,9 @@
 import CircuitBreaker from 'opossum';
 import { PartnerError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { breakerTransitions, outboundDuration } from './metrics.ts';
-import { currentRequestContext } from './request-context.ts';
+import { metricsOf, UNATTRIBUTED } from './metrics.ts';
+import { currentRequestContext, currentService } from './request-context.ts';
+import { outboundTraceparent, SpanKind, withSpan } from './tracing.ts';
 
 /**
  * The one way this codebase calls another HTTP service (partners and subgraphs alike):
@@ -14,7 +15,9 @@ import { currentRequestContext } from './request-context.ts';
  * - a circuit breaker (opossum) per target, so a failing partner is failed fast instead of
  *   being hammered, and recovers through half-open probes;
  * - correlation headers (x-request-id, W3C traceparent) from the current request context;
- * - a latency histogram under the target's name and the operation.
+ * - a latency histogram under the target's name and the operation, in the registry of the service
+ *   that created the client (lib/metrics.ts), and a client span per attempt when tracing is on
+ *   (lib/tracing.ts), whose id is the traceparent the partner receives.
  */
 export interface HttpClientOptions {
   /** Name under which latency, errors and breaker state are measured, e.g. "northwind-ais". */
@@ -70,44 +73,52 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const retries = opts.retries ?? 2;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 2_000;
   const log = opts.logger.child({ target: opts.name });
+  // The service that creates the client owns its figures (under `npm start` several share the process).
+  const service = currentService();
+  const metrics = metricsOf(service ?? UNATTRIBUTED);
 
-  const attempt = async (req: HttpRequest): Promise<HttpResponse> => {
+  const attempt = (req: HttpRequest): Promise<HttpResponse> => {
     const url = new URL(req.path.replace(/^\//, ''), opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = currentRequestContext();
-    const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-    if (ctx) {
-      headers['x-request-id'] ??= ctx.requestId;
-      headers['traceparent'] ??= ctx.traceparent;
-    }
-    if (req.body !== undefined) headers['content-type'] ??= 'application/json';
-    const started = performance.now();
-    let outcome = 'error';
-    try {
-      const res = await fetch(url, {
-        method: req.method,
-        headers,
-        body: req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body),
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
-      const text = await res.text();
-      outcome = String(res.status);
-      if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res.status, retryAfter(res.headers.get('retry-after')));
-      let body: unknown = null;
-      if (text.length > 0) {
-        try {
-          body = JSON.parse(text);
-        } catch (cause) {
-          throw new PartnerError(opts.name, 'contract', `${req.operation} returned a body that is not JSON (HTTP ${res.status})`, { status: res.status, cause });
-        }
+    // The query string stays out of the span: partner queries can carry account identifiers.
+    const attributes = { 'http.request.method': req.method, 'server.address': url.hostname, 'url.path': url.pathname, 'peer.service': opts.name, 'partner.operation': req.operation };
+    return withSpan(`${req.method} ${opts.name}`, { kind: SpanKind.CLIENT, attributes, service }, async (span) => {
+      const ctx = currentRequestContext();
+      const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+      if (ctx) {
+        headers['x-request-id'] ??= ctx.requestId;
+        headers['traceparent'] ??= outboundTraceparent(span, ctx.traceparent);
       }
-      return { status: res.status, headers: res.headers, body };
-    } catch (err) {
-      if ((err as Error).name === 'TimeoutError') outcome = 'timeout';
-      throw err;
-    } finally {
-      outboundDuration.labels(opts.name, req.operation, outcome).observe((performance.now() - started) / 1000);
-    }
+      if (req.body !== undefined) headers['content-type'] ??= 'application/json';
+      const started = performance.now();
+      let outcome = 'error';
+      try {
+        const res = await fetch(url, {
+          method: req.method,
+          headers,
+          body: req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body),
+          signal: AbortSignal.timeout(opts.timeoutMs),
+        });
+        const text = await res.text();
+        outcome = String(res.status);
+        span?.setAttribute('http.response.status_code', res.status);
+        if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res.status, retryAfter(res.headers.get('retry-after')));
+        let body: unknown = null;
+        if (text.length > 0) {
+          try {
+            body = JSON.parse(text);
+          } catch (cause) {
+            throw new PartnerError(opts.name, 'contract', `${req.operation} returned a body that is not JSON (HTTP ${res.status})`, { status: res.status, cause });
+          }
+        }
+        return { status: res.status, headers: res.headers, body };
+      } catch (err) {
+        if ((err as Error).name === 'TimeoutError') outcome = 'timeout';
+        throw err;
+      } finally {
+        metrics.outboundDuration.labels(opts.name, req.operation, outcome).observe((performance.now() - started) / 1000);
+      }
+    });
   };
 
   const breaker = new CircuitBreaker(attempt, {
@@ -122,7 +133,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   });
   for (const state of ['open', 'halfOpen', 'close'] as const) {
     breaker.on(state as 'open', () => {
-      breakerTransitions.labels(opts.name, state).inc();
+      metrics.breakerTransitions.labels(opts.name, state).inc();
       log.warn({ breaker: state }, `circuit breaker ${state}`);
     });
   }

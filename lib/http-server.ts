@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import cors from 'cors';
 import type { Logger } from './logger.ts';
-import { requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
+import { metricsOf, UNATTRIBUTED } from './metrics.ts';
+import { currentService, requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
+import { failSpan, runInContext, startServerSpan } from './tracing.ts';
 
 /**
  * Serves an Apollo Server on node:http with the routes every service has:
@@ -35,11 +38,10 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    */
   checkBody?: (body: unknown, params: URLSearchParams) => void;
   /**
-   * Extra routes of a service (the gateway's explorer): asked first for every request other than
-   * /healthz and /readyz, inside the request context; resolve true when the request was answered,
-   * false to fall through to /graphql and the 404. An HttpError thrown here is answered like any other.
+   * The service this server is the port of: its requests are measured in that service's registry
+   * (lib/metrics.ts) and traced under its name. Defaults to the service whose start creates the server.
    */
-  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+  service?: string;
   /** Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all. */
   cors?: CorsOptions;
 }
@@ -75,11 +77,74 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
   return { port: actual, url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}` };
 }
 
+/**
+ * Closes a server at once: stops listening and cuts every connection, requests in flight
+ * included. For tests, sandboxes and what a graceful stop (drainServer) has left.
+ */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
+    // A server a drain already closed answers ERR_SERVER_NOT_RUNNING: it is closed, which is what was asked.
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** What a graceful stop needs to know of a server made by createGraphQLHttpServer. */
+interface Lifecycle {
+  /** /readyz answers 503: the load balancer should send no more requests. */
+  notReady: boolean;
+  /** Draining: the listener is closed, requests still arriving on open connections get 503. */
+  draining: boolean;
+  inFlight: Set<ServerResponse>;
+  /** Called when a request in flight finishes, while draining. */
+  onIdle?: () => void;
+}
+
+const lifecycles = new WeakMap<Server, Lifecycle>();
+
+/**
+ * First step of a graceful stop: /readyz answers 503 from now on, so that a load balancer or an
+ * orchestrator stops sending requests, while everything else is still served (under `npm start`
+ * the subgraphs must keep answering the gateway's requests in flight until the gateway has drained).
+ */
+export function markNotReady(server: Server): void {
+  const state = lifecycles.get(server);
+  if (state) state.notReady = true;
+}
+
+/**
+ * Graceful stop of one server: not ready, stop accepting (the listening socket is closed, so new
+ * connections are refused), close idle keep-alive connections, let the requests in flight finish
+ * (their connections close after the answer), and after `drainMs` cut what is left. Resolves
+ * when every connection is closed, with the number of requests that had to be cut.
+ */
+export function drainServer(server: Server, drainMs: number): Promise<{ cut: number }> {
+  const state = lifecycles.get(server) ?? { notReady: true, draining: false, inFlight: new Set<ServerResponse>() };
+  state.notReady = true;
+  state.draining = true;
+  return new Promise((resolve) => {
+    let cut = 0;
+    const deadline = setTimeout(() => {
+      cut = state.inFlight.size;
+      server.closeAllConnections();
+    }, drainMs);
+    deadline.unref();
+    server.close(() => {
+      clearTimeout(deadline);
+      resolve({ cut });
+    });
+    // Requests in flight keep their connection until they are answered, then close it.
+    for (const res of state.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    // A keep-alive connection becomes idle when its last answer is sent: close it then.
+    state.onIdle = () => setImmediate(() => server.closeIdleConnections());
+    server.closeIdleConnections();
+  });
+}
+
+/** The route label of a request: a fixed set, so that no client can grow the metrics with made-up paths. */
+function routeOf(rawUrl: string | undefined): string {
+  const path = (rawUrl ?? '/').split('?')[0];
+  return path === '/graphql' || path === '/healthz' || path === '/readyz' ? path : 'other';
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -101,21 +166,59 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttpServerOptions<C>): Server {
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
   const answerCors = opts.cors ? corsAnswerer(opts.cors) : undefined;
-  return createServer((req, res) => {
-    const rc = requestContextFromHeaders(req.headers);
+  const service = opts.service ?? currentService() ?? UNATTRIBUTED;
+  const metrics = metricsOf(service);
+  const lifecycle: Lifecycle = { notReady: false, draining: false, inFlight: new Set() };
+  const server = createServer((req, res) => {
+    const route = routeOf(req.url);
+    const serverSpan = startServerSpan(service, route === 'other' ? (req.method ?? 'GET') : `${req.method} ${route}`, req.headers.traceparent, {
+      'http.request.method': req.method ?? 'GET',
+      ...(route === 'other' ? {} : { 'http.route': route }),
+    });
+    const incoming = requestContextFromHeaders(req.headers);
+    // With tracing on, this hop's traceparent is the server span's, so logs and exported spans agree.
+    const rc: RequestContext = { ...incoming, ...(serverSpan ? { traceparent: serverSpan.traceparent } : {}), service };
+    serverSpan?.span.setAttribute('request.id', rc.requestId);
     res.setHeader('x-request-id', rc.requestId);
     res.setHeader('traceparent', rc.traceparent);
     accessLog(req, res, rc);
-    runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
-      if (err instanceof HttpError) {
-        json(res, err.status, { errors: [{ message: err.message, extensions: { ...err.extensions, code: err.code, requestId: rc.requestId } }] }, err.headers);
-        return;
-      }
-      opts.logger.error({ err }, 'unhandled error serving request');
-      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: rc.requestId } }] });
-      else res.end();
-    });
+    track(req, res, route, serverSpan?.span);
+    const serve = () =>
+      runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          json(res, err.status, { errors: [{ message: err.message, extensions: { ...err.extensions, code: err.code, requestId: rc.requestId } }] }, err.headers);
+          return;
+        }
+        failSpan(serverSpan?.span, err);
+        opts.logger.error({ err }, 'unhandled error serving request');
+        if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: rc.requestId } }] });
+        else res.end();
+      });
+    void (serverSpan ? runInContext(serverSpan.context, serve) : serve());
   });
+  lifecycles.set(server, lifecycle);
+  return server;
+
+  /** Request metrics, the in-flight set a graceful stop waits for, and the end of the request's span. */
+  function track(req: IncomingMessage, res: ServerResponse, route: string, span: Span | undefined): void {
+    const started = performance.now();
+    lifecycle.inFlight.add(res);
+    metrics.httpRequestsInFlight.inc();
+    // While draining, every answer closes its connection: the listener is already closed.
+    if (lifecycle.draining) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      lifecycle.inFlight.delete(res);
+      metrics.httpRequestsInFlight.dec();
+      metrics.httpRequests.labels(req.method ?? 'GET', route, String(res.statusCode)).observe((performance.now() - started) / 1000);
+      if (span) {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        if (!res.writableFinished) span.setAttribute('http.aborted', true);
+        span.end();
+      }
+      if (lifecycle.draining) lifecycle.onIdle?.();
+    });
+  }
 
   /** One line per request, written when the response is done: what operators search by request id. */
   function accessLog(req: IncomingMessage, res: ServerResponse, rc: RequestContext): void {
@@ -134,11 +237,13 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
+      if (lifecycle.notReady) return json(res, 503, { status: 'stopping', checks: {} });
       const checks = (await opts.readiness?.().catch(() => ({ readiness: false }))) ?? {};
       const ready = Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     }
-    if (opts.routes && (await opts.routes(req, res, url))) return;
+    // A request that reaches a draining server on a connection opened before the stop: refused like a new connection would be.
+    if (lifecycle.draining) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'The service is stopping; retry', { 'retry-after': '1' });
     if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
     if (answerCors && (await answerCors(req, res))) return;
 

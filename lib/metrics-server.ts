@@ -3,15 +3,20 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { closeServer, listen, type RunningServer } from './http-server.ts';
 import type { Logger } from './logger.ts';
-import { registry as processRegistry } from './metrics.ts';
+import { combinedExposition } from './metrics.ts';
 
 /**
  * The operator listener: Prometheus /metrics on its own interface and port, never on a
  * service's public port. Metrics name partners, subgraphs, error rates and security events;
  * anyone who can reach the public port must not read them. The listener binds to loopback by
  * default (METRICS_HOST), and with METRICS_TOKEN it also demands `Authorization: Bearer <token>`,
- * so it can be exposed to a scraper on another host. One listener per process: the registry is
- * per process (lib/metrics.ts), so the all-in-one launcher serves every part's metrics on one.
+ * so it can be exposed to a scraper on another host.
+ *
+ * One listener per process, serving the registries of the services the process runs (one per
+ * service, lib/metrics.ts): `/metrics` all of them together (every series carries its `service`
+ * label), `/metrics/<name>` one of them. A service process has one registry, so both are the same;
+ * under `npm start` an operator scrapes /metrics/gateway, /metrics/accounts, ... as separate jobs,
+ * or /metrics once and tells the services apart by the label.
  */
 export interface MetricsServerOptions {
   host: string;
@@ -20,8 +25,8 @@ export interface MetricsServerOptions {
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   token?: string | undefined;
   logger: Logger;
-  /** Defaults to the process registry of lib/metrics.ts. */
-  registry?: Registry;
+  /** The registries served, by name: /metrics/<name> serves one, /metrics all of them. */
+  registries: Record<string, Registry>;
 }
 
 export interface RunningMetricsServer extends RunningServer {
@@ -50,10 +55,13 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<RunningMetricsServer> {
-  const registry = opts.registry ?? processRegistry;
+  const names = Object.keys(opts.registries);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://metrics.invalid').pathname;
-    if (path !== '/metrics') return refuse(res, 404, 'NOT_FOUND', 'Not found');
+    const match = /^\/metrics(?:\/([a-z0-9_-]+))?$/.exec(path);
+    // Own properties only: a name like "constructor" must not reach Object.prototype.
+    const name = match?.[1];
+    if (!match || (name !== undefined && !Object.hasOwn(opts.registries, name))) return refuse(res, 404, 'NOT_FOUND', 'Not found');
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD' });
     if (opts.token !== undefined) {
       const presented = bearerToken(req.headers.authorization);
@@ -62,9 +70,10 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
         return refuse(res, 401, 'UNAUTHENTICATED', 'an operator token is required', { 'www-authenticate': 'Bearer realm="metrics"' });
       }
     }
-    registry.metrics().then(
+    const chosen = name !== undefined ? [opts.registries[name]!] : names.map((n) => opts.registries[n]!);
+    combinedExposition(chosen).then(
       (text) => {
-        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+        res.writeHead(200, { 'content-type': chosen[0]?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
       (err: unknown) => {
@@ -75,6 +84,6 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
   });
   const { port, url: base } = await listen(server, opts.port, opts.host);
   const url = `${base}/metrics`;
-  opts.logger.info({ url, tokenRequired: opts.token !== undefined }, 'metrics listening (operators only)');
+  opts.logger.info({ url, services: names, tokenRequired: opts.token !== undefined }, 'metrics listening (operators only)');
   return { server, port, url, close: () => closeServer(server) };
 }

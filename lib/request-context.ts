@@ -8,8 +8,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
  */
 export interface RequestContext {
   requestId: string;
-  /** W3C traceparent for outbound calls: same trace id, this service's span id. */
+  /**
+   * W3C traceparent of this hop: the incoming trace id and this service's span id (the span of the
+   * incoming request when tracing is on, lib/tracing.ts). Outbound calls send it, or the id of
+   * their own client span when tracing is on.
+   */
   traceparent: string;
+  /** The service whose port received the request; its metrics and traces are the ones recorded. */
+  service?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -20,6 +26,23 @@ export function runWithRequestContext<T>(ctx: RequestContext, fn: () => T): T {
 
 export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();
+}
+
+const serviceScope = new AsyncLocalStorage<string>();
+
+/**
+ * Runs a service's start as that service. Under `npm start` the gateway and the four subgraphs live
+ * in one process; what a start creates (HTTP clients, databases, servers, timers) is then measured
+ * and traced as the service that created it (lib/metrics.ts, lib/tracing.ts), without threading the
+ * name through every constructor. A service process runs its whole start this way too.
+ */
+export function runAsService<T>(service: string, fn: () => T): T {
+  return serviceScope.run(service, fn);
+}
+
+/** The service the calling code works for: the request being served, else the service whose start created the code. */
+export function currentService(): string | undefined {
+  return storage.getStore()?.service ?? serviceScope.getStore();
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { subgraphCommonConfig } from './config.ts';
 import type { Database } from './database.ts';
 import { maskError } from './error-masking.ts';
+import { graphqlRequestMetrics, metricsOf } from './metrics.ts';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from './http-server.ts';
 import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
 import type { Logger } from './logger.ts';
@@ -82,7 +83,7 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     schema,
     includeStacktraceInErrorResponses: false,
     formatError: maskError(opts.logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ownershipStamps(owners)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ownershipStamps(owners), graphqlRequestMetrics<C>(metricsOf(opts.name))],
     logger: opts.logger,
     // Shutdown is owned by lib/service-main.ts, which closes the database after the server;
     // Apollo's own signal handlers would exit before that.
@@ -93,6 +94,7 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
   const server = createGraphQLHttpServer<C>({
     apollo,
     logger: opts.logger,
+    service: opts.name,
     readiness: readinessOf(opts.database, opts.readiness),
     context: async (req: IncomingMessage, rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];

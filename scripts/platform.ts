@@ -1,10 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { loadGatewayConfig } from '../gateway/config.ts';
 import { startGateway } from '../gateway/server.ts';
 import { ConfigError, loadMetricsConfig } from '../lib/config.ts';
-import type { RunningServer } from '../lib/http-server.ts';
+import { drainServer, markNotReady, type RunningServer } from '../lib/http-server.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { collectProcessMetrics, metricsOf } from '../lib/metrics.ts';
 import { startMetricsServer } from '../lib/metrics-server.ts';
+import { runAsService } from '../lib/request-context.ts';
+import { loadShutdownConfig } from '../lib/service-main.ts';
+import { startTracing, tracingSettings } from '../lib/tracing.ts';
 import { loadSandboxesConfig } from '../sandboxes/config.ts';
 import { startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
@@ -19,9 +26,18 @@ import { startPaymentsSubgraph } from '../subgraphs/payments/server.ts';
 /**
  * The whole product in one process: partner sandboxes, the four subgraphs and the gateway,
  * started in dependency order and stopped in reverse. `npm start` uses it on the default ports;
- * end-to-end tests use free ports and in-memory PGlite. All parts share one process and so one
- * metrics registry: one operator listener (METRICS_HOST/METRICS_PORT/METRICS_TOKEN, default
- * 127.0.0.1:9400) serves all of it.
+ * end-to-end tests use free ports and in-memory PGlite.
+ *
+ * - One embedded PGlite for the four subgraphs, a schema (and a role) each (lib/database.ts), in
+ *   PGLITE_DIR (or one in-memory database): a PGlite instance costs about 200 MB and seconds.
+ * - Each part runs as itself (lib/request-context.ts runAsService): its own metrics registry and
+ *   its own traces, as if it ran in its own process. One operator listener
+ *   (METRICS_HOST/METRICS_PORT/METRICS_TOKEN, default 127.0.0.1:9400) serves /metrics/<part> for
+ *   gateway, identity, accounts, payments, consents and platform (Node's process metrics, once),
+ *   and /metrics for all of them, told apart by the `service` label.
+ * - stop() is the graceful stop of `npm start` (Ctrl-C): every part turns not ready, the gateway
+ *   drains its requests in flight while the subgraphs still answer them, then the subgraphs drain,
+ *   and only then are databases, caches and sandboxes closed.
  */
 export interface PlatformOptions {
   /**
@@ -56,11 +72,20 @@ export interface RunningPlatform {
   gatewayUrl: string;
   urls: PlatformUrls;
   sandboxes: RunningSandboxes;
+  /** Stops at once: requests in flight are cut (tests). */
   close(): Promise<void>;
+  /**
+   * Graceful stop: not ready everywhere, the gateway then the subgraphs drain their requests in
+   * flight within `drainMs` in all, then everything is closed. Resolves with the requests cut at the deadline.
+   */
+  stop(drainMs: number): Promise<{ cut: number }>;
 }
 
 const SUBGRAPH_PORTS = { identity: 4001, accounts: 4002, payments: 4003, consents: 4004 } as const;
 type SubgraphName = keyof typeof SUBGRAPH_PORTS;
+const SUBGRAPH_NAMES = Object.keys(SUBGRAPH_PORTS) as SubgraphName[];
+/** The parts with a metrics registry of their own (the sandboxes stand in for partners and have none). */
+const PARTS = ['gateway', ...SUBGRAPH_NAMES] as const;
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<RunningPlatform> {
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
@@ -86,9 +111,14 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   preflight(env);
 
   try {
+    // Trace export (OTEL_*, lib/tracing.ts), first in and so last out: the stop's own spans are flushed.
+    const tracing = await startTracing(env);
+    if (tracing) started.push({ name: 'tracing', close: () => tracing.shutdown() });
+
     // 1. The operator metrics listener, first: it is cheap, and a taken port fails before anything else starts.
     const metricsConfig = loadMetricsConfig('gateway', free ? { ...env, METRICS_PORT: '0' } : env);
-    const metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger: child('metrics') });
+    const registries = Object.fromEntries([['platform', processRegistry()], ...PARTS.map((part) => [part, metricsOf(part).registry] as const)]);
+    const metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger: child('metrics'), registries });
     started.push({ name: 'metrics', close: () => metrics.close() });
 
     // 2. Partner sandboxes (authorization server, banks, KYC provider), on their own variables
@@ -120,13 +150,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       }
     }
 
-    // 3. The subgraphs, each with its own port and (for a PGlite directory on disk) its own data directory.
-    const subgraphEnv = (name: SubgraphName) => {
-      const dir = env.PGLITE_DIR;
-      const pgliteDir = dir && !dir.startsWith('memory://') ? `${dir.replace(/\/$/, '')}/${name}` : dir;
-      if (pgliteDir && pgliteDir !== dir) mkdirSync(pgliteDir, { recursive: true });
-      return { ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}) };
-    };
+    // 3. The subgraphs, each with its own port and schema, all in one embedded database (unless DATABASE_URL).
+    const pgliteDir = env.DATABASE_URL ? env.PGLITE_DIR : sharedPgliteDir(env.PGLITE_DIR, logger);
+    const subgraphEnv = (name: SubgraphName) => ({ ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}) });
     const starters: Record<SubgraphName, () => Promise<RunningServer>> = {
       identity: async () => startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
       accounts: async () => startAccountsSubgraph(loadAccountsConfig(subgraphEnv('accounts')), { logger: child('accounts'), now }),
@@ -134,7 +160,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       consents: async () => startConsentsSubgraph(loadConsentsConfig(subgraphEnv('consents')), { logger: child('consents'), now }),
     };
     const names = Object.keys(starters) as SubgraphName[];
-    const results = await Promise.allSettled(names.map((n) => starters[n]()));
+    // Each start runs as its subgraph: what it creates is measured and traced under its name.
+    const results = await Promise.allSettled(names.map((n) => runAsService(n, starters[n])));
     const subgraphs = {} as Record<SubgraphName, RunningServer>;
     results.forEach((r, i) => {
       const name = names[i]!;
@@ -147,7 +174,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     if (failed) throw failed.reason;
 
     // 4. The gateway, pointed at the subgraphs actually started.
-    const gateway = await startGateway(
+    const gateway = await runAsService('gateway', () => startGateway(
       loadGatewayConfig({
         ...env,
         ...partnerEnv,
@@ -158,8 +185,22 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
         CONSENTS_SUBGRAPH_URL: subgraphs.consents.url,
       }),
       { logger: child('gateway'), now },
-    );
+    ));
     started.push({ name: 'gateway', close: () => gateway.close() });
+
+    let stopping: Promise<{ cut: number }> | undefined;
+    const stop = (drainMs: number) =>
+      (stopping ??= (async () => {
+        const deadline = performance.now() + drainMs;
+        const left = () => Math.max(0, deadline - performance.now());
+        const subgraphServers = names.map((n) => subgraphs[n].server);
+        // Everyone out of rotation at once; the subgraphs keep answering the gateway's requests in flight.
+        for (const server of [gateway.server, ...subgraphServers]) markNotReady(server);
+        const fromGateway = await drainServer(gateway.server, left());
+        const fromSubgraphs = await Promise.all(subgraphServers.map((server) => drainServer(server, left())));
+        await closeAll();
+        return { cut: fromGateway.cut + fromSubgraphs.reduce((sum, d) => sum + d.cut, 0) };
+      })());
 
     return {
       gatewayUrl: gateway.url,
@@ -177,6 +218,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       },
       sandboxes,
       close: closeAll,
+      stop,
     };
   } catch (err) {
     await closeAll();
@@ -193,6 +235,8 @@ function preflight(env: Record<string, string | undefined>): void {
     ['consents', loadConsentsConfig],
     ['gateway', loadGatewayConfig],
     ['metrics', (e) => loadMetricsConfig('gateway', e)],
+    ['shutdown', loadShutdownConfig],
+    ['tracing', tracingSettings],
   ];
   for (const [name, load] of loaders) {
     try {
@@ -203,4 +247,33 @@ function preflight(env: Record<string, string | undefined>): void {
     }
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+}
+
+let platformRegistry: Registry | undefined;
+
+/** Node's process metrics, once per process, under service="platform": the parts share the process, so none of them owns them. */
+function processRegistry(): Registry {
+  if (!platformRegistry) {
+    platformRegistry = new Registry();
+    platformRegistry.setDefaultLabels({ service: 'platform' });
+    collectProcessMetrics(platformRegistry);
+  }
+  return platformRegistry;
+}
+
+/**
+ * The embedded database the four subgraphs share: PGLITE_DIR itself when it is a directory, else
+ * an in-memory database of this platform alone (a named one: lib/database.ts shares
+ * "memory://<name>" between the handles of that name, while plain "memory://" is private).
+ */
+function sharedPgliteDir(dir: string | undefined, logger: Logger): string {
+  if (!dir || dir === 'memory://') return `memory://platform-${randomUUID()}`;
+  if (dir.startsWith('memory://')) return dir;
+  mkdirSync(dir, { recursive: true });
+  // Earlier versions kept one database per subgraph in <dir>/<subgraph>: say why that data is not seen.
+  const legacy = SUBGRAPH_NAMES.filter((name) => existsSync(join(dir, name, 'PG_VERSION')));
+  if (legacy.length > 0 && !existsSync(join(dir, 'PG_VERSION'))) {
+    logger.warn({ dir, legacy: legacy.map((name) => join(dir, name)) }, 'the subgraphs now share one database in PGLITE_DIR; the per-subgraph databases of an earlier version beside it are no longer read and can be deleted');
+  }
+  return dir;
 }

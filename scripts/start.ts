@@ -1,6 +1,6 @@
 // npm start: the whole platform, by default on ports 4000 (gateway), 4001-4004 (subgraphs),
 // 4100-4103 (partner sandboxes) and 127.0.0.1:9400 (operator metrics), each moved by the same
-// variable as when the part runs alone (`npm start -- --help` lists them), with PGlite data kept in .data/pglite/<subgraph>.
+// variable as when the part runs alone (`npm start -- --help` lists them), with PGlite data kept in .data/pglite (one database, a schema per subgraph).
 // Logs are pino JSON (LOG_LEVEL, default info); the banner below is printed once everything is up.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { SupergraphError } from '../gateway/supergraph.ts';
 import { ConfigError } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { claimOf, portProblem, portProblems } from '../lib/ports.ts';
-import { exitWithConfigProblems } from '../lib/service-main.ts';
+import { exitWithConfigProblems, loadShutdownConfig, stopOnSignals } from '../lib/service-main.ts';
 import { startPlatform, type RunningPlatform } from './platform.ts';
 import { launcherPortClaims, launcherProblems, startHelp } from './start-config.ts';
 
@@ -89,18 +89,14 @@ process.stdout.write(`
 
 `);
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'platform shutting down');
-  const timer = setTimeout(() => process.exit(1), 15_000).unref();
-  try {
-    await platform.close();
-  } finally {
-    clearTimeout(timer);
-    process.exit(0);
-  }
-};
-process.once('SIGINT', () => void stop('SIGINT'));
-process.once('SIGTERM', () => void stop('SIGTERM'));
+// Ctrl-C or SIGTERM: graceful stop (lib/service-main.ts stopOnSignals; SHUTDOWN_DRAIN_MS, already checked by startPlatform).
+const { SHUTDOWN_DRAIN_MS: drainMs } = loadShutdownConfig();
+stopOnSignals({
+  name: 'platform',
+  logger,
+  drainMs,
+  stop: async () => {
+    const { cut } = await platform.stop(drainMs);
+    if (cut > 0) logger.warn({ cut, drainMs }, 'platform: requests still in flight at the drain deadline were cut');
+  },
+});

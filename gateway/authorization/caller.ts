@@ -3,7 +3,9 @@ import { graphqlRuntime } from './graphql-runtime.ts';
 import type { Keyv } from 'keyv';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { outboundDuration } from '../../lib/metrics.ts';
+import { metricsOf } from '../../lib/metrics.ts';
+import { currentRequestContext } from '../../lib/request-context.ts';
+import { SpanKind, traceparentOf, withSpan } from '../../lib/tracing.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { STAFF_SCOPES, type CallerKind } from './policy.ts';
 
@@ -63,37 +65,44 @@ export function staticKind(principal: Principal): ResolvedKind | undefined {
 
 export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirectory {
   const log = opts.logger.child({ component: 'caller-directory' });
+  const metrics = metricsOf('gateway');
   /** Process-local memo in front of the shared cache (same TTL): the kind is read on most requests. */
   const local = new Map<string, { kind: string; until: number }>();
 
   async function internalQuery(subgraph: string, principal: Principal, requestId: string, operationName: string, query: string, variables: Record<string, unknown>): Promise<unknown> {
     const url = opts.subgraphUrls[subgraph];
     if (!url) throw authzUnavailable(`no ${subgraph} subgraph`);
-    const started = performance.now();
-    let outcome = 'error';
-    try {
-      const body = JSON.stringify({ operationName, query, variables });
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId, body),
-          ...(requestId ? { 'x-request-id': requestId } : {}),
-        },
-        body,
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
-      outcome = String(res.status);
-      const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
-      if (res.status !== 200 || answer.errors?.length || !answer.data) throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
-      return answer.data;
-    } catch (err) {
-      log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
-      throw authzUnavailable(`${subgraph} lookup failed`);
-    } finally {
-      outboundDuration.labels(`subgraph:${subgraph}`, operationName, outcome).observe((performance.now() - started) / 1000);
-    }
+    const attributes = { 'http.request.method': 'POST', 'peer.service': subgraph, 'graphql.operation.name': operationName };
+    return withSpan(`POST subgraph:${subgraph}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
+      const started = performance.now();
+      let outcome = 'error';
+      // The subgraph's span continues this lookup's, as for the executor's calls.
+      const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
+      try {
+        const body = JSON.stringify({ operationName, query, variables });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId, body),
+            ...(requestId ? { 'x-request-id': requestId } : {}),
+            ...(traceparent ? { traceparent } : {}),
+          },
+          body,
+          signal: AbortSignal.timeout(opts.timeoutMs),
+        });
+        outcome = String(res.status);
+        const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
+        if (res.status !== 200 || answer.errors?.length || !answer.data) throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
+        return answer.data;
+      } catch (err) {
+        log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
+        throw authzUnavailable(`${subgraph} lookup failed`);
+      } finally {
+        metrics.outboundDuration.labels(`subgraph:${subgraph}`, operationName, outcome).observe((performance.now() - started) / 1000);
+      }
+    });
   }
 
   return {

@@ -4,7 +4,9 @@ import type { Keyv } from 'keyv';
 import { z } from 'zod';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { outboundDuration } from '../../lib/metrics.ts';
+import { metricsOf } from '../../lib/metrics.ts';
+import { currentRequestContext } from '../../lib/request-context.ts';
+import { SpanKind, traceparentOf, withSpan } from '../../lib/tracing.ts';
 import { CONSENT_PERMISSIONS, CONSENT_STATUSES, consentGrants, consentInForce, type ConsentPermission, type ConsentStatus } from '../../lib/consent.ts';
 import type { Principal } from '../../lib/principal.ts';
 
@@ -233,60 +235,67 @@ const subgraphResponseSchema = z.object({
  */
 export function consentsSubgraphFetcher(opts: { url: string; internalSecret: string; timeoutMs: number; logger: Logger }): (principal: Principal, requestId: string) => Promise<ActiveConsent[]> {
   const target = 'subgraph:consents';
+  const metrics = metricsOf('gateway');
   return async (principal, requestId) => {
     if (principal.customerId === null) return [];
-    const body = JSON.stringify({ query: ACTIVE_CONSENTS_QUERY, variables: { r: [{ __typename: 'Customer', id: principal.customerId }] } });
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, 'consents', principal, requestId, body),
-    };
-    if (requestId) headers['x-request-id'] = requestId;
-    const started = performance.now();
-    let outcome = 'error';
-    try {
-      let res: Response;
+    const attributes = { 'http.request.method': 'POST', 'peer.service': 'consents', 'graphql.operation.name': 'GatewayActiveConsents' };
+    return withSpan(`POST ${target}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
+      const body = JSON.stringify({ query: ACTIVE_CONSENTS_QUERY, variables: { r: [{ __typename: 'Customer', id: principal.customerId }] } });
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, 'consents', principal, requestId, body),
+      };
+      if (requestId) headers['x-request-id'] = requestId;
+      // The consents subgraph's span continues this call's, as for the executor's calls.
+      const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
+      if (traceparent) headers.traceparent = traceparent;
+      const started = performance.now();
+      let outcome = 'error';
       try {
-        res = await fetch(opts.url, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.timeout(opts.timeoutMs),
-        });
-      } catch (err) {
-        const timedOut = (err as Error).name === 'TimeoutError';
-        outcome = timedOut ? 'timeout' : 'error';
-        throw new Error(timedOut ? `consents subgraph gave no answer within ${opts.timeoutMs} ms` : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`);
+        let res: Response;
+        try {
+          res = await fetch(opts.url, {
+            method: 'POST',
+            headers,
+            body,
+            signal: AbortSignal.timeout(opts.timeoutMs),
+          });
+        } catch (err) {
+          const timedOut = (err as Error).name === 'TimeoutError';
+          outcome = timedOut ? 'timeout' : 'error';
+          throw new Error(timedOut ? `consents subgraph gave no answer within ${opts.timeoutMs} ms` : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`);
+        }
+        outcome = String(res.status);
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`consents subgraph answered HTTP ${res.status}`);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          outcome = 'invalid';
+          throw new Error('consents subgraph answered with something that is not JSON');
+        }
+        const parsed = subgraphResponseSchema.safeParse(json);
+        if (!parsed.success) {
+          outcome = 'invalid';
+          throw new Error(`consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        }
+        if (parsed.data.errors?.length) {
+          outcome = 'graphql_error';
+          throw new Error(`consents subgraph returned errors: ${parsed.data.errors.map((e) => e.message).join('; ')}`);
+        }
+        const entities = parsed.data.data?._entities;
+        if (!entities || entities.length !== 1) {
+          outcome = 'invalid';
+          throw new Error('consents subgraph response has no customer entity');
+        }
+        return (entities[0]?.consents ?? [])
+          .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
+          .map((c) => ({ id: c.id, status: c.status, permissions: c.permissions, accountIds: c.accounts.map((a) => a.id), expiresAt: c.expiresAt }));
+      } finally {
+        metrics.outboundDuration.labels(target, 'Customer.consents', outcome).observe((performance.now() - started) / 1000);
       }
-      outcome = String(res.status);
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`consents subgraph answered HTTP ${res.status}`);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        outcome = 'invalid';
-        throw new Error('consents subgraph answered with something that is not JSON');
-      }
-      const parsed = subgraphResponseSchema.safeParse(json);
-      if (!parsed.success) {
-        outcome = 'invalid';
-        throw new Error(`consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      }
-      if (parsed.data.errors?.length) {
-        outcome = 'graphql_error';
-        throw new Error(`consents subgraph returned errors: ${parsed.data.errors.map((e) => e.message).join('; ')}`);
-      }
-      const entities = parsed.data.data?._entities;
-      if (!entities || entities.length !== 1) {
-        outcome = 'invalid';
-        throw new Error('consents subgraph response has no customer entity');
-      }
-      return (entities[0]?.consents ?? [])
-        .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
-        .map((c) => ({ id: c.id, status: c.status, permissions: c.permissions, accountIds: c.accounts.map((a) => a.id), expiresAt: c.expiresAt }));
-    } finally {
-      outboundDuration.labels(target, 'Customer.consents', outcome).observe((performance.now() - started) / 1000);
-    }
+    });
   };
 }

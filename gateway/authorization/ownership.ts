@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import { securityEvents } from '../../lib/metrics.ts';
+import { metricsOf } from '../../lib/metrics.ts';
 import { OWNED_TYPES, ownersFromExtensions } from '../../lib/ownership.ts';
 import type { GatewayContext } from '../executor.ts';
 import { forbidden } from './engine.ts';
@@ -76,7 +76,7 @@ export function refuseForeignObjects(schema: GraphQLSchema): GraphQLSchema {
         const result: unknown = await resolve(parent, args, context, info);
         const foreign = foreignObjects(result, context);
         if (foreign.length > 0) {
-          securityEvents.labels('foreign_object').inc(foreign.length);
+          metricsOf('gateway').securityEvents.labels('foreign_object').inc(foreign.length);
           context.logger.error(
             { securityEvent: 'foreign_object', requestId: context.requestId, field: `${type.name}.${field.name}`, caller: context.principal?.customerId ?? null, clientId: context.principal?.clientId, objects: foreign },
             'SECURITY: an object owned by another customer reached this request; refused',

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
-import { registry } from '../../lib/metrics.ts';
+import { metricsOf } from '../../lib/metrics.ts';
 import { AUDIENCE, composeToySupergraph, gql, hasStackTrace, ISSUER, logger, startLocalJwks, startToySubgraphs, writeTempSupergraph, type LocalJwks } from './helpers.ts';
 
 /**
@@ -100,8 +100,8 @@ describe('generic federation engine', () => {
     const gateway = await gatewayFor(file.path);
     const ready = await fetch(gateway.url.replace(/graphql$/, 'readyz'));
     expect(ready.status).toBe(200);
-    // The process registry: /metrics is served to operators by lib/metrics-server.ts, not on the gateway's port.
-    const metrics = await registry.metrics();
+    // The gateway's registry: /metrics is served to operators by lib/metrics-server.ts, not on the gateway's port.
+    const metrics = await metricsOf('gateway').registry.metrics();
     expect(metrics).toContain('target="subgraph:users"');
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { securityEvents } from '../../lib/metrics.ts';
+import { metricsOf } from '../../lib/metrics.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { callSubgraph } from '../support/subgraph-client.ts';
 import { gql, hasStackTrace, logger } from './helpers.ts';
@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 const token = (customerId: string) => platform.sandboxes.auth.mint({ customerId, clientId: 'web-app', scopes: SCOPES });
-const foreignObjectEvents = async () => (await securityEvents.get()).values.find((v) => v.labels.kind === 'foreign_object')?.value ?? 0;
+const foreignObjectEvents = async () => (await metricsOf('gateway').securityEvents.get()).values.find((v) => v.labels.kind === 'foreign_object')?.value ?? 0;
 
 describe('ownership stamps', () => {
   it('every subgraph stamps the first-party objects it serves with their owner', async () => {

@@ -14,6 +14,7 @@ import { logger } from '../gateway/helpers.ts';
  * token), never the public port of a service.
  */
 const TOKEN = 'operator-metrics-token-7d1e9c3b5a2f4086b8d0';
+const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 
 function testRegistry(): Registry {
   const registry = new Registry();
@@ -28,8 +29,8 @@ describe('the operator metrics listener', () => {
   beforeAll(async () => {
     // The defaults of METRICS_HOST (METRICS_PORT=0 only so that tests never collide).
     const config = loadMetricsConfig('gateway', { METRICS_PORT: '0' });
-    open = await startMetricsServer({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger, registry: testRegistry() });
-    guarded = await startMetricsServer({ host: '127.0.0.1', port: 0, token: TOKEN, logger, registry: testRegistry() });
+    open = await startMetricsServer({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger, registries: { test: testRegistry() } });
+    guarded = await startMetricsServer({ host: '127.0.0.1', port: 0, token: TOKEN, logger, registries: { test: testRegistry() } });
   });
 
   afterAll(async () => {
@@ -99,15 +100,49 @@ describe('the all-in-one platform', () => {
     }
   });
 
-  it('serves every part of the process on its one operator listener, on loopback', async () => {
+  it('serves each part its own registry, on loopback: /metrics/<part>, and all of them on /metrics', async () => {
     expect(new URL(platform.urls.metrics).hostname).toBe('127.0.0.1');
-    // One query through the gateway, so that the gateway and a subgraph have measured something.
-    await fetch(platform.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
-    const res = await fetch(platform.urls.metrics);
-    expect(res.status).toBe(200);
-    const text = await res.text();
-    expect(text).toContain('graphql_request_duration_seconds_count{service="gateway"');
-    expect(text).toContain('process_cpu_user_seconds_total');
+    // A query through the gateway that reaches identity and accounts (the gateway's authorization lookups also reach consents).
+    const token = await platform.sandboxes.auth.mint({ customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] });
+    const answer = await fetch(platform.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ me { id accounts { id } } }' }),
+    });
+    expect(answer.status).toBe(200);
+
+    const scrape = async (path: string) => {
+      const res = await fetch(`${platform.urls.metrics}${path}`);
+      expect(res.status, path).toBe(200);
+      return res.text();
+    };
+    const series = (text: string, name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`));
+    const services = (lines: string[]) => new Set(lines.map((line) => /service="([^"]+)"/.exec(line)?.[1]));
+
+    const gateway = await scrape('/gateway');
+    const accounts = await scrape('/accounts');
+    const identity = await scrape('/identity');
+    // Each part's figures are its own, labelled with its name.
+    expect(services(series(gateway, 'graphql_request_duration_seconds_count'))).toEqual(new Set(['gateway']));
+    expect(services(series(accounts, 'graphql_request_duration_seconds_count'))).toEqual(new Set(['accounts']));
+    expect(services(series(identity, 'http_request_duration_seconds_count'))).toEqual(new Set(['identity']));
+    // The gateway measured its calls to the subgraphs; accounts measured its own calls to the banks.
+    expect(series(gateway, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="subgraph:accounts"'))).toBe(true);
+    expect(series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="subgraph:'))).toBe(false);
+    expect(series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="northwind"'))).toBe(true);
+    // Process metrics once, under the platform.
+    expect(await scrape('/platform')).toContain('process_cpu_user_seconds_total{service="platform"}');
+    expect(gateway).not.toContain('process_cpu_user_seconds_total');
+
+    // /metrics: every part, one HELP and TYPE per metric (a valid exposition), the series told apart by `service`.
+    const all = await scrape('');
+    for (const name of ['graphql_request_duration_seconds', 'http_request_duration_seconds', 'outbound_request_duration_seconds', 'process_start_time_seconds']) {
+      expect(all.split('\n').filter((line) => line === `# TYPE ${name} ${name === 'process_start_time_seconds' ? 'gauge' : 'histogram'}`), name).toHaveLength(1);
+    }
+    expect(services(series(all, 'graphql_request_duration_seconds_count'))).toEqual(new Set(['gateway', 'identity', 'accounts', 'consents']));
+
+    expect((await fetch(`${platform.urls.metrics}/sandboxes`)).status).toBe(404);
+    expect((await fetch(`${platform.urls.metrics}/constructor`)).status).toBe(404);
   });
 });
 
