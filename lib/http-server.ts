@@ -44,6 +44,12 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
   service?: string;
   /** Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all. */
   cors?: CorsOptions;
+  /**
+   * Extra routes of a service (the gateway's explorer): asked first for every request other than
+   * /healthz and /readyz, inside the request context; resolve true when the request was answered,
+   * false to fall through to /graphql and the 404. An HttpError thrown here is answered like any other.
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
 export class HttpError extends Error {
@@ -244,6 +250,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     }
     // A request that reaches a draining server on a connection opened before the stop: refused like a new connection would be.
     if (lifecycle.draining) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'The service is stopping; retry', { 'retry-after': '1' });
+    if (opts.routes && (await opts.routes(req, res, url))) return;
     if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
     if (answerCors && (await answerCors(req, res))) return;
 
