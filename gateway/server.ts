@@ -15,6 +15,7 @@ import { queryLimitsOf, type GatewayConfig } from './config.ts';
 import { checkRequest, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
 import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
+import { deprecatedFieldUsage } from './deprecations.ts';
 import { createExplorer } from './explorer/index.ts';
 
 export interface GatewayOptions {
@@ -112,6 +113,8 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       // The authorization walk must start only once the limits passed: one after the other.
       inOrder(queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : [])),
       graphqlRequestMetrics<GatewayContext>(metricsOf('gateway')),
+      // Who still uses deprecated fields (graphql_deprecated_field_requests_total), before they are removed.
+      deprecatedFieldUsage<GatewayContext>(metricsOf('gateway').deprecatedFieldRequests),
       // Apollo's landing pages load Apollo's hosted Sandbox from a CDN (and report telemetry); the
       // gateway's own offline explorer at `/` replaces them (gateway/explorer/).
       ApolloServerPluginLandingPageDisabled(),

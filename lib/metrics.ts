@@ -27,6 +27,8 @@ export interface ServiceMetrics {
   readonly breakerTransitions: Counter<'target' | 'state'>;
   readonly sharedSubgraphRequests: Counter<'target'>;
   readonly securityEvents: Counter<'kind'>;
+  /** Gateway: executed operations that select a deprecated field or pass a deprecated argument, by schema coordinate and client id (gateway/deprecations.ts). */
+  readonly deprecatedFieldRequests: Counter<'field' | 'client_id'>;
 }
 
 /** The registry of code that runs outside any service (a test calling a client directly). No listener serves it. */
@@ -80,6 +82,12 @@ function createServiceMetrics(service: string): ServiceMetrics {
       name: 'security_events_total',
       help: 'Refusals that should never happen in a correct system (e.g. an object owned by another customer reached the gateway), by kind. Any increase deserves an incident.',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    deprecatedFieldRequests: new Counter({
+      name: 'graphql_deprecated_field_requests_total',
+      help: 'Executed operations that select a deprecated field (or pass a deprecated argument), by schema coordinate and client id: who still depends on it before it is removed.',
+      labelNames: ['field', 'client_id'] as const,
       registers,
     }),
   };
