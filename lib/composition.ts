@@ -30,9 +30,11 @@ export interface ComposedSchema {
  *   public schema, for introspection clients (GraphiQL's docs, codegen) that never see applied
  *   directives. This is done on the composed output, because composition keeps the first
  *   description it meets among the subgraphs that define a field.
- * This module is build-time only (scripts/compose.ts and the schema tests); nothing at run time
- * imports it. A field of the schema without a policy entry stops composition: the gateway would
- * deny it to everyone, and the published schema must not promise it.
+ * Composition runs at build time (scripts/compose.ts, the schema tests); the derivation itself
+ * (fieldRequirement, requirementLine) is also what the gateway's explorer serves
+ * (gateway/explorer/requirements.ts), so the docs and the schema cannot say different things. A
+ * field of the schema without a policy entry stops composition: the gateway would deny it to
+ * everyone, and the published schema must not promise it.
  */
 export function composeSupergraph(policy: Record<string, TypePolicy> = POLICY): ComposedSchema {
   const requirements = new Map<string, FieldRequirement>();
