@@ -100,7 +100,11 @@ export interface StopOnSignalsOptions {
   name: string;
   logger: Logger;
   drainMs: number;
-  /** The graceful stop: not ready, drain (within drainMs), close connections. */
+  /**
+   * The graceful stop: not ready, drain (within drainMs), close connections. Its synchronous part
+   * must already stop accepting (drainServer closes the listener at once), so that the "stopping"
+   * line is only logged once a new connection would be refused.
+   */
   stop: () => Promise<void>;
 }
 
@@ -119,13 +123,14 @@ export function stopOnSignals(opts: StopOnSignalsOptions): void {
       process.exit(128 + (constants.signals[signal] ?? 0));
     }
     stopping = true;
-    opts.logger.info({ signal, drainMs: opts.drainMs }, `${opts.name} stopping: not ready, finishing the requests in flight`);
     const giveUp = setTimeout(() => {
       opts.logger.error({ budgetMs: opts.drainMs + CLOSE_BUDGET_MS }, `${opts.name}: the stop did not finish in time; exiting`);
       process.exit(1);
     }, opts.drainMs + CLOSE_BUDGET_MS);
     giveUp.unref();
-    opts.stop().then(
+    const stopped = opts.stop();
+    opts.logger.info({ signal, drainMs: opts.drainMs }, `${opts.name} stopping: not ready, no new connections, finishing the requests in flight`);
+    stopped.then(
       () => {
         opts.logger.info(`${opts.name} stopped`);
         process.exit(0);
