@@ -31,6 +31,8 @@ export function deprecatedFieldUsage<C extends { principal: Principal | null }>(
     async requestDidStart() {
       return {
         async executionDidStart({ schema, document, operation, contextValue }) {
+          // No operation: the document names none to run (Apollo answers OPERATION_RESOLUTION_FAILURE after this hook).
+          if (!operation) return;
           const used = deprecatedUses(schema, document, operation);
           if (used.size === 0) return;
           const client = contextValue.principal?.clientId ?? 'anonymous';

@@ -58,8 +58,10 @@ afterAll(async () => {
 
 const principal = (clientId: string): Principal => ({ customerId: 'cus_1', clientId, scopes: [] });
 
-async function run(query: string, clientId: string | null, operationName?: string): Promise<void> {
-  await apollo.executeOperation({ query, operationName }, { contextValue: { principal: clientId ? principal(clientId) : null } });
+/** Runs an operation; the error code of its first error, if any. */
+async function run(query: string, clientId: string | null, operationName?: string): Promise<unknown> {
+  const response = await apollo.executeOperation({ query, operationName }, { contextValue: { principal: clientId ? principal(clientId) : null } });
+  return response.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
 }
 
 /** The counter as operators read it: "field client_id" → value, without the zero series. */
@@ -94,10 +96,14 @@ describe('deprecated field usage', () => {
 
   it('counts only the operation that runs, and nothing for one that never executes', async () => {
     counter.reset();
-    await run('query A { account(id: "acc_1") { nickname } } query B { account(id: "acc_1") { name } }', 'legacy-app', 'B');
-    await run('{ account(id: "acc_1") { nickname doesNotExist } }', 'legacy-app');
+    const twoOperations = 'query A { account(id: "acc_1") { nickname } } query B { account(id: "acc_1") { name } }';
+    expect(await run(twoOperations, 'legacy-app', 'B')).toBeUndefined();
+    expect(await run('{ account(id: "acc_1") { nickname doesNotExist } }', 'legacy-app')).toBe('GRAPHQL_VALIDATION_FAILED');
+    // Which operation to run is not said: Apollo's own answer, not an error of the plugin.
+    expect(await run(twoOperations, 'legacy-app')).toBe('OPERATION_RESOLUTION_FAILURE');
+    expect(await run(twoOperations, 'legacy-app', 'C')).toBe('OPERATION_RESOLUTION_FAILURE');
     expect(await counts()).toEqual({});
-    await run('query A { account(id: "acc_1") { nickname } } query B { account(id: "acc_1") { name } }', 'legacy-app', 'A');
+    await run(twoOperations, 'legacy-app', 'A');
     expect(await counts()).toEqual({ 'Account.nickname legacy-app': 1 });
     expect(await registry.metrics()).toContain('graphql_deprecated_field_requests_total{field="Account.nickname",client_id="legacy-app"} 1');
   });
