@@ -17,7 +17,9 @@ import { failSpan, runInContext, startServerSpan } from './tracing.ts';
  * /metrics is not here: it is served to operators only, on the listener of lib/metrics-server.ts;
  * the public port answers it 404 like any unknown path.
  * Every request runs inside a request context (x-request-id, traceparent), echoed back in
- * the response so a client can quote it when reporting a problem.
+ * the response so a client can quote it when reporting a problem; it is measured in the service's
+ * registry (lib/metrics.ts) and, when tracing is on, is a server span (lib/tracing.ts).
+ * A graceful stop goes through markNotReady and drainServer (below), not closeServer.
  */
 export interface GraphQLHttpServerOptions<C extends BaseContext> {
   apollo: ApolloServer<C>;
@@ -177,10 +179,14 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
   const lifecycle: Lifecycle = { notReady: false, draining: false, inFlight: new Set() };
   const server = createServer((req, res) => {
     const route = routeOf(req.url);
-    const serverSpan = startServerSpan(service, route === 'other' ? (req.method ?? 'GET') : `${req.method} ${route}`, req.headers.traceparent, {
-      'http.request.method': req.method ?? 'GET',
-      ...(route === 'other' ? {} : { 'http.route': route }),
-    });
+    // Probes come every few seconds from the orchestrator: a trace each would bury the requests that matter.
+    const probe = route === '/healthz' || route === '/readyz';
+    const serverSpan = probe
+      ? undefined
+      : startServerSpan(service, route === 'other' ? (req.method ?? 'GET') : `${req.method} ${route}`, req.headers.traceparent, {
+          'http.request.method': req.method ?? 'GET',
+          ...(route === 'other' ? {} : { 'http.route': route }),
+        });
     const incoming = requestContextFromHeaders(req.headers);
     // With tracing on, this hop's traceparent is the server span's, so logs and exported spans agree.
     const rc: RequestContext = { ...incoming, ...(serverSpan ? { traceparent: serverSpan.traceparent } : {}), service };
