@@ -33,10 +33,25 @@ interface ExampleSource {
 
 export const EXAMPLE_SOURCES: readonly ExampleSource[] = [
   { id: 'dashboard', title: "A customer's dashboard", runAs: 'a customer through web-app or mobile-app', variables: { transactions: 20 } },
-  { id: 'transactions-page', title: "Paging an account's transactions", runAs: 'a customer through web-app (or a third party whose consent covers the account)', variables: { accountId: 'acc_… (an id from the dashboard)', first: 25, after: null } },
-  { id: 'request-consent', title: 'Requesting a consent (third party)', runAs: 'a third-party client such as budgetly, for a customer', variables: { permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'] } },
+  {
+    id: 'transactions-page',
+    title: "Paging an account's transactions",
+    runAs: 'a customer through web-app (or a third party whose consent covers the account)',
+    variables: { accountId: 'acc_… (an id from the dashboard)', first: 25, after: null },
+  },
+  {
+    id: 'request-consent',
+    title: 'Requesting a consent (third party)',
+    runAs: 'a third-party client such as budgetly, for a customer',
+    variables: { permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'] },
+  },
   { id: 'pending-consents', title: 'Consents awaiting the customer', runAs: 'the customer through web-app', variables: {} },
-  { id: 'authorise-consent', title: 'Authorising a consent (customer)', runAs: 'the customer through web-app', variables: { consentId: 'cns_… (from PendingConsents)', accountIds: ['acc_… (from PendingConsents)'] } },
+  {
+    id: 'authorise-consent',
+    title: 'Authorising a consent (customer)',
+    runAs: 'the customer through web-app',
+    variables: { consentId: 'cns_… (from PendingConsents)', accountIds: ['acc_… (from PendingConsents)'] },
+  },
   { id: 'consented-accounts', title: 'What a third party sees under consent', runAs: 'the third-party client the consent was granted to', variables: {} },
 ];
 
@@ -52,7 +67,9 @@ export function loadExamples(schema: GraphQLSchema, logger: Logger): Example[] {
     const query = readFileSync(exampleFile(source.id), 'utf8');
     const document = parse(query);
     // graphql-js validation lets a mutation through against a schema without a Mutation type (execution refuses it).
-    const roots = document.definitions.flatMap((d) => (d.kind === graphqlRuntime.Kind.OPERATION_DEFINITION && !schema.getRootType(d.operation) ? [`the schema has no ${d.operation} type`] : []));
+    const roots = document.definitions.flatMap((d) =>
+      d.kind === graphqlRuntime.Kind.OPERATION_DEFINITION && !schema.getRootType(d.operation) ? [`the schema has no ${d.operation} type`] : [],
+    );
     const errors = [...roots, ...validate(schema, document).map((e) => e.message)];
     if (errors.length > 0) {
       logger.warn({ example: source.id, errors }, 'explorer example does not fit the served schema; left out');

@@ -127,13 +127,17 @@ export function createExplorer(opts: ExplorerOptions): Explorer {
     if (!opts.authz) throw new HttpError(404, 'NOT_FOUND', 'Not found');
     const requestId = String(res.getHeader('x-request-id') ?? '');
     const principal = await opts.authenticate(req, requestId);
-    if (!principal) throw new HttpError(401, 'UNAUTHENTICATED', 'send the access token to describe as Authorization: Bearer <token>', { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' });
+    if (!principal) {
+      throw new HttpError(401, 'UNAUTHENTICATED', 'send the access token to describe as Authorization: Bearer <token>', { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' });
+    }
     let facts;
     try {
       facts = await callerFacts(principal, opts.authz, requestId);
     } catch (err) {
       // The lookups fail closed with SERVICE_UNAVAILABLE; anything else is a bug and goes to the 500 handler.
-      if (err instanceof graphqlRuntime.GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE') throw new HttpError(503, 'SERVICE_UNAVAILABLE', err.message, { 'retry-after': '5' });
+      if (err instanceof graphqlRuntime.GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE') {
+        throw new HttpError(503, 'SERVICE_UNAVAILABLE', err.message, { 'retry-after': '5' });
+      }
       throw err;
     }
     res.writeHead(200, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });

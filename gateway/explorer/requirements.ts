@@ -97,7 +97,12 @@ export function buildRequirements(schema: GraphQLSchema): RequirementsDocument {
               authenticated: true,
               scopes: requirement.scopes,
               callers: requirement.callers,
-              consents: requirement.consents.map((c) => ({ permission: c.permission, grantedPer: permissionScope(c.permission), perAccount: c.perAccount, beforeExecution: c.permission === policy.consent })),
+              consents: requirement.consents.map((c) => ({
+                permission: c.permission,
+                grantedPer: permissionScope(c.permission),
+                perAccount: c.perAccount,
+                beforeExecution: c.permission === policy.consent,
+              })),
               pii: requirement.pii,
               decided: row.decided,
               objectCheck: policy.object,
@@ -105,8 +110,31 @@ export function buildRequirements(schema: GraphQLSchema): RequirementsDocument {
               note: row.note,
               line: requirementLine(requirement),
             }
-          : { coordinate, hasRule: false, authenticated: true, scopes: [], callers: [], consents: [], pii: false, decided: 'before execution', objectCheck: null, rule: 'fallback:deny', note: 'no rule in the policy: denied to every caller', line: 'Requires: nothing any caller has (no rule: denied by default)' };
+          : unruled(coordinate);
     }
   }
-  return { source: 'gateway/authorization/policy.ts: lib/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)', callerKinds: CALLER_KIND_LABELS, fields, problems };
+  return {
+    source: 'gateway/authorization/policy.ts: lib/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)',
+    callerKinds: CALLER_KIND_LABELS,
+    fields,
+    problems,
+  };
+}
+
+/** A field without a rule: the fallback denies it to every caller. */
+function unruled(coordinate: string): FieldRequirement {
+  return {
+    coordinate,
+    hasRule: false,
+    authenticated: true,
+    scopes: [],
+    callers: [],
+    consents: [],
+    pii: false,
+    decided: 'before execution',
+    objectCheck: null,
+    rule: 'fallback:deny',
+    note: 'no rule in the policy: denied to every caller',
+    line: 'Requires: nothing any caller has (no rule: denied by default)',
+  };
 }

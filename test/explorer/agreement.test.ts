@@ -140,7 +140,8 @@ async function gatewayDecision(query: string, token: string | null): Promise<Dec
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query }),
   });
-  const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string; denied?: { field: string; reason: string; missingScopes?: string[]; missingConsent?: string }[] } }[] };
+  type Denied = { field: string; reason: string; missingScopes?: string[]; missingConsent?: string };
+  const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string; denied?: Denied[] } }[] };
   const error = body.errors?.[0];
   const code = error?.extensions?.code;
   if (code === 'UNAUTHENTICATED') return { outcome: 'unauthenticated', denied: {}, missing: {} };

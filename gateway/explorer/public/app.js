@@ -112,7 +112,9 @@ function analyse(schema, requirements, text, caller) {
 }
 
 function describeCaller(state) {
-  if (!state.token) return sandbox ? 'No access token: get one in the Sandbox token panel (key icon), or paste one into Headers.' : 'No access token: put {"Authorization": "Bearer …"} into Headers.';
+  if (!state.token) {
+    return sandbox ? 'No access token: get one in the Sandbox token panel (key icon), or paste one into Headers.' : 'No access token: put {"Authorization": "Bearer …"} into Headers.';
+  }
   if (!state.decoded) return 'The Authorization header does not hold a JWT access token.';
   const who = state.facts?.kind ? CALLER_KIND_NAMES[state.facts.kind] : state.facts && state.facts.kind === null ? 'unregistered' : '…';
   const parts = [`Token of ${state.decoded.clientId ?? 'an unnamed client'} (${who})`];
@@ -146,7 +148,11 @@ function CheckBar({ schema, requirements }) {
   let verdict;
   if (error) verdict = h('span', { className: 'explorer-check-neutral' }, `The document does not parse yet: ${error}`);
   else if (fields.length === 0) verdict = h('span', { className: 'explorer-check-neutral' }, 'No fields selected.');
-  else if (blocked.length === 0) verdict = h('span', { className: 'explorer-check-ok' }, `✓ This token meets every requirement of the ${fields.length} fields checked before execution${state.caller?.kind === undefined && state.caller ? ' (caller kind not known yet)' : ''}; per-object checks are made by the gateway.`);
+  else if (blocked.length === 0) {
+    const pending = state.caller && state.caller.kind === undefined ? ' (caller kind not known yet)' : '';
+    const message = `✓ This token meets every requirement of the ${fields.length} fields checked before execution${pending}; per-object checks are made by the gateway.`;
+    verdict = h('span', { className: 'explorer-check-ok' }, message);
+  }
   else {
     // One entry per distinct problem, with the fields it stops (a missing token stops them all).
     const byProblem = new Map();
@@ -180,14 +186,20 @@ function CheckBar({ schema, requirements }) {
 
 const icon = (...paths) =>
   function Icon() {
-    return h('svg', { viewBox: '0 0 24 24', width: 20, height: 20, fill: 'none', stroke: 'currentColor', strokeWidth: 1.6, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': 'true' }, ...paths.map((d, i) => h('path', { key: i, d })));
+    const attributes = { viewBox: '0 0 24 24', width: 20, height: 20, fill: 'none', stroke: 'currentColor', strokeWidth: 1.6, strokeLinecap: 'round', strokeLinejoin: 'round' };
+    return h('svg', { ...attributes, 'aria-hidden': 'true' }, ...paths.map((d, i) => h('path', { key: i, d })));
   };
 
 function RequirementCard({ coordinate, requirement, unmet }) {
   return h(
     'div',
     { className: 'explorer-card', 'data-coordinate': coordinate },
-    h('div', { className: 'explorer-card-title' }, h('code', null, coordinate), unmet && unmet.length ? h('span', { className: 'explorer-badge-blocked' }, 'not met') : unmet ? h('span', { className: 'explorer-badge-ok' }, 'met') : null),
+    h(
+      'div',
+      { className: 'explorer-card-title' },
+      h('code', null, coordinate),
+      unmet && unmet.length ? h('span', { className: 'explorer-badge-blocked' }, 'not met') : unmet ? h('span', { className: 'explorer-badge-ok' }, 'met') : null,
+    ),
     h('ul', null, describeRequirement(requirement).map((line) => h('li', { key: line }, line))),
     requirement?.note ? h('p', { className: 'explorer-note' }, requirement.note) : null,
     unmet && unmet.length ? h('p', { className: 'explorer-unmet' }, 'This token: ', unmet.map((u) => u.message).join('; ')) : null,
@@ -207,12 +219,19 @@ function requirementsPlugin(schema, requirements) {
       'div',
       { className: 'explorer-plugin' },
       h('div', { className: 'graphiql-doc-explorer-title' }, 'Requirements'),
-      h('p', null, 'What each field needs, from the gateway\'s authorization policy (the same rules ', h('code', null, 'npm run shield:audit'), ' prints), and whether the current token has it.'),
-      h('label', { className: 'explorer-field' }, 'Look up a field ', h('input', { list: 'explorer-coordinates', placeholder: 'Type.field, e.g. Account.balances', value: lookup, onChange: (e) => setLookup(e.target.value), 'aria-label': 'Look up a field' })),
+      h('p', null, "What each field needs, from the gateway's authorization policy (the same rules ", h('code', null, 'npm run shield:audit'), ' prints), and whether the current token has it.'),
+      h(
+        'label',
+        { className: 'explorer-field' },
+        'Look up a field ',
+        h('input', { list: 'explorer-coordinates', placeholder: 'Type.field, e.g. Account.balances', value: lookup, onChange: (e) => setLookup(e.target.value), 'aria-label': 'Look up a field' }),
+      ),
       h('datalist', { id: 'explorer-coordinates' }, coordinates.map((c) => h('option', { key: c, value: c }))),
       found ? h(RequirementCard, { coordinate: lookup.trim(), requirement: found, unmet: unmetRequirements(found, state.caller) }) : null,
       h('h3', null, 'Fields of this operation'),
-      fields.length === 0 ? h('p', null, 'No fields selected.') : fields.map((f) => h(RequirementCard, { key: f.coordinate, coordinate: f.coordinate, requirement: f.requirement, unmet: f.unmet })),
+      fields.length === 0
+        ? h('p', null, 'No fields selected.')
+        : fields.map((f) => h(RequirementCard, { key: f.coordinate, coordinate: f.coordinate, requirement: f.requirement, unmet: f.unmet })),
     );
   }
   return { title: 'Requirements', icon: icon('M12 3l7 3v5c0 4.5-3 8.3-7 10-4-1.7-7-5.5-7-10V6l7-3z', 'M9 12l2 2 4-4'), content: Content };

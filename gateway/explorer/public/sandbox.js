@@ -45,7 +45,9 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
       Object.assign(remembered, { customerId, clientId, scopes, minted });
     }, [customerId, clientId, scopes, minted]);
 
-    if (!world) return h('div', { className: 'explorer-plugin' }, h('div', { className: 'graphiql-doc-explorer-title' }, 'Sandbox token'), h('p', null, error ?? 'Loading the sandbox customers and clients…'));
+    if (!world) {
+      return h('div', { className: 'explorer-plugin' }, h('div', { className: 'graphiql-doc-explorer-title' }, 'Sandbox token'), h('p', null, error ?? 'Loading the sandbox customers and clients…'));
+    }
 
     const client = world.clients.find((c) => c.clientId === clientId) ?? world.clients[0];
     const chosenScopes = scopes ?? client.allowedScopes;
@@ -105,7 +107,9 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
         'fieldset',
         { className: 'explorer-scopes' },
         h('legend', null, 'Scopes'),
-        client.allowedScopes.map((scope) => h('label', { key: scope }, h('input', { type: 'checkbox', checked: chosenScopes.includes(scope), onChange: () => toggleScope(scope) }), ' ', scope)),
+        client.allowedScopes.map((scope) =>
+          h('label', { key: scope }, h('input', { type: 'checkbox', checked: chosenScopes.includes(scope), onChange: () => toggleScope(scope) }), ' ', scope),
+        ),
       ),
       h('button', { type: 'button', className: 'graphiql-button explorer-mint', disabled: busy, onClick: mint }, busy ? 'Getting a token…' : 'Get token'),
       error ? h('p', { className: 'explorer-unmet', role: 'alert' }, error) : null,
