@@ -1,7 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { trace } from '@opentelemetry/api';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { currentService } from './request-context.ts';
 
 /**
  * Prometheus metrics, one registry per service. Under `npm start` the gateway and the four
@@ -12,8 +11,9 @@ import { currentService } from './request-context.ts';
  * measured under a deliberate `target` name.
  *
  * Which service a piece of code works for: gateway code names 'gateway' itself; shared code
- * (lib/http-client.ts, lib/http-server.ts) asks `currentMetrics()`, which follows the request
- * being served or the service whose start created the code (lib/request-context.ts runAsService).
+ * (lib/http-client.ts, lib/http-server.ts) takes the service whose start creates it
+ * (lib/request-context.ts runAsService), so that a partner client made by the accounts subgraph
+ * records into the accounts registry even though four subgraphs share the process.
  */
 export interface ServiceMetrics {
   readonly service: string;
@@ -104,11 +104,6 @@ export function metricsOf(service: string): ServiceMetrics {
   let metrics = byService.get(service);
   if (!metrics) byService.set(service, (metrics = createServiceMetrics(service)));
   return metrics;
-}
-
-/** The metrics of the service the calling code works for (the request's, else the starting service's). */
-export function currentMetrics(): ServiceMetrics {
-  return metricsOf(currentService() ?? UNATTRIBUTED);
 }
 
 const withProcessMetrics = new WeakSet<Registry>();
