@@ -1,10 +1,8 @@
 // Process entry of the gateway: `node gateway/main.ts` (docker-compose, or alone against running subgraphs).
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError, exitWithConfigProblems } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import { exitWithConfigProblems, runService } from '../lib/service-main.ts';
+import { runService } from '../lib/service-main.ts';
 import { loadGatewayConfig, type GatewayConfig } from './config.ts';
-import { startGateway } from './server.ts';
-import { SupergraphError } from './supergraph.ts';
 
 let config: GatewayConfig;
 try {
@@ -18,6 +16,8 @@ await runService(
   'gateway',
   logger,
   async () => {
+    // The server module (Apollo, the federation executor) loads only once the ports are known to be free.
+    const [{ startGateway }, { SupergraphError }] = await Promise.all([import('./server.ts'), import('./supergraph.ts')]);
     try {
       return await startGateway(config, { logger });
     } catch (err) {

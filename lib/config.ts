@@ -15,6 +15,18 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * How every process of the product reports a configuration problem (README.md, Configuration):
+ * one line per problem on stderr, naming the variable, what is allowed and the value it had
+ * (never a secret's), prefixed with the process; then exit status 2. No stack trace: the person
+ * reading it needs the variable, not our call stack. (Here, in a module that loads in
+ * milliseconds, so that a process can say it before it loads anything heavy.)
+ */
+export function exitWithConfigProblems(processName: string, problems: readonly string[]): never {
+  process.stderr.write(problems.map((p) => `${processName}: ${p.replace(/\s*\n\s*/g, ' ')}\n`).join(''));
+  process.exit(2);
+}
+
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
   const result = schema.safeParse(env);
   const problems = result.success ? [] : result.error.issues.map((issue) => describeIssue(schema, env, issue));
@@ -235,4 +247,16 @@ export function loadMetricsConfig(service: ServiceName, environment: Record<stri
   }
   if (problems.length > 0 || !config) throw new ConfigError(problems);
   return config;
+}
+
+/** Graceful stop of every process (lib/service-main.ts stopOnSignals, scripts/start.ts). */
+const shutdownSchema = z.object({
+  /** How long a stopping process lets requests in flight finish before it cuts them. */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+export type ShutdownConfig = z.infer<typeof shutdownSchema>;
+
+export function loadShutdownConfig(env: Record<string, string | undefined> = process.env): ShutdownConfig {
+  return loadConfig(shutdownSchema, env);
 }

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import { constants } from 'node:os';
-import { z } from 'zod';
-import { ConfigError, loadConfig, loadMetricsConfig, type ServiceName } from './config.ts';
+import { ConfigError, exitWithConfigProblems, loadMetricsConfig, loadShutdownConfig, type ServiceName, type ShutdownConfig } from './config.ts';
 import { drainServer, markNotReady } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { collectProcessMetrics, metricsOf } from './metrics.ts';
@@ -10,16 +9,7 @@ import { runAsService } from './request-context.ts';
 import { startTracing, type Tracing } from './tracing.ts';
 import { claimOf, portProblem, portProblems, type PortClaim } from './ports.ts';
 
-/**
- * How every process of the product reports a configuration problem (README.md, Configuration):
- * one line per problem on stderr, naming the variable, what is allowed and the value it had
- * (never a secret's), prefixed with the process; then exit status 2. No stack trace: the person
- * reading it needs the variable, not our call stack.
- */
-export function exitWithConfigProblems(processName: string, problems: readonly string[]): never {
-  process.stderr.write(problems.map((p) => `${processName}: ${p.replace(/\s*\n\s*/g, ' ')}\n`).join(''));
-  process.exit(2);
-}
+export { exitWithConfigProblems };
 
 export interface RunServiceOptions {
   /** The public ports the service will listen on, checked (with the metrics port) before anything starts. */
@@ -82,16 +72,8 @@ export async function runService(name: ServiceName, logger: Logger, start: () =>
 // ---------------------------------------------------------------------------------------------
 // Graceful stop (every process: this file for a service process, scripts/start.ts for npm start)
 
-const shutdownSchema = z.object({
-  /** How long a stopping process lets requests in flight finish before it cuts them. */
-  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-});
-
-export type ShutdownConfig = z.infer<typeof shutdownSchema>;
-
-export function loadShutdownConfig(env: Record<string, string | undefined> = process.env): ShutdownConfig {
-  return loadConfig(shutdownSchema, env);
-}
+// The SHUTDOWN_DRAIN_MS setting lives in lib/config.ts, so the launcher can check it with the rest before loading this module.
+export { loadShutdownConfig, type ShutdownConfig };
 
 /** Time allowed, after the drain, to close databases, caches and listeners before the process gives up on a clean stop. */
 const CLOSE_BUDGET_MS = 5_000;

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters } from 'jose';
 import type { Logger } from '../lib/logger.ts';
+import { DEFAULT_AUDIENCE } from './config.ts';
 import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type SandboxClient } from './manifest.ts';
 import { systemClock, type Now } from './lib/clock.ts';
 import { header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
@@ -41,7 +42,7 @@ import { header, startSandboxServer, type Dialect, type Route, type SandboxReply
  * iat, nbf (= iat), exp (iat + tokenTtlSeconds, default 900), jti (UUID). Times come from the
  * sandbox clock.
  */
-export const DEFAULT_AUDIENCE = 'https://api.financial-graph.local';
+export { DEFAULT_AUDIENCE };
 export const DEFAULT_TOKEN_TTL_SECONDS = 900;
 
 export interface SigningKey {

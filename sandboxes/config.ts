@@ -1,8 +1,15 @@
 import { z } from 'zod';
 import { commonConfig, env, loadConfig } from '../lib/config.ts';
-import { DEFAULT_AUDIENCE } from './auth-server.ts';
-import { DEFAULT_SANDBOX_PORTS } from './index.ts';
 import { SANDBOX_SEED } from './manifest.ts';
+
+export type SandboxName = 'auth' | 'northwind' | 'rheinbank' | 'onfido';
+
+// Here rather than in index.ts, so that reading the configuration (npm start checks it before it
+// starts anything) does not load every sandbox, the OpenAPI validator and the generated ledgers.
+export const DEFAULT_SANDBOX_PORTS: Readonly<Record<SandboxName, number>> = { auth: 4100, northwind: 4101, rheinbank: 4102, onfido: 4103 };
+
+/** The audience the sandbox authorization server puts in its tokens unless told otherwise (the gateway's default too). */
+export const DEFAULT_AUDIENCE = 'https://api.financial-graph.local';
 
 /**
  * The partner sandboxes' environment, read by `node sandboxes/main.ts` (docker-compose's

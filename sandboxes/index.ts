@@ -1,9 +1,10 @@
 import { ConfigError } from '../lib/config.ts';
+import { DEFAULT_SANDBOX_PORTS, type SandboxName } from './config.ts';
 import type { Logger } from '../lib/logger.ts';
 import { SANDBOX_SEED } from './manifest.ts';
 import { startAuthServer, type RunningAuthServer } from './auth-server.ts';
 import { systemClock, type Now } from './lib/clock.ts';
-import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus, type PartnerSpecsStatus } from './lib/openapi.ts';
+import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus, type PartnerSpecsStatus } from './lib/partner-specs.ts';
 import { startNorthwind, type RunningNorthwind } from './northwind/index.ts';
 import { startOnfido, type RunningOnfido } from './onfido.ts';
 import { startRheinbank, type RunningRheinbank } from './rheinbank.ts';
@@ -17,9 +18,7 @@ import { startRheinbank, type RunningRheinbank } from './rheinbank.ts';
  *   sandboxes.urls.northwind  // http://127.0.0.1:<port> (server root; OBIE paths under /open-banking/v4.0/{aisp,pisp})
  *   await sandboxes.close();
  */
-export type SandboxName = 'auth' | 'northwind' | 'rheinbank' | 'onfido';
-
-export const DEFAULT_SANDBOX_PORTS: Readonly<Record<SandboxName, number>> = { auth: 4100, northwind: 4101, rheinbank: 4102, onfido: 4103 };
+export { DEFAULT_SANDBOX_PORTS, type SandboxName } from './config.ts';
 
 export interface SandboxesOptions {
   /** Port per sandbox (0 = any free port), or one number for all (use 0). Defaults: 4100-4103. */

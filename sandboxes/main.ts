@@ -1,10 +1,9 @@
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError, exitWithConfigProblems } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { claimOf, portProblem, portProblems, type PortClaim } from '../lib/ports.ts';
-import { exitWithConfigProblems } from '../lib/service-main.ts';
 import { loadSandboxesConfig, SANDBOX_PORT_VARIABLES, type SandboxesConfig } from './config.ts';
-import { startSandboxes, type RunningSandboxes, type SandboxName } from './index.ts';
-import { partnerSpecsProblem } from './lib/openapi.ts';
+import type { RunningSandboxes, SandboxName } from './index.ts';
+import { partnerSpecsProblem } from './lib/partner-specs.ts';
 
 /**
  * Runs the partner sandboxes standalone (docker-compose's `sandboxes` service):
@@ -32,6 +31,8 @@ if (taken.length > 0) exitWithConfigProblems('sandboxes', taken);
 const logger = createLogger('sandboxes', config.LOG_LEVEL);
 let sandboxes: RunningSandboxes;
 try {
+  // The sandboxes (their generated ledgers, the OpenAPI validator) load only once the checks have passed.
+  const { startSandboxes } = await import('./index.ts');
   sandboxes = await startSandboxes({
     ports,
     host: config.SANDBOX_HOST,

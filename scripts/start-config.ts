@@ -1,10 +1,9 @@
 import { loadGatewayConfig } from '../gateway/config.ts';
-import { ConfigError, loadMetricsConfig } from '../lib/config.ts';
+import { ConfigError, loadMetricsConfig, loadShutdownConfig } from '../lib/config.ts';
 import type { PortClaim } from '../lib/ports.ts';
-import { loadShutdownConfig } from '../lib/service-main.ts';
 import { loadSandboxesConfig, SANDBOX_PORT_VARIABLES } from '../sandboxes/config.ts';
 import type { SandboxName } from '../sandboxes/index.ts';
-import { partnerSpecsProblem } from '../sandboxes/lib/openapi.ts';
+import { partnerSpecsProblem } from '../sandboxes/lib/partner-specs.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
 import { loadConsentsConfig } from '../subgraphs/consents/config.ts';
 import { loadIdentityConfig } from '../subgraphs/identity/config.ts';

@@ -5,12 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SupergraphError } from '../gateway/supergraph.ts';
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError, exitWithConfigProblems } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { claimOf, portProblem, portProblems } from '../lib/ports.ts';
-import { exitWithConfigProblems, loadShutdownConfig, stopOnSignals } from '../lib/service-main.ts';
-import { startPlatform, type RunningPlatform } from './platform.ts';
+import type { RunningPlatform } from './platform.ts';
 import { launcherPortClaims, launcherProblems, startHelp } from './start-config.ts';
 
 const EXAMPLE_CUSTOMER = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
@@ -38,6 +36,13 @@ const claims = launcherPortClaims(env);
 const taken = await portProblems(claims);
 if (taken.length > 0) exitWithConfigProblems('platform', taken);
 
+// Only now the platform's modules (Apollo, PGlite, the sandboxes): the checks above answer in the
+// time Node takes to start, not in the time it takes to load everything.
+const [{ startPlatform }, { SupergraphError }, { loadShutdownConfig, stopOnSignals }] = await Promise.all([
+  import('./platform.ts'),
+  import('../gateway/supergraph.ts'),
+  import('../lib/service-main.ts'),
+]);
 const logger = createLogger('platform', process.env.LOG_LEVEL ?? 'info');
 let platform: RunningPlatform;
 try {

@@ -4,8 +4,7 @@
 // The authorization server: AUTH_ISSUER, else http://127.0.0.1:$AUTH_PORT (default 4100), as npm start runs it.
 // A wrong setting or argument exits with status 2 and one line; an unreachable or refusing server with status 1.
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../lib/config.ts';
-import { exitWithConfigProblems } from '../lib/service-main.ts';
+import { ConfigError, exitWithConfigProblems } from '../lib/config.ts';
 import { loadSandboxesConfig } from '../sandboxes/config.ts';
 import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type SandboxClient } from '../sandboxes/manifest.ts';
 

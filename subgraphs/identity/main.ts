@@ -1,8 +1,7 @@
-import { ConfigError } from '../../lib/config.ts';
+import { ConfigError, exitWithConfigProblems } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
+import { runService } from '../../lib/service-main.ts';
 import { loadIdentityConfig, type IdentityConfig } from './config.ts';
-import { startIdentitySubgraph } from './server.ts';
 
 // Process entry of the identity subgraph (docker-compose, `node subgraphs/identity/main.ts`).
 let config: IdentityConfig;
@@ -13,4 +12,5 @@ try {
   exitWithConfigProblems('identity', err.problems);
 }
 const logger = createLogger('identity', config.LOG_LEVEL);
-await runService('identity', logger, () => startIdentitySubgraph(config, { logger }), { ports: [{ variable: 'IDENTITY_PORT', port: config.IDENTITY_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+// The server module (Apollo, the database driver) loads only once the ports are known to be free.
+await runService('identity', logger, async () => (await import('./server.ts')).startIdentitySubgraph(config, { logger }), { ports: [{ variable: 'IDENTITY_PORT', port: config.IDENTITY_PORT, host: config.HOST, hostVariable: 'HOST' }] });

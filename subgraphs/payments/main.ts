@@ -1,8 +1,7 @@
-import { ConfigError } from '../../lib/config.ts';
+import { ConfigError, exitWithConfigProblems } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { exitWithConfigProblems, runService } from '../../lib/service-main.ts';
+import { runService } from '../../lib/service-main.ts';
 import { loadPaymentsConfig, type PaymentsConfig } from './config.ts';
-import { startPaymentsSubgraph } from './server.ts';
 
 // Process entry of the payments subgraph (docker-compose, `node subgraphs/payments/main.ts`).
 let config: PaymentsConfig;
@@ -13,4 +12,5 @@ try {
   exitWithConfigProblems('payments', err.problems);
 }
 const logger = createLogger('payments', config.LOG_LEVEL);
-await runService('payments', logger, () => startPaymentsSubgraph(config, { logger }), { ports: [{ variable: 'PAYMENTS_PORT', port: config.PAYMENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+// The server module (Apollo, the database driver) loads only once the ports are known to be free.
+await runService('payments', logger, async () => (await import('./server.ts')).startPaymentsSubgraph(config, { logger }), { ports: [{ variable: 'PAYMENTS_PORT', port: config.PAYMENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });

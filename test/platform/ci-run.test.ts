@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PARTNER_SPEC_FILES } from '../../sandboxes/lib/openapi.ts';
+import { PARTNER_SPEC_FILES } from '../../sandboxes/lib/partner-specs.ts';
 
 // .ci/run runs before `npm ci`, so it cannot import the list of spec files: it spells it out,
 // and this keeps the two in step.

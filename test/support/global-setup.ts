@@ -1,4 +1,4 @@
-import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus } from '../../sandboxes/lib/openapi.ts';
+import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus } from '../../sandboxes/lib/partner-specs.ts';
 import { timeFactor } from './time.ts';
 
 /**
