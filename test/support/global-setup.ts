@@ -12,5 +12,9 @@ export default function setup(): void {
   const problem = partnerSpecsProblem(status);
   if (problem) throw new Error(problem);
   const notice = partnerSpecsNotice(status);
-  if (notice) process.stderr.write(`\n${notice}\n\n`);
+  // Each vitest project runs the global setup (npm test has two): say it once per run.
+  const shown = Symbol.for('financial-data-graph:partner-specs-notice');
+  const flags = globalThis as { [shown]?: boolean };
+  if (notice && !flags[shown]) process.stderr.write(`\n${notice}\n\n`);
+  flags[shown] = true;
 }
