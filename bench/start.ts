@@ -181,7 +181,9 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
   const since = () => Math.round(performance.now() - spawnedAt);
   const launched: Launched[] = [];
   if (mode === 'platform') {
-    launched.push(launch('npm start', 'npm', ['start', '--silent'], { PGLITE_DIR: dataDir }));
+    // Info-level logs, so that the launcher's own "platform stopped" line tells how it ended (npm
+    // itself, given the same SIGINT as its child, reports the signal rather than the child's status).
+    launched.push(launch('npm start', 'npm', ['start', '--silent'], { PGLITE_DIR: dataDir, LOG_LEVEL: 'info' }));
   } else {
     launched.push(launch('sandboxes', process.execPath, ['sandboxes/main.ts'], {}));
     for (const name of SUBGRAPHS) launched.push(launch(name, process.execPath, [`subgraphs/${name}/main.ts`], { PGLITE_DIR: join(dataDir, name) }));
@@ -260,6 +262,10 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
   for (const l of launched) process.kill(-l.child.pid!, 'SIGINT');
   const codes = await Promise.all(launched.map(exited));
   const stopMs = Math.round(performance.now() - stopAt);
+  if (mode === 'platform') {
+    const output = launched[0]!.output.join('');
+    codes.push(output.includes('"msg":"platform stopped"') ? 'launcher stopped cleanly' : 'launcher did not log a clean stop');
+  }
 
   const total = (key: 'rssAtReadyMb' | 'rssSettledMb' | 'peakMb') => parts.reduce((s, p) => s + p[key], 0);
   return {
