@@ -139,11 +139,23 @@ describe('drainServer (lib/http-server.ts)', () => {
   let apollo: ApolloServer;
   let release: () => void;
   let held: Promise<void>;
+  /** Resolves when the slow request is being executed: it is in flight, whatever the machine's speed. */
+  let executing: Promise<void>;
+  let started: () => void;
 
   beforeAll(async () => {
     apollo = new ApolloServer({
       typeDefs: 'type Query { slow: String, fast: String }',
-      resolvers: { Query: { slow: async () => (await held, 'finished'), fast: () => 'fast' } },
+      resolvers: {
+        Query: {
+          slow: async () => {
+            started();
+            await held;
+            return 'finished';
+          },
+          fast: () => 'fast',
+        },
+      },
     });
     await apollo.start();
   });
@@ -151,6 +163,7 @@ describe('drainServer (lib/http-server.ts)', () => {
 
   async function serve(): Promise<{ server: Server; port: number; url: string }> {
     held = new Promise((resolve) => (release = resolve));
+    executing = new Promise((resolve) => (started = resolve));
     const server = createGraphQLHttpServer({ apollo, logger, service: 'drain-test', context: async () => ({}), readiness: async () => ({ database: true }) });
     const { port, url } = await listen(server, 0);
     return { server, port, url };
@@ -161,7 +174,7 @@ describe('drainServer (lib/http-server.ts)', () => {
     const { server, port, url } = await serve();
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const inFlight = post(url, '{ slow }');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await executing;
 
     markNotReady(server);
     const ready = await fetch(`${url}/readyz`);
@@ -185,7 +198,7 @@ describe('drainServer (lib/http-server.ts)', () => {
       () => 'answered',
       () => 'cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await executing;
     expect(await drainServer(server, 50)).toEqual({ cut: 1 });
     expect(await inFlight).toBe('cut');
     expect(await connectOutcome(port)).toBe('ECONNREFUSED');
