@@ -26,7 +26,10 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { loadGatewayConfig } from '../gateway/config.ts';
@@ -118,7 +121,14 @@ interface World {
 
 function buildWorld(accounts: number, transactionsPerAccount: number): World {
   const base = Date.UTC(2026, 10, 23, 12, 0, 0);
-  const world: World = { accounts: [], accountsById: new Map(), transactionsByAccount: new Map(), transactionsById: new Map(), payments: [], consents: [] };
+  const world: World = {
+    accounts: [],
+    accountsById: new Map(),
+    transactionsByAccount: new Map(),
+    transactionsById: new Map(),
+    payments: [],
+    consents: [],
+  };
   const institutions = [
     { id: 'northwind', name: 'Northwind Bank', standard: 'OBIE' },
     { id: 'rheinbank', name: 'Rheinbank', standard: 'BERLIN_GROUP' },
@@ -136,8 +146,20 @@ function buildWorld(accounts: number, transactionsPerAccount: number): World {
       maskedIdentifier: `••••${String(1000 + a).slice(-4)}`,
       institution: institutions[a % 2],
       balances: [
-        { type: 'INTERIM_AVAILABLE', amount: { amount: `${1000 + a}.50`, currency }, direction: 'CREDIT', asOf: new Date(base).toISOString(), includesCreditLine: false },
-        { type: 'CLOSING_BOOKED', amount: { amount: `${900 + a}.25`, currency }, direction: 'CREDIT', asOf: new Date(base - 86_400_000).toISOString(), includesCreditLine: false },
+        {
+          type: 'INTERIM_AVAILABLE',
+          amount: { amount: `${1000 + a}.50`, currency },
+          direction: 'CREDIT',
+          asOf: new Date(base).toISOString(),
+          includesCreditLine: false,
+        },
+        {
+          type: 'CLOSING_BOOKED',
+          amount: { amount: `${900 + a}.25`, currency },
+          direction: 'CREDIT',
+          asOf: new Date(base - 86_400_000).toISOString(),
+          includesCreditLine: false,
+        },
       ],
     };
     world.accounts.push(account);
@@ -178,8 +200,20 @@ function buildWorld(accounts: number, transactionsPerAccount: number): World {
   }
   const accountIds = world.accounts.map((a) => a.id as string);
   world.consents.push(
-    { id: derivedId('cns', SECRET, 'consent', 'budgetly'), clientId: 'budgetly', status: 'AUTHORISED', permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'], accountIds: accountIds.slice(0, 10) },
-    { id: derivedId('cns', SECRET, 'consent', 'taxpal'), clientId: 'taxpal', status: 'REVOKED', permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'], accountIds: accountIds.slice(0, 2) },
+    {
+      id: derivedId('cns', SECRET, 'consent', 'budgetly'),
+      clientId: 'budgetly',
+      status: 'AUTHORISED',
+      permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+      accountIds: accountIds.slice(0, 10),
+    },
+    {
+      id: derivedId('cns', SECRET, 'consent', 'taxpal'),
+      clientId: 'taxpal',
+      status: 'REVOKED',
+      permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'],
+      accountIds: accountIds.slice(0, 2),
+    },
   );
   return world;
 }
@@ -194,9 +228,16 @@ interface Ctx {
  * accepting only gateway-signed requests, like the real subgraphs (lib/subgraph-server.ts),
  * without their storage.
  */
-async function startFakeSubgraph(name: SubgraphName, resolvers: GraphQLResolverMap<Ctx>, logger: Logger): Promise<RunningServer> {
+async function startFakeSubgraph(
+  name: SubgraphName,
+  resolvers: GraphQLResolverMap<Ctx>,
+  logger: Logger,
+): Promise<RunningServer> {
   const apollo = new ApolloServer<Ctx>({
-    schema: buildSubgraphSchema({ typeDefs: subgraphTypeDefs(name), resolvers: { ...scalarResolvers, ...resolvers } as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema({
+      typeDefs: subgraphTypeDefs(name),
+      resolvers: { ...scalarResolvers, ...resolvers } as GraphQLResolverMap<unknown>,
+    }),
     includeStacktraceInErrorResponses: false,
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
     logger,
@@ -210,7 +251,12 @@ async function startFakeSubgraph(name: SubgraphName, resolvers: GraphQLResolverM
     context: async (req, rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [DEV_INTERNAL_SECRET], content);
+        const internal = await verifyInternalContext(
+          Array.isArray(header) ? header[0] : header,
+          name,
+          [DEV_INTERNAL_SECRET],
+          content,
+        );
         return { principal: internal.principal, requestId: rc.requestId };
       } catch {
         throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
@@ -230,7 +276,11 @@ async function startFakeSubgraph(name: SubgraphName, resolvers: GraphQLResolverM
 }
 const own = (ctx: Ctx, customerId: string) => ctx.principal?.customerId === customerId && customerId === CUSTOMER;
 
-function connection<T extends { id?: unknown }>(items: T[], first: number | null | undefined, after: string | null | undefined) {
+function connection<T extends { id?: unknown }>(
+  items: T[],
+  first: number | null | undefined,
+  after: string | null | undefined,
+) {
   const size = Math.max(0, Math.min(first ?? 20, 100));
   const start = after ? Number(Buffer.from(after, 'base64url').toString()) + 1 : 0;
   const page = items.slice(start, start + size);
@@ -239,8 +289,18 @@ function connection<T extends { id?: unknown }>(items: T[], first: number | null
 }
 
 function resolversOf(world: World): Record<SubgraphName, GraphQLResolverMap<Ctx>> {
-  const customer = { id: CUSTOMER, displayName: 'Benchmark Customer', createdAt: '2024-01-01T00:00:00.000Z', kyc: { status: 'APPROVED', startedAt: null, completedAt: null, checks: [] } };
-  const clients = new Map(SANDBOX_CLIENTS.filter((c) => c.kind === 'FIRST_PARTY' || c.kind === 'THIRD_PARTY').map((c) => [c.clientId, { id: c.clientId, name: c.name, kind: c.kind }]));
+  const customer = {
+    id: CUSTOMER,
+    displayName: 'Benchmark Customer',
+    createdAt: '2024-01-01T00:00:00.000Z',
+    kyc: { status: 'APPROVED', startedAt: null, completedAt: null, checks: [] },
+  };
+  const clients = new Map(
+    SANDBOX_CLIENTS.filter((c) => c.kind === 'FIRST_PARTY' || c.kind === 'THIRD_PARTY').map((c) => [
+      c.clientId,
+      { id: c.clientId, name: c.name, kind: c.kind },
+    ]),
+  );
   const accountOf = (ctx: Ctx, id: string) => {
     const account = world.accountsById.get(id);
     return account && own(ctx, account.holderId as string) ? account : null;
@@ -271,7 +331,8 @@ function resolversOf(world: World): Record<SubgraphName, GraphQLResolverMap<Ctx>
         holder: (a: { holderId: string }) => ({ id: a.holderId }),
         currentBalance: (a: { balances: unknown[] }) => a.balances[0] ?? null,
         identification: () => null,
-        transactions: (a: { id: string }, args: { first?: number; after?: string }) => connection(world.transactionsByAccount.get(a.id) ?? [], args.first, args.after),
+        transactions: (a: { id: string }, args: { first?: number; after?: string }) =>
+          connection(world.transactionsByAccount.get(a.id) ?? [], args.first, args.after),
       },
       Transaction: {
         __resolveReference: (ref: { id: string }, ctx: Ctx) => {
@@ -284,15 +345,22 @@ function resolversOf(world: World): Record<SubgraphName, GraphQLResolverMap<Ctx>
       },
     },
     payments: {
-      Query: { payment: (_p, args: { id: string }, ctx) => (ctx.principal?.customerId === CUSTOMER ? (world.payments.find((p) => p.id === args.id) ?? null) : null) },
+      Query: {
+        payment: (_p, args: { id: string }, ctx) =>
+          ctx.principal?.customerId === CUSTOMER ? (world.payments.find((p) => p.id === args.id) ?? null) : null,
+      },
       Customer: {
         __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-        payments: (c: { id: string }, args: { first?: number; after?: string }, ctx) => connection(own(ctx, c.id) ? world.payments : [], args.first, args.after),
+        payments: (c: { id: string }, args: { first?: number; after?: string }, ctx) =>
+          connection(own(ctx, c.id) ? world.payments : [], args.first, args.after),
       },
       Payment: {
-        __resolveReference: (ref: { id: string }, ctx: Ctx) => (ctx.principal?.customerId === CUSTOMER ? (world.payments.find((p) => p.id === ref.id) ?? null) : null),
+        __resolveReference: (ref: { id: string }, ctx: Ctx) =>
+          ctx.principal?.customerId === CUSTOMER ? (world.payments.find((p) => p.id === ref.id) ?? null) : null,
         debtorAccount: (p: { debtorAccountId: string }) => ({ id: p.debtorAccountId }),
-        statusHistory: (p: { status: string; createdAt: string }) => [{ status: p.status, at: p.createdAt, reason: null }],
+        statusHistory: (p: { status: string; createdAt: string }) => [
+          { status: p.status, at: p.createdAt, reason: null },
+        ],
       },
     },
     consents: {
@@ -306,7 +374,11 @@ function resolversOf(world: World): Record<SubgraphName, GraphQLResolverMap<Ctx>
           if (!own(ctx, c.id)) return [];
           const clientId = ctx.principal?.clientId;
           const firstParty = clients.get(clientId ?? '')?.kind === 'FIRST_PARTY';
-          return world.consents.filter((x) => (firstParty || x.clientId === clientId) && (!args.status?.length || args.status.includes(x.status as string)));
+          return world.consents.filter(
+            (x) =>
+              (firstParty || x.clientId === clientId) &&
+              (!args.status?.length || args.status.includes(x.status as string)),
+          );
         },
       },
       Consent: {
@@ -337,7 +409,8 @@ async function startJwks(): Promise<Jwks> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' };
   const server = createServer((req, res) => {
-    if (req.url === '/jwks.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    if (req.url === '/jwks.json')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
     res.writeHead(404).end();
   });
   const { url } = await listen(server, 0);
@@ -362,9 +435,14 @@ async function dashboardOnce(url: string, token: string, expectedAccounts: numbe
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: DASHBOARD, variables: { transactions: 20 } }),
   });
-  const body = (await res.json()) as { data?: { me?: { accounts?: unknown[] } | null } | null; errors?: { message: string; extensions?: { code?: string } }[] };
-  if (body.errors?.length) return { ok: false, error: `${body.errors[0]!.extensions?.code ?? res.status}: ${body.errors[0]!.message}` };
-  if (body.data?.me?.accounts?.length !== expectedAccounts) return { ok: false, error: `incomplete dashboard (HTTP ${res.status})` };
+  const body = (await res.json()) as {
+    data?: { me?: { accounts?: unknown[] } | null } | null;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  };
+  if (body.errors?.length)
+    return { ok: false, error: `${body.errors[0]!.extensions?.code ?? res.status}: ${body.errors[0]!.message}` };
+  if (body.data?.me?.accounts?.length !== expectedAccounts)
+    return { ok: false, error: `incomplete dashboard (HTTP ${res.status})` };
   return { ok: true };
 }
 
@@ -418,7 +496,7 @@ export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {
     if (!honoured) {
       notes.push(
         probe.enforce.ok
-          ? "startGateway does not enforce scopes yet (a token without scopes read the whole dashboard): both arms ran the same gateway, so the ratio measures noise only."
+          ? 'startGateway does not enforce scopes yet (a token without scopes read the whole dashboard): both arms ran the same gateway, so the ratio measures noise only.'
           : "startGateway ignores `authorization: 'disabled'` (a token without scopes was refused by both arms): both arms ran the same rules, so the ratio measures noise only.",
       );
     }
@@ -430,15 +508,21 @@ export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {
       const warm = await closedLoop(options.warmup, options.concurrency, one(arm));
       warmRequests += warm.latencies.length;
       warmMs += warm.elapsedMs;
-      log(`warm-up ${arm}: ${options.warmup} requests, ${warm.failed} failed${warm.firstError ? ` (${warm.firstError})` : ''}`);
+      log(
+        `warm-up ${arm}: ${options.warmup} requests, ${warm.failed} failed${warm.firstError ? ` (${warm.firstError})` : ''}`,
+      );
     }
     // Stay within the time budget on a slow or busy machine: size the phases from the warm-up
     // rate (both arms get the same count, so the comparison stays fair).
     const remainingMs = options.deadlineMs - (performance.now() - benchStarted);
-    const affordable = Math.floor(((warmRequests / Math.max(warmMs, 1)) * Math.max(remainingMs, 0) * 0.85) / (2 * options.rounds));
+    const affordable = Math.floor(
+      ((warmRequests / Math.max(warmMs, 1)) * Math.max(remainingMs, 0) * 0.85) / (2 * options.rounds),
+    );
     const perPhase = Math.max(Math.min(10, options.requests), Math.min(options.requests, affordable));
     if (perPhase < options.requests) {
-      notes.push(`requests per arm and round reduced from ${options.requests} to ${perPhase} to stay within the ${options.deadlineMs} ms budget (warm-up ran at ${((warmRequests / warmMs) * 1000).toFixed(1)} req/s)`);
+      notes.push(
+        `requests per arm and round reduced from ${options.requests} to ${perPhase} to stay within the ${options.deadlineMs} ms budget (warm-up ran at ${((warmRequests / warmMs) * 1000).toFixed(1)} req/s)`,
+      );
       options.requests = perPhase;
     }
 
@@ -447,7 +531,9 @@ export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {
     let roundsRun = 0;
     for (let round = 0; round < options.rounds; round++) {
       if (round > 0 && performance.now() - benchStarted > options.deadlineMs) {
-        notes.push(`stopped after ${round} of ${options.rounds} rounds: time budget of ${options.deadlineMs} ms reached`);
+        notes.push(
+          `stopped after ${round} of ${options.rounds} rounds: time budget of ${options.deadlineMs} ms reached`,
+        );
         break;
       }
       const order: Arm[] = round % 2 === 0 ? ['enforce', 'disabled'] : ['disabled', 'enforce'];
@@ -455,7 +541,9 @@ export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {
         const phase = await closedLoop(options.requests, options.concurrency, one(arm));
         phases[arm].push(phase);
         rss[arm] = Math.max(rss[arm], process.memoryUsage().rss);
-        log(`round ${round + 1} ${arm.padEnd(8)} ${((phase.latencies.length / phase.elapsedMs) * 1000).toFixed(1)} req/s${phase.failed ? `, ${phase.failed} failed (${phase.firstError})` : ''}`);
+        log(
+          `round ${round + 1} ${arm.padEnd(8)} ${((phase.latencies.length / phase.elapsedMs) * 1000).toFixed(1)} req/s${phase.failed ? `, ${phase.failed} failed (${phase.firstError})` : ''}`,
+        );
       }
       roundsRun++;
     }
@@ -480,7 +568,8 @@ export async function runAuthorizationBench(overrides: Partial<BenchOptions> = {
     };
     const enforce = summarise('enforce');
     const disabled = summarise('disabled');
-    if (enforce.failed > 0 || disabled.failed > 0) notes.push('some dashboard requests failed (see "failed"); throughput of failing requests is not comparable');
+    if (enforce.failed > 0 || disabled.failed > 0)
+      notes.push('some dashboard requests failed (see "failed"); throughput of failing requests is not comparable');
     return {
       options,
       roundsRun,

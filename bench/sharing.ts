@@ -124,7 +124,15 @@ export const DEFAULTS: Omit<SharingBenchOptions, 'log'> = {
 // Two seeded customers of the sandbox world (sandboxes/manifest.ts), through the first-party web app.
 const CUSTOMERS = { Alice: 'cus_u57fz5zj7ojayz6np3d6x6kon4', Ben: 'cus_dlmblpad2mvahd62midhwuwg7j' } as const;
 const CLIENT_ID = 'web-app';
-const SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'identity:read', 'pii:read', 'consents:read'];
+const SCOPES = [
+  'accounts:read',
+  'balances:read',
+  'transactions:read',
+  'payments:read',
+  'identity:read',
+  'pii:read',
+  'consents:read',
+];
 const DASHBOARD = readFileSync(new URL('../test/operations/dashboard.graphql', import.meta.url), 'utf8');
 const LIGHT = 'query Light { me { id displayName } }';
 const SUBGRAPHS = ['identity', 'accounts', 'payments', 'consents'] as const;
@@ -168,7 +176,12 @@ export function ownedIds(data: DashboardData | null | undefined): string[] {
   ];
 }
 
-async function post(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: GraphQLBody }> {
+async function post(
+  url: string,
+  token: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ status: number; body: GraphQLBody }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -184,15 +197,32 @@ const send = (url: string, caller: Caller, workload: Workload) =>
  * Judges one answer for `caller`: foreign when it names another `me` or holds anything the other
  * customer owns; failed when it has errors or lacks the caller's data.
  */
-export function judge(caller: Caller, own: Owned, other: Owned, workload: Workload, status: number, body: GraphQLBody): Outcome & { foreign?: true } {
+export function judge(
+  caller: Caller,
+  own: Owned,
+  other: Owned,
+  workload: Workload,
+  status: number,
+  body: GraphQLBody,
+): Outcome & { foreign?: true } {
   const me = body.data?.me;
   // An id both customers own (none today) would not be a leak, so only the other's alone count.
   const leaked = ownedIds(body.data).filter((id) => other.ids.has(id) && !own.ids.has(id));
-  if ((me?.id && me.id !== caller.customerId) || leaked.length > 0 || (me?.displayName !== undefined && me.displayName === other.displayName && other.displayName !== own.displayName)) {
-    return { ok: false, foreign: true, error: `FOREIGN answer for ${caller.name}: me.id=${me?.id}, ${leaked.length} id(s) of the other customer` };
+  if (
+    (me?.id && me.id !== caller.customerId) ||
+    leaked.length > 0 ||
+    (me?.displayName !== undefined && me.displayName === other.displayName && other.displayName !== own.displayName)
+  ) {
+    return {
+      ok: false,
+      foreign: true,
+      error: `FOREIGN answer for ${caller.name}: me.id=${me?.id}, ${leaked.length} id(s) of the other customer`,
+    };
   }
-  if (body.errors?.length) return { ok: false, error: `${body.errors[0]!.extensions?.code ?? status}: ${body.errors[0]!.message}` };
-  if (me?.id !== caller.customerId || me.displayName !== own.displayName) return { ok: false, error: `incomplete answer for ${caller.name} (HTTP ${status})` };
+  if (body.errors?.length)
+    return { ok: false, error: `${body.errors[0]!.extensions?.code ?? status}: ${body.errors[0]!.message}` };
+  if (me?.id !== caller.customerId || me.displayName !== own.displayName)
+    return { ok: false, error: `incomplete answer for ${caller.name} (HTTP ${status})` };
   if (workload === 'dashboard' && ownedIds(body.data).some((id) => !own.ids.has(id))) {
     // Not another customer's, but not what this customer owned alone either: report it, do not hide it.
     return { ok: false, error: `answer for ${caller.name} differs from the one it got alone` };
@@ -214,14 +244,18 @@ interface SubgraphCall {
  * exactly that request is in flight, and every call to a subgraph URL carrying the internal
  * signature is recorded. gateway/subgraph-fetch.ts resolves `fetch` at call time, so it sees the wrapper.
  */
-async function subgraphCallsOf(subgraphUrls: Record<string, string>, request: () => Promise<unknown>): Promise<SubgraphCall[]> {
+async function subgraphCallsOf(
+  subgraphUrls: Record<string, string>,
+  request: () => Promise<unknown>,
+): Promise<SubgraphCall[]> {
   const calls: SubgraphCall[] = [];
   const original = globalThis.fetch;
   const byUrl = Object.entries(subgraphUrls);
   globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
     const target = byUrl.find(([, u]) => url === u);
-    if (target && typeof init?.body === 'string' && new Headers(init.headers).has(INTERNAL_AUTH_HEADER)) calls.push({ subgraph: target[0], body: init.body });
+    if (target && typeof init?.body === 'string' && new Headers(init.headers).has(INTERNAL_AUTH_HEADER))
+      calls.push({ subgraph: target[0], body: init.body });
     return original(input, init);
   }) as typeof fetch;
   try {
@@ -246,13 +280,22 @@ function largeEntitiesBody(): string {
 }
 
 /** µs per iteration of signing, then of verifying, `calls` (each exactly as the gateway and the subgraph do it): the median over five slices of `iterations`. */
-async function signingCost(label: string, secret: string, principal: Principal, calls: SubgraphCall[], iterations: number): Promise<SigningCost> {
+async function signingCost(
+  label: string,
+  secret: string,
+  principal: Principal,
+  calls: SubgraphCall[],
+  iterations: number,
+): Promise<SigningCost> {
   const round = async (n: number) => {
     const tokens: string[] = [];
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) for (const c of calls) tokens.push(await signInternalContext(secret, c.subgraph, principal, `bench-${i}`, c.body));
+    for (let i = 0; i < n; i++)
+      for (const c of calls)
+        tokens.push(await signInternalContext(secret, c.subgraph, principal, `bench-${i}`, c.body));
     const t1 = performance.now();
-    for (let i = 0, k = 0; i < n; i++) for (const c of calls) await verifyInternalContext(tokens[k++], c.subgraph, [secret], c.body);
+    for (let i = 0, k = 0; i < n; i++)
+      for (const c of calls) await verifyInternalContext(tokens[k++], c.subgraph, [secret], c.body);
     const t2 = performance.now();
     return { signUs: ((t1 - t0) * 1000) / n, verifyUs: ((t2 - t1) * 1000) / n };
   };
@@ -282,7 +325,12 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
       logger,
     });
     closers.push(() => platform.close());
-    const subgraphUrls = { identity: platform.urls.identity, accounts: platform.urls.accounts, payments: platform.urls.payments, consents: platform.urls.consents };
+    const subgraphUrls = {
+      identity: platform.urls.identity,
+      accounts: platform.urls.accounts,
+      payments: platform.urls.payments,
+      consents: platform.urls.consents,
+    };
     const configOf = (sharing: Arm) =>
       loadGatewayConfig({
         ...process.env,
@@ -306,7 +354,11 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
     const secret = configOf('off').INTERNAL_AUTH_SECRET;
     const callers: Caller[] = [];
     for (const [name, customerId] of Object.entries(CUSTOMERS)) {
-      callers.push({ name, customerId, token: await platform.sandboxes.auth.mint({ customerId, clientId: CLIENT_ID, scopes: SCOPES }) });
+      callers.push({
+        name,
+        customerId,
+        token: await platform.sandboxes.auth.mint({ customerId, clientId: CLIENT_ID, scopes: SCOPES }),
+      });
     }
     const setupMs = performance.now() - setupStarted;
     log(`platform and gateways started in ${(setupMs / 1000).toFixed(1)} s`);
@@ -317,16 +369,20 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
     for (const caller of callers) {
       const { status, body } = await send(gateways.off.url, caller, 'dashboard');
       if (body.errors?.length || body.data?.me?.id !== caller.customerId || !body.data.me.displayName) {
-        throw new Error(`the dashboard for ${caller.name} alone failed (HTTP ${status}): ${JSON.stringify(body.errors ?? body.data).slice(0, 300)}`);
+        throw new Error(
+          `the dashboard for ${caller.name} alone failed (HTTP ${status}): ${JSON.stringify(body.errors ?? body.data).slice(0, 300)}`,
+        );
       }
       owned.set(caller, { ids: new Set(ownedIds(body.data)), displayName: body.data.me.displayName });
     }
     const [first, second] = callers as [Caller, Caller];
-    if (owned.get(first)!.displayName === owned.get(second)!.displayName) notes.push('both customers have the same display name: the light query is checked on me.id only');
+    if (owned.get(first)!.displayName === owned.get(second)!.displayName)
+      notes.push('both customers have the same display name: the light query is checked on me.id only');
 
     // Signed subgraph calls of one request of each kind, in steady state (caches warmed above).
     const callsOf = {} as Record<Workload, SubgraphCall[]>;
-    for (const workload of WORKLOADS) callsOf[workload] = await subgraphCallsOf(subgraphUrls, () => send(gateways.off.url, first, workload));
+    for (const workload of WORKLOADS)
+      callsOf[workload] = await subgraphCallsOf(subgraphUrls, () => send(gateways.off.url, first, workload));
 
     // Closed-loop load: customers alternate per request (a counter shared by all workers), so
     // every batch of concurrent requests holds both customers.
@@ -359,7 +415,9 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
         warmRequests += warm.phase.latencies.length;
         warmMs += warm.phase.elapsedMs;
         warmForeign += warm.foreign;
-        log(`warm-up ${workload} ${arm}: ${options.warmup} requests, ${warm.phase.failed} failed${warm.phase.firstError ? ` (${warm.phase.firstError})` : ''}`);
+        log(
+          `warm-up ${workload} ${arm}: ${options.warmup} requests, ${warm.phase.failed} failed${warm.phase.firstError ? ` (${warm.phase.firstError})` : ''}`,
+        );
       }
       warmRate[workload] = warmRequests / Math.max(warmMs, 1);
     }
@@ -367,7 +425,9 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
     // get the same count, so the comparison stays fair).
     const remainingMs = Math.max(options.deadlineMs - (performance.now() - loadStarted), 0);
     for (const workload of WORKLOADS) {
-      const affordable = Math.floor((warmRate[workload] * (remainingMs / WORKLOADS.length) * 0.8) / (2 * options.rounds));
+      const affordable = Math.floor(
+        (warmRate[workload] * (remainingMs / WORKLOADS.length) * 0.8) / (2 * options.rounds),
+      );
       perPhase[workload] = Math.max(Math.min(10, requested[workload]), Math.min(requested[workload], affordable));
       if (perPhase[workload] < requested[workload]) {
         notes.push(
@@ -377,11 +437,16 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
     }
     if (warmForeign > 0) notes.push(`${warmForeign} FOREIGN answer(s) during the warm-up`);
 
-    const phases = Object.fromEntries(WORKLOADS.map((w) => [w, { off: [], principal: [] }])) as unknown as Record<Workload, Record<Arm, { phase: Phase; foreign: number; shared: number }[]>>;
+    const phases = Object.fromEntries(WORKLOADS.map((w) => [w, { off: [], principal: [] }])) as unknown as Record<
+      Workload,
+      Record<Arm, { phase: Phase; foreign: number; shared: number }[]>
+    >;
     let roundsRun = 0;
     for (let round = 0; round < options.rounds; round++) {
       if (round > 0 && performance.now() - loadStarted > options.deadlineMs) {
-        notes.push(`stopped after ${round} of ${options.rounds} rounds: time budget of ${options.deadlineMs} ms reached`);
+        notes.push(
+          `stopped after ${round} of ${options.rounds} rounds: time budget of ${options.deadlineMs} ms reached`,
+        );
         break;
       }
       const order: Arm[] = round % 2 === 0 ? ['off', 'principal'] : ['principal', 'off'];
@@ -418,28 +483,55 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
         ...(firstError ? { firstError } : {}),
       };
     };
-    const arms = Object.fromEntries(WORKLOADS.map((w) => [w, { off: summarise(w, 'off'), principal: summarise(w, 'principal') }])) as Record<Workload, Record<Arm, ArmResult>>;
+    const arms = Object.fromEntries(
+      WORKLOADS.map((w) => [w, { off: summarise(w, 'off'), principal: summarise(w, 'principal') }]),
+    ) as Record<Workload, Record<Arm, ArmResult>>;
     const ratios = Object.fromEntries(
       WORKLOADS.map((w) => {
         const { off, principal } = arms[w];
-        return [w, { rps: principal.rps / off.rps, p50: principal.p50Ms / off.p50Ms, p99: principal.p99Ms / off.p99Ms }];
+        return [
+          w,
+          { rps: principal.rps / off.rps, p50: principal.p50Ms / off.p50Ms, p99: principal.p99Ms / off.p99Ms },
+        ];
       }),
     ) as SharingBenchResult['ratios'];
     for (const w of WORKLOADS) {
-      if (arms[w].off.shared > 0) notes.push(`${w}: the 'off' gateway shared ${arms[w].off.shared} subgraph call(s): SUBGRAPH_REQUEST_SHARING=off is not honoured`);
-      if (arms[w].off.failed > 0 || arms[w].principal.failed > 0) notes.push(`${w}: some requests failed (see "failed"); throughput of failing requests is not comparable`);
+      if (arms[w].off.shared > 0)
+        notes.push(
+          `${w}: the 'off' gateway shared ${arms[w].off.shared} subgraph call(s): SUBGRAPH_REQUEST_SHARING=off is not honoured`,
+        );
+      if (arms[w].off.failed > 0 || arms[w].principal.failed > 0)
+        notes.push(`${w}: some requests failed (see "failed"); throughput of failing requests is not comparable`);
     }
 
     // Signing cost, last (nothing else running): single bodies, then the exact bodies of one request of each kind.
     const principal: Principal = { customerId: first.customerId, clientId: CLIENT_ID, scopes: SCOPES };
-    const typical = [...callsOf.dashboard].sort((a, b) => b.body.length - a.body.length)[0] ?? { subgraph: 'accounts', body: JSON.stringify({ query: DASHBOARD }) };
+    const typical = [...callsOf.dashboard].sort((a, b) => b.body.length - a.body.length)[0] ?? {
+      subgraph: 'accounts',
+      body: JSON.stringify({ query: DASHBOARD }),
+    };
     const signing = [
-      await signingCost(`typical subgraph body (largest call of a dashboard: ${typical.subgraph})`, secret, principal, [typical], options.signIterations),
-      await signingCost('~5 kB subgraph body (entity fetch)', secret, principal, [{ subgraph: 'accounts', body: largeEntitiesBody() }], options.signIterations),
+      await signingCost(
+        `typical subgraph body (largest call of a dashboard: ${typical.subgraph})`,
+        secret,
+        principal,
+        [typical],
+        options.signIterations,
+      ),
+      await signingCost(
+        '~5 kB subgraph body (entity fetch)',
+        secret,
+        principal,
+        [{ subgraph: 'accounts', body: largeEntitiesBody() }],
+        options.signIterations,
+      ),
       await signingCost('one dashboard request', secret, principal, callsOf.dashboard, options.signIterations),
       await signingCost('one light request', secret, principal, callsOf.light, options.signIterations),
     ];
-    if (callsOf.dashboard.length === 0 || callsOf.light.length === 0) notes.push('no signed subgraph call was seen for one of the queries: the per-request signing cost is not meaningful');
+    if (callsOf.dashboard.length === 0 || callsOf.light.length === 0)
+      notes.push(
+        'no signed subgraph call was seen for one of the queries: the per-request signing cost is not meaningful',
+      );
     return { options, roundsRun, setupMs, arms, ratios, signing, notes };
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
@@ -483,7 +575,9 @@ export function formatSharingResult(r: SharingBenchResult): string {
     `foreign answers (another customer's data): ${foreign}${foreign === 0 ? '' : ' <- a cross-customer leak: investigate before anything else'}`,
     "shared subgraph calls: subgraph_requests_shared_total (lib/metrics.ts) over each arm's measured phases; the 'off' arm must share none.",
     'Arms run one after the other on the same platform (one process, 2 cores shared by load generator, gateways, subgraphs and sandboxes); compare the ratios, not absolute numbers across machines.',
-    ...WORKLOADS.flatMap((w) => ARMS.flatMap((a) => (r.arms[w][a].firstError ? [`first error, ${w} ${a}: ${r.arms[w][a].firstError}`] : []))),
+    ...WORKLOADS.flatMap((w) =>
+      ARMS.flatMap((a) => (r.arms[w][a].firstError ? [`first error, ${w} ${a}: ${r.arms[w][a].firstError}`] : [])),
+    ),
     ...r.notes.map((n) => `NOTE: ${n}`),
   ].join('\n');
 }

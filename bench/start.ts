@@ -41,7 +41,17 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 type Mode = 'platform' | 'services';
 const SUBGRAPHS = ['identity', 'accounts', 'payments', 'consents'] as const;
 type Subgraph = (typeof SUBGRAPHS)[number];
-const PORTS = { gateway: 4000, identity: 4001, accounts: 4002, payments: 4003, consents: 4004, auth: 4100, northwind: 4101, rheinbank: 4102, onfido: 4103 } as const;
+const PORTS = {
+  gateway: 4000,
+  identity: 4001,
+  accounts: 4002,
+  payments: 4003,
+  consents: 4004,
+  auth: 4100,
+  northwind: 4101,
+  rheinbank: 4102,
+  onfido: 4103,
+} as const;
 const METRICS_PORTS = [9400, 9401, 9402, 9403, 9404];
 const POLL_MS = 100;
 
@@ -138,9 +148,13 @@ function portTaken(port: number): Promise<boolean> {
 
 async function checkPortsFree(): Promise<void> {
   const ports = [...Object.values(PORTS), ...METRICS_PORTS];
-  const taken = (await Promise.all(ports.map(async (p) => ((await portTaken(p)) ? p : undefined)))).filter((p) => p !== undefined);
+  const taken = (await Promise.all(ports.map(async (p) => ((await portTaken(p)) ? p : undefined)))).filter(
+    (p) => p !== undefined,
+  );
   if (taken.length > 0) {
-    console.error(`bench:start needs the default ports; in use: ${taken.join(', ')} (is the platform already running?)`);
+    console.error(
+      `bench:start needs the default ports; in use: ${taken.join(', ')} (is the platform already running?)`,
+    );
     process.exit(1);
   }
 }
@@ -175,7 +189,13 @@ function exited(l: Launched): Promise<number | string> {
   return new Promise((resolve) => l.child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
 }
 
-async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutMs: number, settleMs: number): Promise<StartResult> {
+async function runOnce(
+  mode: Mode,
+  index: number,
+  dataDir: string,
+  readyTimeoutMs: number,
+  settleMs: number,
+): Promise<StartResult> {
   await checkPortsFree();
   const spawnedAt = performance.now();
   const since = () => Math.round(performance.now() - spawnedAt);
@@ -186,7 +206,8 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
     launched.push(launch('npm start', 'npm', ['start', '--silent'], { PGLITE_DIR: dataDir, LOG_LEVEL: 'info' }));
   } else {
     launched.push(launch('sandboxes', process.execPath, ['sandboxes/main.ts'], {}));
-    for (const name of SUBGRAPHS) launched.push(launch(name, process.execPath, [`subgraphs/${name}/main.ts`], { PGLITE_DIR: join(dataDir, name) }));
+    for (const name of SUBGRAPHS)
+      launched.push(launch(name, process.execPath, [`subgraphs/${name}/main.ts`], { PGLITE_DIR: join(dataDir, name) }));
     launched.push(launch('gateway', process.execPath, ['gateway/main.ts'], {}));
   }
   const failure = Promise.race(
@@ -201,8 +222,16 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
   const peaks = new Map<string, number>();
   const samplePeaks = () => {
     for (const [name, procs] of memory()) {
-      if (mode === 'platform') for (const p of procs) peaks.set(`${p.pid}`, Math.max(peaks.get(`${p.pid}`) ?? 0, p.rssMb));
-      else peaks.set(name, Math.max(peaks.get(name) ?? 0, procs.reduce((s, p) => s + p.rssMb, 0)));
+      if (mode === 'platform')
+        for (const p of procs) peaks.set(`${p.pid}`, Math.max(peaks.get(`${p.pid}`) ?? 0, p.rssMb));
+      else
+        peaks.set(
+          name,
+          Math.max(
+            peaks.get(name) ?? 0,
+            procs.reduce((s, p) => s + p.rssMb, 0),
+          ),
+        );
     }
   };
 
@@ -218,8 +247,12 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
       const [health, ready, jwks, ...subgraphs] = await Promise.all([
         gatewayAnswersMs === undefined ? status(`http://127.0.0.1:${PORTS.gateway}/healthz`) : Promise.resolve(200),
         status(`http://127.0.0.1:${PORTS.gateway}/readyz`),
-        sandboxesReadyMs.value === undefined ? status(`http://127.0.0.1:${PORTS.auth}/jwks.json`) : Promise.resolve(200),
-        ...SUBGRAPHS.map((s) => (subgraphReadyMs[s] === undefined ? status(`http://127.0.0.1:${PORTS[s]}/readyz`) : Promise.resolve(200))),
+        sandboxesReadyMs.value === undefined
+          ? status(`http://127.0.0.1:${PORTS.auth}/jwks.json`)
+          : Promise.resolve(200),
+        ...SUBGRAPHS.map((s) =>
+          subgraphReadyMs[s] === undefined ? status(`http://127.0.0.1:${PORTS[s]}/readyz`) : Promise.resolve(200),
+        ),
       ]);
       const at = since();
       if (health !== undefined) gatewayAnswersMs ??= at;
@@ -248,12 +281,29 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
   if (mode === 'platform') {
     const procs = atReady.get('npm start') ?? [];
     const later = new Map((settled.get('npm start') ?? []).map((p) => [p.pid, p]));
-    for (const p of procs) parts.push({ name: p.command, rssAtReadyMb: p.rssMb, rssSettledMb: later.get(p.pid)?.rssMb ?? 0, peakMb: peaks.get(`${p.pid}`) ?? p.rssMb });
+    for (const p of procs)
+      parts.push({
+        name: p.command,
+        rssAtReadyMb: p.rssMb,
+        rssSettledMb: later.get(p.pid)?.rssMb ?? 0,
+        peakMb: peaks.get(`${p.pid}`) ?? p.rssMb,
+      });
   } else {
     const sum = (procs: ProcessMemory[] | undefined) => (procs ?? []).reduce((s, p) => s + p.rssMb, 0);
     for (const l of launched) {
-      const readyAt = l.name === 'gateway' ? readyMs : l.name === 'sandboxes' ? sandboxesReadyMs.value : subgraphReadyMs[l.name as Subgraph];
-      parts.push({ name: l.name, ...(readyAt !== undefined ? { readyMs: readyAt } : {}), rssAtReadyMb: sum(atReady.get(l.name)), rssSettledMb: sum(settled.get(l.name)), peakMb: peaks.get(l.name) ?? 0 });
+      const readyAt =
+        l.name === 'gateway'
+          ? readyMs
+          : l.name === 'sandboxes'
+            ? sandboxesReadyMs.value
+            : subgraphReadyMs[l.name as Subgraph];
+      parts.push({
+        name: l.name,
+        ...(readyAt !== undefined ? { readyMs: readyAt } : {}),
+        rssAtReadyMb: sum(atReady.get(l.name)),
+        rssSettledMb: sum(settled.get(l.name)),
+        peakMb: peaks.get(l.name) ?? 0,
+      });
     }
   }
 
@@ -264,7 +314,9 @@ async function runOnce(mode: Mode, index: number, dataDir: string, readyTimeoutM
   const stopMs = Math.round(performance.now() - stopAt);
   if (mode === 'platform') {
     const output = launched[0]!.output.join('');
-    codes.push(output.includes('"msg":"platform stopped"') ? 'launcher stopped cleanly' : 'launcher did not log a clean stop');
+    codes.push(
+      output.includes('"msg":"platform stopped"') ? 'launcher stopped cleanly' : 'launcher did not log a clean stop',
+    );
   }
 
   const total = (key: 'rssAtReadyMb' | 'rssSettledMb' | 'peakMb') => parts.reduce((s, p) => s + p[key], 0);
@@ -292,15 +344,33 @@ export function formatStartResults(results: StartResult[]): string {
   for (const mode of ['platform', 'services'] as const) {
     const rows = results.filter((r) => r.mode === mode);
     if (rows.length === 0) continue;
-    lines.push('', mode === 'platform' ? '### npm start (every service in one process)' : '### one process per service (as docker-compose runs them)', '');
-    lines.push('| start | data | gateway answers (s) | ready (s) | identity / accounts / payments / consents ready (s) | RSS at ready (MB) | RSS after settling (MB) | peak RSS (MB) | stop (s) | exit |');
+    lines.push(
+      '',
+      mode === 'platform'
+        ? '### npm start (every service in one process)'
+        : '### one process per service (as docker-compose runs them)',
+      '',
+    );
+    lines.push(
+      '| start | data | gateway answers (s) | ready (s) | identity / accounts / payments / consents ready (s) | RSS at ready (MB) | RSS after settling (MB) | peak RSS (MB) | stop (s) | exit |',
+    );
     lines.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const subgraphs = SUBGRAPHS.map((n) => s(r.subgraphReadyMs[n])).join(' / ');
-      lines.push(`| ${r.index} | ${r.data} | ${s(r.gatewayAnswersMs)} | ${s(r.readyMs)} | ${subgraphs} | ${mb(r.totalAtReadyMb)} | ${mb(r.totalSettledMb)} | ${mb(r.totalPeakMb)} | ${s(r.stopMs)} | ${r.exitCodes} |`);
+      lines.push(
+        `| ${r.index} | ${r.data} | ${s(r.gatewayAnswersMs)} | ${s(r.readyMs)} | ${subgraphs} | ${mb(r.totalAtReadyMb)} | ${mb(r.totalSettledMb)} | ${mb(r.totalPeakMb)} | ${s(r.stopMs)} | ${r.exitCodes} |`,
+      );
     }
-    lines.push('', mode === 'platform' ? 'RSS per process of the `npm start` tree (MB: at ready / after settling / peak):' : 'Per service (ready s; RSS MB at ready / after settling / peak):', '');
-    lines.push(`| ${mode === 'platform' ? 'process' : 'service'} | ${rows.map((r) => `start ${r.index}`).join(' | ')} |`);
+    lines.push(
+      '',
+      mode === 'platform'
+        ? 'RSS per process of the `npm start` tree (MB: at ready / after settling / peak):'
+        : 'Per service (ready s; RSS MB at ready / after settling / peak):',
+      '',
+    );
+    lines.push(
+      `| ${mode === 'platform' ? 'process' : 'service'} | ${rows.map((r) => `start ${r.index}`).join(' | ')} |`,
+    );
     lines.push(`|---|${rows.map(() => '---').join('|')}|`);
     const names = [...new Set(rows.flatMap((r) => r.parts.map((p) => p.name)))];
     for (const name of names) {
@@ -311,7 +381,9 @@ export function formatStartResults(results: StartResult[]): string {
       });
       lines.push(`| ${name} | ${cells.join(' | ')} |`);
     }
-    lines.push(`| total | ${rows.map((r) => `${mb(r.totalAtReadyMb)} / ${mb(r.totalSettledMb)} / ${mb(r.totalPeakMb)}`).join(' | ')} |`);
+    lines.push(
+      `| total | ${rows.map((r) => `${mb(r.totalAtReadyMb)} / ${mb(r.totalSettledMb)} / ${mb(r.totalPeakMb)}`).join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -328,7 +400,9 @@ async function main(): Promise<void> {
   const settleMs = intFromEnv('BENCH_SETTLE_MS', 2_000);
   const readyTimeoutMs = intFromEnv('BENCH_READY_TIMEOUT_MS', 180_000);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`bench:start on Node ${process.version}, ${(await import('node:os')).availableParallelism()} CPUs, load average ${load}`);
+  console.log(
+    `bench:start on Node ${process.version}, ${(await import('node:os')).availableParallelism()} CPUs, load average ${load}`,
+  );
   const results: StartResult[] = [];
   for (const mode of modes as Mode[]) {
     const dataDir = process.env.BENCH_PGLITE_DIR ?? mkdtempSync(join(tmpdir(), `bench-start-${mode}-`));
@@ -338,7 +412,9 @@ async function main(): Promise<void> {
         const snapshot = snapshotFile();
         if (i === 1 && snapshot) rmSync(snapshot, { force: true });
         const r = await runOnce(mode, i, dataDir, readyTimeoutMs, settleMs);
-        console.log(`${mode} start ${i} (${r.data}): ready in ${s(r.readyMs)} s, ${mb(r.totalSettledMb)} MB after settling, stopped in ${s(r.stopMs)} s with ${r.exitCodes}`);
+        console.log(
+          `${mode} start ${i} (${r.data}): ready in ${s(r.readyMs)} s, ${mb(r.totalSettledMb)} MB after settling, stopped in ${s(r.stopMs)} s with ${r.exitCodes}`,
+        );
         results.push(r);
       }
     } finally {

@@ -51,7 +51,11 @@ export type AuthenticationErrorCode = 'invalid_token' | 'invalid_dpop_proof';
 
 export type AuthenticationResult =
   | { kind: 'anonymous' }
-  | { kind: 'authenticated'; principal: Principal; /** Thumbprint of the DPoP key the token is bound to. */ dpopJkt?: string }
+  | {
+      kind: 'authenticated';
+      principal: Principal;
+      /** Thumbprint of the DPoP key the token is bound to. */ dpopJkt?: string;
+    }
   | { kind: 'invalid'; reason: string; scheme: 'Bearer' | 'DPoP'; error: AuthenticationErrorCode };
 
 /** The authorization server could not be reached to verify a token (JWKS down): not the caller's fault. */
@@ -104,19 +108,37 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         err instanceof joseErrors.JWKSInvalid ||
         !(err instanceof joseErrors.JOSEError) ||
         err.code === 'ERR_JOSE_GENERIC';
-      if (fetchFailure) throw new AuthenticationUnavailableError(`could not fetch the JWKS from ${opts.jwksUrl}: ${(err as Error).message}`, { cause: err });
+      if (fetchFailure)
+        throw new AuthenticationUnavailableError(
+          `could not fetch the JWKS from ${opts.jwksUrl}: ${(err as Error).message}`,
+          { cause: err },
+        );
       throw err;
     }
   };
 
-  async function authenticate(headers: IncomingHttpHeaders, target?: AuthenticationTarget): Promise<AuthenticationResult> {
+  async function authenticate(
+    headers: IncomingHttpHeaders,
+    target?: AuthenticationTarget,
+  ): Promise<AuthenticationResult> {
     const header = headers.authorization;
     if (header === undefined || header === '') return { kind: 'anonymous' };
     const match = AUTHORIZATION.exec(header.trim());
-    if (!match) return { kind: 'invalid', scheme: 'Bearer', error: 'invalid_token', reason: 'Authorization header is neither a Bearer nor a DPoP token' };
+    if (!match)
+      return {
+        kind: 'invalid',
+        scheme: 'Bearer',
+        error: 'invalid_token',
+        reason: 'Authorization header is neither a Bearer nor a DPoP token',
+      };
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
-    const refuse = (reason: string, error: AuthenticationErrorCode = 'invalid_token'): AuthenticationResult => ({ kind: 'invalid', scheme, error, reason });
+    const refuse = (reason: string, error: AuthenticationErrorCode = 'invalid_token'): AuthenticationResult => ({
+      kind: 'invalid',
+      scheme,
+      error,
+      reason,
+    });
 
     let payload: JWTPayload;
     try {
@@ -131,7 +153,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         ...(opts.now ? { currentDate: opts.now() } : {}),
       });
       const typ = result.protectedHeader.typ;
-      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) return refuse(`token type ${typ} is not an access token`);
+      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase()))
+        return refuse(`token type ${typ} is not an access token`);
       payload = result.payload;
     } catch (err) {
       if (err instanceof AuthenticationUnavailableError) throw err;
@@ -140,17 +163,29 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
     let dpopJkt: string | undefined;
     if (payload.cnf !== undefined) {
-      const jkt = typeof payload.cnf === 'object' && payload.cnf !== null ? (payload.cnf as Record<string, unknown>).jkt : undefined;
+      const jkt =
+        typeof payload.cnf === 'object' && payload.cnf !== null
+          ? (payload.cnf as Record<string, unknown>).jkt
+          : undefined;
       // Only DPoP binding is supported; a token bound otherwise (e.g. mTLS x5t#S256) is refused.
-      if (typeof jkt !== 'string' || jkt === '') return refuse('token is bound by a confirmation method other than DPoP');
+      if (typeof jkt !== 'string' || jkt === '')
+        return refuse('token is bound by a confirmation method other than DPoP');
       // A sender-constrained token must not be accepted as a plain bearer token (RFC 9449 §7.2).
       if (scheme !== 'DPoP') return refuse('DPoP-bound token presented as a bearer token');
-      if (!opts.dpop || !target) return refuse('DPoP-bound token but DPoP proofs cannot be verified here', 'invalid_dpop_proof');
+      if (!opts.dpop || !target)
+        return refuse('DPoP-bound token but DPoP proofs cannot be verified here', 'invalid_dpop_proof');
       let proof: DpopResult;
       try {
-        proof = await opts.dpop.verify({ proof: headers.dpop, method: target.method, url: target.url, accessToken: token, jkt });
+        proof = await opts.dpop.verify({
+          proof: headers.dpop,
+          method: target.method,
+          url: target.url,
+          accessToken: token,
+          jkt,
+        });
       } catch (err) {
-        if (err instanceof ReplayCacheUnavailableError) throw new AuthenticationUnavailableError(err.message, { cause: err });
+        if (err instanceof ReplayCacheUnavailableError)
+          throw new AuthenticationUnavailableError(err.message, { cause: err });
         throw err;
       }
       if (!proof.ok) return refuse(proof.reason, 'invalid_dpop_proof');
@@ -166,7 +201,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
   async function jwksReachable(timeoutMs: number): Promise<boolean> {
     try {
-      const res = await fetch(opts.jwksUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      const res = await fetch(opts.jwksUrl, {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { accept: 'application/json' },
+      });
       if (!res.ok) return false;
       const body = (await res.json()) as { keys?: unknown };
       return Array.isArray(body.keys) && body.keys.length > 0;
@@ -187,7 +225,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
  * Returns null when the token names no client.
  */
 export function principalFromClaims(payload: JWTPayload): Principal | null {
-  const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : null;
+  const clientId =
+    typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : null;
   if (!clientId) return null;
   const grant = [payload.gty, payload.grant_type].find((g) => typeof g === 'string') as string | undefined;
   const clientCredentials = grant !== undefined && /^client[-_]credentials$/.test(grant);

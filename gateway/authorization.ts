@@ -1,5 +1,12 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { ErrorCode } from '../lib/errors.ts';
 import type { GatewayContext } from './executor.ts';
 import { authorizeWithShield } from './authorization/rules.ts';
@@ -52,15 +59,27 @@ export function requireAuthentication(): ApolloServerPlugin<GatewayContext> {
 
 function unauthenticated(invalidToken: boolean): GraphQLError {
   const headers = new HeaderMap();
-  headers.set('www-authenticate', invalidToken ? 'Bearer error="invalid_token", error_description="the access token is invalid or expired"' : 'Bearer');
-  return new GraphQLError(invalidToken ? 'The access token is invalid or expired' : 'Authentication required: send an OAuth access token as Authorization: Bearer <token>', {
-    extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401, headers } },
-  });
+  headers.set(
+    'www-authenticate',
+    invalidToken
+      ? 'Bearer error="invalid_token", error_description="the access token is invalid or expired"'
+      : 'Bearer',
+  );
+  return new GraphQLError(
+    invalidToken
+      ? 'The access token is invalid or expired'
+      : 'Authentication required: send an OAuth access token as Authorization: Bearer <token>',
+    {
+      extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401, headers } },
+    },
+  );
 }
 
 /** True when the operation's root selects only __typename and introspection fields (fragments included). */
 export function selectsOnlyPublicFields(operation: OperationDefinitionNode, document: DocumentNode): boolean {
-  const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  );
   const seen = new Set<string>();
   const check = (set: SelectionSetNode): boolean =>
     set.selections.every((sel) => {

@@ -14,65 +14,73 @@ const SUBGRAPH_URL_VARIABLE = /^([A-Z0-9_]+)_SUBGRAPH_URL$/;
 /** A query limit: a positive integer. */
 const queryLimit = (def: number) => z.coerce.number().int().positive().max(10_000_000).default(def);
 
-const gatewaySchema = commonConfig
-  .extend({
-    GATEWAY_PORT: env.port(4000),
-    HOST: z.string().default('127.0.0.1'),
-    /** File path (relative to the working directory) or http(s) URL of the supergraph SDL. */
-    SUPERGRAPH: z.string().min(1).default(SUPERGRAPH_PATH),
-    SUBGRAPH_TIMEOUT_MS: env.milliseconds(10_000),
-    AUTH_ISSUER: env.requiredInProduction(env.url().default('http://127.0.0.1:4100'), 'the default is the local sandbox authorization server'),
-    AUTH_AUDIENCE: env.requiredInProduction(z.string().min(1).default('https://api.financial-graph.local'), 'the default is the sandbox audience'),
-    AUTH_JWKS_URL: env.url().optional(),
-    /** Seconds of clock skew tolerated on access-token exp/nbf/iat and DPoP proof iat. */
-    AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-    /** Least time between two JWKS re-fetches caused by an unknown kid (0: every unknown kid re-fetches). */
-    AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
-    /** Accepted distance between a DPoP proof's iat and now, in seconds (RFC 9449 §11.1). */
-    DPOP_IAT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
-    /** The gateway's public base URL as clients call it (DPoP htu); default: the listening URL. */
-    GATEWAY_PUBLIC_URL: env.url().optional(),
-    /**
-     * Web-app origins allowed to call /graphql from a browser (CORS), separated by commas or spaces:
-     * serialized origins, or scheme://host:* for any port; `none` for no origin. Unset: none in
-     * production; in the sandbox the loopback hosts on any port and GATEWAY_PUBLIC_URL's origin.
-     */
-    CORS_ALLOWED_ORIGINS: z
+const gatewaySchema = commonConfig.extend({
+  GATEWAY_PORT: env.port(4000),
+  HOST: z.string().default('127.0.0.1'),
+  /** File path (relative to the working directory) or http(s) URL of the supergraph SDL. */
+  SUPERGRAPH: z.string().min(1).default(SUPERGRAPH_PATH),
+  SUBGRAPH_TIMEOUT_MS: env.milliseconds(10_000),
+  AUTH_ISSUER: env.requiredInProduction(
+    env.url().default('http://127.0.0.1:4100'),
+    'the default is the local sandbox authorization server',
+  ),
+  AUTH_AUDIENCE: env.requiredInProduction(
+    z.string().min(1).default('https://api.financial-graph.local'),
+    'the default is the sandbox audience',
+  ),
+  AUTH_JWKS_URL: env.url().optional(),
+  /** Seconds of clock skew tolerated on access-token exp/nbf/iat and DPoP proof iat. */
+  AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  /** Least time between two JWKS re-fetches caused by an unknown kid (0: every unknown kid re-fetches). */
+  AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** Accepted distance between a DPoP proof's iat and now, in seconds (RFC 9449 §11.1). */
+  DPOP_IAT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
+  /** The gateway's public base URL as clients call it (DPoP htu); default: the listening URL. */
+  GATEWAY_PUBLIC_URL: env.url().optional(),
+  /**
+   * Web-app origins allowed to call /graphql from a browser (CORS), separated by commas or spaces:
+   * serialized origins, or scheme://host:* for any port; `none` for no origin. Unset: none in
+   * production; in the sandbox the loopback hosts on any port and GATEWAY_PUBLIC_URL's origin.
+   */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      for (const entry of corsEntries(value ?? '')) {
+        const problem = corsEntryProblem(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    }),
+  /** How long browsers may cache a preflight answer; browsers cap it themselves (Chromium at 7200). */
+  CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+  /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local gateway can afford. */
+  REDIS_URL: env.requiredInProduction(
+    z
       .string()
-      .optional()
-      .superRefine((value, ctx) => {
-        for (const entry of corsEntries(value ?? '')) {
-          const problem = corsEntryProblem(entry);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        }
-      }),
-    /** How long browsers may cache a preflight answer; browsers cap it themselves (Chromium at 7200). */
-    CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
-    /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local gateway can afford. */
-    REDIS_URL: env.requiredInProduction(
-      z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
-      'the replicas share the DPoP replay cache and the consent cache through it; in memory, a proof replays once per replica',
-    ),
-    INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
-    /** principal: identical in-flight subgraph queries of the same principal share one call (gateway/subgraph-fetch.ts); off: none shared. */
-    SUBGRAPH_REQUEST_SHARING: z.enum(['principal', 'off']).default('principal'),
-    /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
-    CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
-    // Query limits (gateway/limits.ts; defaults there are justified against the dashboard query).
-    QUERY_MAX_DEPTH: queryLimit(DEFAULT_QUERY_LIMITS.maxDepth),
-    QUERY_MAX_ALIASES: queryLimit(DEFAULT_QUERY_LIMITS.maxAliases),
-    QUERY_MAX_ROOT_FIELDS: queryLimit(DEFAULT_QUERY_LIMITS.maxRootFields),
-    QUERY_MAX_TOKENS: queryLimit(DEFAULT_QUERY_LIMITS.maxTokens),
-    QUERY_MAX_COST: queryLimit(DEFAULT_QUERY_LIMITS.maxCost),
-    QUERY_MAX_PAGE_SIZE: queryLimit(DEFAULT_QUERY_LIMITS.maxPageSize),
-    QUERY_MAX_BATCH: queryLimit(DEFAULT_QUERY_LIMITS.maxBatch),
-    QUERY_LIST_COST_MULTIPLIER: queryLimit(DEFAULT_QUERY_LIMITS.listMultiplier),
-    QUERY_MAX_SELECTIONS: queryLimit(DEFAULT_QUERY_LIMITS.maxSelections),
-    QUERY_MAX_DIRECTIVES: queryLimit(DEFAULT_QUERY_LIMITS.maxDirectives),
-    QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
-    /** The offline explorer at `/` (gateway/explorer/); unset: on in the sandbox profile, off in production. */
-    GATEWAY_EXPLORER: z.enum(['on', 'off']).optional(),
-  });
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    'the replicas share the DPoP replay cache and the consent cache through it; in memory, a proof replays once per replica',
+  ),
+  INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
+  /** principal: identical in-flight subgraph queries of the same principal share one call (gateway/subgraph-fetch.ts); off: none shared. */
+  SUBGRAPH_REQUEST_SHARING: z.enum(['principal', 'off']).default('principal'),
+  /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
+  CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
+  // Query limits (gateway/limits.ts; defaults there are justified against the dashboard query).
+  QUERY_MAX_DEPTH: queryLimit(DEFAULT_QUERY_LIMITS.maxDepth),
+  QUERY_MAX_ALIASES: queryLimit(DEFAULT_QUERY_LIMITS.maxAliases),
+  QUERY_MAX_ROOT_FIELDS: queryLimit(DEFAULT_QUERY_LIMITS.maxRootFields),
+  QUERY_MAX_TOKENS: queryLimit(DEFAULT_QUERY_LIMITS.maxTokens),
+  QUERY_MAX_COST: queryLimit(DEFAULT_QUERY_LIMITS.maxCost),
+  QUERY_MAX_PAGE_SIZE: queryLimit(DEFAULT_QUERY_LIMITS.maxPageSize),
+  QUERY_MAX_BATCH: queryLimit(DEFAULT_QUERY_LIMITS.maxBatch),
+  QUERY_LIST_COST_MULTIPLIER: queryLimit(DEFAULT_QUERY_LIMITS.listMultiplier),
+  QUERY_MAX_SELECTIONS: queryLimit(DEFAULT_QUERY_LIMITS.maxSelections),
+  QUERY_MAX_DIRECTIVES: queryLimit(DEFAULT_QUERY_LIMITS.maxDirectives),
+  QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
+  /** The offline explorer at `/` (gateway/explorer/); unset: on in the sandbox profile, off in production. */
+  GATEWAY_EXPLORER: z.enum(['on', 'off']).optional(),
+});
 
 export interface GatewayConfig {
   GATEWAY_PORT: number;
@@ -197,7 +205,8 @@ function corsEntryProblem(entry: string): string | null {
   } catch {
     return `${JSON.stringify(entry)} is not an origin (scheme://host[:port])`;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `${JSON.stringify(entry)}: only http and https origins`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `${JSON.stringify(entry)}: only http and https origins`;
   // An origin is exactly what URL serializes: no path, query, credentials or trailing slash, lower-case host, no default port.
   if (url.origin !== (anyPort ? entry.slice(0, -2) : entry) || (anyPort && url.port !== '')) {
     return `${JSON.stringify(entry)} is not a serialized origin; write ${JSON.stringify(anyPort ? `${url.protocol}//${url.hostname}:*` : url.origin)}`;
@@ -206,7 +215,14 @@ function corsEntryProblem(entry: string): string | null {
 }
 
 /** The allowlist in force: the variable when set, else the profile's default. Production accepts only https origins. */
-function corsOrigins(base: { PROFILE: 'sandbox' | 'production'; CORS_ALLOWED_ORIGINS?: string | undefined; GATEWAY_PUBLIC_URL?: string | undefined }, problems: string[]): string[] {
+function corsOrigins(
+  base: {
+    PROFILE: 'sandbox' | 'production';
+    CORS_ALLOWED_ORIGINS?: string | undefined;
+    GATEWAY_PUBLIC_URL?: string | undefined;
+  },
+  problems: string[],
+): string[] {
   const configured = corsEntries(base.CORS_ALLOWED_ORIGINS ?? '');
   if (configured.includes('none')) {
     if (configured.length > 1) problems.push('CORS_ALLOWED_ORIGINS: "none" cannot be combined with origins');
@@ -218,7 +234,10 @@ function corsOrigins(base: { PROFILE: 'sandbox' | 'production'; CORS_ALLOWED_ORI
   }
   if (base.PROFILE === 'production') {
     const plain = configured.filter((o) => !o.startsWith('https://'));
-    if (plain.length) problems.push(`CORS_ALLOWED_ORIGINS: the production profile allows only https:// origins (${plain.length} other${plain.length === 1 ? '' : 's'} listed)`);
+    if (plain.length)
+      problems.push(
+        `CORS_ALLOWED_ORIGINS: the production profile allows only https:// origins (${plain.length} other${plain.length === 1 ? '' : 's'} listed)`,
+      );
   }
   return [...new Set(configured)];
 }

@@ -26,7 +26,9 @@ import type { Principal } from '../lib/principal.ts';
  * come from the schema's deprecated fields, client ids from verified tokens, so only clients the
  * authorization server registered ever appear.
  */
-export function deprecatedFieldUsage<C extends { principal: Principal | null }>(counter: Counter<'field' | 'client_id'>): ApolloServerPlugin<C> {
+export function deprecatedFieldUsage<C extends { principal: Principal | null }>(
+  counter: Counter<'field' | 'client_id'>,
+): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
@@ -48,7 +50,11 @@ export function deprecatedFieldUsage<C extends { principal: Principal | null }>(
  * following its fragments (each once). The type is the one that declares the field: an interface
  * field counts under the interface.
  */
-export function deprecatedUses(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+export function deprecatedUses(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): Set<string> {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
   const used = new Set<string>();
@@ -64,11 +70,15 @@ export function deprecatedUses(schema: GraphQLSchema, document: DocumentNode, op
         const coordinate = `${parent.name}.${field.name}`;
         if (field.deprecationReason != null) used.add(coordinate);
         for (const arg of selection.arguments ?? []) {
-          if (field.args.find((a) => a.name === arg.name.value)?.deprecationReason != null) used.add(`${coordinate}(${arg.name.value}:)`);
+          if (field.args.find((a) => a.name === arg.name.value)?.deprecationReason != null)
+            used.add(`${coordinate}(${arg.name.value}:)`);
         }
         if (selection.selectionSet) walk(selection.selectionSet, getNamedType(field.type));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        walk(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent);
+        walk(
+          selection.selectionSet,
+          selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent,
+        );
       } else {
         const name = selection.name.value;
         const fragment = fragments.get(name);
@@ -78,7 +88,12 @@ export function deprecatedUses(schema: GraphQLSchema, document: DocumentNode, op
       }
     }
   };
-  const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
   walk(operation.selectionSet, root);
   return used;
 }

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import {
+  base64url,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors as joseErrors,
+  jwtVerify,
+  type JWK,
+} from 'jose';
 import type { SharedCache } from '../lib/cache.ts';
 
 /**
@@ -86,7 +94,8 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
   async function verify(request: DpopRequest): Promise<DpopResult> {
     const { proof } = request;
     if (proof === undefined || proof === '') return { ok: false, reason: 'DPoP proof missing' };
-    if (Array.isArray(proof) || !COMPACT_JWS.test(proof)) return { ok: false, reason: 'DPoP header is not exactly one compact JWS' };
+    if (Array.isArray(proof) || !COMPACT_JWS.test(proof))
+      return { ok: false, reason: 'DPoP header is not exactly one compact JWS' };
 
     let header;
     try {
@@ -95,7 +104,8 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
       return { ok: false, reason: 'DPoP proof header is not valid JSON' };
     }
     if (header.typ !== 'dpop+jwt') return { ok: false, reason: `DPoP proof typ is ${String(header.typ)}` };
-    if (typeof header.alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(header.alg)) return { ok: false, reason: `DPoP proof alg ${String(header.alg)} not allowed` };
+    if (typeof header.alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(header.alg))
+      return { ok: false, reason: `DPoP proof alg ${String(header.alg)} not allowed` };
     const jwk = header.jwk as JWK | undefined;
     if (!jwk || typeof jwk !== 'object') return { ok: false, reason: 'DPoP proof has no jwk header' };
     // A private key in the header is refused by EmbeddedJWK too; refuse early and explicitly.
@@ -111,7 +121,10 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
         currentDate: new Date(nowSeconds() * 1000),
       }));
     } catch (err) {
-      return { ok: false, reason: `DPoP proof does not verify: ${err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : String(err)}` };
+      return {
+        ok: false,
+        reason: `DPoP proof does not verify: ${err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : String(err)}`,
+      };
     }
 
     let thumbprint: string;
@@ -122,19 +135,24 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
     }
     if (thumbprint !== request.jkt) return { ok: false, reason: 'DPoP proof key does not match the token cnf.jkt' };
 
-    if (payload.htm !== request.method.toUpperCase()) return { ok: false, reason: `DPoP htm ${String(payload.htm)} does not match ${request.method}` };
+    if (payload.htm !== request.method.toUpperCase())
+      return { ok: false, reason: `DPoP htm ${String(payload.htm)} does not match ${request.method}` };
     const expectedHtu = normalizeHtu(request.url);
     const htu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : null;
-    if (htu === null || expectedHtu === null || htu !== expectedHtu) return { ok: false, reason: `DPoP htu ${String(payload.htu)} does not match ${expectedHtu}` };
+    if (htu === null || expectedHtu === null || htu !== expectedHtu)
+      return { ok: false, reason: `DPoP htu ${String(payload.htu)} does not match ${expectedHtu}` };
 
     const iat = payload.iat;
     const now = nowSeconds();
-    if (typeof iat !== 'number' || Math.abs(now - iat) > window + tolerance) return { ok: false, reason: `DPoP iat ${String(iat)} outside ±${window}s of ${now}` };
+    if (typeof iat !== 'number' || Math.abs(now - iat) > window + tolerance)
+      return { ok: false, reason: `DPoP iat ${String(iat)} outside ±${window}s of ${now}` };
 
-    if (payload.ath !== accessTokenHash(request.accessToken)) return { ok: false, reason: 'DPoP ath does not match the access token' };
+    if (payload.ath !== accessTokenHash(request.accessToken))
+      return { ok: false, reason: 'DPoP ath does not match the access token' };
 
     const jti = payload.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) return { ok: false, reason: 'DPoP jti missing or too long' };
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256)
+      return { ok: false, reason: 'DPoP jti missing or too long' };
     const key = `dpop:${createHash('sha256').update(`${thumbprint}\u0000${jti}`).digest('base64url')}`;
     let first: boolean;
     try {

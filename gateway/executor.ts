@@ -45,7 +45,11 @@ export interface SubgraphEndpoint {
 }
 
 /** Applies <NAME>_SUBGRAPH_URL overrides to the URLs recorded in the supergraph. */
-export function resolveSubgraphEndpoints(supergraph: Supergraph, overrides: Record<string, string>, logger: Logger): SubgraphEndpoint[] {
+export function resolveSubgraphEndpoints(
+  supergraph: Supergraph,
+  overrides: Record<string, string>,
+  logger: Logger,
+): SubgraphEndpoint[] {
   const used = new Set<string>();
   const endpoints = supergraph.subgraphs.map((s) => {
     const key = [subgraphUrlKey(s.name), s.enumValue].find((k) => overrides[k] !== undefined);
@@ -53,7 +57,11 @@ export function resolveSubgraphEndpoints(supergraph: Supergraph, overrides: Reco
     return { name: s.name, enumValue: s.enumValue, url: key ? overrides[key]! : s.url, overridden: key !== undefined };
   });
   for (const key of Object.keys(overrides)) {
-    if (!used.has(key)) logger.warn({ variable: `${key}_SUBGRAPH_URL`, subgraphs: supergraph.subgraphs.map((s) => s.name) }, 'subgraph URL override names no subgraph of the supergraph; ignored');
+    if (!used.has(key))
+      logger.warn(
+        { variable: `${key}_SUBGRAPH_URL`, subgraphs: supergraph.subgraphs.map((s) => s.name) },
+        'subgraph URL override names no subgraph of the supergraph; ignored',
+      );
   }
   return endpoints;
 }
@@ -79,12 +87,22 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
       if (subschema.executor) subschema.executor = recordingOwners(subschema.executor);
     },
     httpExecutorOpts: ({ name, endpoint }) => {
-      const target = byEnum.get(name) ?? { name: name.toLowerCase(), enumValue: name, url: endpoint ?? '', overridden: false };
+      const target = byEnum.get(name) ?? {
+        name: name.toLowerCase(),
+        enumValue: name,
+        url: endpoint ?? '',
+        overridden: false,
+      };
       return {
         endpoint: target.url,
         // Never the library's deduplication: it keys on URL and body, not on the caller.
         deduplicateInflightRequests: false,
-        fetch: createSubgraphFetch(target, { internalSecret: opts.internalSecret, timeoutMs: opts.timeoutMs, sharing: opts.sharing, logger: opts.logger }),
+        fetch: createSubgraphFetch(target, {
+          internalSecret: opts.internalSecret,
+          timeoutMs: opts.timeoutMs,
+          sharing: opts.sharing,
+          logger: opts.logger,
+        }),
       };
     },
   });

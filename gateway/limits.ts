@@ -71,7 +71,17 @@ import { HttpError } from '../lib/http-server.ts';
 
 export const QUERY_LIMIT_EXCEEDED = 'QUERY_LIMIT_EXCEEDED';
 
-export type LimitName = 'depth' | 'aliases' | 'rootFields' | 'tokens' | 'cost' | 'pageSize' | 'batch' | 'selections' | 'directives' | 'literalLength';
+export type LimitName =
+  | 'depth'
+  | 'aliases'
+  | 'rootFields'
+  | 'tokens'
+  | 'cost'
+  | 'pageSize'
+  | 'batch'
+  | 'selections'
+  | 'directives'
+  | 'literalLength';
 
 export interface QueryLimits {
   /** Deepest field nesting; a root field is at depth 1. */
@@ -163,10 +173,12 @@ interface SelectionMeasure {
 
 /** Object and interface types have fields to measure; unions only fragments. */
 type CompositeType = GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType;
-const asComposite = (type: GraphQLNamedType | null | undefined): CompositeType | undefined => (type && isCompositeType(type) ? type : undefined);
+const asComposite = (type: GraphQLNamedType | null | undefined): CompositeType | undefined =>
+  type && isCompositeType(type) ? type : undefined;
 /** `[T]`, `[T]!`, `[T!]!`: a list, once an outer non-null is removed. */
 const returnsList = (type: GraphQLOutputType): boolean => isListType(getNullableType(type));
-const largerPage = (a: PageRequest | null, b: PageRequest | null): PageRequest | null => (!a || (b && b.size > a.size) ? b : a);
+const largerPage = (a: PageRequest | null, b: PageRequest | null): PageRequest | null =>
+  !a || (b && b.size > a.size) ? b : a;
 
 const ZERO: SelectionMeasure = { depth: 0, aliases: 0, fields: 0, cost: 0, selections: 0, largestPage: null };
 
@@ -187,7 +199,12 @@ export interface MeasureInput {
  * spread: its fields are typed by its own type condition. Cycles (which validation refuses)
  * are cut rather than followed; unknown fragments and fields are measured as far as possible.
  */
-function createMeasurer(schema: GraphQLSchema, document: DocumentNode, pageSizeOf: (node: ValueNode) => number | undefined, listMultiplier: number) {
+function createMeasurer(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  pageSizeOf: (node: ValueNode) => number | undefined,
+  listMultiplier: number,
+) {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const memo = new Map<string, SelectionMeasure>();
@@ -288,7 +305,14 @@ function createMeasurer(schema: GraphQLSchema, document: DocumentNode, pageSizeO
 
   const measureOperationNode = (operation: OperationDefinitionNode): OperationMeasure => {
     const m = measureSet(operation.selectionSet, asComposite(schema.getRootType(operation.operation)));
-    return { depth: m.depth, aliases: m.aliases, rootFields: m.fields, cost: m.cost, selections: m.selections, largestPage: m.largestPage };
+    return {
+      depth: m.depth,
+      aliases: m.aliases,
+      rootFields: m.fields,
+      cost: m.cost,
+      selections: m.selections,
+      largestPage: m.largestPage,
+    };
   };
 
   return {
@@ -308,7 +332,10 @@ function createMeasurer(schema: GraphQLSchema, document: DocumentNode, pageSizeO
  * variable given as null or as something else than a number yields undefined (the schema's
  * default page size then applies; validation refuses non-numbers).
  */
-function pageSizeReader(variables: Record<string, unknown> | null | undefined, defaultOf: (name: string) => ValueNode | undefined) {
+function pageSizeReader(
+  variables: Record<string, unknown> | null | undefined,
+  defaultOf: (name: string) => ValueNode | undefined,
+) {
   const read = (node: ValueNode): number | undefined => {
     if (node.kind === Kind.VARIABLE) {
       const name = node.name.value;
@@ -335,10 +362,22 @@ function pageSizeReader(variables: Record<string, unknown> | null | undefined, d
  * returns a list, else 1. `edges`/`nodes` lists of a `...Connection` type count once, since
  * the connection's page size already multiplies them.
  */
-export function measureOperation({ schema, document, operation, variables, listMultiplier = DEFAULT_QUERY_LIMITS.listMultiplier }: MeasureInput): OperationMeasure {
+export function measureOperation({
+  schema,
+  document,
+  operation,
+  variables,
+  listMultiplier = DEFAULT_QUERY_LIMITS.listMultiplier,
+}: MeasureInput): OperationMeasure {
   const defaults = new Map<string, ValueNode>();
-  for (const v of operation.variableDefinitions ?? []) if (v.defaultValue) defaults.set(v.variable.name.value, v.defaultValue);
-  return createMeasurer(schema, document, pageSizeReader(variables, (name) => defaults.get(name)), listMultiplier).operation(operation);
+  for (const v of operation.variableDefinitions ?? [])
+    if (v.defaultValue) defaults.set(v.variable.name.value, v.defaultValue);
+  return createMeasurer(
+    schema,
+    document,
+    pageSizeReader(variables, (name) => defaults.get(name)),
+    listMultiplier,
+  ).operation(operation);
 }
 
 export interface DocumentMeasure {
@@ -360,8 +399,15 @@ export interface DocumentMeasure {
  * measured once for the whole document; a variable without a given value takes the largest
  * default any operation declares for it (the post-validation check applies the exact one).
  */
-export function measureDocument({ schema, document, variables, listMultiplier = DEFAULT_QUERY_LIMITS.listMultiplier }: Omit<MeasureInput, 'operation'>): DocumentMeasure {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+export function measureDocument({
+  schema,
+  document,
+  variables,
+  listMultiplier = DEFAULT_QUERY_LIMITS.listMultiplier,
+}: Omit<MeasureInput, 'operation'>): DocumentMeasure {
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
   const defaults = new Map<string, ValueNode>();
   for (const op of operations) {
     for (const v of op.variableDefinitions ?? []) {
@@ -370,10 +416,16 @@ export function measureDocument({ schema, document, variables, listMultiplier = 
       const earlier = defaults.get(name);
       const value: unknown = valueFromASTUntyped(v.defaultValue);
       const earlierValue: unknown = earlier && valueFromASTUntyped(earlier);
-      if (!earlier || (typeof value === 'number' && (typeof earlierValue !== 'number' || value > earlierValue))) defaults.set(name, v.defaultValue);
+      if (!earlier || (typeof value === 'number' && (typeof earlierValue !== 'number' || value > earlierValue)))
+        defaults.set(name, v.defaultValue);
     }
   }
-  const measurer = createMeasurer(schema, document, pageSizeReader(variables, (name) => defaults.get(name)), listMultiplier);
+  const measurer = createMeasurer(
+    schema,
+    document,
+    pageSizeReader(variables, (name) => defaults.get(name)),
+    listMultiplier,
+  );
   const measured = operations.map((op) => ({ name: op.name?.value ?? null, measure: measurer.operation(op) }));
   const selections = measured.reduce((n, o) => n + o.measure.selections, 0) + measurer.unreachedFragmentSelections();
 
@@ -403,12 +455,24 @@ export interface LimitRefusal {
   extra?: Record<string, unknown>;
 }
 
-function refusal(limit: LimitName, max: number, actual: number, message: string, extra?: Record<string, unknown>): LimitRefusal {
+function refusal(
+  limit: LimitName,
+  max: number,
+  actual: number,
+  message: string,
+  extra?: Record<string, unknown>,
+): LimitRefusal {
   return { limit, max, actual: safeNumber(actual), message, ...(extra ? { extra } : {}) };
 }
 
 /** The error every refusal carries (HTTP 400). */
-export function limitExceeded(limit: LimitName, max: number, actual: number, message: string, extra: Record<string, unknown> = {}): GraphQLError {
+export function limitExceeded(
+  limit: LimitName,
+  max: number,
+  actual: number,
+  message: string,
+  extra: Record<string, unknown> = {},
+): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: QUERY_LIMIT_EXCEEDED, limit, max, actual: safeNumber(actual), ...extra, http: { status: 400 } },
   });
@@ -424,30 +488,61 @@ function safeNumber(n: number): number {
 /** The first per-operation limit a measured operation breaks, or null. */
 function operationRefusal(m: OperationMeasure, limits: QueryLimits): LimitRefusal | null {
   if (m.rootFields > limits.maxRootFields) {
-    return refusal('rootFields', limits.maxRootFields, m.rootFields, `The operation selects ${m.rootFields} root fields; at most ${limits.maxRootFields} are allowed`);
+    return refusal(
+      'rootFields',
+      limits.maxRootFields,
+      m.rootFields,
+      `The operation selects ${m.rootFields} root fields; at most ${limits.maxRootFields} are allowed`,
+    );
   }
   if (m.aliases > limits.maxAliases) {
-    return refusal('aliases', limits.maxAliases, m.aliases, `The operation uses ${safeNumber(m.aliases)} aliases; at most ${limits.maxAliases} are allowed`);
+    return refusal(
+      'aliases',
+      limits.maxAliases,
+      m.aliases,
+      `The operation uses ${safeNumber(m.aliases)} aliases; at most ${limits.maxAliases} are allowed`,
+    );
   }
   if (m.depth > limits.maxDepth) {
-    return refusal('depth', limits.maxDepth, m.depth, `The operation is nested ${m.depth} levels deep; at most ${limits.maxDepth} are allowed`);
+    return refusal(
+      'depth',
+      limits.maxDepth,
+      m.depth,
+      `The operation is nested ${m.depth} levels deep; at most ${limits.maxDepth} are allowed`,
+    );
   }
   if (m.selections > limits.maxSelections) return selectionsRefusal(m.selections, limits.maxSelections);
   if (m.largestPage && m.largestPage.size > limits.maxPageSize) {
     const p = m.largestPage;
-    return refusal('pageSize', limits.maxPageSize, p.size, `${p.field} asks for ${p.argument}: ${p.size}; at most ${limits.maxPageSize} items per page are allowed`, {
-      field: p.field,
-      argument: p.argument,
-    });
+    return refusal(
+      'pageSize',
+      limits.maxPageSize,
+      p.size,
+      `${p.field} asks for ${p.argument}: ${p.size}; at most ${limits.maxPageSize} items per page are allowed`,
+      {
+        field: p.field,
+        argument: p.argument,
+      },
+    );
   }
   if (m.cost > limits.maxCost) {
-    return refusal('cost', limits.maxCost, m.cost, `The operation's estimated cost is ${safeNumber(m.cost)}; at most ${limits.maxCost} is allowed (request smaller pages or fewer nested lists)`);
+    return refusal(
+      'cost',
+      limits.maxCost,
+      m.cost,
+      `The operation's estimated cost is ${safeNumber(m.cost)}; at most ${limits.maxCost} is allowed (request smaller pages or fewer nested lists)`,
+    );
   }
   return null;
 }
 
 function selectionsRefusal(actual: number, max: number): LimitRefusal {
-  return refusal('selections', max, actual, `The document selects ${safeNumber(actual)} fields and fragments once its fragments are expanded; at most ${max} are allowed`);
+  return refusal(
+    'selections',
+    max,
+    actual,
+    `The document selects ${safeNumber(actual)} fields and fragments once its fragments are expanded; at most ${max} are allowed`,
+  );
 }
 
 /** The first limit an operation breaks, as the error to send, or null when it is within all of them. */
@@ -479,17 +574,32 @@ export function checkDocument({ schema, query, variables }: DocumentInput, limit
   } catch (err) {
     if (err instanceof Error && TOKEN_LIMIT_MESSAGE.test(err.message)) {
       const actual = Math.max(countTokens(query), limits.maxTokens + 1);
-      return refusal('tokens', limits.maxTokens, actual, `The document has ${actual} tokens; at most ${limits.maxTokens} are allowed`);
+      return refusal(
+        'tokens',
+        limits.maxTokens,
+        actual,
+        `The document has ${actual} tokens; at most ${limits.maxTokens} are allowed`,
+      );
     }
     return null;
   }
   const m = measureDocument({ schema, document, variables, listMultiplier: limits.listMultiplier });
   if (m.longestLiteral && m.longestLiteral.length > limits.maxLiteralLength) {
     const { kind, length } = m.longestLiteral;
-    return refusal('literalLength', limits.maxLiteralLength, length, `The document contains a ${kind} literal of ${length} characters; at most ${limits.maxLiteralLength} are allowed`);
+    return refusal(
+      'literalLength',
+      limits.maxLiteralLength,
+      length,
+      `The document contains a ${kind} literal of ${length} characters; at most ${limits.maxLiteralLength} are allowed`,
+    );
   }
   if (m.directives > limits.maxDirectives) {
-    return refusal('directives', limits.maxDirectives, m.directives, `The document uses ${m.directives} directives; at most ${limits.maxDirectives} are allowed`);
+    return refusal(
+      'directives',
+      limits.maxDirectives,
+      m.directives,
+      `The document uses ${m.directives} directives; at most ${limits.maxDirectives} are allowed`,
+    );
   }
   if (m.selections > limits.maxSelections) return selectionsRefusal(m.selections, limits.maxSelections);
   for (const { measure } of m.operations) {
@@ -531,7 +641,11 @@ export function countTokens(source: string): number {
  * internal `http` extension) and turns the parser's token-limit abort into one. Returns
  * undefined for any other error.
  */
-export function formatLimitError(formatted: GraphQLFormattedError, error: unknown, limits: Pick<QueryLimits, 'maxTokens'>): GraphQLFormattedError | undefined {
+export function formatLimitError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  limits: Pick<QueryLimits, 'maxTokens'>,
+): GraphQLFormattedError | undefined {
   const extensions = formatted.extensions ?? {};
   if (extensions.code === QUERY_LIMIT_EXCEEDED) {
     const { http: _http, stacktrace: _stack, ...rest } = extensions;
@@ -556,11 +670,17 @@ export function formatLimitError(formatted: GraphQLFormattedError, error: unknow
  */
 export function checkBatch(body: unknown, maxBatch: number): void {
   if (!Array.isArray(body) || body.length <= maxBatch) return;
-  throw new HttpError(400, QUERY_LIMIT_EXCEEDED, `The request batches ${body.length} operations; at most ${maxBatch} are allowed per request`, {}, {
-    limit: 'batch',
-    max: maxBatch,
-    actual: body.length,
-  });
+  throw new HttpError(
+    400,
+    QUERY_LIMIT_EXCEEDED,
+    `The request batches ${body.length} operations; at most ${maxBatch} are allowed per request`,
+    {},
+    {
+      limit: 'batch',
+      max: maxBatch,
+      actual: body.length,
+    },
+  );
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -570,8 +690,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * of a JSON object body, of each element of a JSON array body (a batch), or of the URL's query
  * string (a GET; Apollo reads a parameter given exactly once). Anything else is Apollo's to refuse.
  */
-function documentsOf(body: unknown, params: URLSearchParams): { query: string; variables: Record<string, unknown> | undefined; batchIndex?: number }[] {
-  const fromObject = (o: unknown) => (isRecord(o) && typeof o.query === 'string' ? [{ query: o.query, variables: isRecord(o.variables) ? o.variables : undefined }] : []);
+function documentsOf(
+  body: unknown,
+  params: URLSearchParams,
+): { query: string; variables: Record<string, unknown> | undefined; batchIndex?: number }[] {
+  const fromObject = (o: unknown) =>
+    isRecord(o) && typeof o.query === 'string'
+      ? [{ query: o.query, variables: isRecord(o.variables) ? o.variables : undefined }]
+      : [];
   if (Array.isArray(body)) return body.flatMap((o, batchIndex) => fromObject(o).map((d) => ({ ...d, batchIndex })));
   if (body !== undefined) return fromObject(body);
   const queries = params.getAll('query');
@@ -591,12 +717,28 @@ function documentsOf(body: unknown, params: URLSearchParams): { query: string; v
  * anything. A refusal answers the whole request with HTTP 400 and one QUERY_LIMIT_EXCEEDED error
  * (with `batchIndex` naming the operation of a batch): no operation of it runs.
  */
-export function checkRequest(schema: GraphQLSchema, limits: QueryLimits): (body: unknown, params: URLSearchParams) => void {
+export function checkRequest(
+  schema: GraphQLSchema,
+  limits: QueryLimits,
+): (body: unknown, params: URLSearchParams) => void {
   return (body, params) => {
     checkBatch(body, limits.maxBatch);
     for (const { query, variables, batchIndex } of documentsOf(body, params)) {
       const r = checkDocument({ schema, query, variables }, limits);
-      if (r) throw new HttpError(400, QUERY_LIMIT_EXCEEDED, r.message, {}, { limit: r.limit, max: r.max, actual: r.actual, ...r.extra, ...(batchIndex === undefined ? {} : { batchIndex }) });
+      if (r)
+        throw new HttpError(
+          400,
+          QUERY_LIMIT_EXCEEDED,
+          r.message,
+          {},
+          {
+            limit: r.limit,
+            max: r.max,
+            actual: r.actual,
+            ...r.extra,
+            ...(batchIndex === undefined ? {} : { batchIndex }),
+          },
+        );
     }
   };
 }

@@ -17,7 +17,10 @@ await runService(
   logger,
   async () => {
     // The server module (Apollo, the federation executor) loads only once the ports are known to be free.
-    const [{ startGateway }, { SupergraphError }] = await Promise.all([import('./server.ts'), import('./supergraph.ts')]);
+    const [{ startGateway }, { SupergraphError }] = await Promise.all([
+      import('./server.ts'),
+      import('./supergraph.ts'),
+    ]);
     try {
       return await startGateway(config, { logger });
     } catch (err) {

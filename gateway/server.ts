@@ -7,7 +7,12 @@ import type { Logger } from '../lib/logger.ts';
 import { graphqlRequestMetrics, metricsOf } from '../lib/metrics.ts';
 import { maskError } from '../lib/error-masking.ts';
 import { openSharedCache, type SharedCache } from '../lib/cache.ts';
-import { AuthenticationUnavailableError, createAuthenticator, refusalMessage, wwwAuthenticate } from './authentication.ts';
+import {
+  AuthenticationUnavailableError,
+  createAuthenticator,
+  refusalMessage,
+  wwwAuthenticate,
+} from './authentication.ts';
 import { createDpopVerifier } from './dpop.ts';
 import { authorizeOperation, authorizeSchema, createCallerDirectory, requireAuthentication } from './authorization.ts';
 import { consentsSubgraphFetcher, createConsentLookup } from './authorization/consents.ts';
@@ -44,12 +49,22 @@ export interface RunningGateway extends RunningServer {
  * executors, wraps it with the access rules, and serves it with Apollo Server 5 on
  * lib/http-server.ts (/graphql, /healthz, /readyz, request ids, traceparent; /metrics is on the operator listener).
  */
-export async function startGateway(config: GatewayConfig, { logger, now, cache: givenCache, authorization = 'enforce' }: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  { logger, now, cache: givenCache, authorization = 'enforce' }: GatewayOptions,
+): Promise<RunningGateway> {
   const production = config.PROFILE === 'production';
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   const endpoints = resolveSubgraphEndpoints(supergraph, config.subgraphUrls, logger);
   const schema = authorizeSchema(
-    buildGatewaySchema({ supergraph, endpoints, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, sharing: config.SUBGRAPH_REQUEST_SHARING, logger }),
+    buildGatewaySchema({
+      supergraph,
+      endpoints,
+      internalSecret: config.INTERNAL_AUTH_SECRET,
+      timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+      sharing: config.SUBGRAPH_REQUEST_SHARING,
+      logger,
+    }),
     authorization,
   );
   // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).
@@ -61,13 +76,24 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       ? null
       : {
           consents: createConsentLookup({
-            fetchActive: consentsSubgraphFetcher({ url: subgraphUrls.consents ?? '', internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, logger }),
+            fetchActive: consentsSubgraphFetcher({
+              url: subgraphUrls.consents ?? '',
+              internalSecret: config.INTERNAL_AUTH_SECRET,
+              timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+              logger,
+            }),
             cache: cache.store('consents'),
             ttlMs: config.CONSENT_CACHE_TTL_MS,
             now,
             logger,
           }),
-          directory: createCallerDirectory({ subgraphUrls, internalSecret: config.INTERNAL_AUTH_SECRET, timeoutMs: config.SUBGRAPH_TIMEOUT_MS, cache: cache.store('client-kinds'), logger }),
+          directory: createCallerDirectory({
+            subgraphUrls,
+            internalSecret: config.INTERNAL_AUTH_SECRET,
+            timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+            cache: cache.store('client-kinds'),
+            logger,
+          }),
         };
   const authenticator = createAuthenticator({
     issuer: config.AUTH_ISSUER,
@@ -75,7 +101,12 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     jwksUrl: config.AUTH_JWKS_URL,
     jwksCooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
     clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
-    dpop: createDpopVerifier({ cache, iatWindowSeconds: config.DPOP_IAT_WINDOW_SECONDS, clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS, now }),
+    dpop: createDpopVerifier({
+      cache,
+      iatWindowSeconds: config.DPOP_IAT_WINDOW_SECONDS,
+      clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
+      now,
+    }),
     now,
   });
   // DPoP proofs name the URL the client called (htu): the public URL, not the Host header a
@@ -104,14 +135,21 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
       // A subgraph outage is something a client can act on (retry later); everything else
       // goes through the shared masking of lib/error-masking.ts.
       if (formatted.extensions?.code === SERVICE_UNAVAILABLE) {
-        return { message: formatted.message, path: formatted.path, extensions: { code: SERVICE_UNAVAILABLE, service: formatted.extensions.service } };
+        return {
+          message: formatted.message,
+          path: formatted.path,
+          extensions: { code: SERVICE_UNAVAILABLE, service: formatted.extensions.service },
+        };
       }
       return mask(formatted, error);
     },
     plugins: [
       requireAuthentication(),
       // The authorization walk must start only once the limits passed: one after the other.
-      inOrder(queryLimitsPlugin<GatewayContext>(limits), ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : [])),
+      inOrder(
+        queryLimitsPlugin<GatewayContext>(limits),
+        ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : []),
+      ),
       graphqlRequestMetrics<GatewayContext>(metricsOf('gateway')),
       // Who still uses deprecated fields (graphql_deprecated_field_requests_total), before they are removed.
       deprecatedFieldUsage<GatewayContext>(metricsOf('gateway').deprecatedFieldRequests),
@@ -131,18 +169,29 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     let auth;
     try {
       const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
-      auth = await authenticator.authenticate(req.headers, { method: req.method ?? 'GET', url: `${publicBase}${path}` });
+      auth = await authenticator.authenticate(req.headers, {
+        method: req.method ?? 'GET',
+        url: `${publicBase}${path}`,
+      });
     } catch (err) {
       if (err instanceof AuthenticationUnavailableError) {
         logger.error({ err: err.message }, 'cannot verify access tokens: JWKS unreachable');
-        throw new HttpError(503, SERVICE_UNAVAILABLE, 'Authentication is temporarily unavailable', { 'retry-after': '5' });
+        throw new HttpError(503, SERVICE_UNAVAILABLE, 'Authentication is temporarily unavailable', {
+          'retry-after': '5',
+        });
       }
       throw err;
     }
     if (auth.kind === 'invalid') {
       // The reason stays in the log under the request id; the client gets the bare RFC 6750 / 9449 error.
-      logger.warn({ requestId, reason: auth.reason, error: auth.error, scheme: auth.scheme }, 'refused invalid access token');
-      throw new HttpError(401, 'UNAUTHENTICATED', refusalMessage(auth), { 'www-authenticate': wwwAuthenticate(auth), 'cache-control': 'no-store' });
+      logger.warn(
+        { requestId, reason: auth.reason, error: auth.error, scheme: auth.scheme },
+        'refused invalid access token',
+      );
+      throw new HttpError(401, 'UNAUTHENTICATED', refusalMessage(auth), {
+        'www-authenticate': wwwAuthenticate(auth),
+        'cache-control': 'no-store',
+      });
     }
     return auth;
   };
@@ -184,7 +233,9 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
     },
     readiness: async () => {
       const checks = await Promise.all([
-        ...endpoints.map(async (e) => [`subgraph:${e.name}`, await answers(new URL('readyz', e.url), readinessTimeout)] as const),
+        ...endpoints.map(
+          async (e) => [`subgraph:${e.name}`, await answers(new URL('readyz', e.url), readinessTimeout)] as const,
+        ),
         (async () => ['jwks', await authenticator.jwksReachable(readinessTimeout)] as const)(),
       ]);
       return Object.fromEntries(checks);
@@ -192,7 +243,14 @@ export async function startGateway(config: GatewayConfig, { logger, now, cache: 
   });
   const { port, url } = await listen(server, config.GATEWAY_PORT, config.HOST);
   if (!publicBase) publicBase = url;
-  logger.info({ url: `${url}/graphql`, supergraph: supergraph.source, subgraphs: Object.fromEntries(endpoints.map((e) => [e.name, e.url])) }, 'gateway listening');
+  logger.info(
+    {
+      url: `${url}/graphql`,
+      supergraph: supergraph.source,
+      subgraphs: Object.fromEntries(endpoints.map((e) => [e.name, e.url])),
+    },
+    'gateway listening',
+  );
   return {
     server,
     port,

@@ -83,32 +83,59 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
   const inFlight = new Map<string, Promise<Answer>>();
   const metrics = metricsOf('gateway');
 
-  function call(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined): Promise<Answer> {
+  function call(
+    url: string,
+    init: RequestInit,
+    body: string,
+    ctx: SubgraphCallContext,
+    operation: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
     const attributes = { 'http.request.method': 'POST', 'peer.service': target.name, 'graphql.field': operation };
     // One client span per call actually made; the subgraph's request span continues it (traceparent).
     return withSpan(`POST ${metricTarget}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
       const answer = await send(url, init, body, ctx, operation, signal, outboundTraceparent(span, ctx.traceparent));
       span?.setAttribute('http.response.status_code', answer.status);
-      if (answer.failure) failSpan(span, Object.assign(new Error(`subgraph call failed: ${answer.failure}`), { name: answer.failure }));
+      if (answer.failure)
+        failSpan(span, Object.assign(new Error(`subgraph call failed: ${answer.failure}`), { name: answer.failure }));
       return answer;
     });
   }
 
-  async function send(url: string, init: RequestInit, body: string, ctx: SubgraphCallContext, operation: string, signal: AbortSignal | undefined, traceparent: string): Promise<Answer> {
+  async function send(
+    url: string,
+    init: RequestInit,
+    body: string,
+    ctx: SubgraphCallContext,
+    operation: string,
+    signal: AbortSignal | undefined,
+    traceparent: string,
+  ): Promise<Answer> {
     const headers = new Headers(init.headers);
-    headers.set(INTERNAL_AUTH_HEADER, await signInternalContext(opts.internalSecret, target.name, ctx.principal, ctx.requestId, body));
+    headers.set(
+      INTERNAL_AUTH_HEADER,
+      await signInternalContext(opts.internalSecret, target.name, ctx.principal, ctx.requestId, body),
+    );
     headers.set('x-request-id', ctx.requestId);
     if (traceparent) headers.set('traceparent', traceparent);
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const started = performance.now();
     let outcome = 'error';
     try {
-      const res = await fetch(url, { ...init, body, headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      const res = await fetch(url, {
+        ...init,
+        body,
+        headers,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
       outcome = String(res.status);
       if (res.status === 401 || res.status === 403) {
         // The subgraph refused our signature: a gateway misconfiguration (INTERNAL_AUTH_SECRET
         // mismatch), never the client's fault, so it must not reach the client as UNAUTHENTICATED.
-        log.error({ status: res.status, operation }, 'subgraph refused the gateway signature; check INTERNAL_AUTH_SECRET on both sides');
+        log.error(
+          { status: res.status, operation },
+          'subgraph refused the gateway signature; check INTERNAL_AUTH_SECRET on both sides',
+        );
         await res.body?.cancel();
         return errorAnswer('Internal server error', 'INTERNAL_SERVER_ERROR');
       }
@@ -123,7 +150,15 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError' || timeout.aborted;
       outcome = timedOut ? 'timeout' : 'error';
-      log.error({ operation, err: timedOut ? `no answer within ${opts.timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message) }, 'subgraph call failed');
+      log.error(
+        {
+          operation,
+          err: timedOut
+            ? `no answer within ${opts.timeoutMs} ms`
+            : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message),
+        },
+        'subgraph call failed',
+      );
       if (signal?.aborted && !timeout.aborted) throw err;
       return unavailable(target.name);
     } finally {
@@ -144,7 +179,8 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     }
     const body = init.body;
     const own = init.signal ?? undefined;
-    if (opts.sharing === 'off' || info?.operation.operation !== 'query') return toResponse(await call(url, init, body, context, operation, own));
+    if (opts.sharing === 'off' || info?.operation.operation !== 'query')
+      return toResponse(await call(url, init, body, context, operation, own));
 
     const key = `${url}\n${principalKey(context.principal)}\n${body}`;
     let shared = inFlight.get(key);
@@ -179,5 +215,10 @@ function unavailable(subgraph: string): Answer {
 }
 
 function errorAnswer(message: string, code: string, extra: Record<string, unknown> = {}): Answer {
-  return { status: 200, headers: [['content-type', 'application/json']], body: JSON.stringify({ data: null, errors: [{ message, extensions: { code, ...extra } }] }), failure: code };
+  return {
+    status: 200,
+    headers: [['content-type', 'application/json']],
+    body: JSON.stringify({ data: null, errors: [{ message, extensions: { code, ...extra } }] }),
+    failure: code,
+  };
 }

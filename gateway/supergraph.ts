@@ -40,7 +40,8 @@ async function readSdl(path: string): Promise<string> {
     return await readFile(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new SupergraphError(`could not read the supergraph from SUPERGRAPH=${path} (${absolute}): ${reason}`);
   }
 }
@@ -48,9 +49,15 @@ async function readSdl(path: string): Promise<string> {
 async function fetchSdl(url: string, timeoutMs: number): Promise<string> {
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'application/graphql, text/plain, */*' }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, {
+      headers: { accept: 'application/graphql, text/plain, */*' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (err) {
-    const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+    const reason =
+      (err as Error).name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
     throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: ${reason}`);
   }
   const text = await res.text();
@@ -82,7 +89,9 @@ export function parseSupergraph(sdl: string, source = '(inline)'): Supergraph {
     }
   }
   if (subgraphs.length === 0) {
-    throw new SupergraphError(`${source} is not a Federation supergraph: it has no join__Graph enum (run \`npm run compose\` to generate one)`);
+    throw new SupergraphError(
+      `${source} is not a Federation supergraph: it has no join__Graph enum (run \`npm run compose\` to generate one)`,
+    );
   }
   return { sdl, document, subgraphs, source };
 }

@@ -37,12 +37,19 @@ export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedC
   return {
     kind: 'redis',
     store(namespace) {
-      const kv = new Keyv({ store: new KeyvRedis(client as never), namespace: `${prefix}:${namespace}`, useKeyPrefix: false });
+      const kv = new Keyv({
+        store: new KeyvRedis(client as never),
+        namespace: `${prefix}:${namespace}`,
+        useKeyPrefix: false,
+      });
       stores.push(kv);
       return kv;
     },
     async claimOnce(key, ttlMs) {
-      const result = await client.set(`${prefix}:once:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+      const result = await client.set(`${prefix}:once:${key}`, '1', {
+        condition: 'NX',
+        expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) },
+      });
       return result === 'OK';
     },
     async close() {
@@ -81,7 +88,11 @@ function memoryCache(prefix: string): SharedCache {
     kind: 'memory',
     store(namespace) {
       let kv = stores.get(namespace);
-      if (!kv) stores.set(namespace, (kv = new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` })));
+      if (!kv)
+        stores.set(
+          namespace,
+          (kv = new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` })),
+        );
       return kv;
     },
     async claimOnce(key, ttlMs) {

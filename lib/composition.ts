@@ -1,11 +1,33 @@
 import { composeServices } from '@theguild/federation-composition';
-import { Kind, parse, print, visit, type ConstDirectiveNode, type ConstValueNode, type DocumentNode, type FieldDefinitionNode, type StringValueNode } from 'graphql';
-import { CALLER_KINDS, POLICY, type CallerKind, type FieldPolicy, type ObjectCheck, type TypePolicy } from '../gateway/authorization/policy.ts';
+import {
+  Kind,
+  parse,
+  print,
+  visit,
+  type ConstDirectiveNode,
+  type ConstValueNode,
+  type DocumentNode,
+  type FieldDefinitionNode,
+  type StringValueNode,
+} from 'graphql';
+import {
+  CALLER_KINDS,
+  POLICY,
+  type CallerKind,
+  type FieldPolicy,
+  type ObjectCheck,
+  type TypePolicy,
+} from '../gateway/authorization/policy.ts';
 import { isAccountPermission, type ConsentPermission } from './consent.ts';
 import { SUBGRAPH_NAMES, subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
 
 /** Default subgraph URLs recorded in the checked-in supergraph; the gateway's configuration overrides them. */
-export const DEFAULT_SUBGRAPH_PORTS: Record<SubgraphName, number> = { identity: 4001, accounts: 4002, payments: 4003, consents: 4004 };
+export const DEFAULT_SUBGRAPH_PORTS: Record<SubgraphName, number> = {
+  identity: 4001,
+  accounts: 4002,
+  payments: 4003,
+  consents: 4004,
+};
 
 export interface ComposedSchema {
   /** Supergraph SDL with join__ metadata and the authorization directives, served by the gateway. */
@@ -56,13 +78,21 @@ export function composeSupergraph(policy: Record<string, TypePolicy> = POLICY): 
     }
     return requirements.get(coordinate);
   };
-  const annotated = SUBGRAPH_NAMES.map((name) => ({ name, typeDefs: withAuthorizationDirectives(subgraphTypeDefs(name), requirementFor), url: `http://localhost:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql` }));
-  if (problems.length) throw new Error(`Composition failed:\n${[...new Set(problems)].map((p) => `  - ${p}`).join('\n')}`);
+  const annotated = SUBGRAPH_NAMES.map((name) => ({
+    name,
+    typeDefs: withAuthorizationDirectives(subgraphTypeDefs(name), requirementFor),
+    url: `http://localhost:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`,
+  }));
+  if (problems.length)
+    throw new Error(`Composition failed:\n${[...new Set(problems)].map((p) => `  - ${p}`).join('\n')}`);
   const result = composeServices(annotated);
   if (result.errors) {
     throw new Error(`Composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
   }
-  return { supergraphSdl: withRequirementDescriptions(result.supergraphSdl, requirements), publicSdl: withRequirementDescriptions(result.publicSdl, requirements) };
+  return {
+    supergraphSdl: withRequirementDescriptions(result.supergraphSdl, requirements),
+    publicSdl: withRequirementDescriptions(result.publicSdl, requirements),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +136,10 @@ export const OBJECT_CHECK_REQUIREMENTS = {
   paymentAccess: { callers: ['customer', 'thirdParty'], perAccount: () => 'PAYMENTS_INITIATION' },
   /** Only checks that the arguments name the customer's own accounts. */
   ownAccountIds: { callers: CALLER_KINDS, perAccount: () => null },
-} as const satisfies Record<ObjectCheck, { callers: readonly CallerKind[]; perAccount: (policy: FieldPolicy) => ConsentPermission | null }>;
+} as const satisfies Record<
+  ObjectCheck,
+  { callers: readonly CallerKind[]; perAccount: (policy: FieldPolicy) => ConsentPermission | null }
+>;
 
 /**
  * The requirement of one field. Throws when the policy entry promises a caller kind that its
@@ -117,15 +150,23 @@ export function fieldRequirement(coordinate: string, policy: FieldPolicy): Field
   const object = policy.object ? OBJECT_CHECK_REQUIREMENTS[policy.object] : null;
   if (object) {
     const unreachable = callers.filter((k) => !(object.callers as readonly CallerKind[]).includes(k));
-    if (unreachable.length) throw new Error(`${coordinate}: the policy lets ${unreachable.join(', ')} read it, but its per-object check ${policy.object} never does`);
+    if (unreachable.length)
+      throw new Error(
+        `${coordinate}: the policy lets ${unreachable.join(', ')} read it, but its per-object check ${policy.object} never does`,
+      );
   }
   const consents: ConsentRequirement[] = [];
   if (callers.includes('thirdParty')) {
     const perAccount = object?.perAccount(policy) ?? null;
-    if (policy.object === 'accountAccess' && !perAccount) throw new Error(`${coordinate}: accountAccess lets a thirdParty through only with a consent permission, and the policy names none`);
+    if (policy.object === 'accountAccess' && !perAccount)
+      throw new Error(
+        `${coordinate}: accountAccess lets a thirdParty through only with a consent permission, and the policy names none`,
+      );
     if (policy.consent) consents.push({ permission: policy.consent, perAccount: policy.consent === perAccount });
     if (perAccount && perAccount !== policy.consent) consents.push({ permission: perAccount, perAccount: true });
-    for (const c of consents) if (c.perAccount && !isAccountPermission(c.permission)) throw new Error(`${coordinate}: ${c.permission} is not granted per account`);
+    for (const c of consents)
+      if (c.perAccount && !isAccountPermission(c.permission))
+        throw new Error(`${coordinate}: ${c.permission} is not granted per account`);
   }
   return { coordinate, authenticated: true, scopes: [...policy.scopes], callers, consents, pii: policy.pii };
 }
@@ -139,7 +180,10 @@ export function fieldRequirement(coordinate: string, policy: FieldPolicy): Field
  * scopes are separate, in @requiresScopes.
  */
 export function policyAlternatives(requirement: FieldRequirement): string[][] {
-  return requirement.callers.map((kind) => [`caller:${kind}`, ...(kind === 'thirdParty' ? requirement.consents.map(consentPolicyName) : [])]);
+  return requirement.callers.map((kind) => [
+    `caller:${kind}`,
+    ...(kind === 'thirdParty' ? requirement.consents.map(consentPolicyName) : []),
+  ]);
 }
 
 function consentPolicyName(consent: ConsentRequirement): string {
@@ -152,7 +196,9 @@ export function requirementLine(requirement: FieldRequirement): string {
   if (requirement.scopes.length) parts.push(`scopes ${requirement.scopes.join(', ')}`);
   parts.push(`callers ${requirement.callers.join(', ')}`);
   if (requirement.consents.length) {
-    parts.push(`thirdParty consent ${requirement.consents.map((c) => `${c.permission}${c.perAccount ? ' per account' : ''}`).join(' and ')}`);
+    parts.push(
+      `thirdParty consent ${requirement.consents.map((c) => `${c.permission}${c.perAccount ? ' per account' : ''}`).join(' and ')}`,
+    );
   }
   if (requirement.pii) parts.push('PII');
   return `Requires: ${parts.join('; ')}`;
@@ -179,7 +225,10 @@ export function parseRequirementLine(description: string | null | undefined): Pu
       out.consents = part
         .slice('thirdParty consent '.length)
         .split(' and ')
-        .map((c) => ({ permission: c.replace(/ per account$/, '') as ConsentPermission, perAccount: c.endsWith(' per account') }));
+        .map((c) => ({
+          permission: c.replace(/ per account$/, '') as ConsentPermission,
+          perAccount: c.endsWith(' per account'),
+        }));
     }
   }
   return out;
@@ -199,7 +248,10 @@ const AUTHORIZATION_IMPORTS = ['@authenticated', '@requiresScopes', '@policy'];
 
 const name = (value: string) => ({ kind: Kind.NAME, value }) as const;
 const str = (value: string): ConstValueNode => ({ kind: Kind.STRING, value });
-const listOfLists = (lists: string[][]): ConstValueNode => ({ kind: Kind.LIST, values: lists.map((l) => ({ kind: Kind.LIST, values: l.map(str) })) });
+const listOfLists = (lists: string[][]): ConstValueNode => ({
+  kind: Kind.LIST,
+  values: lists.map((l) => ({ kind: Kind.LIST, values: l.map(str) })),
+});
 const directive = (directiveName: string, args: Record<string, ConstValueNode> = {}): ConstDirectiveNode => ({
   kind: Kind.DIRECTIVE,
   name: name(directiveName),
@@ -215,27 +267,42 @@ export function authorizationDirectives(requirement: FieldRequirement): ConstDir
 }
 
 /** A subgraph's SDL with the authorization directives imported and applied to every field of its object types. */
-function withAuthorizationDirectives(document: DocumentNode, requirementFor: (coordinate: string) => FieldRequirement | undefined): DocumentNode {
+function withAuthorizationDirectives(
+  document: DocumentNode,
+  requirementFor: (coordinate: string) => FieldRequirement | undefined,
+): DocumentNode {
   let imported = false;
   const annotateFields = (typeName: string, fields: readonly FieldDefinitionNode[] | undefined) =>
     fields?.map((field) => {
       const requirement = requirementFor(`${typeName}.${field.name.value}`);
-      return requirement ? { ...field, directives: [...(field.directives ?? []), ...authorizationDirectives(requirement)] } : field;
+      return requirement
+        ? { ...field, directives: [...(field.directives ?? []), ...authorizationDirectives(requirement)] }
+        : field;
     });
   const result = visit(document, {
     Directive(node) {
       const url = node.arguments?.find((a) => a.name.value === 'url')?.value;
-      if (node.name.value !== 'link' || url?.kind !== Kind.STRING || !url.value.startsWith('https://specs.apollo.dev/federation/v2.')) return undefined;
+      if (
+        node.name.value !== 'link' ||
+        url?.kind !== Kind.STRING ||
+        !url.value.startsWith('https://specs.apollo.dev/federation/v2.')
+      )
+        return undefined;
       imported = true;
       const args = node.arguments!.map((a) =>
-        a.name.value === 'import' && a.value.kind === Kind.LIST ? { ...a, value: { ...a.value, values: [...a.value.values, ...AUTHORIZATION_IMPORTS.map(str)] } } : a,
+        a.name.value === 'import' && a.value.kind === Kind.LIST
+          ? { ...a, value: { ...a.value, values: [...a.value.values, ...AUTHORIZATION_IMPORTS.map(str)] } }
+          : a,
       );
       return { ...node, arguments: args };
     },
     ObjectTypeDefinition: (node) => ({ ...node, fields: annotateFields(node.name.value, node.fields) }),
     ObjectTypeExtension: (node) => ({ ...node, fields: annotateFields(node.name.value, node.fields) }),
   });
-  if (!imported) throw new Error('a domain SDL has no federation v2 @link with an import list to add the authorization directives to');
+  if (!imported)
+    throw new Error(
+      'a domain SDL has no federation v2 @link with an import list to add the authorization directives to',
+    );
   return result;
 }
 
@@ -250,7 +317,8 @@ function withRequirementDescriptions(sdl: string, requirements: ReadonlyMap<stri
       return { ...field, description };
     });
   const document = visit(parse(sdl), {
-    ObjectTypeDefinition: (node) => (node.name.value.includes('__') ? undefined : { ...node, fields: describe(node.name.value, node.fields) }),
+    ObjectTypeDefinition: (node) =>
+      node.name.value.includes('__') ? undefined : { ...node, fields: describe(node.name.value, node.fields) },
   });
   // print() indents the blank line between the paragraphs; whitespace-only lines mean nothing in SDL.
   return print(document).replace(/^[ \t]+$/gm, '');

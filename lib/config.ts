@@ -27,7 +27,10 @@ export function exitWithConfigProblems(processName: string, problems: readonly s
   process.exit(2);
 }
 
-export function loadConfig<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
   const result = schema.safeParse(env);
   const problems = result.success ? [] : result.error.issues.map((issue) => describeIssue(schema, env, issue));
   // The production rules run even when other variables are bad, so one start names every problem.
@@ -89,9 +92,13 @@ function productionProblems(schema: z.ZodObject, env: Record<string, string | un
     const secret = secretFields.get(field);
     if (secret) {
       if (isUnset(raw) && secret.publicDefault !== undefined) {
-        problems.push(`${name}: must be set in the production profile to a private value of at least ${MIN_SECRET_BYTES} bytes (the default is the public development value)`);
+        problems.push(
+          `${name}: must be set in the production profile to a private value of at least ${MIN_SECRET_BYTES} bytes (the default is the public development value)`,
+        );
       } else if (!isUnset(raw) && publicValues.has(raw!.trim())) {
-        problems.push(`${name}: is a publicly known development or sandbox value; the production profile needs a private value of at least ${MIN_SECRET_BYTES} bytes`);
+        problems.push(
+          `${name}: is a publicly known development or sandbox value; the production profile needs a private value of at least ${MIN_SECRET_BYTES} bytes`,
+        );
       }
     }
     const why = productionRequired.get(field);
@@ -156,7 +163,11 @@ export function displayValue(raw: string): string {
 }
 
 const secretString = () =>
-  z.string().refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, { message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)` });
+  z
+    .string()
+    .refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, {
+      message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)`,
+    });
 
 /** Reusable variable types. */
 export const env = {
@@ -203,7 +214,10 @@ export const subgraphCommonConfig = commonConfig.extend({
   HOST: z.string().default('127.0.0.1'),
   INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
   INTERNAL_AUTH_PREVIOUS_SECRET: env.optionalSecret(),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   PGLITE_DIR: z.string().default('memory://'),
 });
 
@@ -212,7 +226,13 @@ export const subgraphCommonConfig = commonConfig.extend({
  * and the all-in-one launcher. Default ports mirror the service ports (4000-4004 → 9400-9404), so
  * services started side by side on one host do not collide.
  */
-export const METRICS_DEFAULT_PORTS = { gateway: 9400, identity: 9401, accounts: 9402, payments: 9403, consents: 9404 } as const;
+export const METRICS_DEFAULT_PORTS = {
+  gateway: 9400,
+  identity: 9401,
+  accounts: 9402,
+  payments: 9403,
+  consents: 9404,
+} as const;
 export type ServiceName = keyof typeof METRICS_DEFAULT_PORTS;
 
 const metricsSchema = (defaultPort: number) =>
@@ -231,7 +251,10 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-export function loadMetricsConfig(service: ServiceName, environment: Record<string, string | undefined> = process.env): MetricsConfig {
+export function loadMetricsConfig(
+  service: ServiceName,
+  environment: Record<string, string | undefined> = process.env,
+): MetricsConfig {
   const problems: string[] = [];
   let config: MetricsConfig | undefined;
   try {

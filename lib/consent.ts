@@ -1,4 +1,7 @@
-import type { ConsentPermission as SchemaConsentPermission, ConsentStatus as SchemaConsentStatus } from '../subgraphs/consents/generated/resolvers-types.ts';
+import type {
+  ConsentPermission as SchemaConsentPermission,
+  ConsentStatus as SchemaConsentStatus,
+} from '../subgraphs/consents/generated/resolvers-types.ts';
 
 /**
  * The one meaning of consent, shared by the gateway (gateway/authorization/consents.ts: the
@@ -53,12 +56,17 @@ const PERMISSION_SCOPES = {
 
 export type ConsentPermission = keyof typeof PERMISSION_SCOPES;
 /** Permissions granted per account: the customer picks the accounts when authorising, and a per-object check names the account. */
-export type AccountPermission = { [P in ConsentPermission]: (typeof PERMISSION_SCOPES)[P] extends 'account' ? P : never }[ConsentPermission];
+export type AccountPermission = {
+  [P in ConsentPermission]: (typeof PERMISSION_SCOPES)[P] extends 'account' ? P : never;
+}[ConsentPermission];
 /** Permissions about the customer rather than an account. */
 export type CustomerPermission = Exclude<ConsentPermission, AccountPermission>;
 
 /** Every permission, in the schema's order (the canonical order permissions are stored in). */
-export const CONSENT_PERMISSIONS = Object.freeze(Object.keys(PERMISSION_SCOPES)) as readonly [ConsentPermission, ...ConsentPermission[]];
+export const CONSENT_PERMISSIONS = Object.freeze(Object.keys(PERMISSION_SCOPES)) as readonly [
+  ConsentPermission,
+  ...ConsentPermission[],
+];
 
 export function isConsentPermission(value: unknown): value is ConsentPermission {
   return typeof value === 'string' && Object.hasOwn(PERMISSION_SCOPES, value);
@@ -73,7 +81,10 @@ export function permissionScope(permission: ConsentPermission): PermissionScope 
 }
 
 /** The account-scoped permissions, in the schema's order. */
-export const ACCOUNT_PERMISSIONS = Object.freeze(CONSENT_PERMISSIONS.filter(isAccountPermission)) as readonly [AccountPermission, ...AccountPermission[]];
+export const ACCOUNT_PERMISSIONS = Object.freeze(CONSENT_PERMISSIONS.filter(isAccountPermission)) as readonly [
+  AccountPermission,
+  ...AccountPermission[],
+];
 
 /** Every value of `enum ConsentStatus`, and whether a consent recorded in it can grant anything (only AUTHORISED, and only before expiry). */
 const STATUS_GRANTS = {
@@ -86,7 +97,10 @@ const STATUS_GRANTS = {
 
 export type ConsentStatus = keyof typeof STATUS_GRANTS;
 /** Every status, in the schema's order. */
-export const CONSENT_STATUSES = Object.freeze(Object.keys(STATUS_GRANTS)) as readonly [ConsentStatus, ...ConsentStatus[]];
+export const CONSENT_STATUSES = Object.freeze(Object.keys(STATUS_GRANTS)) as readonly [
+  ConsentStatus,
+  ...ConsentStatus[],
+];
 
 export function isConsentStatus(value: unknown): value is ConsentStatus {
   return typeof value === 'string' && Object.hasOwn(STATUS_GRANTS, value);
@@ -144,7 +158,11 @@ function grantsOne(consent: ConsentFacts, permission: ConsentPermission, questio
  * `question.at`, on `question.accountId` when given. Pure, deny by default; the exact meaning is
  * in the module comment.
  */
-export function consentGrants(consents: readonly ConsentFacts[], permission: ConsentPermission, question: GrantQuestion): boolean {
+export function consentGrants(
+  consents: readonly ConsentFacts[],
+  permission: ConsentPermission,
+  question: GrantQuestion,
+): boolean {
   if (!isConsentPermission(permission)) return false;
   return consents.some((consent) => grantsOne(consent, permission, question));
 }
@@ -162,7 +180,10 @@ export type ConsentedAccounts = Partial<Record<AccountPermission, string[]>>;
  * consentGrants, so an account appears here exactly when the per-account question answers yes,
  * and a list is non-empty exactly when the caller-level question answers yes.
  */
-export function consentedAccountsOf(consents: readonly ConsentFacts[], at: Date = new Date()): Required<ConsentedAccounts> {
+export function consentedAccountsOf(
+  consents: readonly ConsentFacts[],
+  at: Date = new Date(),
+): Required<ConsentedAccounts> {
   const candidates = [...new Set(consents.flatMap((c) => c.accountIds))];
   const result = {} as Required<ConsentedAccounts>;
   for (const permission of ACCOUNT_PERMISSIONS) {

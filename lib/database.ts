@@ -65,7 +65,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (!SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
-  const raw = opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.schema, opts.poolSize ?? 10) : await openPglite(opts.pgliteDir ?? 'memory://', opts.schema, opts.logger);
+  const raw = opts.databaseUrl
+    ? openPostgres(opts.databaseUrl, opts.schema, opts.poolSize ?? 10)
+    : await openPglite(opts.pgliteDir ?? 'memory://', opts.schema, opts.logger);
   const db = traced(raw, opts.schema);
   try {
     await migrate(db, opts.schema, opts.migrations, opts.logger);
@@ -142,10 +144,23 @@ function engineKey(dataDir: string): string | undefined {
 
 async function acquireEngine(dataDir: string, logger: Logger): Promise<Engine> {
   const key = engineKey(dataDir);
-  if (key === undefined) return { key: '', lite: await createPglite(undefined, logger), handles: 1, active: undefined, tail: Promise.resolve() };
+  if (key === undefined)
+    return {
+      key: '',
+      lite: await createPglite(undefined, logger),
+      handles: 1,
+      active: undefined,
+      tail: Promise.resolve(),
+    };
   let pending = engines.get(key);
   if (!pending) {
-    pending = createPglite(key.startsWith('memory://') ? undefined : key, logger).then((lite) => ({ key, lite, handles: 0, active: undefined, tail: Promise.resolve() }));
+    pending = createPglite(key.startsWith('memory://') ? undefined : key, logger).then((lite) => ({
+      key,
+      lite,
+      handles: 0,
+      active: undefined,
+      tail: Promise.resolve(),
+    }));
     engines.set(key, pending);
     pending.catch(() => engines.delete(key));
   }
@@ -277,11 +292,17 @@ async function createPglite(dataDir: string | undefined, logger: Logger): Promis
     return PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS });
   }
   if (snapshot) {
-    if (!existsSync(snapshot)) await initChild(undefined, snapshot, logger).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'no PGlite snapshot'));
+    if (!existsSync(snapshot))
+      await initChild(undefined, snapshot, logger).catch((err: unknown) =>
+        logger.debug({ err: (err as Error).message }, 'no PGlite snapshot'),
+      );
     if (existsSync(snapshot)) {
       try {
         // A file-backed Blob: the 40 MB snapshot is read once, by PGlite, rather than copied into memory first.
-        return await PGlite.create('memory://', { startParams: PGLITE_START_PARAMS, loadDataDir: await openAsBlob(snapshot) });
+        return await PGlite.create('memory://', {
+          startParams: PGLITE_START_PARAMS,
+          loadDataDir: await openAsBlob(snapshot),
+        });
       } catch (err) {
         // A damaged snapshot must not stop a start: drop it (the next child writes a new one) and initialise here.
         logger.warn({ err: (err as Error).message, snapshot }, 'PGlite snapshot unusable; removed');
@@ -339,16 +360,29 @@ const isNew = (dir) => dir === null || !fs.existsSync(path.join(dir, 'PG_VERSION
 
 async function initChild(dir: string | undefined, snapshot: string | undefined, logger: Logger): Promise<void> {
   const started = performance.now();
-  const job = { pglite: createRequire(import.meta.url).resolve('@electric-sql/pglite'), dir: dir ?? null, snapshot: snapshot ?? null, startParams: PGLITE_START_PARAMS };
-  const child = spawn(process.execPath, ['-e', INIT_PROGRAM, JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const job = {
+    pglite: createRequire(import.meta.url).resolve('@electric-sql/pglite'),
+    dir: dir ?? null,
+    snapshot: snapshot ?? null,
+    startParams: PGLITE_START_PARAMS,
+  };
+  const child = spawn(process.execPath, ['-e', INIT_PROGRAM, JSON.stringify(job)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const stderr: Buffer[] = [];
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', resolve);
   });
-  if (code !== 0) throw new Error(`initialising the PGlite database${dir ? ` in ${dir}` : ''} failed (exit ${code}): ${Buffer.concat(stderr).toString('utf8').slice(0, 2_000)}`);
-  logger.info({ dir: dir ?? 'memory', ms: Math.round(performance.now() - started) }, dir ? 'initialised a new PGlite database' : 'wrote the PGlite snapshot');
+  if (code !== 0)
+    throw new Error(
+      `initialising the PGlite database${dir ? ` in ${dir}` : ''} failed (exit ${code}): ${Buffer.concat(stderr).toString('utf8').slice(0, 2_000)}`,
+    );
+  logger.info(
+    { dir: dir ?? 'memory', ms: Math.round(performance.now() - started) },
+    dir ? 'initialised a new PGlite database' : 'wrote the PGlite snapshot',
+  );
 }
 
 /**
@@ -363,7 +397,11 @@ export function snapshotFile(): string | undefined {
     const at = entry.lastIndexOf(`${sep}node_modules${sep}`);
     if (at < 0) return undefined;
     const nodeModules = entry.slice(0, at + `${sep}node_modules`.length);
-    const version = (JSON.parse(readFileSync(join(nodeModules, '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (
+      JSON.parse(readFileSync(join(nodeModules, '@electric-sql', 'pglite', 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
     return join(nodeModules, '.cache', 'financial-data-graph', `pglite-${version}-initdb.tar`);
   } catch {
     return undefined;
@@ -394,7 +432,8 @@ function traced(db: Database, schema: string): Database {
     },
   });
   const wrap = (q: Queryable): Queryable => ({
-    query: (sql, params) => withSpan(`${operationOf(sql)} ${schema}`, spec(operationOf(sql), sql), () => q.query(sql, params)),
+    query: (sql, params) =>
+      withSpan(`${operationOf(sql)} ${schema}`, spec(operationOf(sql), sql), () => q.query(sql, params)),
     exec: (sql) => withSpan(`script ${schema}`, spec('script'), () => q.exec(sql)),
   });
   const outer = wrap(db);
@@ -402,7 +441,8 @@ function traced(db: Database, schema: string): Database {
     kind: db.kind,
     query: outer.query,
     exec: outer.exec,
-    transaction: (fn) => withSpan(`transaction ${schema}`, spec('transaction'), () => db.transaction((tx) => fn(wrap(tx)))),
+    transaction: (fn) =>
+      withSpan(`transaction ${schema}`, spec('transaction'), () => db.transaction((tx) => fn(wrap(tx)))),
     close: () => db.close(),
   };
 }
@@ -417,8 +457,12 @@ async function migrate(db: Database, schema: string, migrations: Migration[], lo
   if (db.kind === 'postgres') await db.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`migrate:${schema}`]);
-    await tx.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const applied = new Set((await tx.query<{ name: string }>(`SELECT name FROM ${schema}.schema_migrations`)).map((r) => r.name));
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const applied = new Set(
+      (await tx.query<{ name: string }>(`SELECT name FROM ${schema}.schema_migrations`)).map((r) => r.name),
+    );
     for (const m of migrations) {
       if (applied.has(m.name)) continue;
       await tx.query(`SET LOCAL search_path TO ${schema}`);

@@ -31,7 +31,10 @@ export const APOLLO_CLIENT_CODES: readonly string[] = [
  * Every code a client may see: Apollo's request codes above and the platform's own (lib/errors.ts
  * ErrorCode, which lists only codes a client can act on, plus INTERNAL_SERVER_ERROR itself).
  */
-export const CLIENT_CODES: ReadonlySet<string> = new Set<string>([...APOLLO_CLIENT_CODES, ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR)]);
+export const CLIENT_CODES: ReadonlySet<string> = new Set<string>([
+  ...APOLLO_CLIENT_CODES,
+  ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR),
+]);
 
 /**
  * Apollo refuses two request mistakes without a code, only with HTTP 400 (so the formatted error
@@ -41,7 +44,8 @@ export const CLIENT_CODES: ReadonlySet<string> = new Set<string>([...APOLLO_CLIE
  * on the original error: Apollo removes `http` from the formatted one.)
  */
 function isCodelessClientError(error: unknown): boolean {
-  const extensions = (error as { extensions?: { code?: unknown; http?: { status?: unknown } } } | null | undefined)?.extensions;
+  const extensions = (error as { extensions?: { code?: unknown; http?: { status?: unknown } } } | null | undefined)
+    ?.extensions;
   const status = extensions?.http?.status;
   return extensions?.code === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
@@ -61,9 +65,17 @@ export function maskError(logger: Logger) {
       return { ...formatted, extensions };
     }
     if (isCodelessClientError(error)) {
-      return { message: formatted.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
+      return {
+        message: formatted.message,
+        ...(formatted.locations ? { locations: formatted.locations } : {}),
+        extensions: { code: ApolloServerErrorCode.BAD_REQUEST },
+      };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
   };
 }

@@ -28,7 +28,12 @@ export class PartnerError extends Error {
   readonly partner: string;
   readonly kind: 'unavailable' | 'contract';
   readonly status: number | undefined;
-  constructor(partner: string, kind: 'unavailable' | 'contract', message: string, opts: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    partner: string,
+    kind: 'unavailable' | 'contract',
+    message: string,
+    opts: { status?: number; cause?: unknown } = {},
+  ) {
     super(`${partner}: ${message}`, { cause: opts.cause });
     this.name = 'PartnerError';
     this.partner = partner;
@@ -38,7 +43,11 @@ export class PartnerError extends Error {
 
   toGraphQLError(): GraphQLError {
     return this.kind === 'contract'
-      ? clientError(ErrorCode.PARTNER_CONTRACT_VIOLATION, `${this.partner} returned data that violates its API contract`, { partner: this.partner })
+      ? clientError(
+          ErrorCode.PARTNER_CONTRACT_VIOLATION,
+          `${this.partner} returned data that violates its API contract`,
+          { partner: this.partner },
+        )
       : clientError(ErrorCode.PARTNER_UNAVAILABLE, `${this.partner} is unavailable`, { partner: this.partner });
   }
 }

@@ -29,7 +29,12 @@ export interface HttpClientOptions {
   retries?: number;
   /** Longest Retry-After the client will wait for; longer ones fail fast as unavailable. */
   maxRetryAfterMs?: number;
-  breaker?: { errorThresholdPercentage?: number; resetTimeoutMs?: number; volumeThreshold?: number; rollingCountTimeoutMs?: number };
+  breaker?: {
+    errorThresholdPercentage?: number;
+    resetTimeoutMs?: number;
+    volumeThreshold?: number;
+    rollingCountTimeoutMs?: number;
+  };
 }
 
 export interface HttpRequest {
@@ -81,7 +86,13 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const url = new URL(req.path.replace(/^\//, ''), opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     // The query string stays out of the span: partner queries can carry account identifiers.
-    const attributes = { 'http.request.method': req.method, 'server.address': url.hostname, 'url.path': url.pathname, 'peer.service': opts.name, 'partner.operation': req.operation };
+    const attributes = {
+      'http.request.method': req.method,
+      'server.address': url.hostname,
+      'url.path': url.pathname,
+      'peer.service': opts.name,
+      'partner.operation': req.operation,
+    };
     return withSpan(`${req.method} ${opts.name}`, { kind: SpanKind.CLIENT, attributes, service }, async (span) => {
       const ctx = currentRequestContext();
       const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
@@ -102,13 +113,19 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         const text = await res.text();
         outcome = String(res.status);
         span?.setAttribute('http.response.status_code', res.status);
-        if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res.status, retryAfter(res.headers.get('retry-after')));
+        if (res.status >= 500 || res.status === 429)
+          throw new RetryableStatus(res.status, retryAfter(res.headers.get('retry-after')));
         let body: unknown = null;
         if (text.length > 0) {
           try {
             body = JSON.parse(text);
           } catch (cause) {
-            throw new PartnerError(opts.name, 'contract', `${req.operation} returned a body that is not JSON (HTTP ${res.status})`, { status: res.status, cause });
+            throw new PartnerError(
+              opts.name,
+              'contract',
+              `${req.operation} returned a body that is not JSON (HTTP ${res.status})`,
+              { status: res.status, cause },
+            );
           }
         }
         return { status: res.status, headers: res.headers, body };
@@ -116,7 +133,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         if ((err as Error).name === 'TimeoutError') outcome = 'timeout';
         throw err;
       } finally {
-        metrics.outboundDuration.labels(opts.name, req.operation, outcome).observe((performance.now() - started) / 1000);
+        metrics.outboundDuration
+          .labels(opts.name, req.operation, outcome)
+          .observe((performance.now() - started) / 1000);
       }
     });
   };
@@ -163,7 +182,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     log.error({ operation: req.operation, err: describe(lastError) }, 'partner call failed');
     const status = lastError instanceof RetryableStatus ? lastError.status : undefined;
     const reason = breaker.opened ? 'circuit open' : describe(lastError);
-    throw new PartnerError(opts.name, 'unavailable', `${req.operation} failed: ${reason}`, { status, cause: lastError });
+    throw new PartnerError(opts.name, 'unavailable', `${req.operation} failed: ${reason}`, {
+      status,
+      cause: lastError,
+    });
   }
 
   return {

@@ -5,7 +5,12 @@ import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import cors from 'cors';
 import type { Logger } from './logger.ts';
 import { metricsOf, UNATTRIBUTED } from './metrics.ts';
-import { currentService, requestContextFromHeaders, runWithRequestContext, type RequestContext } from './request-context.ts';
+import {
+  currentService,
+  requestContextFromHeaders,
+  runWithRequestContext,
+  type RequestContext,
+} from './request-context.ts';
 import { failSpan, runInContext, startServerSpan } from './tracing.ts';
 
 /**
@@ -60,7 +65,13 @@ export class HttpError extends Error {
   readonly headers: Record<string, string>;
   /** Further `extensions` of the error body, next to code and requestId. */
   readonly extensions: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, extensions: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+    extensions: Record<string, unknown> = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -183,10 +194,15 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     const probe = route === '/healthz' || route === '/readyz';
     const serverSpan = probe
       ? undefined
-      : startServerSpan(service, route === 'other' ? (req.method ?? 'GET') : `${req.method} ${route}`, req.headers.traceparent, {
-          'http.request.method': req.method ?? 'GET',
-          ...(route === 'other' ? {} : { 'http.route': route }),
-        });
+      : startServerSpan(
+          service,
+          route === 'other' ? (req.method ?? 'GET') : `${req.method} ${route}`,
+          req.headers.traceparent,
+          {
+            'http.request.method': req.method ?? 'GET',
+            ...(route === 'other' ? {} : { 'http.route': route }),
+          },
+        );
     const incoming = requestContextFromHeaders(req.headers);
     // With tracing on, this hop's traceparent is the server span's, so logs and exported spans agree.
     const rc: RequestContext = { ...incoming, ...(serverSpan ? { traceparent: serverSpan.traceparent } : {}), service };
@@ -198,12 +214,29 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     const serve = () =>
       runWithRequestContext(rc, () => handle(req, res, rc)).catch((err: unknown) => {
         if (err instanceof HttpError) {
-          json(res, err.status, { errors: [{ message: err.message, extensions: { ...err.extensions, code: err.code, requestId: rc.requestId } }] }, err.headers);
+          json(
+            res,
+            err.status,
+            {
+              errors: [
+                { message: err.message, extensions: { ...err.extensions, code: err.code, requestId: rc.requestId } },
+              ],
+            },
+            err.headers,
+          );
           return;
         }
         failSpan(serverSpan?.span, err);
         opts.logger.error({ err }, 'unhandled error serving request');
-        if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: rc.requestId } }] });
+        if (!res.headersSent)
+          json(res, 500, {
+            errors: [
+              {
+                message: 'Internal server error',
+                extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: rc.requestId },
+              },
+            ],
+          });
         else res.end();
       });
     void (serverSpan ? runInContext(serverSpan.context, serve) : serve());
@@ -221,7 +254,9 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     res.once('close', () => {
       lifecycle.inFlight.delete(res);
       metrics.httpRequestsInFlight.dec();
-      metrics.httpRequests.labels(req.method ?? 'GET', route, String(res.statusCode)).observe((performance.now() - started) / 1000);
+      metrics.httpRequests
+        .labels(req.method ?? 'GET', route, String(res.statusCode))
+        .observe((performance.now() - started) / 1000);
       if (span) {
         span.setAttribute('http.response.status_code', res.statusCode);
         if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -239,7 +274,15 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       const path = (req.url ?? '/').split('?')[0];
       const probe = path === '/healthz' || path === '/readyz';
       opts.logger[probe ? 'debug' : 'info'](
-        { requestId: rc.requestId, traceparent: rc.traceparent, method: req.method, path, status: res.statusCode, durationMs: Math.round(performance.now() - started), aborted: !res.writableFinished },
+        {
+          requestId: rc.requestId,
+          traceparent: rc.traceparent,
+          method: req.method,
+          path,
+          status: res.statusCode,
+          durationMs: Math.round(performance.now() - started),
+          aborted: !res.writableFinished,
+        },
         'request completed',
       );
     });
@@ -255,9 +298,11 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     }
     // A request that reaches a draining server on a connection opened before the stop: refused like a new connection would be.
-    if (lifecycle.draining) throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'The service is stopping; retry', { 'retry-after': '1' });
+    if (lifecycle.draining)
+      throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'The service is stopping; retry', { 'retry-after': '1' });
     if (opts.routes && (await opts.routes(req, res, url))) return;
-    if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+    if (url.pathname !== '/graphql')
+      return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
     if (answerCors && (await answerCors(req, res))) return;
 
     const headers = new HeaderMap();
@@ -307,7 +352,15 @@ export interface CorsOptions {
 }
 
 /** What a web app may send: the token (Bearer or DPoP), JSON, correlation ids and Apollo's CSRF-preflight headers. */
-export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'dpop', 'x-request-id', 'traceparent', 'apollo-require-preflight', 'x-apollo-operation-name'];
+export const CORS_ALLOWED_HEADERS = [
+  'authorization',
+  'content-type',
+  'dpop',
+  'x-request-id',
+  'traceparent',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+];
 /** What a web app may read besides the safelisted headers: the ids to quote in a support request, and why a token or request was refused. */
 export const CORS_EXPOSED_HEADERS = ['x-request-id', 'traceparent', 'www-authenticate', 'retry-after'];
 
@@ -321,7 +374,9 @@ export function originAllowed(origin: string | undefined, allowed: readonly stri
     return false;
   }
   if (url.origin !== origin) return false;
-  return allowed.some((entry) => (entry.endsWith(':*') ? `${url.protocol}//${url.hostname}` === entry.slice(0, -2) : entry === origin));
+  return allowed.some((entry) =>
+    entry.endsWith(':*') ? `${url.protocol}//${url.hostname}` === entry.slice(0, -2) : entry === origin,
+  );
 }
 
 /**
@@ -348,9 +403,15 @@ function corsAnswerer(options: CorsOptions): (req: IncomingMessage, res: ServerR
   return async (req, res) => {
     res.setHeader('vary', 'Origin');
     const origin = req.headers.origin;
-    const preflight = req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+    const preflight =
+      req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined;
     if (!originAllowed(origin, options.allowedOrigins)) {
-      if (preflight) throw new HttpError(403, 'CORS_ORIGIN_NOT_ALLOWED', 'This origin may not call the API from a browser (CORS_ALLOWED_ORIGINS)');
+      if (preflight)
+        throw new HttpError(
+          403,
+          'CORS_ORIGIN_NOT_ALLOWED',
+          'This origin may not call the API from a browser (CORS_ALLOWED_ORIGINS)',
+        );
       return false;
     }
     await new Promise<void>((resolve, reject) => handler(req, res, (err?: unknown) => (err ? reject(err) : resolve())));

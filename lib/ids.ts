@@ -35,7 +35,9 @@ export function newId(kind: IdKind): string {
 }
 
 export function derivedId(kind: IdKind, secret: string, ...coordinates: string[]): string {
-  const mac = createHmac('sha256', secret).update(`${kind}\0${coordinates.join('\0')}`).digest();
+  const mac = createHmac('sha256', secret)
+    .update(`${kind}\0${coordinates.join('\0')}`)
+    .digest();
   return `${kind}_${base32(mac, 26)}`;
 }
 
@@ -55,6 +57,11 @@ export function bankAccountId(secret: string, institution: string, bankAccountRe
 }
 
 /** The canonical id of a bank transaction: stable from pending to booked, since the bank keeps its transaction id. */
-export function bankTransactionId(secret: string, institution: string, bankAccountRef: string, bankTransactionRef: string): string {
+export function bankTransactionId(
+  secret: string,
+  institution: string,
+  bankAccountRef: string,
+  bankTransactionRef: string,
+): string {
   return derivedId('txn', secret, institution, bankAccountRef, bankTransactionRef);
 }

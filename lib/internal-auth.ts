@@ -40,7 +40,13 @@ export function contentHash(content: string): string {
   return createHash('sha256').update(content, 'utf8').digest('base64url');
 }
 
-export async function signInternalContext(secret: string, subgraph: string, principal: Principal | null, requestId: string, content: string): Promise<string> {
+export async function signInternalContext(
+  secret: string,
+  subgraph: string,
+  principal: Principal | null,
+  requestId: string,
+  content: string,
+): Promise<string> {
   return new SignJWT({ principal, rid: requestId, bh: contentHash(content) })
     .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
     .setIssuer(ISSUER)
@@ -56,7 +62,12 @@ export interface InternalContext {
 }
 
 /** Verifies the token for `subgraph` and that it was signed for exactly `content` (see contentHash). */
-export async function verifyInternalContext(token: string | undefined, subgraph: string, secrets: string[], content: string): Promise<InternalContext> {
+export async function verifyInternalContext(
+  token: string | undefined,
+  subgraph: string,
+  secrets: string[],
+  content: string,
+): Promise<InternalContext> {
   if (!token) throw new InternalAuthError('missing internal auth header');
   let lastError: unknown;
   for (const secret of secrets) {
@@ -69,8 +80,12 @@ export async function verifyInternalContext(token: string | undefined, subgraph:
         clockTolerance: 5,
         typ: 'internal+jwt',
       });
-      if (!coversContent(payload.bh, content)) throw new InternalAuthError('internal auth token was signed for another request body');
-      return { principal: parsePrincipal(payload.principal), requestId: typeof payload.rid === 'string' ? payload.rid : '' };
+      if (!coversContent(payload.bh, content))
+        throw new InternalAuthError('internal auth token was signed for another request body');
+      return {
+        principal: parsePrincipal(payload.principal),
+        requestId: typeof payload.rid === 'string' ? payload.rid : '',
+      };
     } catch (err) {
       if (err instanceof InternalAuthError) throw err;
       lastError = err;
@@ -104,6 +119,10 @@ function parsePrincipal(value: unknown): Principal | null {
   } catch (err) {
     throw new InternalAuthError(`malformed principal in internal auth token: ${(err as Error).message}`);
   }
-  const principal: Principal = { customerId: p.customerId as string | null, clientId: p.clientId, scopes: p.scopes as string[] };
+  const principal: Principal = {
+    customerId: p.customerId as string | null,
+    clientId: p.clientId,
+    scopes: p.scopes as string[],
+  };
   return consentedAccounts ? { ...principal, consentedAccounts } : principal;
 }

@@ -49,7 +49,13 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
@@ -61,19 +67,29 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
     const match = /^\/metrics(?:\/([a-z0-9_-]+))?$/.exec(path);
     // Own properties only: a name like "constructor" must not reach Object.prototype.
     const name = match?.[1];
-    if (!match || (name !== undefined && !Object.hasOwn(opts.registries, name))) return refuse(res, 404, 'NOT_FOUND', 'Not found');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD' });
+    if (!match || (name !== undefined && !Object.hasOwn(opts.registries, name)))
+      return refuse(res, 404, 'NOT_FOUND', 'Not found');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return refuse(res, 405, 'METHOD_NOT_ALLOWED', 'Use GET', { allow: 'GET, HEAD' });
     if (opts.token !== undefined) {
       const presented = bearerToken(req.headers.authorization);
       if (presented === undefined || !tokenMatches(presented, opts.token)) {
-        opts.logger.warn({ remoteAddress: req.socket.remoteAddress, tokenPresented: presented !== undefined }, 'refused /metrics without a valid operator token');
-        return refuse(res, 401, 'UNAUTHENTICATED', 'an operator token is required', { 'www-authenticate': 'Bearer realm="metrics"' });
+        opts.logger.warn(
+          { remoteAddress: req.socket.remoteAddress, tokenPresented: presented !== undefined },
+          'refused /metrics without a valid operator token',
+        );
+        return refuse(res, 401, 'UNAUTHENTICATED', 'an operator token is required', {
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
       }
     }
     const chosen = name !== undefined ? [opts.registries[name]!] : names.map((n) => opts.registries[n]!);
     combinedExposition(chosen).then(
       (text) => {
-        res.writeHead(200, { 'content-type': chosen[0]?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+        res.writeHead(200, {
+          'content-type': chosen[0]?.contentType ?? 'text/plain; version=0.0.4; charset=utf-8',
+          'cache-control': 'no-store',
+        });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
       (err: unknown) => {
@@ -84,6 +100,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
   });
   const { port, url: base } = await listen(server, opts.port, opts.host);
   const url = `${base}/metrics`;
-  opts.logger.info({ url, services: names, tokenRequired: opts.token !== undefined }, 'metrics listening (operators only)');
+  opts.logger.info(
+    { url, services: names, tokenRequired: opts.token !== undefined },
+    'metrics listening (operators only)',
+  );
   return { server, port, url, close: () => closeServer(server) };
 }

@@ -51,7 +51,11 @@ function createServiceMetrics(service: string): ServiceMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    httpRequestsInFlight: new Gauge({ name: 'http_requests_in_flight', help: 'Requests to the service port being served now.', registers }),
+    httpRequestsInFlight: new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'Requests to the service port being served now.',
+      registers,
+    }),
     graphqlRequests: new Histogram({
       name: 'graphql_request_duration_seconds',
       help: 'GraphQL request latency, by outcome (error when the answer carries errors).',
@@ -129,7 +133,9 @@ export function collectProcessMetrics(registry: Registry): void {
 export async function combinedExposition(registries: Registry[]): Promise<string> {
   if (registries.length === 1) return registries[0]!.metrics();
   const all = await Promise.all(registries.map((r) => r.getMetricsAsJSON()));
-  const combined = AggregatorRegistry.aggregate(all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: 'first' as const }))));
+  const combined = AggregatorRegistry.aggregate(
+    all.map((metrics) => metrics.map((m) => ({ ...m, aggregator: 'first' as const }))),
+  );
   return combined.metrics();
 }
 

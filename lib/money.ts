@@ -34,7 +34,8 @@ export function normaliseAmount(amount: string, currency: string): string {
   const digits = minorUnits(currency);
   const intPart = match[1]!.replace(/^0+(?=\d)/, '');
   const fraction = (match[2] ?? '').replace(/0+$/, '');
-  if (fraction.length > digits) throw new RangeError(`${amount} has more fraction digits than ${currency} allows (${digits})`);
+  if (fraction.length > digits)
+    throw new RangeError(`${amount} has more fraction digits than ${currency} allows (${digits})`);
   return digits === 0 ? intPart : `${intPart}.${fraction.padEnd(digits, '0')}`;
 }
 

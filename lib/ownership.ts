@@ -39,7 +39,10 @@ export function ownerOf(typeName: string, object: unknown): { id: string; owner:
  * Subgraph side: wraps every field resolver of the owned types so that each object whose field
  * is resolved is recorded in `record(context)` (a per-request map). Mutates and returns the schema.
  */
-export function stampOwnership(schema: GraphQLSchema, ownersOf: (context: unknown) => Map<string, string>): GraphQLSchema {
+export function stampOwnership(
+  schema: GraphQLSchema,
+  ownersOf: (context: unknown) => Map<string, string>,
+): GraphQLSchema {
   for (const typeName of Object.keys(OWNED_TYPES)) {
     const type = schema.getType(typeName);
     if (!isObjectType(type)) continue;
@@ -57,7 +60,10 @@ export function stampOwnership(schema: GraphQLSchema, ownersOf: (context: unknow
 
 /** Gateway side: the stamps of one subgraph answer, validated (anything malformed is ignored, never trusted). */
 export function ownersFromExtensions(extensions: unknown): Owners | undefined {
-  const owners = extensions && typeof extensions === 'object' ? (extensions as Record<string, unknown>)[OWNERS_EXTENSION] : undefined;
+  const owners =
+    extensions && typeof extensions === 'object'
+      ? (extensions as Record<string, unknown>)[OWNERS_EXTENSION]
+      : undefined;
   if (!owners || typeof owners !== 'object' || Array.isArray(owners)) return undefined;
   const out: Owners = {};
   for (const [id, owner] of Object.entries(owners)) if (typeof owner === 'string') out[id] = owner;

@@ -7,7 +7,10 @@ export const DEFAULT_PAGE_SIZE = 20;
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE) {
-    throw clientError(ErrorCode.BAD_USER_INPUT, `first must be between 0 and ${MAX_PAGE_SIZE}`, { argument: 'first', max: MAX_PAGE_SIZE });
+    throw clientError(ErrorCode.BAD_USER_INPUT, `first must be between 0 and ${MAX_PAGE_SIZE}`, {
+      argument: 'first',
+      max: MAX_PAGE_SIZE,
+    });
   }
   return n;
 }
@@ -21,11 +24,18 @@ export function encodeCursor(position: Record<string, string | number>): string 
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-export function decodeCursor<K extends string>(cursor: string | null | undefined, keys: readonly K[]): Record<K, string | number> | null {
+export function decodeCursor<K extends string>(
+  cursor: string | null | undefined,
+  keys: readonly K[],
+): Record<K, string | number> | null {
   if (cursor == null) return null;
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && keys.every((k) => ['string', 'number'].includes(typeof (value as Record<string, unknown>)[k]))) {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      keys.every((k) => ['string', 'number'].includes(typeof (value as Record<string, unknown>)[k]))
+    ) {
       return value as Record<K, string | number>;
     }
   } catch {

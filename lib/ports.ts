@@ -55,7 +55,8 @@ export async function portProblems(claims: readonly PortClaim[]): Promise<string
   const distinct: PortClaim[] = [];
   fixed.forEach((claim, i) => {
     const earlier = fixed.slice(0, i).find((other) => overlaps(other, claim));
-    if (earlier) problems.push(`${claim.variable}: port ${claim.port} is also ${earlier.variable}; give each its own port`);
+    if (earlier)
+      problems.push(`${claim.variable}: port ${claim.port} is also ${earlier.variable}; give each its own port`);
     else distinct.push(claim);
   });
   const results = await Promise.all(distinct.map(async (claim) => ({ claim, code: await tryListen(claim) })));

@@ -24,7 +24,8 @@ export type { ConsentedAccounts };
 /** Validates a consentedAccounts value from an untrusted decode: only account permissions (lib/consent.ts), each a list of ids; throws on any other shape. */
 export function parseConsentedAccounts(value: unknown): ConsentedAccounts | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('consentedAccounts must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError('consentedAccounts must be an object');
   for (const [permission, ids] of Object.entries(value)) {
     if (!isAccountPermission(permission) || !Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
       throw new TypeError(`consentedAccounts.${permission} is malformed`);
@@ -34,7 +35,10 @@ export function parseConsentedAccounts(value: unknown): ConsentedAccounts | unde
 }
 
 /** The accounts a principal may see for a permission: null when it is not restricted by consent. */
-export function consentedAccountsFor(principal: Principal | null, permission: keyof ConsentedAccounts): string[] | null {
+export function consentedAccountsFor(
+  principal: Principal | null,
+  permission: keyof ConsentedAccounts,
+): string[] | null {
   if (!principal?.consentedAccounts) return null;
   return principal.consentedAccounts[permission] ?? [];
 }

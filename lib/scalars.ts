@@ -8,7 +8,8 @@ import { isCurrencyCode, isDecimalString } from './money.ts';
  * rather than passing them through.
  */
 function stringLiteral(ast: ValueNode, scalar: string): string {
-  if (ast.kind !== Kind.STRING) throw new GraphQLError(`${scalar} must be given as a string`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (ast.kind !== Kind.STRING)
+    throw new GraphQLError(`${scalar} must be given as a string`, { extensions: { code: 'BAD_USER_INPUT' } });
   return ast.value;
 }
 
@@ -17,7 +18,8 @@ function badInput(message: string): GraphQLError {
 }
 
 function checkDecimal(value: unknown): string {
-  if (typeof value !== 'string' || !isDecimalString(value)) throw badInput(`Decimal must be a non-negative decimal string like "12.34", got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !isDecimalString(value))
+    throw badInput(`Decimal must be a non-negative decimal string like "12.34", got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -30,7 +32,8 @@ export const DecimalScalar = new GraphQLScalarType({
 });
 
 function checkCurrency(value: unknown): string {
-  if (typeof value !== 'string' || !isCurrencyCode(value)) throw badInput(`CurrencyCode must be an ISO 4217 code like "GBP", got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !isCurrencyCode(value))
+    throw badInput(`CurrencyCode must be an ISO 4217 code like "GBP", got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -46,7 +49,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 
 export function parseDateTime(value: unknown): Date {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
-  if (typeof value !== 'string' || !RFC3339.test(value)) throw badInput(`DateTime must be an RFC 3339 timestamp with a zone, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !RFC3339.test(value))
+    throw badInput(`DateTime must be an RFC 3339 timestamp with a zone, got ${JSON.stringify(value)}`);
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw badInput(`DateTime ${JSON.stringify(value)} is not a real instant`);
   return date;
@@ -67,7 +71,8 @@ export function checkDate(value: unknown): string {
   if (!match) throw badInput(`Date must be an ISO 8601 calendar date like "2026-11-23", got ${JSON.stringify(value)}`);
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(y, m - 1, d));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) throw badInput(`Date ${value} does not exist`);
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d)
+    throw badInput(`Date ${value} does not exist`);
   return value as string;
 }
 

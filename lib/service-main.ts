@@ -1,6 +1,13 @@
 import type { Server } from 'node:http';
 import { constants } from 'node:os';
-import { ConfigError, exitWithConfigProblems, loadMetricsConfig, loadShutdownConfig, type ServiceName, type ShutdownConfig } from './config.ts';
+import {
+  ConfigError,
+  exitWithConfigProblems,
+  loadMetricsConfig,
+  loadShutdownConfig,
+  type ServiceName,
+  type ShutdownConfig,
+} from './config.ts';
 import { drainServer, markNotReady } from './http-server.ts';
 import type { Logger } from './logger.ts';
 import { collectProcessMetrics, metricsOf } from './metrics.ts';
@@ -23,7 +30,12 @@ export interface RunServiceOptions {
  * configuration problem (a bad variable, a port in use) exits with status 2 and one line per
  * problem; any other start failure is logged and exits with status 1.
  */
-export async function runService(name: ServiceName, logger: Logger, start: () => Promise<{ server?: Server; close(): Promise<void> }>, options: RunServiceOptions = {}): Promise<void> {
+export async function runService(
+  name: ServiceName,
+  logger: Logger,
+  start: () => Promise<{ server?: Server; close(): Promise<void> }>,
+  options: RunServiceOptions = {},
+): Promise<void> {
   let running: { server?: Server; close(): Promise<void> };
   let metrics: RunningMetricsServer;
   let tracing: Tracing | undefined;
@@ -32,7 +44,15 @@ export async function runService(name: ServiceName, logger: Logger, start: () =>
   try {
     const metricsConfig = loadMetricsConfig(name);
     drainMs = loadShutdownConfig().SHUTDOWN_DRAIN_MS;
-    claims = [...claims, { variable: 'METRICS_PORT', port: metricsConfig.METRICS_PORT, host: metricsConfig.METRICS_HOST, hostVariable: 'METRICS_HOST' }];
+    claims = [
+      ...claims,
+      {
+        variable: 'METRICS_PORT',
+        port: metricsConfig.METRICS_PORT,
+        host: metricsConfig.METRICS_HOST,
+        hostVariable: 'METRICS_HOST',
+      },
+    ];
     // Before anything slow (a database, a supergraph fetch): a taken port is reported in milliseconds.
     const taken = await portProblems(claims);
     if (taken.length > 0) exitWithConfigProblems(name, taken);
@@ -40,7 +60,13 @@ export async function runService(name: ServiceName, logger: Logger, start: () =>
     // This process runs one service: its registry also carries the process metrics (CPU, memory, GC).
     const registry = metricsOf(name).registry;
     collectProcessMetrics(registry);
-    metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger, registries: { [name]: registry } });
+    metrics = await startMetricsServer({
+      host: metricsConfig.METRICS_HOST,
+      port: metricsConfig.METRICS_PORT,
+      token: metricsConfig.METRICS_TOKEN,
+      logger,
+      registries: { [name]: registry },
+    });
     running = await runAsService(name, start);
   } catch (err) {
     if (err instanceof ConfigError) exitWithConfigProblems(name, err.problems);
@@ -101,17 +127,26 @@ export function stopOnSignals(opts: StopOnSignalsOptions): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      opts.logger.warn({ signal }, `${opts.name}: second ${signal}, exiting without waiting for the requests in flight`);
+      opts.logger.warn(
+        { signal },
+        `${opts.name}: second ${signal}, exiting without waiting for the requests in flight`,
+      );
       process.exit(128 + (constants.signals[signal] ?? 0));
     }
     stopping = true;
     const giveUp = setTimeout(() => {
-      opts.logger.error({ budgetMs: opts.drainMs + CLOSE_BUDGET_MS }, `${opts.name}: the stop did not finish in time; exiting`);
+      opts.logger.error(
+        { budgetMs: opts.drainMs + CLOSE_BUDGET_MS },
+        `${opts.name}: the stop did not finish in time; exiting`,
+      );
       process.exit(1);
     }, opts.drainMs + CLOSE_BUDGET_MS);
     giveUp.unref();
     const stopped = opts.stop();
-    opts.logger.info({ signal, drainMs: opts.drainMs }, `${opts.name} stopping: not ready, no new connections, finishing the requests in flight`);
+    opts.logger.info(
+      { signal, drainMs: opts.drainMs },
+      `${opts.name} stopping: not ready, no new connections, finishing the requests in flight`,
+    );
     stopped.then(
       () => {
         opts.logger.info(`${opts.name} stopped`);

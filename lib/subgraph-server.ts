@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { z } from 'zod';
@@ -29,7 +32,10 @@ export interface BaseSubgraphContext {
 }
 
 /** The variables every subgraph reads (lib/config.ts subgraphCommonConfig) that the server itself uses. */
-export type SubgraphServerConfig = Pick<z.infer<typeof subgraphCommonConfig>, 'HOST' | 'INTERNAL_AUTH_SECRET' | 'INTERNAL_AUTH_PREVIOUS_SECRET'>;
+export type SubgraphServerConfig = Pick<
+  z.infer<typeof subgraphCommonConfig>,
+  'HOST' | 'INTERNAL_AUTH_SECRET' | 'INTERNAL_AUTH_PREVIOUS_SECRET'
+>;
 
 export interface SubgraphServerOptions<C extends BaseSubgraphContext> {
   name: SubgraphName;
@@ -55,14 +61,25 @@ function internalSecretsOf(common: SubgraphServerConfig): string[] {
 }
 
 /** Ready when the database answers, plus whatever extra checks the subgraph adds. */
-function readinessOf(database: Database, extra?: () => Promise<Record<string, boolean>>): () => Promise<Record<string, boolean>> {
+function readinessOf(
+  database: Database,
+  extra?: () => Promise<Record<string, boolean>>,
+): () => Promise<Record<string, boolean>> {
   return async () => {
-    const [databaseUp, checks] = await Promise.all([database.query('SELECT 1').then(() => true, () => false), extra?.() ?? {}]);
+    const [databaseUp, checks] = await Promise.all([
+      database.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+      extra?.() ?? {},
+    ]);
     return { database: databaseUp, ...checks };
   };
 }
 
-export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: SubgraphServerOptions<C>): Promise<RunningServer> {
+export async function startSubgraphServer<C extends BaseSubgraphContext>(
+  opts: SubgraphServerOptions<C>,
+): Promise<RunningServer> {
   // Every first-party object served is stamped with its owner (lib/ownership.ts), so that the
   // gateway can refuse one that reaches the wrong customer through a bug in any layer.
   const owners = new WeakMap<object, Map<string, string>>();
@@ -83,7 +100,12 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
     schema,
     includeStacktraceInErrorResponses: false,
     formatError: maskError(opts.logger),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ownershipStamps(owners), graphqlRequestMetrics<C>(metricsOf(opts.name))],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ownershipStamps(owners),
+      graphqlRequestMetrics<C>(metricsOf(opts.name)),
+    ],
     logger: opts.logger,
     // Shutdown is owned by lib/service-main.ts, which closes the database after the server;
     // Apollo's own signal handlers would exit before that.
@@ -100,7 +122,12 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(opts: S
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
         // The signature must cover this very body: a valid token replayed with another document is refused.
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, opts.name, internalSecrets, content);
+        const internal = await verifyInternalContext(
+          Array.isArray(header) ? header[0] : header,
+          opts.name,
+          internalSecrets,
+          content,
+        );
         return opts.context({ principal: internal.principal, requestId: rc.requestId, logger: opts.logger });
       } catch (err) {
         if (err instanceof InternalAuthError) {

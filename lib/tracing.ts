@@ -1,4 +1,15 @@
-import { context, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  trace,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { SpanExporter, SpanProcessor, TracerProvider, Sampler } from '@opentelemetry/sdk-trace';
 import { ConfigError } from './config.ts';
 import { currentService } from './request-context.ts';
@@ -34,8 +45,21 @@ import { currentService } from './request-context.ts';
  */
 export type Env = Record<string, string | undefined>;
 
-export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
-const SAMPLERS: readonly SamplerName[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+const SAMPLERS: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
 const EXPORTERS = ['otlp', 'console', 'none'] as const;
 type ExporterName = (typeof EXPORTERS)[number];
 
@@ -60,7 +84,8 @@ const set = (value: string | undefined): value is string => value !== undefined 
 export function tracingSettings(env: Env): TracingSettings | undefined {
   const problems: string[] = [];
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase();
-  if (set(disabled) && disabled !== 'true' && disabled !== 'false') problems.push(`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(env.OTEL_SDK_DISABLED)}`);
+  if (set(disabled) && disabled !== 'true' && disabled !== 'false')
+    problems.push(`OTEL_SDK_DISABLED: must be true or false, got ${JSON.stringify(env.OTEL_SDK_DISABLED)}`);
   const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
 
@@ -69,7 +94,10 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
     exporters = [];
     for (const name of env.OTEL_TRACES_EXPORTER.split(',').map((e) => e.trim().toLowerCase())) {
       if ((EXPORTERS as readonly string[]).includes(name)) exporters.push(name as ExporterName);
-      else problems.push(`OTEL_TRACES_EXPORTER: ${JSON.stringify(name)} is not supported; allowed: ${EXPORTERS.join(', ')}`);
+      else
+        problems.push(
+          `OTEL_TRACES_EXPORTER: ${JSON.stringify(name)} is not supported; allowed: ${EXPORTERS.join(', ')}`,
+        );
     }
   } else {
     exporters = set(tracesEndpoint) || set(endpoint) ? ['otlp'] : [];
@@ -88,11 +116,14 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
       otlpUrl = parsed.href;
     } catch {
-      problems.push(`${variable}: must be an http(s) URL, got ${JSON.stringify(variable === 'OTEL_EXPORTER_OTLP_ENDPOINT' ? endpoint : tracesEndpoint)}`);
+      problems.push(
+        `${variable}: must be an http(s) URL, got ${JSON.stringify(variable === 'OTEL_EXPORTER_OTLP_ENDPOINT' ? endpoint : tracesEndpoint)}`,
+      );
     }
     for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
       const protocol = env[variable]?.trim();
-      if (set(protocol) && protocol !== 'http/protobuf') problems.push(`${variable}: ${JSON.stringify(protocol)} is not supported; allowed: http/protobuf`);
+      if (set(protocol) && protocol !== 'http/protobuf')
+        problems.push(`${variable}: ${JSON.stringify(protocol)} is not supported; allowed: http/protobuf`);
     }
   }
 
@@ -100,12 +131,18 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
   let sampler: SamplerName = 'parentbased_always_on';
   if (set(samplerRaw)) {
     if ((SAMPLERS as readonly string[]).includes(samplerRaw)) sampler = samplerRaw as SamplerName;
-    else problems.push(`OTEL_TRACES_SAMPLER: ${JSON.stringify(samplerRaw)} is not supported; allowed: ${SAMPLERS.join(', ')}`);
+    else
+      problems.push(
+        `OTEL_TRACES_SAMPLER: ${JSON.stringify(samplerRaw)} is not supported; allowed: ${SAMPLERS.join(', ')}`,
+      );
   }
   let ratio = 1;
   if (sampler.endsWith('traceidratio') && set(env.OTEL_TRACES_SAMPLER_ARG)) {
     ratio = Number(env.OTEL_TRACES_SAMPLER_ARG);
-    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) problems.push(`OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1, got ${JSON.stringify(env.OTEL_TRACES_SAMPLER_ARG)}`);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
+      problems.push(
+        `OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1, got ${JSON.stringify(env.OTEL_TRACES_SAMPLER_ARG)}`,
+      );
   }
 
   const resourceAttributes: Record<string, string> = {};
@@ -127,7 +164,14 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
 
   if (problems.length > 0) throw new ConfigError(problems);
   if (disabled === 'true' || active.length === 0) return undefined;
-  return { exporters: active, otlpUrl, sampler, ratio, serviceName: set(env.OTEL_SERVICE_NAME) ? env.OTEL_SERVICE_NAME.trim() : undefined, resourceAttributes };
+  return {
+    exporters: active,
+    otlpUrl,
+    sampler,
+    ratio,
+    serviceName: set(env.OTEL_SERVICE_NAME) ? env.OTEL_SERVICE_NAME.trim() : undefined,
+    resourceAttributes,
+  };
 }
 
 interface Runtime {
@@ -194,7 +238,11 @@ export async function startTracing(env: Env, options: StartTracingOptions = {}):
       let provider = providers.get(service);
       if (!provider) {
         const serviceName = options.service === service && settings.serviceName ? settings.serviceName : service;
-        const resource = resourceFromAttributes({ ...settings.resourceAttributes, 'service.name': serviceName, 'service.namespace': settings.resourceAttributes['service.namespace'] ?? 'financial-data-graph' });
+        const resource = resourceFromAttributes({
+          ...settings.resourceAttributes,
+          'service.name': serviceName,
+          'service.namespace': settings.resourceAttributes['service.namespace'] ?? 'financial-data-graph',
+        });
         provider = new sdk.TracerProvider({ resource, sampler, spanProcessors: [shared] });
         providers.set(service, provider);
       }
@@ -215,11 +263,22 @@ export async function startTracing(env: Env, options: StartTracingOptions = {}):
 }
 
 function defaults(): TracingSettings {
-  return { exporters: [], otlpUrl: undefined, sampler: 'parentbased_always_on', ratio: 1, serviceName: undefined, resourceAttributes: {} };
+  return {
+    exporters: [],
+    otlpUrl: undefined,
+    sampler: 'parentbased_always_on',
+    ratio: 1,
+    serviceName: undefined,
+    resourceAttributes: {},
+  };
 }
 
 function samplerOf(sdk: typeof import('@opentelemetry/sdk-trace'), name: SamplerName, ratio: number): Sampler {
-  const root = name.endsWith('always_off') ? new sdk.AlwaysOffSampler() : name.endsWith('traceidratio') ? new sdk.TraceIdRatioBasedSampler(ratio) : new sdk.AlwaysOnSampler();
+  const root = name.endsWith('always_off')
+    ? new sdk.AlwaysOffSampler()
+    : name.endsWith('traceidratio')
+      ? new sdk.TraceIdRatioBasedSampler(ratio)
+      : new sdk.AlwaysOnSampler();
   return name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
 }
 
@@ -239,19 +298,27 @@ export interface SpanSpec {
  * Runs fn inside a new span (a child of the active one), ending it when fn settles: a thrown error
  * marks it failed. fn receives the span, or undefined when tracing is off (then fn simply runs).
  */
-export async function withSpan<T>(name: string, spec: SpanSpec, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  spec: SpanSpec,
+  fn: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
   if (!runtime || (spec.requireParent && !trace.getActiveSpan())) return fn(undefined);
   const tracer = runtime.tracerOf(spec.service ?? currentService() ?? OUTSIDE);
-  return tracer.startActiveSpan(name, { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      failSpan(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    name,
+    { kind: spec.kind, ...(spec.attributes ? { attributes: spec.attributes } : {}) },
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        failSpan(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Marks a span failed with the error's class and message (never a stack trace: spans leave the process). */
@@ -287,13 +354,23 @@ export interface ServerSpan {
  * The span of an incoming request, continuing the caller's trace when its traceparent is valid
  * (an invalid or all-zero one starts a new trace, as W3C asks). Undefined when tracing is off.
  */
-export function startServerSpan(service: string, name: string, traceparentHeader: string | string[] | undefined, attributes: Attributes): ServerSpan | undefined {
+export function startServerSpan(
+  service: string,
+  name: string,
+  traceparentHeader: string | string[] | undefined,
+  attributes: Attributes,
+): ServerSpan | undefined {
   if (!runtime) return undefined;
   const header = Array.isArray(traceparentHeader) ? traceparentHeader[0] : traceparentHeader;
   const match = header ? TRACEPARENT.exec(header) : null;
   const parent =
     match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!)
-      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: match[1]!, spanId: match[2]!, traceFlags: parseInt(match[3]!, 16) & TraceFlags.SAMPLED, isRemote: true })
+      ? trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: match[1]!,
+          spanId: match[2]!,
+          traceFlags: parseInt(match[3]!, 16) & TraceFlags.SAMPLED,
+          isRemote: true,
+        })
       : ROOT_CONTEXT;
   const span = runtime.tracerOf(service).startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   return { span, context: trace.setSpan(parent, span), traceparent: traceparentOf(span) };

@@ -4,7 +4,15 @@ import type { Logger } from '../lib/logger.ts';
 import { DEFAULT_AUDIENCE } from './config.ts';
 import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type SandboxClient } from './manifest.ts';
 import { systemClock, type Now } from './lib/clock.ts';
-import { header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
+import {
+  header,
+  startSandboxServer,
+  type Dialect,
+  type Route,
+  type SandboxReply,
+  type SandboxRequest,
+  type SandboxServer,
+} from './lib/server.ts';
 
 /**
  * Sandbox OAuth 2.1 authorization server. It signs RFC 9068 JWT access tokens with an ES256 key
@@ -76,8 +84,14 @@ export interface TokenClaims {
  * `header` overrides them. Tests use it for expired, not-yet-valid, wrong-audience or
  * wrong-issuer tokens, tokens without a claim, or tokens signed by an unknown key.
  */
-export async function signAccessToken(key: SigningKey, claims: TokenClaims, header: Partial<JWTHeaderParameters> = {}): Promise<string> {
-  return new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+export async function signAccessToken(
+  key: SigningKey,
+  claims: TokenClaims,
+  header: Partial<JWTHeaderParameters> = {},
+): Promise<string> {
+  return new SignJWT(claims as Record<string, unknown>)
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt', ...header })
+    .sign(key.privateKey);
 }
 
 export interface MintOptions {
@@ -129,7 +143,12 @@ interface OAuthError {
   error_description: string;
 }
 
-const oauthError = (status: number, error: string, description: string, headers: Record<string, string> = {}): SandboxReply => ({
+const oauthError = (
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): SandboxReply => ({
   status,
   body: { error, error_description: description } satisfies OAuthError,
   headers: { 'cache-control': 'no-store', ...headers },
@@ -137,8 +156,14 @@ const oauthError = (status: number, error: string, description: string, headers:
 
 const authDialect: Dialect = {
   invalidRequest: () => oauthError(400, 'invalid_request', 'invalid request'),
-  failure: (status, _retry, _req) => (status === 429 ? oauthError(429, 'temporarily_unavailable', 'rate limited') : oauthError(status, 'server_error', `HTTP ${status}`)),
-  notFound: (req, methodNotAllowed) => (methodNotAllowed ? oauthError(405, 'invalid_request', `${req.method} not allowed`) : { status: 404, body: { error: 'not_found', error_description: `no route ${req.path}` } }),
+  failure: (status, _retry, _req) =>
+    status === 429
+      ? oauthError(429, 'temporarily_unavailable', 'rate limited')
+      : oauthError(status, 'server_error', `HTTP ${status}`),
+  notFound: (req, methodNotAllowed) =>
+    methodNotAllowed
+      ? oauthError(405, 'invalid_request', `${req.method} not allowed`)
+      : { status: 404, body: { error: 'not_found', error_description: `no route ${req.path}` } },
   schemaViolation: (body) => ({ ...(body as object), access_token: 42 }),
 };
 
@@ -166,10 +191,26 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
   const current = () => keys[keys.length - 1]!;
   const nowSeconds = () => Math.floor(now().getTime() / 1000);
 
-  async function issue(sub: string, client: SandboxClient, scopes: string[], dpopJkt?: string): Promise<{ token: string; expiresIn: number; scope: string }> {
+  async function issue(
+    sub: string,
+    client: SandboxClient,
+    scopes: string[],
+    dpopJkt?: string,
+  ): Promise<{ token: string; expiresIn: number; scope: string }> {
     const iat = nowSeconds();
     const scope = scopes.join(' ');
-    const token = await signAccessToken(current(), { iss: issuer, aud: audience, sub, client_id: client.clientId, scope, iat, nbf: iat, exp: iat + ttl, jti: randomUUID(), ...(dpopJkt ? { cnf: { jkt: dpopJkt } } : {}) });
+    const token = await signAccessToken(current(), {
+      iss: issuer,
+      aud: audience,
+      sub,
+      client_id: client.clientId,
+      scope,
+      iat,
+      nbf: iat,
+      exp: iat + ttl,
+      jti: randomUUID(),
+      ...(dpopJkt ? { cnf: { jkt: dpopJkt } } : {}),
+    });
     return { token, expiresIn: ttl, scope };
   }
 
@@ -198,7 +239,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     if (auth && /^Basic\s+/i.test(auth)) {
       const decoded = Buffer.from(auth.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon < 0) return oauthError(401, 'invalid_client', 'malformed Basic credentials', { 'www-authenticate': 'Basic realm="sandbox"' });
+      if (colon < 0)
+        return oauthError(401, 'invalid_client', 'malformed Basic credentials', {
+          'www-authenticate': 'Basic realm="sandbox"',
+        });
       id = decodeURIComponent(decoded.slice(0, colon));
       secret = decodeURIComponent(decoded.slice(colon + 1));
     } else {
@@ -207,15 +251,29 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     }
     const client = id ? SANDBOX_CLIENTS.find((c) => c.clientId === id) : undefined;
     if (!client || !secret || !safeEqual(secret, client.clientSecret)) {
-      return oauthError(401, 'invalid_client', 'client authentication failed', { 'www-authenticate': 'Basic realm="sandbox"' });
+      return oauthError(401, 'invalid_client', 'client authentication failed', {
+        'www-authenticate': 'Basic realm="sandbox"',
+      });
     }
     return client;
   }
 
   const routes: Route[] = [
-    { method: 'GET', path: '/.well-known/oauth-authorization-server', handler: () => ({ status: 200, body: metadata() }) },
+    {
+      method: 'GET',
+      path: '/.well-known/oauth-authorization-server',
+      handler: () => ({ status: 200, body: metadata() }),
+    },
     { method: 'GET', path: '/.well-known/openid-configuration', handler: () => ({ status: 200, body: metadata() }) },
-    { method: 'GET', path: '/jwks.json', handler: () => ({ status: 200, body: { keys: keys.map((k) => k.publicJwk) }, headers: { 'cache-control': 'public, max-age=300' } }) },
+    {
+      method: 'GET',
+      path: '/jwks.json',
+      handler: () => ({
+        status: 200,
+        body: { keys: keys.map((k) => k.publicJwk) },
+        headers: { 'cache-control': 'public, max-age=300' },
+      }),
+    },
     {
       method: 'POST',
       path: '/token',
@@ -226,16 +284,31 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
         const body = (req.body ?? {}) as Record<string, unknown>;
         const client = clientFromRequest(req, body);
         if ('status' in client) return client;
-        if (body.grant_type !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'only client_credentials is supported here (customer tokens: POST /sandbox/tokens)');
-        if (client.kind !== 'STAFF' && client.kind !== 'MACHINE') return oauthError(400, 'unauthorized_client', `${client.kind} clients act for customers and cannot use client_credentials`);
+        if (body.grant_type !== 'client_credentials')
+          return oauthError(
+            400,
+            'unsupported_grant_type',
+            'only client_credentials is supported here (customer tokens: POST /sandbox/tokens)',
+          );
+        if (client.kind !== 'STAFF' && client.kind !== 'MACHINE')
+          return oauthError(
+            400,
+            'unauthorized_client',
+            `${client.kind} clients act for customers and cannot use client_credentials`,
+          );
         const requested = parseScopes(body.scope);
         if (requested === null) return oauthError(400, 'invalid_request', 'scope must be a space separated string');
         const scopes = requested ?? client.allowedScopes;
         const refused = scopes.filter((s) => !client.allowedScopes.includes(s));
-        if (refused.length) return oauthError(400, 'invalid_scope', `scope not allowed for ${client.clientId}: ${refused.join(' ')}`);
+        if (refused.length)
+          return oauthError(400, 'invalid_scope', `scope not allowed for ${client.clientId}: ${refused.join(' ')}`);
         const { token, expiresIn, scope } = await issue(client.clientId, client, scopes);
         log.info({ clientId: client.clientId, scope }, 'issued client_credentials token');
-        return { status: 200, body: { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope }, headers: { 'cache-control': 'no-store', pragma: 'no-cache' } };
+        return {
+          status: 200,
+          body: { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope },
+          headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
+        };
       },
     },
     {
@@ -245,8 +318,19 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
       handler: () => ({
         status: 200,
         body: {
-          customers: SANDBOX_CUSTOMERS.map((c) => ({ customerId: c.customerId, displayName: c.displayName, banks: Object.keys(c.banks), kyc: c.kycOutcome })),
-          clients: SANDBOX_CLIENTS.map((c) => ({ clientId: c.clientId, name: c.name, kind: c.kind, actsForCustomer: c.kind === 'FIRST_PARTY' || c.kind === 'THIRD_PARTY', allowedScopes: [...c.allowedScopes] })),
+          customers: SANDBOX_CUSTOMERS.map((c) => ({
+            customerId: c.customerId,
+            displayName: c.displayName,
+            banks: Object.keys(c.banks),
+            kyc: c.kycOutcome,
+          })),
+          clients: SANDBOX_CLIENTS.map((c) => ({
+            clientId: c.clientId,
+            name: c.name,
+            kind: c.kind,
+            actsForCustomer: c.kind === 'FIRST_PARTY' || c.kind === 'THIRD_PARTY',
+            allowedScopes: [...c.allowedScopes],
+          })),
         },
         headers: { 'cache-control': 'no-store' },
       }),
@@ -257,26 +341,52 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
       admin: true,
       async handler(req) {
         const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-        const client = typeof body.clientId === 'string' ? SANDBOX_CLIENTS.find((c) => c.clientId === body.clientId) : undefined;
+        const client =
+          typeof body.clientId === 'string' ? SANDBOX_CLIENTS.find((c) => c.clientId === body.clientId) : undefined;
         if (!client) return oauthError(400, 'invalid_client', `unknown client ${JSON.stringify(body.clientId)}`);
         const customerId = body.customerId === null || body.customerId === undefined ? undefined : body.customerId;
-        if (customerId !== undefined && typeof customerId !== 'string') return oauthError(400, 'invalid_request', 'customerId must be a string');
+        if (customerId !== undefined && typeof customerId !== 'string')
+          return oauthError(400, 'invalid_request', 'customerId must be a string');
         const actsForCustomer = client.kind === 'FIRST_PARTY' || client.kind === 'THIRD_PARTY';
-        if (actsForCustomer && !customerId) return oauthError(400, 'invalid_request', `customerId is required for ${client.kind} client ${client.clientId}`);
-        if (!actsForCustomer && customerId) return oauthError(400, 'unauthorized_client', `${client.clientId} is a ${client.kind} client and acts for itself: omit customerId`);
-        if (customerId && !SANDBOX_CUSTOMERS.some((c) => c.customerId === customerId)) return oauthError(400, 'invalid_request', `unknown customer ${customerId}`);
+        if (actsForCustomer && !customerId)
+          return oauthError(
+            400,
+            'invalid_request',
+            `customerId is required for ${client.kind} client ${client.clientId}`,
+          );
+        if (!actsForCustomer && customerId)
+          return oauthError(
+            400,
+            'unauthorized_client',
+            `${client.clientId} is a ${client.kind} client and acts for itself: omit customerId`,
+          );
+        if (customerId && !SANDBOX_CUSTOMERS.some((c) => c.customerId === customerId))
+          return oauthError(400, 'invalid_request', `unknown customer ${customerId}`);
         const requested = parseScopes(body.scopes);
-        if (requested === null) return oauthError(400, 'invalid_request', 'scopes must be an array of strings or a space separated string');
+        if (requested === null)
+          return oauthError(400, 'invalid_request', 'scopes must be an array of strings or a space separated string');
         const scopes = requested ?? client.allowedScopes;
         const refused = scopes.filter((s) => !client.allowedScopes.includes(s));
-        if (refused.length) return oauthError(400, 'invalid_scope', `scope not allowed for ${client.clientId}: ${refused.join(' ')}`);
+        if (refused.length)
+          return oauthError(400, 'invalid_scope', `scope not allowed for ${client.clientId}: ${refused.join(' ')}`);
         const dpopJkt = body.dpopJkt;
-        if (dpopJkt !== undefined && (typeof dpopJkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt))) return oauthError(400, 'invalid_request', 'dpopJkt must be a base64url SHA-256 JWK thumbprint');
+        if (dpopJkt !== undefined && (typeof dpopJkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)))
+          return oauthError(400, 'invalid_request', 'dpopJkt must be a base64url SHA-256 JWK thumbprint');
         const { token, expiresIn, scope } = await issue(customerId ?? client.clientId, client, scopes, dpopJkt);
-        log.info({ clientId: client.clientId, customerId, scope, dpop: dpopJkt !== undefined }, 'issued sandbox customer token');
+        log.info(
+          { clientId: client.clientId, customerId, scope, dpop: dpopJkt !== undefined },
+          'issued sandbox customer token',
+        );
         return {
           status: 200,
-          body: { access_token: token, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, scope, clientId: client.clientId, ...(customerId ? { customerId } : {}) },
+          body: {
+            access_token: token,
+            token_type: dpopJkt ? 'DPoP' : 'Bearer',
+            expires_in: expiresIn,
+            scope,
+            clientId: client.clientId,
+            ...(customerId ? { customerId } : {}),
+          },
           headers: { 'cache-control': 'no-store' },
         };
       },

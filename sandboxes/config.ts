@@ -6,7 +6,12 @@ export type SandboxName = 'auth' | 'northwind' | 'rheinbank' | 'onfido';
 
 // Here rather than in index.ts, so that reading the configuration (npm start checks it before it
 // starts anything) does not load every sandbox, the OpenAPI validator and the generated ledgers.
-export const DEFAULT_SANDBOX_PORTS: Readonly<Record<SandboxName, number>> = { auth: 4100, northwind: 4101, rheinbank: 4102, onfido: 4103 };
+export const DEFAULT_SANDBOX_PORTS: Readonly<Record<SandboxName, number>> = {
+  auth: 4100,
+  northwind: 4101,
+  rheinbank: 4102,
+  onfido: 4103,
+};
 
 /** The audience the sandbox authorization server puts in its tokens unless told otherwise (the gateway's default too). */
 export const DEFAULT_AUDIENCE = 'https://api.financial-graph.local';
@@ -40,4 +45,9 @@ export function loadSandboxesConfig(environment: Record<string, string | undefin
 }
 
 /** The variable that moves each sandbox's port. */
-export const SANDBOX_PORT_VARIABLES = { auth: 'AUTH_PORT', northwind: 'NORTHWIND_PORT', rheinbank: 'RHEINBANK_PORT', onfido: 'ONFIDO_PORT' } as const;
+export const SANDBOX_PORT_VARIABLES = {
+  auth: 'AUTH_PORT',
+  northwind: 'NORTHWIND_PORT',
+  rheinbank: 'RHEINBANK_PORT',
+  onfido: 'ONFIDO_PORT',
+} as const;

@@ -4,7 +4,12 @@ import type { Logger } from '../lib/logger.ts';
 import { SANDBOX_SEED } from './manifest.ts';
 import { startAuthServer, type RunningAuthServer } from './auth-server.ts';
 import { systemClock, type Now } from './lib/clock.ts';
-import { partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus, type PartnerSpecsStatus } from './lib/partner-specs.ts';
+import {
+  partnerSpecsNotice,
+  partnerSpecsProblem,
+  partnerSpecsStatus,
+  type PartnerSpecsStatus,
+} from './lib/partner-specs.ts';
 import { startNorthwind, type RunningNorthwind } from './northwind/index.ts';
 import { startOnfido, type RunningOnfido } from './onfido.ts';
 import { startRheinbank, type RunningRheinbank } from './rheinbank.ts';
@@ -67,8 +72,14 @@ export interface RunningSandboxes {
 export async function startSandboxes(options: SandboxesOptions): Promise<RunningSandboxes> {
   const now = options.now ?? systemClock;
   const seed = options.seed ?? SANDBOX_SEED;
-  const port = (name: SandboxName): number => (typeof options.ports === 'number' ? options.ports : (options.ports?.[name] ?? DEFAULT_SANDBOX_PORTS[name]));
-  const common = { logger: options.logger, now, ...(options.host ? { host: options.host } : {}), ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}) };
+  const port = (name: SandboxName): number =>
+    typeof options.ports === 'number' ? options.ports : (options.ports?.[name] ?? DEFAULT_SANDBOX_PORTS[name]);
+  const common = {
+    logger: options.logger,
+    now,
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
+  };
   // One anchor for both banks, so their histories end at the same instant.
   const anchor = now();
   // The partners' specs switch on the validation of every exchange. Without them the sandboxes
@@ -78,7 +89,8 @@ export async function startSandboxes(options: SandboxesOptions): Promise<Running
   const specsProblem = partnerSpecsProblem(partnerSpecs);
   if (specsProblem) throw new ConfigError([specsProblem]);
   const specsNotice = partnerSpecsNotice(partnerSpecs);
-  if (specsNotice) options.logger.warn({ partnerSpecsDir: partnerSpecs.dir, missing: partnerSpecs.missing }, specsNotice);
+  if (specsNotice)
+    options.logger.warn({ partnerSpecsDir: partnerSpecs.dir, missing: partnerSpecs.missing }, specsNotice);
 
   const started: Array<{ close(): Promise<void> }> = [];
   const track = <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> =>
@@ -128,7 +140,21 @@ export async function startSandboxes(options: SandboxesOptions): Promise<Running
 }
 
 export { createTestClock, systemClock, type Now, type TestClock } from './lib/clock.ts';
-export { generateSigningKey, signAccessToken, DEFAULT_AUDIENCE, type MintOptions, type SigningKey, type TokenClaims } from './auth-server.ts';
-export { loadPartnerSpec, loadSpec, optionalPartnerSpec, partnerSpecsStatus, type LoadedSpec, type PartnerSpecsStatus } from './lib/openapi.ts';
+export {
+  generateSigningKey,
+  signAccessToken,
+  DEFAULT_AUDIENCE,
+  type MintOptions,
+  type SigningKey,
+  type TokenClaims,
+} from './auth-server.ts';
+export {
+  loadPartnerSpec,
+  loadSpec,
+  optionalPartnerSpec,
+  partnerSpecsStatus,
+  type LoadedSpec,
+  type PartnerSpecsStatus,
+} from './lib/openapi.ts';
 export type { FaultSpec, MalformedKind } from './lib/faults.ts';
 export type { RecordedRequest } from './lib/server.ts';

@@ -23,8 +23,18 @@ const specsProblem = partnerSpecsProblem();
 if (specsProblem) problems.push(specsProblem);
 if (problems.length > 0 || !config) exitWithConfigProblems('sandboxes', problems);
 
-const ports: Record<SandboxName, number> = { auth: config.AUTH_PORT, northwind: config.NORTHWIND_PORT, rheinbank: config.RHEINBANK_PORT, onfido: config.ONFIDO_PORT };
-const claims: PortClaim[] = (Object.keys(ports) as SandboxName[]).map((name) => ({ variable: SANDBOX_PORT_VARIABLES[name], port: ports[name], host: config.SANDBOX_HOST, hostVariable: 'SANDBOX_HOST' }));
+const ports: Record<SandboxName, number> = {
+  auth: config.AUTH_PORT,
+  northwind: config.NORTHWIND_PORT,
+  rheinbank: config.RHEINBANK_PORT,
+  onfido: config.ONFIDO_PORT,
+};
+const claims: PortClaim[] = (Object.keys(ports) as SandboxName[]).map((name) => ({
+  variable: SANDBOX_PORT_VARIABLES[name],
+  port: ports[name],
+  host: config.SANDBOX_HOST,
+  hostVariable: 'SANDBOX_HOST',
+}));
 const taken = await portProblems(claims);
 if (taken.length > 0) exitWithConfigProblems('sandboxes', taken);
 
@@ -39,7 +49,11 @@ try {
     logger,
     seed: config.SANDBOX_SEED,
     adminRoutes: config.PROFILE === 'sandbox',
-    auth: { ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}), audience: config.AUTH_AUDIENCE, tokenTtlSeconds: config.TOKEN_TTL_SECONDS },
+    auth: {
+      ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}),
+      audience: config.AUTH_AUDIENCE,
+      tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+    },
   });
 } catch (err) {
   if (err instanceof ConfigError) exitWithConfigProblems('sandboxes', err.problems);

@@ -33,7 +33,12 @@ export interface SandboxCustomer {
   /** The outcome the KYC sandbox reports for this applicant's latest check. */
   kycOutcome: 'clear' | 'consider' | 'in_progress' | 'awaiting_applicant' | null;
   /** Verified identity the KYC provider holds for the applicant. */
-  legal: { givenName: string; familyName: string; dateOfBirth: string; address: { buildingNumber: string; street: string; town: string; postcode: string; country: string } } | null;
+  legal: {
+    givenName: string;
+    familyName: string;
+    dateOfBirth: string;
+    address: { buildingNumber: string; street: string; town: string; postcode: string; country: string };
+  } | null;
   /** Connections to the sandbox banks. */
   banks: {
     /** OBIE bank: the PSU's authorised account-access-consent and the access token bound to it. */
@@ -52,23 +57,48 @@ export const SANDBOX_CUSTOMERS: SandboxCustomer[] = [
     createdAt: '2024-03-14T09:30:00.000Z',
     kycApplicantId: '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f',
     kycOutcome: 'clear',
-    legal: { givenName: 'Alice', familyName: 'Carter', dateOfBirth: '1988-07-21', address: { buildingNumber: '12', street: 'Chapel Road', town: 'London', postcode: 'N1 7GU', country: 'GBR' } },
+    legal: {
+      givenName: 'Alice',
+      familyName: 'Carter',
+      dateOfBirth: '1988-07-21',
+      address: { buildingNumber: '12', street: 'Chapel Road', town: 'London', postcode: 'N1 7GU', country: 'GBR' },
+    },
     banks: {
       northwind: {
         psuId: 'nw-psu-1001',
         consentId: 'aac-7f3e9a10-0001',
         accessToken: 'nw-at-alice-6b1d0c3f9e2a4d5b8c7e',
         accounts: [
-          { bankAccountId: '22289', currency: 'GBP', kind: 'current', name: 'Everyday Current', transactionCount: 2400 },
+          {
+            bankAccountId: '22289',
+            currency: 'GBP',
+            kind: 'current',
+            name: 'Everyday Current',
+            transactionCount: 2400,
+          },
           { bankAccountId: '22290', currency: 'GBP', kind: 'savings', name: 'Rainy Day Saver', transactionCount: 120 },
-          { bankAccountId: '22291', currency: 'GBP', kind: 'credit-card', name: 'Northwind Card', transactionCount: 600 },
+          {
+            bankAccountId: '22291',
+            currency: 'GBP',
+            kind: 'credit-card',
+            name: 'Northwind Card',
+            transactionCount: 600,
+          },
         ],
       },
       rheinbank: {
         psuId: 'PSU-ALICE-7781',
         consentId: 'rb-consent-a1f0c9e2d8',
         accessToken: 'rb-at-alice-3c9f1e7a2b6d4f08',
-        accounts: [{ bankAccountId: '3dc3d5b3-7023-4848-9853-f5400a64e80f', currency: 'EUR', kind: 'current', name: 'Girokonto', transactionCount: 900 }],
+        accounts: [
+          {
+            bankAccountId: '3dc3d5b3-7023-4848-9853-f5400a64e80f',
+            currency: 'EUR',
+            kind: 'current',
+            name: 'Girokonto',
+            transactionCount: 900,
+          },
+        ],
       },
     },
   },
@@ -80,13 +110,20 @@ export const SANDBOX_CUSTOMERS: SandboxCustomer[] = [
     createdAt: '2025-01-08T14:05:00.000Z',
     kycApplicantId: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d',
     kycOutcome: 'consider',
-    legal: { givenName: 'Benjamin', familyName: 'Okafor', dateOfBirth: '1979-02-03', address: { buildingNumber: '4', street: 'Mill Lane', town: 'Leeds', postcode: 'LS1 4AB', country: 'GBR' } },
+    legal: {
+      givenName: 'Benjamin',
+      familyName: 'Okafor',
+      dateOfBirth: '1979-02-03',
+      address: { buildingNumber: '4', street: 'Mill Lane', town: 'Leeds', postcode: 'LS1 4AB', country: 'GBR' },
+    },
     banks: {
       northwind: {
         psuId: 'nw-psu-1002',
         consentId: 'aac-7f3e9a10-0002',
         accessToken: 'nw-at-ben-9d2e4f6a8b0c1d3e5f70',
-        accounts: [{ bankAccountId: '31044', currency: 'GBP', kind: 'current', name: 'Current Account', transactionCount: 1500 }],
+        accounts: [
+          { bankAccountId: '31044', currency: 'GBP', kind: 'current', name: 'Current Account', transactionCount: 1500 },
+        ],
       },
     },
   },
@@ -98,15 +135,32 @@ export const SANDBOX_CUSTOMERS: SandboxCustomer[] = [
     createdAt: '2025-06-30T08:00:00.000Z',
     kycApplicantId: '5e4d3c2b-1a09-4f8e-8d7c-6b5a4f3e2d1c',
     kycOutcome: 'in_progress',
-    legal: { givenName: 'Clara', familyName: 'Weber', dateOfBirth: '1995-11-30', address: { buildingNumber: '8', street: 'Schillerstraße', town: 'Berlin', postcode: '10625', country: 'DEU' } },
+    legal: {
+      givenName: 'Clara',
+      familyName: 'Weber',
+      dateOfBirth: '1995-11-30',
+      address: { buildingNumber: '8', street: 'Schillerstraße', town: 'Berlin', postcode: '10625', country: 'DEU' },
+    },
     banks: {
       rheinbank: {
         psuId: 'PSU-CLARA-2290',
         consentId: 'rb-consent-c7b2e4a9f1',
         accessToken: 'rb-at-clara-8e2d6b4f0a9c1e37',
         accounts: [
-          { bankAccountId: '8a2f6c1e-93d4-4b57-a0e8-2c6f1d9b7e43', currency: 'EUR', kind: 'current', name: 'Girokonto', transactionCount: 1100 },
-          { bankAccountId: 'c41e7b92-5d3a-4f68-9b1c-7e2a0d5f8c36', currency: 'EUR', kind: 'savings', name: 'Tagesgeld', transactionCount: 60 },
+          {
+            bankAccountId: '8a2f6c1e-93d4-4b57-a0e8-2c6f1d9b7e43',
+            currency: 'EUR',
+            kind: 'current',
+            name: 'Girokonto',
+            transactionCount: 1100,
+          },
+          {
+            bankAccountId: 'c41e7b92-5d3a-4f68-9b1c-7e2a0d5f8c36',
+            currency: 'EUR',
+            kind: 'savings',
+            name: 'Tagesgeld',
+            transactionCount: 60,
+          },
         ],
       },
     },
@@ -134,15 +188,78 @@ export interface SandboxClient {
   allowedScopes: string[];
 }
 
-const CUSTOMER_SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'payments:write', 'identity:read', 'pii:read', 'consents:read', 'consents:write'];
+const CUSTOMER_SCOPES = [
+  'accounts:read',
+  'balances:read',
+  'transactions:read',
+  'payments:read',
+  'payments:write',
+  'identity:read',
+  'pii:read',
+  'consents:read',
+  'consents:write',
+];
 
 export const SANDBOX_CLIENTS: SandboxClient[] = [
-  { clientId: 'web-app', name: 'Platform web app', kind: 'FIRST_PARTY', clientSecret: 'sandbox-secret-web-app-0c6b2f9e', allowedScopes: CUSTOMER_SCOPES },
-  { clientId: 'mobile-app', name: 'Platform mobile app', kind: 'FIRST_PARTY', clientSecret: 'sandbox-secret-mobile-app-4e1a7d3c', allowedScopes: CUSTOMER_SCOPES },
-  { clientId: 'budgetly', name: 'Budgetly', kind: 'THIRD_PARTY', clientSecret: 'sandbox-secret-budgetly-9a2c5e8f', allowedScopes: ['accounts:read', 'balances:read', 'transactions:read', 'consents:read', 'consents:write'] },
-  { clientId: 'taxpal', name: 'TaxPal', kind: 'THIRD_PARTY', clientSecret: 'sandbox-secret-taxpal-1f7b3d6a', allowedScopes: ['accounts:read', 'transactions:read', 'identity:read', 'pii:read', 'consents:read', 'consents:write', 'payments:read', 'payments:write'] },
-  { clientId: 'ops-console', name: 'Operations console', kind: 'STAFF', clientSecret: 'sandbox-secret-ops-console-5d8e2a4b', allowedScopes: ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'identity:read', 'consents:read', 'audit:read'] },
-  { clientId: 'reconciler', name: 'Payments reconciler', kind: 'MACHINE', clientSecret: 'sandbox-secret-reconciler-7c0e9b1d', allowedScopes: ['payments:read'] },
+  {
+    clientId: 'web-app',
+    name: 'Platform web app',
+    kind: 'FIRST_PARTY',
+    clientSecret: 'sandbox-secret-web-app-0c6b2f9e',
+    allowedScopes: CUSTOMER_SCOPES,
+  },
+  {
+    clientId: 'mobile-app',
+    name: 'Platform mobile app',
+    kind: 'FIRST_PARTY',
+    clientSecret: 'sandbox-secret-mobile-app-4e1a7d3c',
+    allowedScopes: CUSTOMER_SCOPES,
+  },
+  {
+    clientId: 'budgetly',
+    name: 'Budgetly',
+    kind: 'THIRD_PARTY',
+    clientSecret: 'sandbox-secret-budgetly-9a2c5e8f',
+    allowedScopes: ['accounts:read', 'balances:read', 'transactions:read', 'consents:read', 'consents:write'],
+  },
+  {
+    clientId: 'taxpal',
+    name: 'TaxPal',
+    kind: 'THIRD_PARTY',
+    clientSecret: 'sandbox-secret-taxpal-1f7b3d6a',
+    allowedScopes: [
+      'accounts:read',
+      'transactions:read',
+      'identity:read',
+      'pii:read',
+      'consents:read',
+      'consents:write',
+      'payments:read',
+      'payments:write',
+    ],
+  },
+  {
+    clientId: 'ops-console',
+    name: 'Operations console',
+    kind: 'STAFF',
+    clientSecret: 'sandbox-secret-ops-console-5d8e2a4b',
+    allowedScopes: [
+      'accounts:read',
+      'balances:read',
+      'transactions:read',
+      'payments:read',
+      'identity:read',
+      'consents:read',
+      'audit:read',
+    ],
+  },
+  {
+    clientId: 'reconciler',
+    name: 'Payments reconciler',
+    kind: 'MACHINE',
+    clientSecret: 'sandbox-secret-reconciler-7c0e9b1d',
+    allowedScopes: ['payments:read'],
+  },
 ];
 
 /** Sandbox OAuth client the platform itself uses at the banks and the KYC provider. */

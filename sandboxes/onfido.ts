@@ -4,7 +4,16 @@ import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, SANDBOX_SEED, type San
 import { MINUTE, SECOND_MS, systemClock, type Now } from './lib/clock.ts';
 import { optionalPartnerSpec, type Violation } from './lib/openapi.ts';
 import { createPrng } from './lib/prng.ts';
-import { breakSchema, header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
+import {
+  breakSchema,
+  header,
+  startSandboxServer,
+  type Dialect,
+  type Route,
+  type SandboxReply,
+  type SandboxRequest,
+  type SandboxServer,
+} from './lib/server.ts';
 
 /**
  * Onfido API v3.6 sandbox (identity verification), base path /v3.6:
@@ -83,8 +92,10 @@ function onfidoError(status: number, type: string, message: string, fields?: Rec
 
 export const onfidoDialect: Dialect = {
   invalidRequest(violations: Violation[]) {
-    if (violations.some((v) => v.in === 'security')) return onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
-    if (violations.some((v) => v.keyword === 'json')) return onfidoError(400, 'bad_request', 'Invalid JSON in the request body');
+    if (violations.some((v) => v.in === 'security'))
+      return onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
+    if (violations.some((v) => v.keyword === 'json'))
+      return onfidoError(400, 'bad_request', 'Invalid JSON in the request body');
     const fields: Record<string, string[]> = {};
     for (const v of violations) {
       const key = (v.name ?? v.in).replace(/^\//, '').replace(/\//g, '.') || v.in;
@@ -98,7 +109,9 @@ export const onfidoDialect: Dialect = {
     return onfidoError(status, 'bad_request', `Request failed (HTTP ${status})`);
   },
   notFound(req, methodNotAllowed) {
-    return methodNotAllowed ? onfidoError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}`) : onfidoError(404, 'resource_not_found', 'The requested resource could not be found');
+    return methodNotAllowed
+      ? onfidoError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}`)
+      : onfidoError(404, 'resource_not_found', 'The requested resource could not be found');
   },
   schemaViolation: breakSchema,
   finalizeHeaders(req) {
@@ -106,19 +119,39 @@ export const onfidoDialect: Dialect = {
   },
 };
 
-function seedApplicants(seed: number): { applicants: Map<string, ApplicantRecord>; checks: Map<string, CheckRecord>; reports: Map<string, ReportRecord> } {
+function seedApplicants(seed: number): {
+  applicants: Map<string, ApplicantRecord>;
+  checks: Map<string, CheckRecord>;
+  reports: Map<string, ReportRecord>;
+} {
   const applicants = new Map<string, ApplicantRecord>();
   const checks = new Map<string, CheckRecord>();
   const reports = new Map<string, ReportRecord>();
   for (const customer of SANDBOX_CUSTOMERS) {
     if (!customer.kycApplicantId) continue;
     const createdAt = new Date(new Date(customer.createdAt).getTime() + 10 * MINUTE);
-    applicants.set(customer.kycApplicantId, { id: customer.kycApplicantId, createdAt, body: applicantBody(customer), lastName: customer.legal?.familyName ?? '' });
+    applicants.set(customer.kycApplicantId, {
+      id: customer.kycApplicantId,
+      createdAt,
+      body: applicantBody(customer),
+      lastName: customer.legal?.familyName ?? '',
+    });
     if (!customer.kycOutcome) continue;
     const p = createPrng(seed, 'onfido-check', customer.kycApplicantId);
-    const check: CheckRecord = { id: p.uuid(), applicantId: customer.kycApplicantId, createdAt: new Date(createdAt.getTime() + 5 * MINUTE), reportIds: [] };
+    const check: CheckRecord = {
+      id: p.uuid(),
+      applicantId: customer.kycApplicantId,
+      createdAt: new Date(createdAt.getTime() + 5 * MINUTE),
+      reportIds: [],
+    };
     const report = (name: ReportName, fixed: ReportRecord['fixed']) => {
-      const r: ReportRecord = { id: p.uuid(), name, checkId: check.id, createdAt: check.createdAt, ...(fixed ? { fixed } : {}) };
+      const r: ReportRecord = {
+        id: p.uuid(),
+        name,
+        checkId: check.id,
+        createdAt: check.createdAt,
+        ...(fixed ? { fixed } : {}),
+      };
       reports.set(r.id, r);
       check.reportIds.push(r.id);
     };
@@ -159,7 +192,13 @@ function applicantBody(customer: SandboxCustomer): Record<string, unknown> {
     ...(legal
       ? {
           dob: legal.dateOfBirth,
-          address: { building_number: legal.address.buildingNumber, street: legal.address.street, town: legal.address.town, postcode: legal.address.postcode, country: legal.address.country },
+          address: {
+            building_number: legal.address.buildingNumber,
+            street: legal.address.street,
+            town: legal.address.town,
+            postcode: legal.address.postcode,
+            country: legal.address.country,
+          },
         }
       : {}),
   };
@@ -174,14 +213,24 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
 
   const authorised = (req: SandboxRequest): SandboxReply | undefined => {
     const m = /^Token\s+token="?([^"\s]+)"?\s*$/i.exec(header(req, 'authorization') ?? '');
-    return m && m[1] === PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken ? undefined : onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
+    return m && m[1] === PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken
+      ? undefined
+      : onfidoError(401, 'authorization_error', 'Authorization error: please re-check your credentials');
   };
 
-  const renderApplicant = (a: ApplicantRecord) => ({ id: a.id, created_at: a.createdAt.toISOString(), href: `${BASE}/applicants/${a.id}`, sandbox: true, ...a.body });
+  const renderApplicant = (a: ApplicantRecord) => ({
+    id: a.id,
+    created_at: a.createdAt.toISOString(),
+    href: `${BASE}/applicants/${a.id}`,
+    sandbox: true,
+    ...a.body,
+  });
 
   const checkState = (c: CheckRecord, at: Date): { status: string; result?: string; formUri?: string } => {
     if (c.fixed) return c.fixed;
-    return c.completesAt && at >= c.completesAt ? { status: 'complete', result: c.finalResult ?? 'clear' } : { status: 'in_progress' };
+    return c.completesAt && at >= c.completesAt
+      ? { status: 'complete', result: c.finalResult ?? 'clear' }
+      : { status: 'in_progress' };
   };
   const renderCheck = (c: CheckRecord, at: Date) => {
     const s = checkState(c, at);
@@ -207,7 +256,14 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     if (!state) {
       const check = checks.get(r.checkId)!;
       const cs = checkState(check, at);
-      state = cs.status === 'complete' ? { status: 'complete', result: cs.result!, ...(r.name === 'document' ? { subResult: cs.result === 'clear' ? 'clear' : 'caution' } : {}) } : { status: 'awaiting_approval' };
+      state =
+        cs.status === 'complete'
+          ? {
+              status: 'complete',
+              result: cs.result!,
+              ...(r.name === 'document' ? { subResult: cs.result === 'clear' ? 'clear' : 'caution' } : {}),
+            }
+          : { status: 'awaiting_approval' };
     }
     const docId = createPrng(seed, 'onfido-document', r.id).uuid();
     return {
@@ -234,11 +290,18 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
   const routes: Route[] = [
     route('GET', '/applicants/{applicant_id}', (req) => {
       const a = applicants.get(req.params.applicant_id ?? '');
-      return a ? { status: 200, body: renderApplicant(a) } : onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
+      return a
+        ? { status: 200, body: renderApplicant(a) }
+        : onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
     }),
     route('POST', '/applicants', (req) => {
       const body = req.body as Record<string, unknown>;
-      const a: ApplicantRecord = { id: randomUUID(), createdAt: req.now, body: { ...body }, lastName: String(body.last_name ?? '') };
+      const a: ApplicantRecord = {
+        id: randomUUID(),
+        createdAt: req.now,
+        body: { ...body },
+        lastName: String(body.last_name ?? ''),
+      };
       delete a.body.consents;
       delete a.body.location;
       applicants.set(a.id, a);
@@ -246,17 +309,35 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     }),
     route('GET', '/checks', (req) => {
       const applicantId = req.query.get('applicant_id') ?? '';
-      if (!applicants.has(applicantId)) return onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
-      const list = [...checks.values()].filter((c) => c.applicantId === applicantId).sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime());
+      if (!applicants.has(applicantId))
+        return onfidoError(404, 'resource_not_found', 'The requested applicant could not be found');
+      const list = [...checks.values()]
+        .filter((c) => c.applicantId === applicantId)
+        .sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime());
       return { status: 200, body: { checks: list.map((c) => renderCheck(c, req.now)) } };
     }),
     route('POST', '/checks', (req) => {
       const body = req.body as { applicant_id: string; report_names?: string[] };
       const applicant = applicants.get(body.applicant_id);
-      if (!applicant) return onfidoError(422, 'validation_error', 'There was a validation error on this request', { applicant_id: ['applicant not found'] });
-      const names = (body.report_names ?? ['document', 'facial_similarity_photo']).filter((n): n is ReportName => n === 'document' || n === 'facial_similarity_photo');
-      if (names.length === 0) return onfidoError(422, 'validation_error', 'There was a validation error on this request', { report_names: ['the sandbox supports document and facial_similarity_photo'] });
-      const check: CheckRecord = { id: randomUUID(), applicantId: applicant.id, createdAt: req.now, reportIds: [], completesAt: new Date(req.now.getTime() + completionMs), finalResult: /consider/i.test(applicant.lastName) ? 'consider' : 'clear' };
+      if (!applicant)
+        return onfidoError(422, 'validation_error', 'There was a validation error on this request', {
+          applicant_id: ['applicant not found'],
+        });
+      const names = (body.report_names ?? ['document', 'facial_similarity_photo']).filter(
+        (n): n is ReportName => n === 'document' || n === 'facial_similarity_photo',
+      );
+      if (names.length === 0)
+        return onfidoError(422, 'validation_error', 'There was a validation error on this request', {
+          report_names: ['the sandbox supports document and facial_similarity_photo'],
+        });
+      const check: CheckRecord = {
+        id: randomUUID(),
+        applicantId: applicant.id,
+        createdAt: req.now,
+        reportIds: [],
+        completesAt: new Date(req.now.getTime() + completionMs),
+        finalResult: /consider/i.test(applicant.lastName) ? 'consider' : 'clear',
+      };
       for (const name of names) {
         const r: ReportRecord = { id: randomUUID(), name, checkId: check.id, createdAt: req.now };
         reports.set(r.id, r);
@@ -267,7 +348,9 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     }),
     route('GET', '/checks/{check_id}', (req) => {
       const c = checks.get(req.params.check_id ?? '');
-      return c ? { status: 200, body: renderCheck(c, req.now) } : onfidoError(404, 'resource_not_found', 'The requested check could not be found');
+      return c
+        ? { status: 200, body: renderCheck(c, req.now) }
+        : onfidoError(404, 'resource_not_found', 'The requested check could not be found');
     }),
     route('GET', '/reports', (req) => {
       const c = checks.get(req.query.get('check_id') ?? '');
@@ -276,7 +359,9 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     }),
     route('GET', '/reports/{report_id}', (req) => {
       const r = reports.get(req.params.report_id ?? '');
-      return r ? { status: 200, body: renderReport(r, req.now) } : onfidoError(404, 'resource_not_found', 'The requested report could not be found');
+      return r
+        ? { status: 200, body: renderReport(r, req.now) }
+        : onfidoError(404, 'resource_not_found', 'The requested report could not be found');
     }),
   ];
 

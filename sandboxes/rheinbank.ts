@@ -3,9 +3,26 @@ import type { Logger } from '../lib/logger.ts';
 import { SANDBOX_CUSTOMERS, SANDBOX_SEED, type SandboxCustomer } from './manifest.ts';
 import { DAY, systemClock, type Now } from './lib/clock.ts';
 import { RHEINBANK_BIC, rheinbankIban } from './lib/identifiers.ts';
-import { createLedgerStore, formatMinor, type Ledger, type LedgerAccount, type LedgerEntry, type LedgerStore } from './lib/ledger.ts';
+import {
+  createLedgerStore,
+  formatMinor,
+  type Ledger,
+  type LedgerAccount,
+  type LedgerEntry,
+  type LedgerStore,
+} from './lib/ledger.ts';
 import { optionalPartnerSpec, type Violation } from './lib/openapi.ts';
-import { bearerToken, breakSchema, header, startSandboxServer, type Dialect, type Route, type SandboxReply, type SandboxRequest, type SandboxServer } from './lib/server.ts';
+import {
+  bearerToken,
+  breakSchema,
+  header,
+  startSandboxServer,
+  type Dialect,
+  type Route,
+  type SandboxReply,
+  type SandboxRequest,
+  type SandboxServer,
+} from './lib/server.ts';
 
 /**
  * Rheinbank: a Berlin Group NextGenPSD2 1.3.12 bank (AIS subset). Routes are served both at the
@@ -83,16 +100,37 @@ const PREFIXES = ['', BASE];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function bgError(status: number, code: string, text: string, path?: string): SandboxReply {
-  return { status, body: { tppMessages: [{ category: 'ERROR', code, text: text.slice(0, 500), ...(path ? { path } : {}) }] } };
+  return {
+    status,
+    body: { tppMessages: [{ category: 'ERROR', code, text: text.slice(0, 500), ...(path ? { path } : {}) }] },
+  };
 }
 
-const FAILURE_CODES: Record<number, string> = { 400: 'FORMAT_ERROR', 401: 'TOKEN_INVALID', 403: 'SERVICE_BLOCKED', 404: 'RESOURCE_UNKNOWN', 405: 'SERVICE_INVALID', 406: 'REQUESTED_FORMATS_INVALID', 409: 'STATUS_INVALID', 429: 'ACCESS_EXCEEDED' };
+const FAILURE_CODES: Record<number, string> = {
+  400: 'FORMAT_ERROR',
+  401: 'TOKEN_INVALID',
+  403: 'SERVICE_BLOCKED',
+  404: 'RESOURCE_UNKNOWN',
+  405: 'SERVICE_INVALID',
+  406: 'REQUESTED_FORMATS_INVALID',
+  409: 'STATUS_INVALID',
+  429: 'ACCESS_EXCEEDED',
+};
 
 export const rheinbankDialect: Dialect = {
   invalidRequest(violations: Violation[]) {
     return {
       status: 400,
-      body: { tppMessages: violations.slice(0, 20).map((v) => ({ category: 'ERROR', code: 'FORMAT_ERROR', text: v.message.slice(0, 500), ...(v.name ? { path: v.name } : {}) })) },
+      body: {
+        tppMessages: violations
+          .slice(0, 20)
+          .map((v) => ({
+            category: 'ERROR',
+            code: 'FORMAT_ERROR',
+            text: v.message.slice(0, 500),
+            ...(v.name ? { path: v.name } : {}),
+          })),
+      },
     };
   },
   failure(status) {
@@ -100,7 +138,9 @@ export const rheinbankDialect: Dialect = {
     return code ? bgError(status, code, `Injected failure (HTTP ${status})`) : { status };
   },
   notFound(req, methodNotAllowed) {
-    return methodNotAllowed ? bgError(405, 'SERVICE_INVALID', `${req.method} is not supported on ${req.path}`) : bgError(404, 'RESOURCE_UNKNOWN', `No resource at ${req.path}`);
+    return methodNotAllowed
+      ? bgError(405, 'SERVICE_INVALID', `${req.method} is not supported on ${req.path}`)
+      : bgError(404, 'RESOURCE_UNKNOWN', `No resource at ${req.path}`);
   },
   schemaViolation: breakSchema,
   finalizeHeaders(req) {
@@ -118,20 +158,28 @@ interface State {
 }
 
 type Psu = { customer: SandboxCustomer; psuId: string; consentId: string; accounts: LedgerAccount[] };
-const isReply = (x: unknown): x is SandboxReply => typeof x === 'object' && x !== null && typeof (x as SandboxReply).status === 'number' && !('customer' in x);
+const isReply = (x: unknown): x is SandboxReply =>
+  typeof x === 'object' && x !== null && typeof (x as SandboxReply).status === 'number' && !('customer' in x);
 
 function psuOf(state: State, req: SandboxRequest): Psu | SandboxReply {
   const token = bearerToken(req);
   const customer = token ? SANDBOX_CUSTOMERS.find((c) => c.banks.rheinbank?.accessToken === token) : undefined;
-  if (!customer || !customer.banks.rheinbank) return bgError(401, 'TOKEN_INVALID', 'The bearer token is missing, unknown or expired');
+  if (!customer || !customer.banks.rheinbank)
+    return bgError(401, 'TOKEN_INVALID', 'The bearer token is missing, unknown or expired');
   const bank = customer.banks.rheinbank;
-  return { customer, psuId: bank.psuId, consentId: bank.consentId, accounts: state.ledger.accounts().filter((a) => a.psuId === bank.psuId) };
+  return {
+    customer,
+    psuId: bank.psuId,
+    consentId: bank.consentId,
+    accounts: state.ledger.accounts().filter((a) => a.psuId === bank.psuId),
+  };
 }
 
 function checkConsent(state: State, psu: Psu, consentId: string): SandboxReply | undefined {
   const owner = SANDBOX_CUSTOMERS.find((c) => c.banks.rheinbank?.consentId === consentId);
   if (!owner) return bgError(403, 'CONSENT_UNKNOWN', 'The Consent-ID is unknown', 'Consent-ID');
-  if (owner.customerId !== psu.customer.customerId) return bgError(401, 'CONSENT_INVALID', 'The consent does not belong to the PSU of the access token', 'Consent-ID');
+  if (owner.customerId !== psu.customer.customerId)
+    return bgError(401, 'CONSENT_INVALID', 'The consent does not belong to the PSU of the access token', 'Consent-ID');
   const status = state.consentStatus.get(consentId) ?? 'valid';
   if (status === 'expired') return bgError(401, 'CONSENT_EXPIRED', 'The consent has expired; a new consent is needed');
   if (status !== 'valid') return bgError(401, 'CONSENT_INVALID', `The consent is ${status}`);
@@ -147,15 +195,24 @@ function access(state: State, req: SandboxRequest): { psu: Psu; account?: Ledger
   const accountId = req.params['account-id'];
   if (accountId === undefined) return { psu };
   const account = psu.accounts.find((a) => a.account.bankAccountId === accountId);
-  if (!account) return bgError(404, 'RESOURCE_UNKNOWN', 'The account is unknown or not covered by the consent', 'account-id');
+  if (!account)
+    return bgError(404, 'RESOURCE_UNKNOWN', 'The account is unknown or not covered by the consent', 'account-id');
   return { psu, account };
 }
 
 const prefixOf = (req: SandboxRequest) => (req.path.startsWith('/psd2/') ? '/psd2' : '');
 const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 const amount = (minor: number, currency: string) => ({ currency, amount: formatMinor(minor) });
-const PRODUCT: Record<LedgerAccount['account']['kind'], string> = { current: 'Girokonto', savings: 'Tagesgeld', 'credit-card': 'Kreditkarte' };
-const CASH_ACCOUNT_TYPE: Record<LedgerAccount['account']['kind'], string> = { current: 'CACC', savings: 'SVGS', 'credit-card': 'CARD' };
+const PRODUCT: Record<LedgerAccount['account']['kind'], string> = {
+  current: 'Girokonto',
+  savings: 'Tagesgeld',
+  'credit-card': 'Kreditkarte',
+};
+const CASH_ACCOUNT_TYPE: Record<LedgerAccount['account']['kind'], string> = {
+  current: 'CACC',
+  savings: 'SVGS',
+  'credit-card': 'CARD',
+};
 
 function renderBalances(ledger: Ledger, now: Date): Array<Record<string, unknown>> {
   const currency = ledger.account.account.currency;
@@ -165,13 +222,34 @@ function renderBalances(ledger: Ledger, now: Date): Array<Record<string, unknown
   const pending = ledger.pendingMinor(now);
   const limit = ledger.creditLimitMinor;
   return [
-    { balanceAmount: amount(closing, currency), balanceType: 'closingBooked', referenceDate: isoDate(new Date(startOfToday - DAY)) },
-    { balanceAmount: amount(booked, currency), balanceType: 'interimBooked', lastChangeDateTime: now.toISOString(), referenceDate: isoDate(now) },
-    { balanceAmount: amount(booked - pending.debits + (limit ?? 0), currency), balanceType: 'interimAvailable', creditLimitIncluded: limit !== undefined, lastChangeDateTime: now.toISOString(), referenceDate: isoDate(now) },
+    {
+      balanceAmount: amount(closing, currency),
+      balanceType: 'closingBooked',
+      referenceDate: isoDate(new Date(startOfToday - DAY)),
+    },
+    {
+      balanceAmount: amount(booked, currency),
+      balanceType: 'interimBooked',
+      lastChangeDateTime: now.toISOString(),
+      referenceDate: isoDate(now),
+    },
+    {
+      balanceAmount: amount(booked - pending.debits + (limit ?? 0), currency),
+      balanceType: 'interimAvailable',
+      creditLimitIncluded: limit !== undefined,
+      lastChangeDateTime: now.toISOString(),
+      referenceDate: isoDate(now),
+    },
   ];
 }
 
-function renderAccount(state: State, la: LedgerAccount, prefix: string, withBalance: boolean, now: Date): Record<string, unknown> {
+function renderAccount(
+  state: State,
+  la: LedgerAccount,
+  prefix: string,
+  withBalance: boolean,
+  now: Date,
+): Record<string, unknown> {
   const { account } = la;
   const href = `${prefix}/v1/accounts/${encodeURIComponent(account.bankAccountId)}`;
   return {
@@ -191,13 +269,30 @@ function renderAccount(state: State, la: LedgerAccount, prefix: string, withBala
   };
 }
 
-export function renderRheinbankTransaction(entry: LedgerEntry, status: 'pending' | 'booked', currency: string, accountHref: string): Record<string, unknown> {
+export function renderRheinbankTransaction(
+  entry: LedgerEntry,
+  status: 'pending' | 'booked',
+  currency: string,
+  accountHref: string,
+): Record<string, unknown> {
   const signed = entry.direction === 'CREDIT' ? entry.amountMinor : -entry.amountMinor;
   const party = entry.counterparty;
   const parties: Record<string, unknown> =
     entry.direction === 'DEBIT'
-      ? { ...(entry.merchant ? { creditorName: entry.merchant.name.slice(0, 70) } : party ? { creditorName: party.name.slice(0, 70), creditorAccount: { iban: party.account } } : {}) }
-      : { ...(party ? { debtorName: party.name.slice(0, 70), debtorAccount: { iban: party.account } } : entry.merchant ? { debtorName: entry.merchant.name.slice(0, 70) } : {}) };
+      ? {
+          ...(entry.merchant
+            ? { creditorName: entry.merchant.name.slice(0, 70) }
+            : party
+              ? { creditorName: party.name.slice(0, 70), creditorAccount: { iban: party.account } }
+              : {}),
+        }
+      : {
+          ...(party
+            ? { debtorName: party.name.slice(0, 70), debtorAccount: { iban: party.account } }
+            : entry.merchant
+              ? { debtorName: entry.merchant.name.slice(0, 70) }
+              : {}),
+        };
   return {
     transactionId: entry.id,
     entryReference: entry.id,
@@ -209,13 +304,24 @@ export function renderRheinbankTransaction(entry: LedgerEntry, status: 'pending'
     remittanceInformationUnstructured: entry.description.slice(0, 140),
     ...(entry.original
       ? {
-          remittanceInformationStructured: { reference: entry.original.id, referenceType: 'ORIGINAL_TRANSACTION', referenceIssuer: 'RHEINBANK' },
+          remittanceInformationStructured: {
+            reference: entry.original.id,
+            referenceType: 'ORIGINAL_TRANSACTION',
+            referenceIssuer: 'RHEINBANK',
+          },
           additionalInformation: `ORIGINAL:${entry.original.id} ${entry.original.reason}`.slice(0, 500),
         }
       : {}),
     bankTransactionCode: `${entry.iso.domain}-${entry.iso.family}-${entry.iso.subFamily}`,
     proprietaryBankTransactionCode: entry.proprietaryCode,
-    ...(status === 'booked' ? { balanceAfterTransaction: { balanceAmount: amount(entry.balanceAfterMinor, currency), balanceType: 'interimBooked' } } : {}),
+    ...(status === 'booked'
+      ? {
+          balanceAfterTransaction: {
+            balanceAmount: amount(entry.balanceAfterMinor, currency),
+            balanceType: 'interimBooked',
+          },
+        }
+      : {}),
     _links: { transactionDetails: { href: `${accountHref}/transactions/${encodeURIComponent(entry.id)}` } },
   };
 }
@@ -224,33 +330,49 @@ function routes(state: State): Route[] {
   const spec = optionalPartnerSpec('berlin-group');
   const out: Route[] = [];
   for (const prefix of PREFIXES) {
-    const route = (method: string, path: string, handler: Route['handler']) => out.push({ method, path: `${prefix}${path}`, ...(spec ? { spec } : {}), basePath: BASE, handler });
+    const route = (method: string, path: string, handler: Route['handler']) =>
+      out.push({ method, path: `${prefix}${path}`, ...(spec ? { spec } : {}), basePath: BASE, handler });
 
     route('GET', '/v1/accounts', (req) => {
       const a = access(state, req);
       if (isReply(a)) return a;
       const withBalance = req.query.get('withBalance') === 'true';
-      return { status: 200, body: { accounts: a.psu.accounts.map((la) => renderAccount(state, la, prefixOf(req), withBalance, req.now)) } };
+      return {
+        status: 200,
+        body: { accounts: a.psu.accounts.map((la) => renderAccount(state, la, prefixOf(req), withBalance, req.now)) },
+      };
     });
 
     route('GET', '/v1/accounts/{account-id}', (req) => {
       const a = access(state, req);
       if (isReply(a)) return a;
-      return { status: 200, body: { account: renderAccount(state, a.account!, prefixOf(req), req.query.get('withBalance') === 'true', req.now) } };
+      return {
+        status: 200,
+        body: {
+          account: renderAccount(state, a.account!, prefixOf(req), req.query.get('withBalance') === 'true', req.now),
+        },
+      };
     });
 
     route('GET', '/v1/accounts/{account-id}/balances', (req) => {
       const a = access(state, req);
       if (isReply(a)) return a;
       const { account } = a.account!;
-      return { status: 200, body: { account: { iban: rheinbankIban(state.seed, account.bankAccountId), currency: account.currency }, balances: renderBalances(state.ledger.get(account.bankAccountId)!, req.now) } };
+      return {
+        status: 200,
+        body: {
+          account: { iban: rheinbankIban(state.seed, account.bankAccountId), currency: account.currency },
+          balances: renderBalances(state.ledger.get(account.bankAccountId)!, req.now),
+        },
+      };
     });
 
     route('GET', '/v1/accounts/{account-id}/transactions', (req) => {
       const a = access(state, req);
       if (isReply(a)) return a;
       for (const unsupported of ['entryReferenceFrom', 'deltaList']) {
-        if (req.query.has(unsupported)) return bgError(400, 'PARAMETER_NOT_SUPPORTED', `${unsupported} is not supported by this ASPSP`, unsupported);
+        if (req.query.has(unsupported))
+          return bgError(400, 'PARAMETER_NOT_SUPPORTED', `${unsupported} is not supported by this ASPSP`, unsupported);
       }
       const { account } = a.account!;
       const ledger = state.ledger.get(account.bankAccountId)!;
@@ -260,7 +382,8 @@ function routes(state: State): Route[] {
       if (dateFrom > dateTo) return bgError(400, 'PERIOD_INVALID', 'dateFrom is after dateTo', 'dateFrom');
       const itemsPerPage = Math.min(500, Math.max(1, Number(req.query.get('itemsPerPage') ?? state.pageSize)));
       const pageIndex = Number(req.query.get('pageIndex') ?? 0);
-      if (!Number.isInteger(pageIndex) || pageIndex < 0) return bgError(400, 'FORMAT_ERROR', 'pageIndex must be a non-negative integer', 'pageIndex');
+      if (!Number.isInteger(pageIndex) || pageIndex < 0)
+        return bgError(400, 'FORMAT_ERROR', 'pageIndex must be a non-negative integer', 'pageIndex');
 
       const wantBooked = bookingStatus === 'booked' || bookingStatus === 'both' || bookingStatus === 'all';
       const wantPending = bookingStatus === 'pending' || bookingStatus === 'both' || bookingStatus === 'all';
@@ -278,7 +401,13 @@ function routes(state: State): Route[] {
           return ty - tx || (x.entry.id < y.entry.id ? 1 : -1);
         });
       const lastPage = Math.max(0, Math.ceil(rows.length / itemsPerPage) - 1);
-      if (pageIndex > lastPage) return bgError(400, 'FORMAT_ERROR', `pageIndex ${pageIndex} is beyond the last page (${lastPage})`, 'pageIndex');
+      if (pageIndex > lastPage)
+        return bgError(
+          400,
+          'FORMAT_ERROR',
+          `pageIndex ${pageIndex} is beyond the last page (${lastPage})`,
+          'pageIndex',
+        );
       const slice = rows.slice(pageIndex * itemsPerPage, (pageIndex + 1) * itemsPerPage);
       const accountHref = `${prefixOf(req)}/v1/accounts/${encodeURIComponent(account.bankAccountId)}`;
       const page = (n: number) => {
@@ -287,7 +416,10 @@ function routes(state: State): Route[] {
         q.set('itemsPerPage', String(itemsPerPage));
         return { href: `${accountHref}/transactions?${q.toString()}` };
       };
-      const render = (status: 'booked' | 'pending') => slice.filter((r) => r.status === status).map((r) => renderRheinbankTransaction(r.entry, r.status, account.currency, accountHref));
+      const render = (status: 'booked' | 'pending') =>
+        slice
+          .filter((r) => r.status === status)
+          .map((r) => renderRheinbankTransaction(r.entry, r.status, account.currency, accountHref));
       return {
         status: 200,
         body: {
@@ -319,15 +451,20 @@ function routes(state: State): Route[] {
         .find((r) => r.entry.id === req.params.transactionId);
       if (!row) return bgError(404, 'RESOURCE_UNKNOWN', 'No such transaction on this account', 'transactionId');
       const accountHref = `${prefixOf(req)}/v1/accounts/${encodeURIComponent(account.bankAccountId)}`;
-      return { status: 200, body: { transactionsDetails: renderRheinbankTransaction(row.entry, row.status, account.currency, accountHref) } };
+      return {
+        status: 200,
+        body: { transactionsDetails: renderRheinbankTransaction(row.entry, row.status, account.currency, accountHref) },
+      };
     });
 
     const ownConsent = (req: SandboxRequest): Psu | SandboxReply => {
       const psu = psuOf(state, req);
       if (isReply(psu)) return psu;
       const consentId = req.params.consentId ?? '';
-      if (!SANDBOX_CUSTOMERS.some((c) => c.banks.rheinbank?.consentId === consentId)) return bgError(403, 'CONSENT_UNKNOWN', 'The consent is unknown', 'consentId');
-      if (psu.consentId !== consentId) return bgError(403, 'CONSENT_UNKNOWN', 'The consent is unknown to this PSU', 'consentId');
+      if (!SANDBOX_CUSTOMERS.some((c) => c.banks.rheinbank?.consentId === consentId))
+        return bgError(403, 'CONSENT_UNKNOWN', 'The consent is unknown', 'consentId');
+      if (psu.consentId !== consentId)
+        return bgError(403, 'CONSENT_UNKNOWN', 'The consent is unknown to this PSU', 'consentId');
       return psu;
     };
 
@@ -340,7 +477,10 @@ function routes(state: State): Route[] {
     route('GET', '/v1/consents/{consentId}', (req) => {
       const psu = ownConsent(req);
       if (isReply(psu)) return psu;
-      const refs = psu.accounts.map((la) => ({ iban: rheinbankIban(state.seed, la.account.bankAccountId), currency: la.account.currency }));
+      const refs = psu.accounts.map((la) => ({
+        iban: rheinbankIban(state.seed, la.account.bankAccountId),
+        currency: la.account.currency,
+      }));
       const anchor = state.ledger.get(psu.accounts[0]!.account.bankAccountId)!.anchor;
       return {
         status: 200,
@@ -369,7 +509,12 @@ function routes(state: State): Route[] {
 export async function startRheinbank(options: RheinbankOptions): Promise<RunningRheinbank> {
   const now = options.now ?? systemClock;
   const seed = options.seed ?? SANDBOX_SEED;
-  const state: State = { seed, ledger: createLedgerStore('rheinbank', { seed, anchor: options.anchor ?? now() }), pageSize: options.pageSize ?? 100, consentStatus: new Map() };
+  const state: State = {
+    seed,
+    ledger: createLedgerStore('rheinbank', { seed, anchor: options.anchor ?? now() }),
+    pageSize: options.pageSize ?? 100,
+    consentStatus: new Map(),
+  };
   const server = await startSandboxServer({
     name: 'rheinbank',
     port: options.port,
@@ -387,6 +532,9 @@ export async function startRheinbank(options: RheinbankOptions): Promise<Running
     setConsentStatus: (consentId, status) => {
       state.consentStatus.set(consentId, status);
     },
-    consentStatus: (consentId) => (SANDBOX_CUSTOMERS.some((c) => c.banks.rheinbank?.consentId === consentId) ? (state.consentStatus.get(consentId) ?? 'valid') : undefined),
+    consentStatus: (consentId) =>
+      SANDBOX_CUSTOMERS.some((c) => c.banks.rheinbank?.consentId === consentId)
+        ? (state.consentStatus.get(consentId) ?? 'valid')
+        : undefined,
   };
 }

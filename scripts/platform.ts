@@ -94,7 +94,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   const now = options.now;
   const started: { name: string; close(): Promise<void> }[] = [];
   // Each part logs as its own service, exactly as it would in its own process.
-  const child = (name: string) => (options.logger ? options.logger.child({ part: name }) : createLogger(name, env.LOG_LEVEL ?? 'info'));
+  const child = (name: string) =>
+    options.logger ? options.logger.child({ part: name }) : createLogger(name, env.LOG_LEVEL ?? 'info');
 
   const closeAll = async () => {
     for (const part of started.splice(0).reverse()) {
@@ -117,20 +118,35 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
 
     // 1. The operator metrics listener, first: it is cheap, and a taken port fails before anything else starts.
     const metricsConfig = loadMetricsConfig('gateway', free ? { ...env, METRICS_PORT: '0' } : env);
-    const registries = Object.fromEntries([['platform', processRegistry()], ...PARTS.map((part) => [part, metricsOf(part).registry] as const)]);
-    const metrics = await startMetricsServer({ host: metricsConfig.METRICS_HOST, port: metricsConfig.METRICS_PORT, token: metricsConfig.METRICS_TOKEN, logger: child('metrics'), registries });
+    const registries = Object.fromEntries([
+      ['platform', processRegistry()],
+      ...PARTS.map((part) => [part, metricsOf(part).registry] as const),
+    ]);
+    const metrics = await startMetricsServer({
+      host: metricsConfig.METRICS_HOST,
+      port: metricsConfig.METRICS_PORT,
+      token: metricsConfig.METRICS_TOKEN,
+      logger: child('metrics'),
+      registries,
+    });
     started.push({ name: 'metrics', close: () => metrics.close() });
 
     // 2. Partner sandboxes (authorization server, banks, KYC provider), on their own variables
     // (sandboxes/config.ts: AUTH_PORT..., SANDBOX_HOST, SANDBOX_SEED, AUTH_ISSUER, AUTH_AUDIENCE, TOKEN_TTL_SECONDS).
     const sb = loadSandboxesConfig(env);
     const sandboxes = await startSandboxes({
-      ports: free ? 0 : { auth: sb.AUTH_PORT, northwind: sb.NORTHWIND_PORT, rheinbank: sb.RHEINBANK_PORT, onfido: sb.ONFIDO_PORT },
+      ports: free
+        ? 0
+        : { auth: sb.AUTH_PORT, northwind: sb.NORTHWIND_PORT, rheinbank: sb.RHEINBANK_PORT, onfido: sb.ONFIDO_PORT },
       ...(free ? {} : { host: sb.SANDBOX_HOST }),
       seed: sb.SANDBOX_SEED,
       adminRoutes: sb.PROFILE === 'sandbox',
       // The gateway checks tokens against the issuer and audience the sandbox mints them with.
-      auth: { ...(sb.AUTH_ISSUER && !free ? { issuer: sb.AUTH_ISSUER } : {}), audience: sb.AUTH_AUDIENCE, tokenTtlSeconds: sb.TOKEN_TTL_SECONDS },
+      auth: {
+        ...(sb.AUTH_ISSUER && !free ? { issuer: sb.AUTH_ISSUER } : {}),
+        audience: sb.AUTH_AUDIENCE,
+        tokenTtlSeconds: sb.TOKEN_TTL_SECONDS,
+      },
       ...(now ? { now } : {}),
       logger: child('sandboxes'),
     });
@@ -152,12 +168,21 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
 
     // 3. The subgraphs, each with its own port and schema, all in one embedded database (unless DATABASE_URL).
     const pgliteDir = env.DATABASE_URL ? env.PGLITE_DIR : sharedPgliteDir(env.PGLITE_DIR, logger);
-    const subgraphEnv = (name: SubgraphName) => ({ ...env, ...partnerEnv, PGLITE_DIR: pgliteDir, ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}) });
+    const subgraphEnv = (name: SubgraphName) => ({
+      ...env,
+      ...partnerEnv,
+      PGLITE_DIR: pgliteDir,
+      ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}),
+    });
     const starters: Record<SubgraphName, () => Promise<RunningServer>> = {
-      identity: async () => startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
-      accounts: async () => startAccountsSubgraph(loadAccountsConfig(subgraphEnv('accounts')), { logger: child('accounts'), now }),
-      payments: async () => startPaymentsSubgraph(loadPaymentsConfig(subgraphEnv('payments')), { logger: child('payments'), now }),
-      consents: async () => startConsentsSubgraph(loadConsentsConfig(subgraphEnv('consents')), { logger: child('consents'), now }),
+      identity: async () =>
+        startIdentitySubgraph(loadIdentityConfig(subgraphEnv('identity')), { logger: child('identity'), now }),
+      accounts: async () =>
+        startAccountsSubgraph(loadAccountsConfig(subgraphEnv('accounts')), { logger: child('accounts'), now }),
+      payments: async () =>
+        startPaymentsSubgraph(loadPaymentsConfig(subgraphEnv('payments')), { logger: child('payments'), now }),
+      consents: async () =>
+        startConsentsSubgraph(loadConsentsConfig(subgraphEnv('consents')), { logger: child('consents'), now }),
     };
     const names = Object.keys(starters) as SubgraphName[];
     // Each start runs as its subgraph: what it creates is measured and traced under its name.
@@ -174,18 +199,20 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     if (failed) throw failed.reason;
 
     // 4. The gateway, pointed at the subgraphs actually started.
-    const gateway = await runAsService('gateway', () => startGateway(
-      loadGatewayConfig({
-        ...env,
-        ...partnerEnv,
-        ...(free ? { GATEWAY_PORT: '0' } : {}),
-        IDENTITY_SUBGRAPH_URL: subgraphs.identity.url,
-        ACCOUNTS_SUBGRAPH_URL: subgraphs.accounts.url,
-        PAYMENTS_SUBGRAPH_URL: subgraphs.payments.url,
-        CONSENTS_SUBGRAPH_URL: subgraphs.consents.url,
-      }),
-      { logger: child('gateway'), now },
-    ));
+    const gateway = await runAsService('gateway', () =>
+      startGateway(
+        loadGatewayConfig({
+          ...env,
+          ...partnerEnv,
+          ...(free ? { GATEWAY_PORT: '0' } : {}),
+          IDENTITY_SUBGRAPH_URL: subgraphs.identity.url,
+          ACCOUNTS_SUBGRAPH_URL: subgraphs.accounts.url,
+          PAYMENTS_SUBGRAPH_URL: subgraphs.payments.url,
+          CONSENTS_SUBGRAPH_URL: subgraphs.consents.url,
+        }),
+        { logger: child('gateway'), now },
+      ),
+    );
     started.push({ name: 'gateway', close: () => gateway.close() });
 
     let stopping: Promise<{ cut: number }> | undefined;
@@ -273,7 +300,10 @@ function sharedPgliteDir(dir: string | undefined, logger: Logger): string {
   // Earlier versions kept one database per subgraph in <dir>/<subgraph>: say why that data is not seen.
   const legacy = SUBGRAPH_NAMES.filter((name) => existsSync(join(dir, name, 'PG_VERSION')));
   if (legacy.length > 0 && !existsSync(join(dir, 'PG_VERSION'))) {
-    logger.warn({ dir, legacy: legacy.map((name) => join(dir, name)) }, 'the subgraphs now share one database in PGLITE_DIR; the per-subgraph databases of an earlier version beside it are no longer read and can be deleted');
+    logger.warn(
+      { dir, legacy: legacy.map((name) => join(dir, name)) },
+      'the subgraphs now share one database in PGLITE_DIR; the per-subgraph databases of an earlier version beside it are no longer read and can be deleted',
+    );
   }
   return dir;
 }

@@ -82,7 +82,8 @@ export const sha256 = (text: string) => createHash('sha256').update(text).digest
 const LEVEL_ORDER: Record<ChangeLevel, number> = { BREAKING: 0, DANGEROUS: 1, NON_BREAKING: 2 };
 const DESCRIPTION_CHANGE = /_DESCRIPTION_(CHANGED|ADDED|REMOVED)$/;
 const REMOVAL = /\bremoval: (\d{4}-\d{2}-\d{2})\b/;
-const isDate = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+const isDate = (value: string) =>
+  /^\d{4}-\d{2}-\d{2}$/.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
 
 /** Compares the current public schema with the released one; pure (the CLI below reads and writes the files). */
 export async function checkSchema(input: CheckInput): Promise<CheckResult> {
@@ -90,14 +91,27 @@ export async function checkSchema(input: CheckInput): Promise<CheckResult> {
   const warnings: string[] = [];
   const { release } = input.released;
   if (sha256(input.released.sdl) !== release.sha256) {
-    problems.push('schema/released/public.graphql differs from the one release.json records (sha256): the released schema changes only through `npm run schema:release`');
+    problems.push(
+      'schema/released/public.graphql differs from the one release.json records (sha256): the released schema changes only through `npm run schema:release`',
+    );
   }
   const before = buildSchema(input.released.sdl);
   const after = buildSchema(input.current);
 
   const requirementChanges = requirementChangesBetween(before, after);
-  const found = (await diff(before, after)).map((c) => ({ type: c.type as string, path: c.path ?? '', message: oneLine(c.message), level: c.criticality.level as ChangeLevel }));
-  const added = new Set(found.filter((c) => c.type.endsWith('_ADDED') && !c.type.includes('DESCRIPTION') && !c.type.startsWith('DIRECTIVE_USAGE_')).map((c) => c.path));
+  const found = (await diff(before, after)).map((c) => ({
+    type: c.type as string,
+    path: c.path ?? '',
+    message: oneLine(c.message),
+    level: c.criticality.level as ChangeLevel,
+  }));
+  const added = new Set(
+    found
+      .filter(
+        (c) => c.type.endsWith('_ADDED') && !c.type.includes('DESCRIPTION') && !c.type.startsWith('DIRECTIVE_USAGE_'),
+      )
+      .map((c) => c.path),
+  );
   const changes: SchemaChange[] = [
     ...found
       // Said once: a description whose only change is its requirement paragraph is the requirement
@@ -105,15 +119,25 @@ export async function checkSchema(input: CheckInput): Promise<CheckResult> {
       // usage is the deprecation itself (*_DEPRECATION_ADDED / _REASON_CHANGED).
       .filter((c) => !(c.type === 'FIELD_DESCRIPTION_CHANGED' && requirementChanges.onlyRequirement.has(c.path)))
       .filter((c) => !(c.type.endsWith('_DESCRIPTION_ADDED') && added.has(c.path)))
-      .filter((c) => !(c.type.startsWith('DIRECTIVE_USAGE_') && c.level === 'NON_BREAKING' && /\.@deprecated\b/.test(c.path)))
+      .filter(
+        (c) => !(c.type.startsWith('DIRECTIVE_USAGE_') && c.level === 'NON_BREAKING' && /\.@deprecated\b/.test(c.path)),
+      )
       .map((c) => (DESCRIPTION_CHANGE.test(c.type) ? { ...c, message: `Description of '${c.path}' changed` } : c)),
     ...requirementChanges.changes,
-  ].sort((a, b) => LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || a.path.localeCompare(b.path) || a.type.localeCompare(b.type));
+  ].sort(
+    (a, b) =>
+      LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] || a.path.localeCompare(b.path) || a.type.localeCompare(b.type),
+  );
 
   // Breaking changes need a listed reason; every listed one must still match a change.
   const used = new Set<AcceptedChange>();
   for (const entry of input.accepted) {
-    if (typeof entry.type !== 'string' || typeof entry.path !== 'string' || typeof entry.reason !== 'string' || entry.reason.trim() === '') {
+    if (
+      typeof entry.type !== 'string' ||
+      typeof entry.path !== 'string' ||
+      typeof entry.reason !== 'string' ||
+      entry.reason.trim() === ''
+    ) {
       problems.push(`accepted-changes.json: every entry needs a type, a path and a reason (${JSON.stringify(entry)})`);
     }
   }
@@ -124,20 +148,32 @@ export async function checkSchema(input: CheckInput): Promise<CheckResult> {
       change.acceptedBecause = entry.reason.trim();
       used.add(entry);
     } else {
-      problems.push(`breaking change ${change.type} at ${change.path}: ${change.message} (if it is intended, list it with a reason in schema/released/accepted-changes.json)`);
+      problems.push(
+        `breaking change ${change.type} at ${change.path}: ${change.message} (if it is intended, list it with a reason in schema/released/accepted-changes.json)`,
+      );
     }
   }
   for (const entry of input.accepted) {
-    if (!used.has(entry) && entry.reason?.trim()) problems.push(`accepted-changes.json lists ${entry.type} at ${entry.path}, which is no breaking change of the current schema: remove the entry`);
+    if (!used.has(entry) && entry.reason?.trim())
+      problems.push(
+        `accepted-changes.json lists ${entry.type} at ${entry.path}, which is no breaking change of the current schema: remove the entry`,
+      );
   }
 
   for (const d of deprecationsOf(after)) {
     const removal = REMOVAL.exec(d.reason ?? '')?.[1];
-    const why = (d.reason ?? '').replace(REMOVAL, '').replace(/[\s.;,]+$/, '').trim();
-    if (!removal || !isDate(removal)) problems.push(`${d.coordinate} is deprecated without a removal date: write "removal: YYYY-MM-DD" in its reason`);
-    if (!why || why === 'No longer supported') problems.push(`${d.coordinate} is deprecated without a reason: say what to use instead`);
+    const why = (d.reason ?? '')
+      .replace(REMOVAL, '')
+      .replace(/[\s.;,]+$/, '')
+      .trim();
+    if (!removal || !isDate(removal))
+      problems.push(`${d.coordinate} is deprecated without a removal date: write "removal: YYYY-MM-DD" in its reason`);
+    if (!why || why === 'No longer supported')
+      problems.push(`${d.coordinate} is deprecated without a reason: say what to use instead`);
     if (removal && isDate(removal) && removal <= input.today) {
-      warnings.push(`${d.coordinate} is past its removal date ${removal}: check graphql_deprecated_field_requests_total in /metrics before removing it`);
+      warnings.push(
+        `${d.coordinate} is past its removal date ${removal}: check graphql_deprecated_field_requests_total in /metrics before removing it`,
+      );
     }
   }
   return { changes, problems, warnings };
@@ -158,15 +194,22 @@ function deprecationsOf(schema: GraphQLSchema): Deprecation[] {
     if (type.name.startsWith('__')) continue;
     if (isObjectType(type) || isInterfaceType(type)) {
       for (const field of Object.values(type.getFields())) {
-        if (field.deprecationReason != null) out.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
-        for (const arg of field.args) if (arg.deprecationReason != null) out.push({ coordinate: `${type.name}.${field.name}(${arg.name}:)`, reason: arg.deprecationReason });
+        if (field.deprecationReason != null)
+          out.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
+        for (const arg of field.args)
+          if (arg.deprecationReason != null)
+            out.push({ coordinate: `${type.name}.${field.name}(${arg.name}:)`, reason: arg.deprecationReason });
       }
     }
     if (isInputObjectType(type)) {
-      for (const field of Object.values(type.getFields())) if (field.deprecationReason != null) out.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
+      for (const field of Object.values(type.getFields()))
+        if (field.deprecationReason != null)
+          out.push({ coordinate: `${type.name}.${field.name}`, reason: field.deprecationReason });
     }
     if (isEnumType(type)) {
-      for (const value of type.getValues()) if (value.deprecationReason != null) out.push({ coordinate: `${type.name}.${value.name}`, reason: value.deprecationReason });
+      for (const value of type.getValues())
+        if (value.deprecationReason != null)
+          out.push({ coordinate: `${type.name}.${value.name}`, reason: value.deprecationReason });
     }
   }
   return out;
@@ -177,7 +220,10 @@ function deprecationsOf(schema: GraphQLSchema): Deprecation[] {
  * scope or a consent permission added, a consent now checked per account, a caller kind removed;
  * anything else only loosens it.
  */
-function requirementChangesBetween(before: GraphQLSchema, after: GraphQLSchema): { changes: SchemaChange[]; onlyRequirement: Set<string> } {
+function requirementChangesBetween(
+  before: GraphQLSchema,
+  after: GraphQLSchema,
+): { changes: SchemaChange[]; onlyRequirement: Set<string> } {
   const changes: SchemaChange[] = [];
   const onlyRequirement = new Set<string>();
   for (const type of Object.values(after.getTypeMap())) {
@@ -191,7 +237,8 @@ function requirementChangesBetween(before: GraphQLSchema, after: GraphQLSchema):
       const now = parseRequirementLine(field.description);
       if (!was || !now || JSON.stringify(was) === JSON.stringify(now)) continue;
       const coordinate = `${type.name}.${field.name}`;
-      if (withoutRequirementLine(previous.description) === withoutRequirementLine(field.description)) onlyRequirement.add(coordinate);
+      if (withoutRequirementLine(previous.description) === withoutRequirementLine(field.description))
+        onlyRequirement.add(coordinate);
       const line = (d: string | null | undefined) => d!.split('\n\n').at(-1)!.trim();
       changes.push({
         type: 'FIELD_REQUIREMENT_CHANGED',
@@ -237,7 +284,10 @@ function changesBody(changes: readonly SchemaChange[]): string {
     const ofLevel = changes.filter((c) => c.level === level);
     if (!ofLevel.length) continue;
     out.push(`### ${LEVEL_TITLE[level]}`, '');
-    for (const c of ofLevel) out.push(`- \`${c.path}\` (${c.type}): ${c.message}${c.acceptedBecause ? `. Accepted: ${oneLine(c.acceptedBecause)}` : ''}`);
+    for (const c of ofLevel)
+      out.push(
+        `- \`${c.path}\` (${c.type}): ${c.message}${c.acceptedBecause ? `. Accepted: ${oneLine(c.acceptedBecause)}` : ''}`,
+      );
     out.push('');
   }
   return out.join('\n');
@@ -261,7 +311,8 @@ function releasedSectionsOf(changelog: string | null): string[] {
   return sectionsOf(changelog ?? '').filter((s) => !s.startsWith('## Unreleased'));
 }
 
-const assemble = (sections: readonly string[]) => [CHANGELOG_HEADER, ...sections].map((s) => `${s.trimEnd()}\n`).join('\n');
+const assemble = (sections: readonly string[]) =>
+  [CHANGELOG_HEADER, ...sections].map((s) => `${s.trimEnd()}\n`).join('\n');
 
 /** The changelog with `unreleased` as its Unreleased section, the released sections kept as they are. */
 export function withUnreleased(changelog: string | null, unreleased: string): string {
@@ -285,7 +336,8 @@ function readState(): RepositoryState {
   const accepted = read(ACCEPTED_CHANGES_PATH);
   return {
     current: readFileSync(PUBLIC_SCHEMA_PATH, 'utf8'),
-    released: releasedSdl !== null && release !== null ? { sdl: releasedSdl, release: JSON.parse(release) as Release } : null,
+    released:
+      releasedSdl !== null && release !== null ? { sdl: releasedSdl, release: JSON.parse(release) as Release } : null,
     accepted: accepted ? ((JSON.parse(accepted) as { accepted?: AcceptedChange[] }).accepted ?? []) : [],
     changelog: read(CHANGELOG_PATH),
   };
@@ -300,12 +352,20 @@ export interface RepositoryCheck extends CheckResult {
 /** schema:check on the repository's files; `writeChangelog` rewrites the Unreleased section instead of failing on it. */
 export async function checkRepository({ writeChangelog = false } = {}): Promise<RepositoryCheck> {
   const state = readState();
-  if (!state.released) throw new Error('no released schema in schema/released/: run `npm run schema:release -- --version <x.y.z>` once');
-  const result = await checkSchema({ released: state.released, current: state.current, accepted: state.accepted, today: today() });
+  if (!state.released)
+    throw new Error('no released schema in schema/released/: run `npm run schema:release -- --version <x.y.z>` once');
+  const result = await checkSchema({
+    released: state.released,
+    current: state.current,
+    accepted: state.accepted,
+    today: today(),
+  });
   const unreleased = renderUnreleased(result.changes, state.released.release);
   if (writeChangelog) writeFileSync(CHANGELOG_PATH, withUnreleased(state.changelog, unreleased));
   else if (unreleasedSectionOf(state.changelog ?? '')?.trimEnd() !== unreleased.trimEnd()) {
-    result.problems.push('schema/CHANGELOG.md does not list the current changes: run `npm run schema:check -- --write-changelog`');
+    result.problems.push(
+      'schema/CHANGELOG.md does not list the current changes: run `npm run schema:check -- --write-changelog`',
+    );
   }
   return { ...result, release: state.released.release };
 }
@@ -323,12 +383,25 @@ export async function releaseSchema(version: string, date: string): Promise<stri
     const previous = semver(state.released.release.version)!;
     const newer = next[0]! - previous[0]! || next[1]! - previous[1]! || next[2]! - previous[2]!;
     if (newer <= 0) throw new Error(`--version ${version} is not after the released ${state.released.release.version}`);
-    const result = await checkSchema({ released: state.released, current: state.current, accepted: state.accepted, today: date });
-    if (result.problems.length) throw new Error(`the schema cannot be released:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
+    const result = await checkSchema({
+      released: state.released,
+      current: state.current,
+      accepted: state.accepted,
+      today: date,
+    });
+    if (result.problems.length)
+      throw new Error(`the schema cannot be released:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
     body = changesBody(result.changes);
   }
   const release: Release = { version, date, sha256: sha256(state.current) };
-  writeFileSync(CHANGELOG_PATH, assemble([renderUnreleased([], release), `## ${version} (${date})\n\n${body}`, ...releasedSectionsOf(state.changelog)]));
+  writeFileSync(
+    CHANGELOG_PATH,
+    assemble([
+      renderUnreleased([], release),
+      `## ${version} (${date})\n\n${body}`,
+      ...releasedSectionsOf(state.changelog),
+    ]),
+  );
   writeFileSync(RELEASED_SCHEMA_PATH, state.current);
   writeFileSync(RELEASE_PATH, `${JSON.stringify(release, null, 2)}\n`);
   writeFileSync(ACCEPTED_CHANGES_PATH, `${JSON.stringify({ accepted: [] }, null, 2)}\n`);
@@ -352,7 +425,10 @@ if (import.meta.main) {
       if (unknown.length) throw new Error('usage: npm run schema:check [-- --write-changelog]');
       const result = await checkRepository({ writeChangelog: args.includes('--write-changelog') });
       const count = (level: ChangeLevel) => result.changes.filter((c) => c.level === level).length;
-      for (const c of result.changes) console.log(`  ${c.level.padEnd(12)} ${c.path} (${c.type}): ${c.message}${c.acceptedBecause ? ` [accepted: ${c.acceptedBecause}]` : ''}`);
+      for (const c of result.changes)
+        console.log(
+          `  ${c.level.padEnd(12)} ${c.path} (${c.type}): ${c.message}${c.acceptedBecause ? ` [accepted: ${c.acceptedBecause}]` : ''}`,
+        );
       for (const w of result.warnings) console.log(`  warning: ${w}`);
       for (const p of result.problems) console.error(`  problem: ${p}`);
       console.log(

@@ -78,12 +78,26 @@ function subgraphPort(name: SubgraphName, env: Env): { port: number; host: strin
 export function launcherPortClaims(env: Env): PortClaim[] {
   const gateway = loadGatewayConfig(env);
   const sb = loadSandboxesConfig(env);
-  const sandboxPorts: Record<SandboxName, number> = { auth: sb.AUTH_PORT, northwind: sb.NORTHWIND_PORT, rheinbank: sb.RHEINBANK_PORT, onfido: sb.ONFIDO_PORT };
+  const sandboxPorts: Record<SandboxName, number> = {
+    auth: sb.AUTH_PORT,
+    northwind: sb.NORTHWIND_PORT,
+    rheinbank: sb.RHEINBANK_PORT,
+    onfido: sb.ONFIDO_PORT,
+  };
   const metrics = loadMetricsConfig('gateway', env);
   return [
     { variable: 'GATEWAY_PORT', port: gateway.GATEWAY_PORT, host: gateway.HOST, hostVariable: 'HOST' },
-    ...SUBGRAPHS.map((name) => ({ variable: `${name.toUpperCase()}_PORT`, ...subgraphPort(name, env), hostVariable: 'HOST' })),
-    ...(Object.keys(sandboxPorts) as SandboxName[]).map((name) => ({ variable: SANDBOX_PORT_VARIABLES[name], port: sandboxPorts[name], host: sb.SANDBOX_HOST, hostVariable: 'SANDBOX_HOST' })),
+    ...SUBGRAPHS.map((name) => ({
+      variable: `${name.toUpperCase()}_PORT`,
+      ...subgraphPort(name, env),
+      hostVariable: 'HOST',
+    })),
+    ...(Object.keys(sandboxPorts) as SandboxName[]).map((name) => ({
+      variable: SANDBOX_PORT_VARIABLES[name],
+      port: sandboxPorts[name],
+      host: sb.SANDBOX_HOST,
+      hostVariable: 'SANDBOX_HOST',
+    })),
     { variable: 'METRICS_PORT', port: metrics.METRICS_PORT, host: metrics.METRICS_HOST, hostVariable: 'METRICS_HOST' },
   ];
 }
@@ -114,7 +128,9 @@ export function startHelp(): string {
     '',
     'It reads the same environment variables as each part run on its own (README.md, Configuration).',
     'Ports (0: any free port):',
-    ...defaults.map((c) => `  ${c.variable.padEnd(width)}  ${String(c.port).padStart(5)}  ${PORT_ROLES[c.variable] ?? ''}`),
+    ...defaults.map(
+      (c) => `  ${c.variable.padEnd(width)}  ${String(c.port).padStart(5)}  ${PORT_ROLES[c.variable] ?? ''}`,
+    ),
     'Interfaces: HOST (gateway and subgraphs), SANDBOX_HOST (sandboxes), METRICS_HOST (metrics); default 127.0.0.1.',
     'Also: LOG_LEVEL, PROFILE, DATABASE_URL, PGLITE_DIR, REDIS_URL, PARTNER_SPECS_DIR, NORTHWIND_URL and the',
     'other partner URLs (set: used instead of the sandbox), and every other variable in README.md.',

@@ -66,7 +66,8 @@ const dashboard = readFileSync(new URL('test/operations/dashboard.graphql', root
   .trim();
 const body = JSON.stringify({ query: dashboard }).replaceAll("'", "'\\''");
 // npm run token finds the authorization server at 127.0.0.1:4100 (or AUTH_ISSUER / AUTH_PORT): say so when it moved.
-const tokenEnv = platform.urls.auth.replace(/\/$/, '') === 'http://127.0.0.1:4100' ? '' : `AUTH_ISSUER=${platform.urls.auth} `;
+const tokenEnv =
+  platform.urls.auth.replace(/\/$/, '') === 'http://127.0.0.1:4100' ? '' : `AUTH_ISSUER=${platform.urls.auth} `;
 
 process.stdout.write(`
   Financial data graph is running

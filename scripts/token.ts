@@ -12,7 +12,10 @@ import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type SandboxClient } from '../sandb
 function authIssuer(): string {
   try {
     // Only the variables that locate the server; the rest of the sandboxes' settings do not matter here.
-    const { AUTH_ISSUER: issuer, AUTH_PORT } = loadSandboxesConfig({ AUTH_ISSUER: process.env.AUTH_ISSUER, AUTH_PORT: process.env.AUTH_PORT });
+    const { AUTH_ISSUER: issuer, AUTH_PORT } = loadSandboxesConfig({
+      AUTH_ISSUER: process.env.AUTH_ISSUER,
+      AUTH_PORT: process.env.AUTH_PORT,
+    });
     return (issuer ?? `http://127.0.0.1:${AUTH_PORT}`).replace(/\/$/, '');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -25,7 +28,9 @@ function help(): string {
     const banks = Object.keys(c.banks).join(', ') || 'no banks';
     return `  ${c.customerId}  ${c.displayName.padEnd(6)} ${banks}`;
   });
-  const clients = SANDBOX_CLIENTS.map((c) => `  ${c.clientId.padEnd(12)} ${c.kind.padEnd(12)} ${c.allowedScopes.join(' ')}`);
+  const clients = SANDBOX_CLIENTS.map(
+    (c) => `  ${c.clientId.padEnd(12)} ${c.kind.padEnd(12)} ${c.allowedScopes.join(' ')}`,
+  );
   return [
     'Usage: npm run -s token -- --customer <customer id> [--client <client id>] [--scopes "<scope> <scope> ..."]',
     '',
@@ -78,18 +83,27 @@ if (values.help) {
 const AUTH_ISSUER = authIssuer();
 
 const client: SandboxClient | undefined = SANDBOX_CLIENTS.find((c) => c.clientId === values.client);
-if (!client) usage(`unknown client ${JSON.stringify(values.client)}; sandbox clients: ${SANDBOX_CLIENTS.map((c) => c.clientId).join(', ')}`);
+if (!client)
+  usage(
+    `unknown client ${JSON.stringify(values.client)}; sandbox clients: ${SANDBOX_CLIENTS.map((c) => c.clientId).join(', ')}`,
+  );
 
 const actsForCustomer = client.kind === 'FIRST_PARTY' || client.kind === 'THIRD_PARTY';
 if (actsForCustomer && !values.customer) usage(`--customer is required for ${client.clientId} (${client.kind})`);
-if (!actsForCustomer && values.customer) usage(`${client.clientId} is a ${client.kind} client and acts for itself: omit --customer`);
+if (!actsForCustomer && values.customer)
+  usage(`${client.clientId} is a ${client.kind} client and acts for itself: omit --customer`);
 if (values.customer && !SANDBOX_CUSTOMERS.some((c) => c.customerId === values.customer)) {
-  usage(`unknown customer ${JSON.stringify(values.customer)}; sandbox customers: ${SANDBOX_CUSTOMERS.map((c) => `${c.customerId} (${c.displayName})`).join(', ')}`);
+  usage(
+    `unknown customer ${JSON.stringify(values.customer)}; sandbox customers: ${SANDBOX_CUSTOMERS.map((c) => `${c.customerId} (${c.displayName})`).join(', ')}`,
+  );
 }
 
 const scopes = values.scopes === undefined ? client.allowedScopes : values.scopes.split(/\s+/).filter(Boolean);
 const notAllowed = scopes.filter((s) => !client.allowedScopes.includes(s));
-if (notAllowed.length > 0) usage(`client ${client.clientId} may not be granted ${notAllowed.join(', ')}; allowed: ${client.allowedScopes.join(' ')}`);
+if (notAllowed.length > 0)
+  usage(
+    `client ${client.clientId} may not be granted ${notAllowed.join(', ')}; allowed: ${client.allowedScopes.join(' ')}`,
+  );
 
 let res: Response;
 try {
@@ -110,7 +124,12 @@ try {
   // reported below
 }
 if (!res.ok || typeof body.access_token !== 'string') {
-  const reason = typeof body.error_description === 'string' ? body.error_description : typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+  const reason =
+    typeof body.error_description === 'string'
+      ? body.error_description
+      : typeof body.error === 'string'
+        ? body.error
+        : `HTTP ${res.status}`;
   fail(`the authorization server refused the token request: ${reason}`);
 }
 process.stdout.write(`${body.access_token}\n`);

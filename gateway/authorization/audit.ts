@@ -65,13 +65,17 @@ export function auditRules(schema: GraphQLSchema = loadPublicSchema()): AuditRep
       const policy: FieldPolicy | undefined = POLICY[type.name]?.[field.name];
       const rule = tree[type.name]?.[field.name];
       if (!policy || !rule) {
-        problems.push(`${coordinate}: no explicit rule (the fallback would deny it, but every field needs its own rule)`);
+        problems.push(
+          `${coordinate}: no explicit rule (the fallback would deny it, but every field needs its own rule)`,
+        );
         continue;
       }
       const pii = policy.pii || isPersonalData(field.description);
-      if (pii && !policy.pii) problems.push(`${coordinate}: described as personal data but the policy does not mark it PII`);
+      if (pii && !policy.pii)
+        problems.push(`${coordinate}: described as personal data but the policy does not mark it PII`);
       if (pii && !policy.scopes.includes('pii:read')) problems.push(`${coordinate}: PII field not behind pii:read`);
-      if (policy.decided === 'object' && !policy.object) problems.push(`${coordinate}: decided per object but names no object check`);
+      if (policy.decided === 'object' && !policy.object)
+        problems.push(`${coordinate}: decided per object but names no object check`);
       rows.push({
         type: type.name,
         field: field.name,
@@ -88,7 +92,8 @@ export function auditRules(schema: GraphQLSchema = loadPublicSchema()): AuditRep
   }
   for (const [typeName, fields] of Object.entries(POLICY)) {
     for (const fieldName of Object.keys(fields)) {
-      if (!schemaFields.has(`${typeName}.${fieldName}`)) problems.push(`${typeName}.${fieldName}: the policy names a field that does not exist in the public schema`);
+      if (!schemaFields.has(`${typeName}.${fieldName}`))
+        problems.push(`${typeName}.${fieldName}: the policy names a field that does not exist in the public schema`);
     }
   }
   const types = new Set(rows.map((r) => r.type)).size;
@@ -130,7 +135,12 @@ export function renderMarkdown(report: AuditReport): string {
   for (const r of report.rows) {
     if (r.type !== current) {
       current = r.type;
-      out.push(`## ${r.type}`, '', '| field | callers | scopes | consent | PII | decided | rule | why |', '|---|---|---|---|---|---|---|---|');
+      out.push(
+        `## ${r.type}`,
+        '',
+        '| field | callers | scopes | consent | PII | decided | rule | why |',
+        '|---|---|---|---|---|---|---|---|',
+      );
     }
     out.push(
       `| \`${r.field}\` | ${r.callers.join(', ')} | ${cell(r.scopes)} | ${r.consent ? `\`${r.consent}\`` : '—'} | ${r.pii ? 'yes' : ''} | ${r.decided}${r.objectCheck ? ` (${r.objectCheck})` : ''} | \`${r.rule}\` | ${r.note.replace(/\|/g, '\\|')} |`,

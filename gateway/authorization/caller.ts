@@ -38,7 +38,11 @@ export interface CallerDirectory {
    * (null for a payment the principal cannot see, or that does not exist). One request to the
    * payments subgraph for all ids (`_entities` on Payment, signed as the principal).
    */
-  paymentDebtorAccountIds(principal: Principal, requestId: string, paymentIds: readonly string[]): Promise<(string | null)[]>;
+  paymentDebtorAccountIds(
+    principal: Principal,
+    requestId: string,
+    paymentIds: readonly string[],
+  ): Promise<(string | null)[]>;
   /** The client a consent is granted to, as the principal sees it (null when the principal cannot see the consent). */
   consentClientId(principal: Principal, requestId: string, consentId: string): Promise<string | null>;
 }
@@ -53,9 +57,12 @@ export interface CallerDirectoryOptions {
 }
 
 export function authzUnavailable(what: string): GraphQLError {
-  return new graphqlRuntime.GraphQLError(`Access cannot be checked right now (${what}), so it is refused; retry later`, {
-    extensions: { code: 'SERVICE_UNAVAILABLE', service: 'authorization' },
-  });
+  return new graphqlRuntime.GraphQLError(
+    `Access cannot be checked right now (${what}), so it is refused; retry later`,
+    {
+      extensions: { code: 'SERVICE_UNAVAILABLE', service: 'authorization' },
+    },
+  );
 }
 
 export function staticKind(principal: Principal): ResolvedKind | undefined {
@@ -69,40 +76,64 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
   /** Process-local memo in front of the shared cache (same TTL): the kind is read on most requests. */
   const local = new Map<string, { kind: string; until: number }>();
 
-  async function internalQuery(subgraph: string, principal: Principal, requestId: string, operationName: string, query: string, variables: Record<string, unknown>): Promise<unknown> {
+  async function internalQuery(
+    subgraph: string,
+    principal: Principal,
+    requestId: string,
+    operationName: string,
+    query: string,
+    variables: Record<string, unknown>,
+  ): Promise<unknown> {
     const url = opts.subgraphUrls[subgraph];
     if (!url) throw authzUnavailable(`no ${subgraph} subgraph`);
-    const attributes = { 'http.request.method': 'POST', 'peer.service': subgraph, 'graphql.operation.name': operationName };
-    return withSpan(`POST subgraph:${subgraph}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
-      const started = performance.now();
-      let outcome = 'error';
-      // The subgraph's span continues this lookup's, as for the executor's calls.
-      const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
-      try {
-        const body = JSON.stringify({ operationName, query, variables });
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json',
-            [INTERNAL_AUTH_HEADER]: await signInternalContext(opts.internalSecret, subgraph, principal, requestId, body),
-            ...(requestId ? { 'x-request-id': requestId } : {}),
-            ...(traceparent ? { traceparent } : {}),
-          },
-          body,
-          signal: AbortSignal.timeout(opts.timeoutMs),
-        });
-        outcome = String(res.status);
-        const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
-        if (res.status !== 200 || answer.errors?.length || !answer.data) throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
-        return answer.data;
-      } catch (err) {
-        log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
-        throw authzUnavailable(`${subgraph} lookup failed`);
-      } finally {
-        metrics.outboundDuration.labels(`subgraph:${subgraph}`, operationName, outcome).observe((performance.now() - started) / 1000);
-      }
-    });
+    const attributes = {
+      'http.request.method': 'POST',
+      'peer.service': subgraph,
+      'graphql.operation.name': operationName,
+    };
+    return withSpan(
+      `POST subgraph:${subgraph}`,
+      { kind: SpanKind.CLIENT, service: 'gateway', attributes },
+      async (span) => {
+        const started = performance.now();
+        let outcome = 'error';
+        // The subgraph's span continues this lookup's, as for the executor's calls.
+        const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
+        try {
+          const body = JSON.stringify({ operationName, query, variables });
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json',
+              [INTERNAL_AUTH_HEADER]: await signInternalContext(
+                opts.internalSecret,
+                subgraph,
+                principal,
+                requestId,
+                body,
+              ),
+              ...(requestId ? { 'x-request-id': requestId } : {}),
+              ...(traceparent ? { traceparent } : {}),
+            },
+            body,
+            signal: AbortSignal.timeout(opts.timeoutMs),
+          });
+          outcome = String(res.status);
+          const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
+          if (res.status !== 200 || answer.errors?.length || !answer.data)
+            throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
+          return answer.data;
+        } catch (err) {
+          log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
+          throw authzUnavailable(`${subgraph} lookup failed`);
+        } finally {
+          metrics.outboundDuration
+            .labels(`subgraph:${subgraph}`, operationName, outcome)
+            .observe((performance.now() - started) / 1000);
+        }
+      },
+    );
   }
 
   return {
@@ -120,7 +151,14 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
         }
       }
       if (typeof kind !== 'string') {
-        const data = (await internalQuery('consents', principal, requestId, 'GatewayAuthzClientKind', 'query GatewayAuthzClientKind($id: ID!) { clientApp(id: $id) { kind } }', { id: principal.clientId })) as {
+        const data = (await internalQuery(
+          'consents',
+          principal,
+          requestId,
+          'GatewayAuthzClientKind',
+          'query GatewayAuthzClientKind($id: ID!) { clientApp(id: $id) { kind } }',
+          { id: principal.clientId },
+        )) as {
           clientApp: { kind: string } | null;
         };
         kind = data.clientApp?.kind ?? 'NONE';
@@ -148,7 +186,14 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
     },
 
     async transactionAccountId(principal, requestId, transactionId) {
-      const data = (await internalQuery('accounts', principal, requestId, 'GatewayAuthzTransactionAccount', 'query GatewayAuthzTransactionAccount($id: ID!) { transaction(id: $id) { account { id } } }', { id: transactionId })) as {
+      const data = (await internalQuery(
+        'accounts',
+        principal,
+        requestId,
+        'GatewayAuthzTransactionAccount',
+        'query GatewayAuthzTransactionAccount($id: ID!) { transaction(id: $id) { account { id } } }',
+        { id: transactionId },
+      )) as {
         transaction: { account: { id: string } | null } | null;
       };
       return data.transaction?.account?.id ?? null;
@@ -168,7 +213,10 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
       // Fail closed on anything but one answer per asked id.
       const entities = data._entities;
       if (!Array.isArray(entities) || entities.length !== paymentIds.length) {
-        log.error({ operationName: 'GatewayAuthzPaymentDebtors', asked: paymentIds.length }, 'payments lookup answered with an unexpected shape; denying');
+        log.error(
+          { operationName: 'GatewayAuthzPaymentDebtors', asked: paymentIds.length },
+          'payments lookup answered with an unexpected shape; denying',
+        );
         throw authzUnavailable('payments lookup failed');
       }
       return entities.map((e: unknown, i) => {
@@ -181,7 +229,14 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
     },
 
     async consentClientId(principal, requestId, consentId) {
-      const data = (await internalQuery('consents', principal, requestId, 'GatewayAuthzConsentClient', 'query GatewayAuthzConsentClient($id: ID!) { consent(id: $id) { client { id } } }', { id: consentId })) as {
+      const data = (await internalQuery(
+        'consents',
+        principal,
+        requestId,
+        'GatewayAuthzConsentClient',
+        'query GatewayAuthzConsentClient($id: ID!) { consent(id: $id) { client { id } } }',
+        { id: consentId },
+      )) as {
         consent: { client: { id: string } } | null;
       };
       return data.consent?.client.id ?? null;

@@ -7,7 +7,14 @@ import type { Logger } from '../../lib/logger.ts';
 import { metricsOf } from '../../lib/metrics.ts';
 import { currentRequestContext } from '../../lib/request-context.ts';
 import { SpanKind, traceparentOf, withSpan } from '../../lib/tracing.ts';
-import { CONSENT_PERMISSIONS, CONSENT_STATUSES, consentGrants, consentInForce, type ConsentPermission, type ConsentStatus } from '../../lib/consent.ts';
+import {
+  CONSENT_PERMISSIONS,
+  CONSENT_STATUSES,
+  consentGrants,
+  consentInForce,
+  type ConsentPermission,
+  type ConsentStatus,
+} from '../../lib/consent.ts';
 import type { Principal } from '../../lib/principal.ts';
 
 /**
@@ -91,14 +98,21 @@ const activeConsentsSchema = z.array(activeConsentSchema);
 
 /** The error a consent check rejects with when the consents cannot be loaded: a denial, never an allowance. */
 export function consentsUnavailable(): GraphQLError {
-  return new GraphQLError('Consents cannot be checked right now, so access that needs a consent is refused; retry later', {
-    extensions: { code: CONSENTS_UNAVAILABLE_CODE, service: 'consents' },
-  });
+  return new GraphQLError(
+    'Consents cannot be checked right now, so access that needs a consent is refused; retry later',
+    {
+      extensions: { code: CONSENTS_UNAVAILABLE_CODE, service: 'consents' },
+    },
+  );
 }
 
 /** True for the error of consentsUnavailable() (for rules that want to tell it from other failures). */
 export function isConsentsUnavailable(err: unknown): boolean {
-  return err instanceof GraphQLError && err.extensions.code === CONSENTS_UNAVAILABLE_CODE && err.extensions.service === 'consents';
+  return (
+    err instanceof GraphQLError &&
+    err.extensions.code === CONSENTS_UNAVAILABLE_CODE &&
+    err.extensions.service === 'consents'
+  );
 }
 
 /** Shared-cache key of (customer, client). Both ids are encoded so no id can forge another pair's key. */
@@ -121,7 +135,9 @@ export function createConsentLookup(opts: {
 }): ConsentLookup {
   const { fetchActive, cache, ttlMs, logger } = opts;
   if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > CONSENT_CACHE_TTL_MAX_MS) {
-    throw new RangeError(`consent cache TTL must be an integer between 1 and ${CONSENT_CACHE_TTL_MAX_MS} ms, got ${ttlMs}`);
+    throw new RangeError(
+      `consent cache TTL must be an integer between 1 and ${CONSENT_CACHE_TTL_MAX_MS} ms, got ${ttlMs}`,
+    );
   }
   const now = opts.now ?? (() => new Date());
   const log = logger.child({ component: 'consent-lookup' });
@@ -151,7 +167,10 @@ export function createConsentLookup(opts: {
     try {
       fresh = await fetchActive(principal, requestId);
     } catch (err) {
-      log.error({ err: (err as Error).message, clientId: principal.clientId }, 'cannot load consents; refusing consent-based access (fail closed)');
+      log.error(
+        { err: (err as Error).message, clientId: principal.clientId },
+        'cannot load consents; refusing consent-based access (fail closed)',
+      );
       throw consentsUnavailable();
     }
     try {
@@ -170,7 +189,9 @@ export function createConsentLookup(opts: {
       // A failure is returned as the key's value (not thrown from the batch, which DataLoader
       // would un-cache), so it is kept for the rest of the request: a consents outage costs one
       // call per request, not one per field, and the whole request is denied consistently.
-      const loader = new DataLoader<string, ActiveConsent[]>((keys) => Promise.all(keys.map(() => load(caller, requestId).catch((err: unknown) => err as Error))));
+      const loader = new DataLoader<string, ActiveConsent[]>((keys) =>
+        Promise.all(keys.map(() => load(caller, requestId).catch((err: unknown) => err as Error))),
+      );
       const active = async (): Promise<ActiveConsent[]> => {
         const all = await loader.load('active');
         const at = now();
@@ -193,13 +214,26 @@ export function createConsentLookup(opts: {
   };
 }
 
-const ACTIVE_CONSENTS_QUERY = /* GraphQL */ `query GatewayActiveConsents($r: [_Any!]!) {
-  _entities(representations: $r) {
-    ... on Customer {
-      consents(status: [AUTHORISED]) { id status permissions expiresAt client { id } accounts { id } }
+const ACTIVE_CONSENTS_QUERY = /* GraphQL */ `
+  query GatewayActiveConsents($r: [_Any!]!) {
+    _entities(representations: $r) {
+      ... on Customer {
+        consents(status: [AUTHORISED]) {
+          id
+          status
+          permissions
+          expiresAt
+          client {
+            id
+          }
+          accounts {
+            id
+          }
+        }
+      }
     }
   }
-}`;
+`;
 
 const subgraphResponseSchema = z.object({
   data: z
@@ -233,14 +267,26 @@ const subgraphResponseSchema = z.object({
  * the principal's client, so a first-party principal (who sees all of the customer's consents)
  * holds none. Any failure (network, timeout, non-200, GraphQL errors, a wrong shape) throws.
  */
-export function consentsSubgraphFetcher(opts: { url: string; internalSecret: string; timeoutMs: number; logger: Logger }): (principal: Principal, requestId: string) => Promise<ActiveConsent[]> {
+export function consentsSubgraphFetcher(opts: {
+  url: string;
+  internalSecret: string;
+  timeoutMs: number;
+  logger: Logger;
+}): (principal: Principal, requestId: string) => Promise<ActiveConsent[]> {
   const target = 'subgraph:consents';
   const metrics = metricsOf('gateway');
   return async (principal, requestId) => {
     if (principal.customerId === null) return [];
-    const attributes = { 'http.request.method': 'POST', 'peer.service': 'consents', 'graphql.operation.name': 'GatewayActiveConsents' };
+    const attributes = {
+      'http.request.method': 'POST',
+      'peer.service': 'consents',
+      'graphql.operation.name': 'GatewayActiveConsents',
+    };
     return withSpan(`POST ${target}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
-      const body = JSON.stringify({ query: ACTIVE_CONSENTS_QUERY, variables: { r: [{ __typename: 'Customer', id: principal.customerId }] } });
+      const body = JSON.stringify({
+        query: ACTIVE_CONSENTS_QUERY,
+        variables: { r: [{ __typename: 'Customer', id: principal.customerId }] },
+      });
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         accept: 'application/json',
@@ -264,7 +310,11 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
         } catch (err) {
           const timedOut = (err as Error).name === 'TimeoutError';
           outcome = timedOut ? 'timeout' : 'error';
-          throw new Error(timedOut ? `consents subgraph gave no answer within ${opts.timeoutMs} ms` : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`);
+          throw new Error(
+            timedOut
+              ? `consents subgraph gave no answer within ${opts.timeoutMs} ms`
+              : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`,
+          );
         }
         outcome = String(res.status);
         const text = await res.text();
@@ -279,7 +329,9 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
         const parsed = subgraphResponseSchema.safeParse(json);
         if (!parsed.success) {
           outcome = 'invalid';
-          throw new Error(`consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+          throw new Error(
+            `consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+          );
         }
         if (parsed.data.errors?.length) {
           outcome = 'graphql_error';
@@ -292,9 +344,17 @@ export function consentsSubgraphFetcher(opts: { url: string; internalSecret: str
         }
         return (entities[0]?.consents ?? [])
           .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
-          .map((c) => ({ id: c.id, status: c.status, permissions: c.permissions, accountIds: c.accounts.map((a) => a.id), expiresAt: c.expiresAt }));
+          .map((c) => ({
+            id: c.id,
+            status: c.status,
+            permissions: c.permissions,
+            accountIds: c.accounts.map((a) => a.id),
+            expiresAt: c.expiresAt,
+          }));
       } finally {
-        metrics.outboundDuration.labels(target, 'Customer.consents', outcome).observe((performance.now() - started) / 1000);
+        metrics.outboundDuration
+          .labels(target, 'Customer.consents', outcome)
+          .observe((performance.now() - started) / 1000);
       }
     });
   };

@@ -40,7 +40,12 @@ export interface AuthzState {
 
 const states = new WeakMap<object, AuthzState>();
 
-export function authzState(context: object, principal: Principal | null, requestId: string, deps: AuthzDeps): AuthzState {
+export function authzState(
+  context: object,
+  principal: Principal | null,
+  requestId: string,
+  deps: AuthzDeps,
+): AuthzState {
   let state = states.get(context);
   if (state) return state;
   let owned: Promise<Set<string>> | undefined;
@@ -49,13 +54,19 @@ export function authzState(context: object, principal: Principal | null, request
   state = {
     principal,
     requestId,
-    kind: () => (kind ??= principal ? deps.directory.kindOf(principal, requestId) : Promise.resolve<ResolvedKind>(null)),
+    kind: () =>
+      (kind ??= principal ? deps.directory.kindOf(principal, requestId) : Promise.resolve<ResolvedKind>(null)),
     consents: deps.consents.forRequest(principal, requestId),
-    ownedAccountIds: () => (owned ??= principal ? deps.directory.ownedAccountIds(principal, requestId) : Promise.resolve(new Set())),
-    transactionAccountId: (transactionId) => (principal ? deps.directory.transactionAccountId(principal, requestId, transactionId) : Promise.resolve(null)),
+    ownedAccountIds: () =>
+      (owned ??= principal ? deps.directory.ownedAccountIds(principal, requestId) : Promise.resolve(new Set())),
+    transactionAccountId: (transactionId) =>
+      principal ? deps.directory.transactionAccountId(principal, requestId, transactionId) : Promise.resolve(null),
     paymentDebtorAccountId(paymentId) {
       if (!principal) return Promise.resolve(null);
-      debtors ??= new DataLoader<string, string | null>((ids) => deps.directory.paymentDebtorAccountIds(principal, requestId, ids), { maxBatchSize: 100 });
+      debtors ??= new DataLoader<string, string | null>(
+        (ids) => deps.directory.paymentDebtorAccountIds(principal, requestId, ids),
+        { maxBatchSize: 100 },
+      );
       return debtors.load(paymentId);
     },
     async consentChanged(consentId) {
@@ -84,20 +95,45 @@ export interface Denial {
 }
 
 /** The scope part of a caller-level rule: needs only the token. */
-export function scopeDenial(coordinate: string, policy: FieldPolicy | undefined, principal: Principal | null): Denial | null {
-  if (!policy) return { field: coordinate, reason: 'NO_RULE', message: `${coordinate} has no authorization rule (denied by default)` };
+export function scopeDenial(
+  coordinate: string,
+  policy: FieldPolicy | undefined,
+  principal: Principal | null,
+): Denial | null {
+  if (!policy)
+    return {
+      field: coordinate,
+      reason: 'NO_RULE',
+      message: `${coordinate} has no authorization rule (denied by default)`,
+    };
   const missing = policy.scopes.filter((s) => !principal?.scopes.includes(s));
-  return missing.length > 0 ? { field: coordinate, reason: 'SCOPE', missingScopes: missing, message: `${coordinate} needs scope ${missing.join(', ')}` } : null;
+  return missing.length > 0
+    ? {
+        field: coordinate,
+        reason: 'SCOPE',
+        missingScopes: missing,
+        message: `${coordinate} needs scope ${missing.join(', ')}`,
+      }
+    : null;
 }
 
 /** The caller-kind and consented-permission part: needs the client registry and, for a third party, its consents. */
 export async function callerDenial(coordinate: string, policy: FieldPolicy, state: AuthzState): Promise<Denial | null> {
   const kind = await state.kind();
   if (kind === null || !policy.callers.includes(kind)) {
-    return { field: coordinate, reason: 'CALLER_KIND', message: `${coordinate} is not available to ${kind === null ? 'this client' : describeKind(kind)} callers` };
+    return {
+      field: coordinate,
+      reason: 'CALLER_KIND',
+      message: `${coordinate} is not available to ${kind === null ? 'this client' : describeKind(kind)} callers`,
+    };
   }
   if (kind === 'thirdParty' && policy.consent && !(await state.consents.grants(policy.consent))) {
-    return { field: coordinate, reason: 'CONSENT', missingConsent: policy.consent, message: `${coordinate} needs an authorised consent granting ${policy.consent}` };
+    return {
+      field: coordinate,
+      reason: 'CONSENT',
+      missingConsent: policy.consent,
+      message: `${coordinate} needs an authorised consent granting ${policy.consent}`,
+    };
   }
   return null;
 }
@@ -107,7 +143,11 @@ function describeKind(kind: NonNullable<ResolvedKind>): string {
 }
 
 /** The full caller-level rule of one field (what the pre-execution pass enforces). */
-export async function callerLevelDenial(typeName: string, fieldName: string, state: AuthzState): Promise<Denial | null> {
+export async function callerLevelDenial(
+  typeName: string,
+  fieldName: string,
+  state: AuthzState,
+): Promise<Denial | null> {
   const coordinate = `${typeName}.${fieldName}`;
   const policy = policyOf(typeName, fieldName);
   const scope = scopeDenial(coordinate, policy, state.principal);
@@ -116,7 +156,16 @@ export async function callerLevelDenial(typeName: string, fieldName: string, sta
 }
 
 /** Per-object checks. Each returns true to allow; anything else (false, a throw) denies. */
-export const OBJECT_CHECKS: Record<ObjectCheck, (parent: unknown, args: Record<string, unknown>, state: AuthzState, info: GraphQLResolveInfo, policy: FieldPolicy) => Promise<boolean>> = {
+export const OBJECT_CHECKS: Record<
+  ObjectCheck,
+  (
+    parent: unknown,
+    args: Record<string, unknown>,
+    state: AuthzState,
+    info: GraphQLResolveInfo,
+    policy: FieldPolicy,
+  ) => Promise<boolean>
+> = {
   /** The Customer is the caller's own: Query.me is by definition; Query.customer only with the caller's own id; any other Customer object only when its id is the caller's customer id. */
   async ownCustomer(parent, args, state, info) {
     const own = state.principal?.customerId;

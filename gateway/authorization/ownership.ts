@@ -50,7 +50,8 @@ export function recordingOwners<R extends { context?: unknown }, T>(executor: (r
   return (request) => {
     const result = executor(request);
     const record = <V>(r: V): V => {
-      if (r && typeof r === 'object' && 'extensions' in r) recordOwners(request.context, (r as { extensions?: unknown }).extensions);
+      if (r && typeof r === 'object' && 'extensions' in r)
+        recordOwners(request.context, (r as { extensions?: unknown }).extensions);
       return r;
     };
     return (isPromiseLike(result) ? result.then(record) : record(result)) as T;
@@ -78,7 +79,14 @@ export function refuseForeignObjects(schema: GraphQLSchema): GraphQLSchema {
         if (foreign.length > 0) {
           metricsOf('gateway').securityEvents.labels('foreign_object').inc(foreign.length);
           context.logger.error(
-            { securityEvent: 'foreign_object', requestId: context.requestId, field: `${type.name}.${field.name}`, caller: context.principal?.customerId ?? null, clientId: context.principal?.clientId, objects: foreign },
+            {
+              securityEvent: 'foreign_object',
+              requestId: context.requestId,
+              field: `${type.name}.${field.name}`,
+              caller: context.principal?.customerId ?? null,
+              clientId: context.principal?.clientId,
+              objects: foreign,
+            },
             'SECURITY: an object owned by another customer reached this request; refused',
           );
           throw forbidden();

@@ -86,14 +86,30 @@ function field(p: Partial<FieldPolicy> & Pick<FieldPolicy, 'callers' | 'note'>):
   return { scopes: [], consent: null, pii: false, decided: p.object ? 'object' : 'operation', object: null, ...p };
 }
 /** A field of a customer's data, reachable by the customer's apps (first- and third-party). */
-function data(scopes: readonly Scope[], consent: ConsentPermission | null, note: string, extra: Partial<FieldPolicy> = {}): FieldPolicy {
+function data(
+  scopes: readonly Scope[],
+  consent: ConsentPermission | null,
+  note: string,
+  extra: Partial<FieldPolicy> = {},
+): FieldPolicy {
   return field({ callers: CUSTOMER_APPS, scopes, consent, note, ...extra });
 }
-function pii(scopes: readonly Scope[], consent: ConsentPermission | null, note: string, extra: Partial<FieldPolicy> = {}): FieldPolicy {
+function pii(
+  scopes: readonly Scope[],
+  consent: ConsentPermission | null,
+  note: string,
+  extra: Partial<FieldPolicy> = {},
+): FieldPolicy {
   return data([...scopes, 'pii:read'], consent, note, { pii: true, ...extra });
 }
 /** Every field of a value type (no identity of its own) follows the field that returned it. */
-function inherit(fields: readonly string[], scopes: readonly Scope[], consent: ConsentPermission | null, note: string, extra: Partial<FieldPolicy> = {}): TypePolicy {
+function inherit(
+  fields: readonly string[],
+  scopes: readonly Scope[],
+  consent: ConsentPermission | null,
+  note: string,
+  extra: Partial<FieldPolicy> = {},
+): TypePolicy {
   return Object.fromEntries(fields.map((f) => [f, data(scopes, consent, note, extra)]));
 }
 
@@ -110,22 +126,67 @@ const VALUE = 'value type: guarded by the field that returned it';
 
 export const POLICY: Record<string, TypePolicy> = {
   Query: {
-    me: data([], null, 'the caller\'s own customer; its fields carry their own rules', onCustomer),
-    customer: data([], null, 'only the caller\'s own customer id; staff get nothing (no staff access is served by the subgraphs)', onCustomer),
-    account: data(ACC, 'ACCOUNTS', 'one of the customer\'s accounts; thirdParty only for an account its consent covers', onAccount),
-    transaction: data(TXN, 'TRANSACTIONS', 'one of the customer\'s transactions (subgraph filters by owner); thirdParty only when its consent covers the transaction\'s account', { object: 'transactionAccess' }),
-    payment: data(PAY, 'PAYMENTS_INITIATION', 'one of the customer\'s payments (subgraph filters by owner); thirdParty only when its consent covers the payment\'s debtor account, otherwise null as for an unknown id', onPayment),
-    consent: data(CNS, null, 'the customer sees their consents; a thirdParty only those granted to it (subgraph filters)'),
-    clientApp: field({ callers: ['customer', 'thirdParty', 'staff'], scopes: CNS, note: 'public registry data of FIRST_PARTY/THIRD_PARTY apps (consent screens, staff review)' }),
+    me: data([], null, "the caller's own customer; its fields carry their own rules", onCustomer),
+    customer: data(
+      [],
+      null,
+      "only the caller's own customer id; staff get nothing (no staff access is served by the subgraphs)",
+      onCustomer,
+    ),
+    account: data(
+      ACC,
+      'ACCOUNTS',
+      "one of the customer's accounts; thirdParty only for an account its consent covers",
+      onAccount,
+    ),
+    transaction: data(
+      TXN,
+      'TRANSACTIONS',
+      "one of the customer's transactions (subgraph filters by owner); thirdParty only when its consent covers the transaction's account",
+      { object: 'transactionAccess' },
+    ),
+    payment: data(
+      PAY,
+      'PAYMENTS_INITIATION',
+      "one of the customer's payments (subgraph filters by owner); thirdParty only when its consent covers the payment's debtor account, otherwise null as for an unknown id",
+      onPayment,
+    ),
+    consent: data(
+      CNS,
+      null,
+      'the customer sees their consents; a thirdParty only those granted to it (subgraph filters)',
+    ),
+    clientApp: field({
+      callers: ['customer', 'thirdParty', 'staff'],
+      scopes: CNS,
+      note: 'public registry data of FIRST_PARTY/THIRD_PARTY apps (consent screens, staff review)',
+    }),
   },
   Mutation: {
-    requestConsent: field({ callers: ['thirdParty'], scopes: ['consents:write'], note: 'a THIRD_PARTY client asks the customer it acts for' }),
-    authoriseConsent: field({ callers: FIRST_PARTY_ONLY, scopes: ['consents:write'], object: 'ownAccountIds', note: 'only the customer, through a first-party app, and only for their own accounts (checked at the gateway)' }),
-    rejectConsent: field({ callers: FIRST_PARTY_ONLY, scopes: ['consents:write'], note: 'only the customer; the subgraph refuses foreign consent ids like unknown ones' }),
-    revokeConsent: field({ callers: FIRST_PARTY_ONLY, scopes: ['consents:write'], note: 'only the customer; the subgraph refuses foreign consent ids like unknown ones' }),
+    requestConsent: field({
+      callers: ['thirdParty'],
+      scopes: ['consents:write'],
+      note: 'a THIRD_PARTY client asks the customer it acts for',
+    }),
+    authoriseConsent: field({
+      callers: FIRST_PARTY_ONLY,
+      scopes: ['consents:write'],
+      object: 'ownAccountIds',
+      note: 'only the customer, through a first-party app, and only for their own accounts (checked at the gateway)',
+    }),
+    rejectConsent: field({
+      callers: FIRST_PARTY_ONLY,
+      scopes: ['consents:write'],
+      note: 'only the customer; the subgraph refuses foreign consent ids like unknown ones',
+    }),
+    revokeConsent: field({
+      callers: FIRST_PARTY_ONLY,
+      scopes: ['consents:write'],
+      note: 'only the customer; the subgraph refuses foreign consent ids like unknown ones',
+    }),
   },
   Customer: {
-    id: data([], null, 'the caller\'s own id', onCustomer),
+    id: data([], null, "the caller's own id", onCustomer),
     displayName: data(IDN, 'IDENTITY', 'chosen display name, not a legal name', onCustomer),
     createdAt: data(IDN, 'IDENTITY', 'profile data', onCustomer),
     kyc: data(IDN, 'IDENTITY', 'KYC summary (no personal data)', onCustomer),
@@ -134,10 +195,15 @@ export const POLICY: Record<string, TypePolicy> = {
     email: pii(IDN, 'IDENTITY', 'e-mail address', onCustomer),
     phone: pii(IDN, 'IDENTITY', 'phone number', onCustomer),
     address: pii(IDN, 'IDENTITY', 'residential address', onCustomer),
-    accounts: data(ACC, 'ACCOUNTS', 'the customer\'s accounts; each Account is checked per object', onCustomer),
+    accounts: data(ACC, 'ACCOUNTS', "the customer's accounts; each Account is checked per object", onCustomer),
     unavailableInstitutions: data(ACC, 'ACCOUNTS', 'which banks are missing from accounts', onCustomer),
-    payments: data(PAY, 'PAYMENTS_INITIATION', 'the customer\'s payments; a thirdParty sees only those whose debtor account its consent covers (others are left out of the edges)', onCustomer),
-    consents: data(CNS, null, 'the customer\'s consents (a thirdParty sees only its own: subgraph filters)', onCustomer),
+    payments: data(
+      PAY,
+      'PAYMENTS_INITIATION',
+      "the customer's payments; a thirdParty sees only those whose debtor account its consent covers (others are left out of the edges)",
+      onCustomer,
+    ),
+    consents: data(CNS, null, "the customer's consents (a thirdParty sees only its own: subgraph filters)", onCustomer),
   },
   Account: {
     id: data(ACC, 'ACCOUNTS', 'account id', onAccount),
@@ -151,21 +217,66 @@ export const POLICY: Record<string, TypePolicy> = {
     identification: pii(ACC, 'ACCOUNTS', 'full account number / IBAN', onAccount),
     balances: data(BAL, 'BALANCES', 'balances of this account', onAccount),
     currentBalance: data(BAL, 'BALANCES', 'balance of this account', onAccount),
-    transactions: data(TXN, 'TRANSACTIONS', 'transactions of this account (consent must cover this account for TRANSACTIONS)', onAccount),
+    transactions: data(
+      TXN,
+      'TRANSACTIONS',
+      'transactions of this account (consent must cover this account for TRANSACTIONS)',
+      onAccount,
+    ),
   },
   Institution: inherit(['id', 'name', 'standard'], ACC, 'ACCOUNTS', VALUE),
-  AccountIdentification: inherit(['scheme', 'value'], [...ACC, 'pii:read'], 'ACCOUNTS', 'full account identification (PII)', { pii: true }),
+  AccountIdentification: inherit(
+    ['scheme', 'value'],
+    [...ACC, 'pii:read'],
+    'ACCOUNTS',
+    'full account identification (PII)',
+    { pii: true },
+  ),
   Balance: inherit(['type', 'amount', 'direction', 'asOf', 'includesCreditLine'], BAL, 'BALANCES', VALUE),
   TransactionConnection: inherit(['edges', 'pageInfo'], TXN, 'TRANSACTIONS', VALUE),
   TransactionEdge: inherit(['cursor', 'node'], TXN, 'TRANSACTIONS', VALUE),
   Transaction: {
-    ...inherit(['id', 'amount', 'direction', 'status', 'kind', 'occurredAt', 'bookedAt', 'valueDate', 'description', 'counterpartyName', 'reverses', 'reversedBy'], TXN, 'TRANSACTIONS', 'reached only through an Account or a Query.transaction checked per object'),
-    account: data([...TXN, ...ACC], 'ACCOUNTS', 'the transaction\'s account, itself checked per object'),
+    ...inherit(
+      [
+        'id',
+        'amount',
+        'direction',
+        'status',
+        'kind',
+        'occurredAt',
+        'bookedAt',
+        'valueDate',
+        'description',
+        'counterpartyName',
+        'reverses',
+        'reversedBy',
+      ],
+      TXN,
+      'TRANSACTIONS',
+      'reached only through an Account or a Query.transaction checked per object',
+    ),
+    account: data([...TXN, ...ACC], 'ACCOUNTS', "the transaction's account, itself checked per object"),
   },
   Money: inherit(['amount', 'currency'], [], null, VALUE),
   PageInfo: inherit(['hasNextPage', 'endCursor'], [], null, VALUE),
   Consent: {
-    ...inherit(['id', 'status', 'client', 'customer', 'permissions', 'createdAt', 'authorisedAt', 'expiresAt', 'revokedAt', 'history'], CNS, null, 'the subgraph returns only consents the caller may see'),
+    ...inherit(
+      [
+        'id',
+        'status',
+        'client',
+        'customer',
+        'permissions',
+        'createdAt',
+        'authorisedAt',
+        'expiresAt',
+        'revokedAt',
+        'history',
+      ],
+      CNS,
+      null,
+      'the subgraph returns only consents the caller may see',
+    ),
     accounts: data([...CNS, ...ACC], 'ACCOUNTS', 'accounts the consent covers; each Account is checked per object'),
   },
   ConsentEvent: inherit(['status', 'at', 'actor'], CNS, null, VALUE),
@@ -175,20 +286,50 @@ export const POLICY: Record<string, TypePolicy> = {
     kind: field({ callers: ['customer', 'thirdParty', 'staff'], scopes: CNS, note: 'public registry data' }),
   },
   PersonName: inherit(['givenName', 'familyName'], [...IDN, 'pii:read'], 'IDENTITY', 'legal name (PII)', { pii: true }),
-  PostalAddress: inherit(['buildingNumber', 'street', 'town', 'postcode', 'country'], [...IDN, 'pii:read'], 'IDENTITY', 'address (PII)', { pii: true }),
+  PostalAddress: inherit(
+    ['buildingNumber', 'street', 'town', 'postcode', 'country'],
+    [...IDN, 'pii:read'],
+    'IDENTITY',
+    'address (PII)',
+    { pii: true },
+  ),
   KycVerification: inherit(['status', 'startedAt', 'completedAt', 'checks'], IDN, 'IDENTITY', VALUE),
   KycCheck: inherit(['id', 'status', 'result', 'createdAt', 'reports'], IDN, 'IDENTITY', VALUE),
   KycReport: inherit(['kind', 'status', 'result'], IDN, 'IDENTITY', VALUE),
   PaymentConnection: inherit(['edges', 'pageInfo'], PAY, 'PAYMENTS_INITIATION', VALUE),
   PaymentEdge: inherit(['cursor', 'node'], PAY, 'PAYMENTS_INITIATION', VALUE),
-  Payment: inherit(['id', 'status', 'amount', 'debtorAccount', 'creditor', 'reference', 'statusReason', 'createdAt', 'updatedAt', 'settledAt', 'statusHistory'], PAY, 'PAYMENTS_INITIATION', 'the subgraph returns only the customer\'s payments; a thirdParty only those whose debtor account a PAYMENTS_INITIATION consent covers', onPayment),
+  Payment: inherit(
+    [
+      'id',
+      'status',
+      'amount',
+      'debtorAccount',
+      'creditor',
+      'reference',
+      'statusReason',
+      'createdAt',
+      'updatedAt',
+      'settledAt',
+      'statusHistory',
+    ],
+    PAY,
+    'PAYMENTS_INITIATION',
+    "the subgraph returns only the customer's payments; a thirdParty only those whose debtor account a PAYMENTS_INITIATION consent covers",
+    onPayment,
+  ),
   PaymentCreditor: {
     name: data(PAY, 'PAYMENTS_INITIATION', VALUE),
     maskedIdentifier: data(PAY, 'PAYMENTS_INITIATION', VALUE),
     identification: pii(PAY, 'PAYMENTS_INITIATION', 'creditor account identification'),
   },
   PaymentStatusChange: inherit(['status', 'at', 'reason'], PAY, 'PAYMENTS_INITIATION', VALUE),
-  PaymentCreditorIdentification: inherit(['scheme', 'value'], [...PAY, 'pii:read'], 'PAYMENTS_INITIATION', 'creditor identification (PII)', { pii: true }),
+  PaymentCreditorIdentification: inherit(
+    ['scheme', 'value'],
+    [...PAY, 'pii:read'],
+    'PAYMENTS_INITIATION',
+    'creditor identification (PII)',
+    { pii: true },
+  ),
 };
 
 /** The policy entry of Type.field, or undefined (which the rules treat as deny). */

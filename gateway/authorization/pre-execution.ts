@@ -83,7 +83,10 @@ export function selectedFields(
   // counts as selected: checking too much is safe, checking too little is not.
   const included = (node: FieldNode | InlineFragmentNode | FragmentSpreadNode): boolean => {
     try {
-      return getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true && getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
+      return (
+        getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true &&
+        getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false
+      );
     } catch {
       return true;
     }
@@ -94,7 +97,12 @@ export function selectedFields(
     for (const sel of set.selections) {
       if (++visited > maxSelections) {
         if (stats) stats.visited = visited;
-        throw limitExceeded('selections', maxSelections, visited, `The operation selects more than ${maxSelections} fields and fragments; at most ${maxSelections} are allowed`);
+        throw limitExceeded(
+          'selections',
+          maxSelections,
+          visited,
+          `The operation selects more than ${maxSelections} fields and fragments; at most ${maxSelections} are allowed`,
+        );
       }
       if (!included(sel)) continue;
       if (sel.kind === Kind.FIELD) {
@@ -134,18 +142,34 @@ export function selectedFields(
 
 export function forbiddenOperation(denied: Denial[]): GraphQLError {
   const fields = [...new Set(denied.map((d) => d.field))];
-  return new graphqlRuntime.GraphQLError(`Not authorized: ${denied.map((d) => d.message).filter((m, i, all) => all.indexOf(m) === i).join('; ')}`, {
-    extensions: {
-      code: ErrorCode.FORBIDDEN,
-      fields,
-      denied: denied.map((d) => ({ field: d.field, path: d.path, reason: d.reason, ...(d.missingScopes ? { missingScopes: d.missingScopes } : {}), ...(d.missingConsent ? { missingConsent: d.missingConsent } : {}) })),
-      http: { status: 403 },
+  return new graphqlRuntime.GraphQLError(
+    `Not authorized: ${denied
+      .map((d) => d.message)
+      .filter((m, i, all) => all.indexOf(m) === i)
+      .join('; ')}`,
+    {
+      extensions: {
+        code: ErrorCode.FORBIDDEN,
+        fields,
+        denied: denied.map((d) => ({
+          field: d.field,
+          path: d.path,
+          reason: d.reason,
+          ...(d.missingScopes ? { missingScopes: d.missingScopes } : {}),
+          ...(d.missingConsent ? { missingConsent: d.missingConsent } : {}),
+        })),
+        http: { status: 403 },
+      },
     },
-  });
+  );
 }
 
 /** Evaluates every selected field's caller-level rule; resolves to the denials (empty = allowed). */
-export async function preExecutionDenials(fields: SelectedField[], context: GatewayContext, deps: AuthzDeps): Promise<Denial[]> {
+export async function preExecutionDenials(
+  fields: SelectedField[],
+  context: GatewayContext,
+  deps: AuthzDeps,
+): Promise<Denial[]> {
   if (fields.length === 0) return [];
   const state = authzState(context, context.principal, context.requestId, deps);
   const scopeDenials = fields.flatMap((f) => {
@@ -167,7 +191,10 @@ export async function preExecutionDenials(fields: SelectedField[], context: Gate
  * (not alongside them, as Apollo would), so the walk starts only on a document within the
  * limits; `walk.maxSelections` still stops it at a hard cap should it ever be reached.
  */
-export function authorizeOperation(deps: AuthzDeps, walk: { maxSelections: number }): ApolloServerPlugin<GatewayContext> {
+export function authorizeOperation(
+  deps: AuthzDeps,
+  walk: { maxSelections: number },
+): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       return {
@@ -179,14 +206,20 @@ export function authorizeOperation(deps: AuthzDeps, walk: { maxSelections: numbe
           // Also creates the per-request state the graphql-shield rules read during execution.
           const denied = await preExecutionDenials(fields, contextValue, deps);
           if (denied.length > 0) {
-            contextValue.logger.info({ requestId: contextValue.requestId, denied: denied.map((d) => `${d.field}:${d.reason}`) }, 'operation refused by authorization');
+            contextValue.logger.info(
+              { requestId: contextValue.requestId, denied: denied.map((d) => `${d.field}:${d.reason}`) },
+              'operation refused by authorization',
+            );
             throw forbiddenOperation(denied);
           }
           // A third party's consented accounts travel to the subgraphs inside the signed principal,
           // so they filter at the source (exact pagination) as well as the per-object rules here.
           const state = authzState(contextValue, contextValue.principal, contextValue.requestId, deps);
           if ((await state.kind()) === 'thirdParty') {
-            contextValue.principal = { ...contextValue.principal, consentedAccounts: consentedAccountsOf(await state.consents.active()) };
+            contextValue.principal = {
+              ...contextValue.principal,
+              consentedAccounts: consentedAccountsOf(await state.consents.active()),
+            };
           }
         },
       };

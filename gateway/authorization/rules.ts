@@ -2,7 +2,14 @@ import type { IRule, IRules } from 'graphql-shield';
 import type { GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import { graphqlRuntime, middlewareRuntime, shieldRuntime } from './graphql-runtime.ts';
 import type { GatewayContext } from '../executor.ts';
-import { callerLevelDenial, existingAuthzState, forbidden, maySeePayment, OBJECT_CHECKS, type AuthzState } from './engine.ts';
+import {
+  callerLevelDenial,
+  existingAuthzState,
+  forbidden,
+  maySeePayment,
+  OBJECT_CHECKS,
+  type AuthzState,
+} from './engine.ts';
 import { refuseForeignObjects } from './ownership.ts';
 import { POLICY, type FieldPolicy } from './policy.ts';
 
@@ -68,13 +75,17 @@ function callerRule(typeName: string, fieldName: string): ShieldRule {
 function objectRule(typeName: string, fieldName: string, policy: FieldPolicy): ShieldRule {
   const check = policy.object;
   if (!check) throw new Error(`${typeName}.${fieldName} is decided per object but names no object check`);
-  return rule(`object:${check}:${typeName}.${fieldName}`, { cache: false })(async (parent, args, ctx, info: GraphQLResolveInfo) => {
-    try {
-      return (await OBJECT_CHECKS[check](parent, args as Record<string, unknown>, stateOrDeny(ctx), info, policy)) ? true : forbidden();
-    } catch (err) {
-      return asDenial(err);
-    }
-  });
+  return rule(`object:${check}:${typeName}.${fieldName}`, { cache: false })(
+    async (parent, args, ctx, info: GraphQLResolveInfo) => {
+      try {
+        return (await OBJECT_CHECKS[check](parent, args as Record<string, unknown>, stateOrDeny(ctx), info, policy))
+          ? true
+          : forbidden();
+      } catch (err) {
+        return asDenial(err);
+      }
+    },
+  );
 }
 
 /** The rule tree: every type and field of POLICY, explicitly. */
@@ -85,7 +96,8 @@ export function buildRuleTree(): IRules {
     for (const [fieldName, policy] of Object.entries(fields)) {
       // A per-object field's caller-level part is decided before execution like every other
       // field's; its shield rule is the object check alone (one promise per object, not two).
-      tree[typeName][fieldName] = policy.decided === 'object' ? objectRule(typeName, fieldName, policy) : callerRule(typeName, fieldName);
+      tree[typeName][fieldName] =
+        policy.decided === 'object' ? objectRule(typeName, fieldName, policy) : callerRule(typeName, fieldName);
     }
   }
   return tree as IRules;
@@ -182,10 +194,12 @@ function filterThirdPartyAccountLists(schema: GraphQLSchema): void {
       const state = existingAuthzState(ctx);
       if (!state) throw forbidden();
       if ((await state.kind()) !== 'thirdParty' || !Array.isArray(result)) return result;
-      const keep = await Promise.all(result.map(async (a: unknown) => {
-        const id = a && typeof a === 'object' ? (a as { id?: unknown }).id : undefined;
-        return typeof id === 'string' && (await state.consents.grants('ACCOUNTS', id));
-      }));
+      const keep = await Promise.all(
+        result.map(async (a: unknown) => {
+          const id = a && typeof a === 'object' ? (a as { id?: unknown }).id : undefined;
+          return typeof id === 'string' && (await state.consents.grants('ACCOUNTS', id));
+        }),
+      );
       return result.filter((_a, i) => keep[i]);
     };
   }
@@ -212,7 +226,8 @@ function filterThirdPartyPayments(schema: GraphQLSchema): void {
     byId.resolve = async (parent, args, ctx: GatewayContext, info) => {
       const state = existingAuthzState(ctx);
       if (!state) throw forbidden();
-      if ((await state.kind()) === 'thirdParty' && !(await maySeePayment(state, (args as { id?: unknown }).id))) return null;
+      if ((await state.kind()) === 'thirdParty' && !(await maySeePayment(state, (args as { id?: unknown }).id)))
+        return null;
       return resolve(parent, args, ctx, info);
     };
   }
@@ -266,7 +281,14 @@ function invalidateAfterConsentMutations(schema: GraphQLSchema): void {
       const id = result && typeof result === 'object' ? (result as { id?: unknown }).id : undefined;
       const state = existingAuthzState(ctx);
       if (state && typeof id === 'string') {
-        await state.consentChanged(id).catch((err: unknown) => ctx.logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'could not invalidate cached consents; the cache TTL bounds the delay'));
+        await state
+          .consentChanged(id)
+          .catch((err: unknown) =>
+            ctx.logger.warn(
+              { requestId: ctx.requestId, err: (err as Error).message },
+              'could not invalidate cached consents; the cache TTL bounds the delay',
+            ),
+          );
       }
       return result;
     };

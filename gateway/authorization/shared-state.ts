@@ -20,13 +20,13 @@ export const SHARED_STATE: readonly SharedState[] = [
     what: 'Batching of subgraph calls',
     where: 'gateway/executor.ts (`batch: true`, @graphql-tools/batch-execute)',
     scope: 'per request',
-    key: 'batchers are keyed by the request\'s context object, so only delegations of one gateway request are merged; a subgraph call without that context is refused (gateway/subgraph-fetch.ts)',
+    key: "batchers are keyed by the request's context object, so only delegations of one gateway request are merged; a subgraph call without that context is refused (gateway/subgraph-fetch.ts)",
   },
   {
     what: 'In-flight subgraph query sharing',
     where: 'gateway/subgraph-fetch.ts (SUBGRAPH_REQUEST_SHARING, default `principal`)',
     scope: 'shared',
-    key: 'subgraph URL + the canonical signed principal (customer, client, scopes, consented accounts) + the exact body; queries only, never mutations. @graphql-tools/executor-http\'s own deduplication (URL and body only) is off',
+    key: "subgraph URL + the canonical signed principal (customer, client, scopes, consented accounts) + the exact body; queries only, never mutations. @graphql-tools/executor-http's own deduplication (URL and body only) is off",
   },
   {
     what: 'Active consents of a third party',
@@ -62,18 +62,18 @@ export const SHARED_STATE: readonly SharedState[] = [
     what: 'Authorization state: caller kind, consents, own accounts, payment debtors (DataLoader)',
     where: 'gateway/authorization/engine.ts, consents.ts `forRequest`',
     scope: 'per request',
-    key: 'created for one request\'s context and principal',
+    key: "created for one request's context and principal",
   },
   {
     what: 'Ownership ledger (defence in depth)',
     where: 'gateway/authorization/ownership.ts, lib/ownership.ts',
     scope: 'per request',
-    key: 'the owners stamped on one request\'s subgraph answers; an object of another customer is refused and counted in security_events_total',
+    key: "the owners stamped on one request's subgraph answers; an object of another customer is refused and counted in security_events_total",
   },
   {
     what: 'Subgraph DataLoaders',
-    where: 'subgraphs/*/loaders.ts (created in each subgraph\'s context)',
+    where: "subgraphs/*/loaders.ts (created in each subgraph's context)",
     scope: 'per request',
-    key: 'one set per subgraph request, bound to the principal of the gateway\'s signed context',
+    key: "one set per subgraph request, bound to the principal of the gateway's signed context",
   },
 ];

@@ -26,14 +26,20 @@ export interface Asset {
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
-const versionOf = (name: string) => (JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')) as { version: string }).version;
+const versionOf = (name: string) =>
+  (JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')) as { version: string }).version;
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
 export function asset(body: Buffer | string, contentType: string, cacheControl = REVALIDATE): Asset {
   const buffer = typeof body === 'string' ? Buffer.from(body) : body;
-  return { body: buffer, contentType, etag: `"${createHash('sha256').update(buffer).digest('base64url').slice(0, 27)}"`, cacheControl };
+  return {
+    body: buffer,
+    contentType,
+    etag: `"${createHash('sha256').update(buffer).digest('base64url').slice(0, 27)}"`,
+    cacheControl,
+  };
 }
 
 /** A published bundle without its source-map comment (the map is not served, so devtools would ask for it in vain). */
@@ -56,13 +62,23 @@ export function vendorAssets(): VendorAssets {
   const graphiql = versionOf('graphiql');
   const files = new Map<string, Asset>([
     [`/explorer/vendor/react-${react}.js`, vendorScript(join(packageDir('react'), 'umd/react.production.min.js'))],
-    [`/explorer/vendor/react-dom-${reactDom}.js`, vendorScript(join(packageDir('react-dom'), 'umd/react-dom.production.min.js'))],
+    [
+      `/explorer/vendor/react-dom-${reactDom}.js`,
+      vendorScript(join(packageDir('react-dom'), 'umd/react-dom.production.min.js')),
+    ],
     [`/explorer/vendor/graphiql-${graphiql}.js`, vendorScript(join(packageDir('graphiql'), 'graphiql.min.js'))],
-    [`/explorer/vendor/graphiql-${graphiql}.css`, asset(readFileSync(join(packageDir('graphiql'), 'graphiql.min.css')), 'text/css; charset=utf-8', IMMUTABLE)],
+    [
+      `/explorer/vendor/graphiql-${graphiql}.css`,
+      asset(readFileSync(join(packageDir('graphiql'), 'graphiql.min.css')), 'text/css; charset=utf-8', IMMUTABLE),
+    ],
   ]);
   return {
     files,
-    scripts: [`/explorer/vendor/react-${react}.js`, `/explorer/vendor/react-dom-${reactDom}.js`, `/explorer/vendor/graphiql-${graphiql}.js`],
+    scripts: [
+      `/explorer/vendor/react-${react}.js`,
+      `/explorer/vendor/react-dom-${reactDom}.js`,
+      `/explorer/vendor/graphiql-${graphiql}.js`,
+    ],
     styles: [`/explorer/vendor/graphiql-${graphiql}.css`],
   };
 }
@@ -75,7 +91,12 @@ export function publicAsset(name: string, contentType: string): Asset {
 const gzipAsync = promisify(gzip);
 
 /** Answers GET/HEAD with the asset: 304 on a matching If-None-Match, gzip when accepted. */
-export async function sendAsset(req: IncomingMessage, res: ServerResponse, file: Asset, extraHeaders: Record<string, string> = {}): Promise<void> {
+export async function sendAsset(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: Asset,
+  extraHeaders: Record<string, string> = {},
+): Promise<void> {
   const headers: Record<string, string> = {
     'content-type': file.contentType,
     'cache-control': file.cacheControl,

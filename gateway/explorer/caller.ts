@@ -30,9 +30,18 @@ export async function callerFacts(principal: Principal, deps: AuthzDeps, request
   let grants: CallerFacts['grants'] = null;
   let consentedAccounts: CallerFacts['consentedAccounts'] = null;
   if (kind === 'thirdParty') {
-    const answers = await Promise.all(CONSENT_PERMISSIONS.map(async (p) => [p, await state.consents.grants(p)] as const));
+    const answers = await Promise.all(
+      CONSENT_PERMISSIONS.map(async (p) => [p, await state.consents.grants(p)] as const),
+    );
     grants = Object.fromEntries(answers) as Record<ConsentPermission, boolean>;
     consentedAccounts = consentedAccountsOf(await state.consents.active());
   }
-  return { clientId: principal.clientId, customerId: principal.customerId, scopes: [...principal.scopes], kind, grants, consentedAccounts };
+  return {
+    clientId: principal.clientId,
+    customerId: principal.customerId,
+    scopes: [...principal.scopes],
+    kind,
+    grants,
+    consentedAccounts,
+  };
 }

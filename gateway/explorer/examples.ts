@@ -32,7 +32,12 @@ interface ExampleSource {
 }
 
 export const EXAMPLE_SOURCES: readonly ExampleSource[] = [
-  { id: 'dashboard', title: "A customer's dashboard", runAs: 'a customer through web-app or mobile-app', variables: { transactions: 20 } },
+  {
+    id: 'dashboard',
+    title: "A customer's dashboard",
+    runAs: 'a customer through web-app or mobile-app',
+    variables: { transactions: 20 },
+  },
   {
     id: 'transactions-page',
     title: "Paging an account's transactions",
@@ -45,14 +50,24 @@ export const EXAMPLE_SOURCES: readonly ExampleSource[] = [
     runAs: 'a third-party client such as budgetly, for a customer',
     variables: { permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'] },
   },
-  { id: 'pending-consents', title: 'Consents awaiting the customer', runAs: 'the customer through web-app', variables: {} },
+  {
+    id: 'pending-consents',
+    title: 'Consents awaiting the customer',
+    runAs: 'the customer through web-app',
+    variables: {},
+  },
   {
     id: 'authorise-consent',
     title: 'Authorising a consent (customer)',
     runAs: 'the customer through web-app',
     variables: { consentId: 'cns_… (from PendingConsents)', accountIds: ['acc_… (from PendingConsents)'] },
   },
-  { id: 'consented-accounts', title: 'What a third party sees under consent', runAs: 'the third-party client the consent was granted to', variables: {} },
+  {
+    id: 'consented-accounts',
+    title: 'What a third party sees under consent',
+    runAs: 'the third-party client the consent was granted to',
+    variables: {},
+  },
 ];
 
 export function exampleFile(id: string): URL {
@@ -68,14 +83,22 @@ export function loadExamples(schema: GraphQLSchema, logger: Logger): Example[] {
     const document = parse(query);
     // graphql-js validation lets a mutation through against a schema without a Mutation type (execution refuses it).
     const roots = document.definitions.flatMap((d) =>
-      d.kind === graphqlRuntime.Kind.OPERATION_DEFINITION && !schema.getRootType(d.operation) ? [`the schema has no ${d.operation} type`] : [],
+      d.kind === graphqlRuntime.Kind.OPERATION_DEFINITION && !schema.getRootType(d.operation)
+        ? [`the schema has no ${d.operation} type`]
+        : [],
     );
     const errors = [...roots, ...validate(schema, document).map((e) => e.message)];
     if (errors.length > 0) {
       logger.warn({ example: source.id, errors }, 'explorer example does not fit the served schema; left out');
       continue;
     }
-    examples.push({ id: source.id, title: source.title, runAs: source.runAs, query, variables: JSON.stringify(source.variables, null, 2) });
+    examples.push({
+      id: source.id,
+      title: source.title,
+      runAs: source.runAs,
+      query,
+      variables: JSON.stringify(source.variables, null, 2),
+    });
   }
   return examples;
 }

@@ -72,7 +72,13 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** What changed in the public schema, release by release (kept by `npm run schema:check`). */
 const CHANGELOG = new URL('../../schema/CHANGELOG.md', import.meta.url);
 
-function page(opts: { sandbox: boolean; profile: string; changelog: boolean; scripts: string[]; styles: string[] }): string {
+function page(opts: {
+  sandbox: boolean;
+  profile: string;
+  changelog: boolean;
+  scripts: string[];
+  styles: string[];
+}): string {
   // Relative URLs throughout: the page works at any path prefix a proxy puts the gateway behind.
   const rel = (path: string) => `.${path}`;
   return `<!doctype html>
@@ -106,29 +112,61 @@ export function createExplorer(opts: ExplorerOptions): Explorer {
   const sandbox = opts.profile !== 'production';
   const vendor = vendorAssets();
   const requirements = buildRequirements(opts.schema);
-  if (requirements.problems.length) opts.logger.warn({ problems: requirements.problems }, 'explorer: the rule set has problems (see npm run shield:audit)');
+  if (requirements.problems.length)
+    opts.logger.warn(
+      { problems: requirements.problems },
+      'explorer: the rule set has problems (see npm run shield:audit)',
+    );
   const changelog = existsSync(CHANGELOG) ? asset(readFileSync(CHANGELOG), 'text/plain; charset=utf-8') : null;
   const files = new Map<string, Asset>([
     ...vendor.files,
-    ['/', asset(page({ sandbox, profile: opts.profile, changelog: changelog !== null, scripts: vendor.scripts, styles: vendor.styles }), 'text/html; charset=utf-8')],
+    [
+      '/',
+      asset(
+        page({
+          sandbox,
+          profile: opts.profile,
+          changelog: changelog !== null,
+          scripts: vendor.scripts,
+          styles: vendor.styles,
+        }),
+        'text/html; charset=utf-8',
+      ),
+    ],
     ...(changelog ? [['/explorer/changelog.md', changelog] as const] : []),
     ['/explorer/app.js', publicAsset('app.js', 'text/javascript; charset=utf-8')],
     ['/explorer/check.js', publicAsset('check.js', 'text/javascript; charset=utf-8')],
     ['/explorer/explorer.css', publicAsset('explorer.css', 'text/css; charset=utf-8')],
     ['/explorer/requirements.json', asset(JSON.stringify(requirements), JSON_TYPE)],
-    ['/explorer/schema.json', asset(JSON.stringify({ data: graphqlRuntime.introspectionFromSchema(opts.schema) }), JSON_TYPE)],
+    [
+      '/explorer/schema.json',
+      asset(JSON.stringify({ data: graphqlRuntime.introspectionFromSchema(opts.schema) }), JSON_TYPE),
+    ],
     ['/explorer/examples.json', asset(JSON.stringify(loadExamples(opts.schema, opts.logger)), JSON_TYPE)],
-    ...(sandbox ? [['/explorer/sandbox.js', publicAsset('sandbox.js', 'text/javascript; charset=utf-8')] as const] : []),
+    ...(sandbox
+      ? [['/explorer/sandbox.js', publicAsset('sandbox.js', 'text/javascript; charset=utf-8')] as const]
+      : []),
   ]);
-  const relay = sandbox ? sandboxRelay({ authIssuer: opts.authIssuer, timeoutMs: opts.timeoutMs, logger: opts.logger }) : null;
-  const pageHeaders = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+  const relay = sandbox
+    ? sandboxRelay({ authIssuer: opts.authIssuer, timeoutMs: opts.timeoutMs, logger: opts.logger })
+    : null;
+  const pageHeaders = {
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  };
 
   async function caller(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!opts.authz) throw new HttpError(404, 'NOT_FOUND', 'Not found');
     const requestId = String(res.getHeader('x-request-id') ?? '');
     const principal = await opts.authenticate(req, requestId);
     if (!principal) {
-      throw new HttpError(401, 'UNAUTHENTICATED', 'send the access token to describe as Authorization: Bearer <token>', { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' });
+      throw new HttpError(
+        401,
+        'UNAUTHENTICATED',
+        'send the access token to describe as Authorization: Bearer <token>',
+        { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' },
+      );
     }
     let facts;
     try {
@@ -150,7 +188,12 @@ export function createExplorer(opts: ExplorerOptions): Explorer {
       const method = req.method ?? 'GET';
       const path = url.pathname;
       const read = method === 'GET' || method === 'HEAD';
-      if (path === '/graphql' && read && !url.searchParams.has('query') && /\btext\/html\b/.test(String(req.headers.accept ?? ''))) {
+      if (
+        path === '/graphql' &&
+        read &&
+        !url.searchParams.has('query') &&
+        /\btext\/html\b/.test(String(req.headers.accept ?? ''))
+      ) {
         // A browser opening the endpoint: the explorer, not Apollo's (CDN-hosted) landing page.
         res.writeHead(302, { location: './', 'cache-control': 'no-store' });
         res.end();

@@ -114,7 +114,8 @@ export function buildRequirements(schema: GraphQLSchema): RequirementsDocument {
     }
   }
   return {
-    source: 'gateway/authorization/policy.ts: lib/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)',
+    source:
+      'gateway/authorization/policy.ts: lib/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)',
     callerKinds: CALLER_KIND_LABELS,
     fields,
     problems,

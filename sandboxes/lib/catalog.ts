@@ -107,7 +107,12 @@ export const DIRECT_DEBITS: Record<CatalogCurrency, DirectDebit[]> = {
 };
 
 export const EMPLOYERS: Record<CatalogCurrency, string[]> = {
-  GBP: ['BRIGHTWAVE ANALYTICS LTD', 'HARBOUR FREIGHT LOGISTICS LTD', 'NORTHGATE HEALTH TRUST', 'KESTREL DESIGN STUDIO LTD'],
+  GBP: [
+    'BRIGHTWAVE ANALYTICS LTD',
+    'HARBOUR FREIGHT LOGISTICS LTD',
+    'NORTHGATE HEALTH TRUST',
+    'KESTREL DESIGN STUDIO LTD',
+  ],
   EUR: ['Rhein Software GmbH', 'Spree Design Studio GmbH', 'Nordlicht Logistik AG', 'Lindenhof Klinikum gGmbH'],
 };
 
@@ -117,8 +122,26 @@ export const LANDLORDS: Record<CatalogCurrency, string[]> = {
 };
 
 export const PEOPLE: Record<CatalogCurrency, string[]> = {
-  GBP: ['SOPHIE TURNER', 'JAMES OKORO', 'PRIYA SHAH', 'TOM HUGHES', 'EMMA WILSON', 'LIAM MURPHY', 'AISHA KHAN', 'OLIVER BROWN'],
-  EUR: ['Lena Fischer', 'Jonas Becker', 'Mia Schneider', 'Paul Wagner', 'Hannah Hoffmann', 'Felix Schulz', 'Emilia Koch', 'Lukas Richter'],
+  GBP: [
+    'SOPHIE TURNER',
+    'JAMES OKORO',
+    'PRIYA SHAH',
+    'TOM HUGHES',
+    'EMMA WILSON',
+    'LIAM MURPHY',
+    'AISHA KHAN',
+    'OLIVER BROWN',
+  ],
+  EUR: [
+    'Lena Fischer',
+    'Jonas Becker',
+    'Mia Schneider',
+    'Paul Wagner',
+    'Hannah Hoffmann',
+    'Felix Schulz',
+    'Emilia Koch',
+    'Lukas Richter',
+  ],
 };
 
 export const TRANSFER_NOTES: Record<CatalogCurrency, string[]> = {

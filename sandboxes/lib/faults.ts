@@ -115,23 +115,43 @@ export function faultMatches(fault: FaultSpec, target: FaultTarget): boolean {
 
 export function validateFaultSpec(spec: FaultSpec): void {
   const problems: string[] = [];
-  if (spec.latencyMs !== undefined && !(Number.isFinite(spec.latencyMs) && spec.latencyMs >= 0)) problems.push('latencyMs must be a non-negative number');
-  if (spec.status !== undefined && !(Number.isInteger(spec.status) && spec.status >= 400 && spec.status <= 599)) problems.push('status must be an HTTP error status (400-599)');
-  if (spec.retryAfterSeconds !== undefined && !(Number.isInteger(spec.retryAfterSeconds) && spec.retryAfterSeconds >= 0)) problems.push('retryAfterSeconds must be a non-negative integer');
-  if (spec.times !== undefined && !(Number.isInteger(spec.times) && spec.times > 0)) problems.push('times must be a positive integer');
-  if (spec.malformed !== undefined && spec.malformed !== 'invalid-json' && spec.malformed !== 'schema-violation') problems.push("malformed must be 'invalid-json' or 'schema-violation'");
+  if (spec.latencyMs !== undefined && !(Number.isFinite(spec.latencyMs) && spec.latencyMs >= 0))
+    problems.push('latencyMs must be a non-negative number');
+  if (spec.status !== undefined && !(Number.isInteger(spec.status) && spec.status >= 400 && spec.status <= 599))
+    problems.push('status must be an HTTP error status (400-599)');
+  if (
+    spec.retryAfterSeconds !== undefined &&
+    !(Number.isInteger(spec.retryAfterSeconds) && spec.retryAfterSeconds >= 0)
+  )
+    problems.push('retryAfterSeconds must be a non-negative integer');
+  if (spec.times !== undefined && !(Number.isInteger(spec.times) && spec.times > 0))
+    problems.push('times must be a positive integer');
+  if (spec.malformed !== undefined && spec.malformed !== 'invalid-json' && spec.malformed !== 'schema-violation')
+    problems.push("malformed must be 'invalid-json' or 'schema-violation'");
   if (spec.hang !== undefined && typeof spec.hang !== 'boolean') problems.push('hang must be a boolean');
   const effects = [spec.hang === true, spec.status !== undefined, spec.malformed !== undefined].filter(Boolean).length;
   if (effects > 1) problems.push('choose at most one of hang, status, malformed');
-  if (effects === 0 && spec.latencyMs === undefined) problems.push('a fault needs latencyMs, hang, status or malformed');
+  if (effects === 0 && spec.latencyMs === undefined)
+    problems.push('a fault needs latencyMs, hang, status or malformed');
   if (problems.length) throw new RangeError(`invalid fault: ${problems.join('; ')}`);
 }
 
 /** Converts the JSON body of `POST /__sandbox/faults` into a FaultSpec (throws RangeError on junk). */
 export function faultSpecFromJson(input: unknown): FaultSpec {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RangeError('fault must be a JSON object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new RangeError('fault must be a JSON object');
   const raw = input as Record<string, unknown>;
-  const allowed = new Set(['method', 'path', 'pathRegex', 'latencyMs', 'status', 'retryAfterSeconds', 'hang', 'malformed', 'times']);
+  const allowed = new Set([
+    'method',
+    'path',
+    'pathRegex',
+    'latencyMs',
+    'status',
+    'retryAfterSeconds',
+    'hang',
+    'malformed',
+    'times',
+  ]);
   const unknown = Object.keys(raw).filter((k) => !allowed.has(k));
   if (unknown.length) throw new RangeError(`unknown fault fields: ${unknown.join(', ')}`);
   if (raw.path !== undefined && raw.pathRegex !== undefined) throw new RangeError('use path or pathRegex, not both');

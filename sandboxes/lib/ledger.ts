@@ -1,5 +1,17 @@
 import { SANDBOX_CUSTOMERS, type Institution, type SandboxBankAccount } from '../manifest.ts';
-import { CHARGEBACK_REASONS, DIRECT_DEBITS, EMPLOYERS, LANDLORDS, MERCHANTS, PEOPLE, RETURN_REASONS, SUBSCRIPTIONS, TRANSFER_NOTES, type CatalogCurrency, type Merchant } from './catalog.ts';
+import {
+  CHARGEBACK_REASONS,
+  DIRECT_DEBITS,
+  EMPLOYERS,
+  LANDLORDS,
+  MERCHANTS,
+  PEOPLE,
+  RETURN_REASONS,
+  SUBSCRIPTIONS,
+  TRANSFER_NOTES,
+  type CatalogCurrency,
+  type Merchant,
+} from './catalog.ts';
 import { DAY, HOUR, MINUTE } from './clock.ts';
 import { counterpartyIban, counterpartyUkAccount, northwindNumbers, rheinbankIban } from './identifiers.ts';
 import { createPrng, stableHash, type Prng } from './prng.ts';
@@ -145,9 +157,18 @@ export function ledgerAccounts(institution: Institution): LedgerAccount[] {
   for (const customer of SANDBOX_CUSTOMERS) {
     const bank = customer.banks[institution];
     if (!bank) continue;
-    const holderName = customer.legal ? `${customer.legal.givenName} ${customer.legal.familyName}` : customer.displayName;
+    const holderName = customer.legal
+      ? `${customer.legal.givenName} ${customer.legal.familyName}`
+      : customer.displayName;
     for (const account of bank.accounts) {
-      out.push({ institution, customerId: customer.customerId, psuId: bank.psuId, holderName, account, siblings: bank.accounts.filter((a) => a !== account) });
+      out.push({
+        institution,
+        customerId: customer.customerId,
+        psuId: bank.psuId,
+        holderName,
+        account,
+        siblings: bank.accounts.filter((a) => a !== account),
+      });
     }
   }
   return out;
@@ -230,7 +251,11 @@ function buildProfile(seed: number, acct: LedgerAccount): Profile {
   const subs = shuffle(holder, SUBSCRIPTIONS[currency])
     .slice(0, 2)
     .map((s) => ({ ...s, dayOfMonth: holder.int(1, 28) }));
-  const card: CardDetails = { scheme: account.kind === 'credit-card' ? 'MasterCard' : 'VISA', last4: p.digits(4), authorisation: 'Contactless' };
+  const card: CardDetails = {
+    scheme: account.kind === 'credit-card' ? 'MasterCard' : 'VISA',
+    last4: p.digits(4),
+    authorisation: 'Contactless',
+  };
   const hasSavings = acct.siblings.some((s) => s.kind === 'savings');
   const hasCardAccount = acct.siblings.some((s) => s.kind === 'credit-card');
   const months = HISTORY_DAYS / 30.44;
@@ -252,7 +277,8 @@ function buildProfile(seed: number, acct: LedgerAccount): Profile {
       targetBalanceMinor = toMinor(p.int(900, 4200) + p.int(0, 99) / 100);
       const ddMonthly = dds.reduce((s, d) => s + toMinor((d.min + d.max) / 2), 0);
       const subsMonthly = subs.reduce((s, d) => s + toMinor(d.amount), 0);
-      const fixed = rentMinor + ddMonthly + subsMonthly + (hasSavings ? toMinor(275) : 0) + (hasCardAccount ? toMinor(475) : 0);
+      const fixed =
+        rentMinor + ddMonthly + subsMonthly + (hasSavings ? toMinor(275) : 0) + (hasCardAccount ? toMinor(475) : 0);
       // Expected other random flows per month: cash withdrawals (mean 50) and the small net of
       // person-to-person transfers in (10%) and out (9%) (mean 74); what is left is card spend.
       const randomPerDay = Math.max(0.05, (account.transactionCount - scheduledPerMonth * months) / HISTORY_DAYS);
@@ -283,7 +309,8 @@ function buildProfile(seed: number, acct: LedgerAccount): Profile {
   const totalWeight = merchants.reduce((s, m) => s + m.weight, 0);
   const rawMean = merchants.reduce((s, m) => s + ((m.min + m.max) / 2) * m.weight, 0) / totalWeight;
   const cardsPerMonth = randomPerDay * cardShare * 30.44;
-  const cardScale = cardsPerMonth > 0 ? Math.min(2.5, Math.max(0.35, monthlyCardBudgetMinor / 100 / cardsPerMonth / rawMean)) : 1;
+  const cardScale =
+    cardsPerMonth > 0 ? Math.min(2.5, Math.max(0.35, monthlyCardBudgetMinor / 100 / cardsPerMonth / rawMean)) : 1;
   const phase = (salt: string, mod: number) => parseInt(stableHash([seed, salt, account.bankAccountId], 8), 16) % mod;
   return {
     currency,
@@ -316,9 +343,12 @@ export function generateLedger(acct: LedgerAccount, options: LedgerOptions): Led
   const idPrefix = acct.institution === 'northwind' ? 'NW' : 'RB';
   const baseCache = new Map<number, Draft[]>();
 
-  const counterpartyAccount = (name: string): string => (acct.institution === 'northwind' ? counterpartyUkAccount(seed, name) : counterpartyIban(seed, name));
-  const makeId = (day: number, key: string): string => `${idPrefix}${stableHash([seed, acct.institution, account.bankAccountId, day, key], 20).toUpperCase()}`;
-  const at = (day: number, p: Prng, fromHour: number, toHour: number): Date => new Date(day * DAY + p.int(fromHour * 60, toHour * 60 - 1) * MINUTE + p.int(0, 59) * 1000);
+  const counterpartyAccount = (name: string): string =>
+    acct.institution === 'northwind' ? counterpartyUkAccount(seed, name) : counterpartyIban(seed, name);
+  const makeId = (day: number, key: string): string =>
+    `${idPrefix}${stableHash([seed, acct.institution, account.bankAccountId, day, key], 20).toUpperCase()}`;
+  const at = (day: number, p: Prng, fromHour: number, toHour: number): Date =>
+    new Date(day * DAY + p.int(fromHour * 60, toHour * 60 - 1) * MINUTE + p.int(0, 59) * 1000);
   const iso = (domain: string, family: string, subFamily: string) => ({ domain, family, subFamily });
   const transferIso = (direction: 'in' | 'out', sub?: string) =>
     iso('PMNT', direction === 'in' ? 'RCDT' : 'ICDT', sub ?? (acct.institution === 'northwind' ? 'DMCT' : 'ESCT'));
@@ -341,49 +371,157 @@ export function generateLedger(acct: LedgerAccount, options: LedgerOptions): Led
     if (account.kind === 'current') {
       if (dom === 25) {
         const t = at(day, p, 5, 7);
-        add({ ...instant(t), reference: `SAL${p.digits(12)}`, endToEndId: `PAYROLL-${monthKey(day)}`, amountMinor: profile.incomeMinor, direction: 'CREDIT', category: 'salary', description: `${profile.employer} SALARY`, counterparty: { name: profile.employer, account: counterpartyAccount(profile.employer) }, iso: iso('PMNT', 'RCDT', 'SALA'), proprietaryCode: 'SALARY' });
+        add({
+          ...instant(t),
+          reference: `SAL${p.digits(12)}`,
+          endToEndId: `PAYROLL-${monthKey(day)}`,
+          amountMinor: profile.incomeMinor,
+          direction: 'CREDIT',
+          category: 'salary',
+          description: `${profile.employer} SALARY`,
+          counterparty: { name: profile.employer, account: counterpartyAccount(profile.employer) },
+          iso: iso('PMNT', 'RCDT', 'SALA'),
+          proprietaryCode: 'SALARY',
+        });
       }
       if (dom === 1) {
         const t = at(day, p, 6, 8);
-        add({ ...instant(t), reference: `SO${p.digits(14)}`, endToEndId: `RENT-${monthKey(day)}`, amountMinor: profile.rentMinor, direction: 'DEBIT', category: 'standing-order', description: `${profile.landlord} RENT`, counterparty: { name: profile.landlord, account: counterpartyAccount(profile.landlord) }, iso: iso('PMNT', 'ICDT', 'STDO'), proprietaryCode: 'STANDING_ORDER' });
+        add({
+          ...instant(t),
+          reference: `SO${p.digits(14)}`,
+          endToEndId: `RENT-${monthKey(day)}`,
+          amountMinor: profile.rentMinor,
+          direction: 'DEBIT',
+          category: 'standing-order',
+          description: `${profile.landlord} RENT`,
+          counterparty: { name: profile.landlord, account: counterpartyAccount(profile.landlord) },
+          iso: iso('PMNT', 'ICDT', 'STDO'),
+          proprietaryCode: 'STANDING_ORDER',
+        });
       }
       for (const dd of profile.directDebits) {
         if (dd.dayOfMonth !== dom) continue;
         const t = at(day, p, 4, 6);
-        add({ ...instant(t), reference: `DD${p.digits(14)}`, amountMinor: toMinor(p.float(dd.min, dd.max)), direction: 'DEBIT', category: 'direct-debit', description: `${dd.name} DIRECT DEBIT`, counterparty: { name: dd.name, account: counterpartyAccount(dd.name) }, iso: iso('PMNT', 'RDDT', acct.institution === 'northwind' ? 'PMDD' : 'ESDD'), proprietaryCode: 'DIRECT_DEBIT' });
+        add({
+          ...instant(t),
+          reference: `DD${p.digits(14)}`,
+          amountMinor: toMinor(p.float(dd.min, dd.max)),
+          direction: 'DEBIT',
+          category: 'direct-debit',
+          description: `${dd.name} DIRECT DEBIT`,
+          counterparty: { name: dd.name, account: counterpartyAccount(dd.name) },
+          iso: iso('PMNT', 'RDDT', acct.institution === 'northwind' ? 'PMDD' : 'ESDD'),
+          proprietaryCode: 'DIRECT_DEBIT',
+        });
       }
       for (const sub of profile.subscriptions) {
         if (sub.dayOfMonth !== dom) continue;
         const t = at(day, p, 1, 4);
-        add({ createdAt: t, bookingAt: new Date(t.getTime() + p.int(20, 50) * HOUR), valueAt: t, reference: `CRD${p.digits(12)}`, amountMinor: toMinor(sub.amount), direction: 'DEBIT', category: 'subscription', description: `${sub.name} ${sub.city}`, merchant: { name: sub.name, mcc: sub.mcc, city: sub.city }, card: { ...profile.card, authorisation: 'None' }, iso: iso('PMNT', 'CCRD', 'POSD'), proprietaryCode: 'CARD_PAYMENT' });
+        add({
+          createdAt: t,
+          bookingAt: new Date(t.getTime() + p.int(20, 50) * HOUR),
+          valueAt: t,
+          reference: `CRD${p.digits(12)}`,
+          amountMinor: toMinor(sub.amount),
+          direction: 'DEBIT',
+          category: 'subscription',
+          description: `${sub.name} ${sub.city}`,
+          merchant: { name: sub.name, mcc: sub.mcc, city: sub.city },
+          card: { ...profile.card, authorisation: 'None' },
+          iso: iso('PMNT', 'CCRD', 'POSD'),
+          proprietaryCode: 'CARD_PAYMENT',
+        });
       }
       const savings = acct.siblings.find((s) => s.kind === 'savings');
       if (savings && dom === 26) {
         const t = at(day, p, 7, 8);
         const amount = savingsSweepMinor(seed, acct, monthKey(day));
-        add({ ...instant(t), reference: `TRF${p.digits(12)}`, endToEndId: `SAVE-${monthKey(day)}`, amountMinor: amount, direction: 'DEBIT', category: 'internal-out', description: `TRANSFER TO ${savings.name.toUpperCase()}`, counterparty: { name: acct.holderName, account: ownAccount(seed, acct.institution, savings.bankAccountId) }, iso: transferIso('out'), proprietaryCode: 'INTERNAL_TRANSFER' });
+        add({
+          ...instant(t),
+          reference: `TRF${p.digits(12)}`,
+          endToEndId: `SAVE-${monthKey(day)}`,
+          amountMinor: amount,
+          direction: 'DEBIT',
+          category: 'internal-out',
+          description: `TRANSFER TO ${savings.name.toUpperCase()}`,
+          counterparty: { name: acct.holderName, account: ownAccount(seed, acct.institution, savings.bankAccountId) },
+          iso: transferIso('out'),
+          proprietaryCode: 'INTERNAL_TRANSFER',
+        });
       }
       const cardAccount = acct.siblings.find((s) => s.kind === 'credit-card');
       if (cardAccount && dom === 20) {
         const t = at(day, p, 9, 10);
-        add({ ...instant(t), reference: `TRF${p.digits(12)}`, endToEndId: `CARDPAY-${monthKey(day)}`, amountMinor: cardRepaymentMinor(seed, acct, monthKey(day)), direction: 'DEBIT', category: 'card-repayment', description: `${cardAccount.name.toUpperCase()} REPAYMENT`, counterparty: { name: cardAccount.name, account: ownAccount(seed, acct.institution, cardAccount.bankAccountId) }, iso: transferIso('out'), proprietaryCode: 'CARD_REPAYMENT' });
+        add({
+          ...instant(t),
+          reference: `TRF${p.digits(12)}`,
+          endToEndId: `CARDPAY-${monthKey(day)}`,
+          amountMinor: cardRepaymentMinor(seed, acct, monthKey(day)),
+          direction: 'DEBIT',
+          category: 'card-repayment',
+          description: `${cardAccount.name.toUpperCase()} REPAYMENT`,
+          counterparty: {
+            name: cardAccount.name,
+            account: ownAccount(seed, acct.institution, cardAccount.bankAccountId),
+          },
+          iso: transferIso('out'),
+          proprietaryCode: 'CARD_REPAYMENT',
+        });
       }
     } else if (account.kind === 'savings') {
       if (dom === 1) {
         const t = at(day, p, 0, 1);
         const interest = Math.max(1, Math.round((Math.abs(profile.targetBalanceMinor) * 0.034) / 12));
-        add({ ...instant(t), reference: `INT${p.digits(12)}`, amountMinor: interest, direction: 'CREDIT', category: 'interest', description: 'INTEREST PAID', iso: iso('ACMT', 'MCOP', 'INTR'), proprietaryCode: 'INTEREST' });
+        add({
+          ...instant(t),
+          reference: `INT${p.digits(12)}`,
+          amountMinor: interest,
+          direction: 'CREDIT',
+          category: 'interest',
+          description: 'INTEREST PAID',
+          iso: iso('ACMT', 'MCOP', 'INTR'),
+          proprietaryCode: 'INTEREST',
+        });
       }
       const current = acct.siblings.find((s) => s.kind === 'current');
       if (current && dom === 26) {
         const t = at(day, p, 7, 8);
-        add({ ...instant(t), reference: `TRF${p.digits(12)}`, endToEndId: `SAVE-${monthKey(day)}`, amountMinor: savingsSweepMinor(seed, acct, monthKey(day)), direction: 'CREDIT', category: 'internal-in', description: `TRANSFER FROM ${current.name.toUpperCase()}`, counterparty: { name: acct.holderName, account: ownAccount(seed, acct.institution, current.bankAccountId) }, iso: transferIso('in'), proprietaryCode: 'INTERNAL_TRANSFER' });
+        add({
+          ...instant(t),
+          reference: `TRF${p.digits(12)}`,
+          endToEndId: `SAVE-${monthKey(day)}`,
+          amountMinor: savingsSweepMinor(seed, acct, monthKey(day)),
+          direction: 'CREDIT',
+          category: 'internal-in',
+          description: `TRANSFER FROM ${current.name.toUpperCase()}`,
+          counterparty: { name: acct.holderName, account: ownAccount(seed, acct.institution, current.bankAccountId) },
+          iso: transferIso('in'),
+          proprietaryCode: 'INTERNAL_TRANSFER',
+        });
       }
     } else if (account.kind === 'credit-card') {
       if (dom === 20) {
         const t = at(day, p, 9, 10);
         const current = acct.siblings.find((s) => s.kind === 'current');
-        add({ ...instant(t), reference: `TRF${p.digits(12)}`, endToEndId: `CARDPAY-${monthKey(day)}`, amountMinor: cardRepaymentMinor(seed, acct, monthKey(day)), direction: 'CREDIT', category: 'card-repayment', description: 'PAYMENT RECEIVED - THANK YOU', ...(current ? { counterparty: { name: acct.holderName, account: ownAccount(seed, acct.institution, current.bankAccountId) } } : {}), iso: transferIso('in'), proprietaryCode: 'CARD_REPAYMENT' });
+        add({
+          ...instant(t),
+          reference: `TRF${p.digits(12)}`,
+          endToEndId: `CARDPAY-${monthKey(day)}`,
+          amountMinor: cardRepaymentMinor(seed, acct, monthKey(day)),
+          direction: 'CREDIT',
+          category: 'card-repayment',
+          description: 'PAYMENT RECEIVED - THANK YOU',
+          ...(current
+            ? {
+                counterparty: {
+                  name: acct.holderName,
+                  account: ownAccount(seed, acct.institution, current.bankAccountId),
+                },
+              }
+            : {}),
+          iso: transferIso('in'),
+          proprietaryCode: 'CARD_REPAYMENT',
+        });
       }
     }
 
@@ -395,19 +533,60 @@ export function generateLedger(acct: LedgerAccount, options: LedgerOptions): Led
         const m: Merchant = p.weighted(MERCHANTS[profile.currency], (x) => x.weight);
         const t = at(day, p, 7, 23);
         const amount = Math.max(50, toMinor(p.float(m.min, m.max) * profile.cardScale));
-        const authorisation: CardDetails['authorisation'] = m.online ? 'ConsumerDevice' : amount > toMinor(100) ? 'PIN' : 'Contactless';
-        add({ createdAt: t, bookingAt: new Date(t.getTime() + p.int(20, 70) * HOUR + p.int(0, 59) * MINUTE), valueAt: t, reference: `CRD${p.digits(12)}`, amountMinor: amount, direction: 'DEBIT', category: 'card', description: `${m.name} ${m.city}`, merchant: { name: m.name, mcc: m.mcc, city: m.city }, card: { ...profile.card, authorisation }, iso: iso('PMNT', 'CCRD', 'POSD'), proprietaryCode: 'CARD_PAYMENT' });
+        const authorisation: CardDetails['authorisation'] = m.online
+          ? 'ConsumerDevice'
+          : amount > toMinor(100)
+            ? 'PIN'
+            : 'Contactless';
+        add({
+          createdAt: t,
+          bookingAt: new Date(t.getTime() + p.int(20, 70) * HOUR + p.int(0, 59) * MINUTE),
+          valueAt: t,
+          reference: `CRD${p.digits(12)}`,
+          amountMinor: amount,
+          direction: 'DEBIT',
+          category: 'card',
+          description: `${m.name} ${m.city}`,
+          merchant: { name: m.name, mcc: m.mcc, city: m.city },
+          card: { ...profile.card, authorisation },
+          iso: iso('PMNT', 'CCRD', 'POSD'),
+          proprietaryCode: 'CARD_PAYMENT',
+        });
       } else if (category === 'atm') {
         const t = at(day, p, 8, 22);
         const amount = toMinor(p.pick([20, 30, 40, 50, 60, 100]));
-        add({ createdAt: t, bookingAt: new Date(t.getTime() + p.int(4, 24) * HOUR), valueAt: t, reference: `ATM${p.digits(12)}`, amountMinor: amount, direction: 'DEBIT', category: 'atm', description: profile.currency === 'GBP' ? 'CASH WITHDRAWAL LINK ATM' : 'Bargeldauszahlung GA', card: { ...profile.card, authorisation: 'PIN' }, iso: iso('PMNT', 'CCRD', 'CWDL'), proprietaryCode: 'CASH_WITHDRAWAL' });
+        add({
+          createdAt: t,
+          bookingAt: new Date(t.getTime() + p.int(4, 24) * HOUR),
+          valueAt: t,
+          reference: `ATM${p.digits(12)}`,
+          amountMinor: amount,
+          direction: 'DEBIT',
+          category: 'atm',
+          description: profile.currency === 'GBP' ? 'CASH WITHDRAWAL LINK ATM' : 'Bargeldauszahlung GA',
+          card: { ...profile.card, authorisation: 'PIN' },
+          iso: iso('PMNT', 'CCRD', 'CWDL'),
+          proprietaryCode: 'CASH_WITHDRAWAL',
+        });
       } else if (category === 'transfer-out' || category === 'transfer-in') {
         const t = at(day, p, 8, 22);
         const person = p.pick(PEOPLE[profile.currency]);
         const note = p.pick(TRANSFER_NOTES[profile.currency]);
         const incoming = category === 'transfer-in';
-        const amount = account.kind === 'savings' ? toMinor(p.int(50, 600)) : toMinor(p.int(8, 140) + p.pick([0, 0.5, 0.99, 0.25]));
-        add({ ...instant(t), reference: `FP${p.digits(16)}`, endToEndId: `E2E${p.hex(16).toUpperCase()}`, amountMinor: amount, direction: incoming ? 'CREDIT' : 'DEBIT', category, description: `${incoming ? 'FROM' : 'TO'} ${person} ${note}`, counterparty: { name: person, account: counterpartyAccount(person) }, iso: transferIso(incoming ? 'in' : 'out'), proprietaryCode: incoming ? 'TRANSFER_IN' : 'TRANSFER_OUT' });
+        const amount =
+          account.kind === 'savings' ? toMinor(p.int(50, 600)) : toMinor(p.int(8, 140) + p.pick([0, 0.5, 0.99, 0.25]));
+        add({
+          ...instant(t),
+          reference: `FP${p.digits(16)}`,
+          endToEndId: `E2E${p.hex(16).toUpperCase()}`,
+          amountMinor: amount,
+          direction: incoming ? 'CREDIT' : 'DEBIT',
+          category,
+          description: `${incoming ? 'FROM' : 'TO'} ${person} ${note}`,
+          counterparty: { name: person, account: counterpartyAccount(person) },
+          iso: transferIso(incoming ? 'in' : 'out'),
+          proprietaryCode: incoming ? 'TRANSFER_IN' : 'TRANSFER_OUT',
+        });
       }
     }
     baseCache.set(day, drafts);
@@ -483,14 +662,26 @@ export function generateLedger(acct: LedgerAccount, options: LedgerOptions): Led
   return assembleLedger(acct, drafts, openingBalanceMinor, new Date(firstDay * DAY), anchor, profile.creditLimitMinor);
 }
 
-function assembleLedger(account: LedgerAccount, drafts: Draft[], openingBalanceMinor: number, windowStart: Date, anchor: Date, creditLimitMinor: number | undefined): Ledger {
+function assembleLedger(
+  account: LedgerAccount,
+  drafts: Draft[],
+  openingBalanceMinor: number,
+  windowStart: Date,
+  anchor: Date,
+  creditLimitMinor: number | undefined,
+): Ledger {
   let entries: LedgerEntry[] = [];
   let bookingTimes: number[] = [];
   let byId = new Map<string, LedgerEntry>();
   let newestFirst: LedgerEntry[] = [];
 
   const rebuild = (all: Draft[]): void => {
-    const sorted = [...all].sort((a, b) => a.bookingAt.getTime() - b.bookingAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...all].sort(
+      (a, b) =>
+        a.bookingAt.getTime() - b.bookingAt.getTime() ||
+        a.createdAt.getTime() - b.createdAt.getTime() ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
     let balance = openingBalanceMinor;
     entries = sorted.map((d) => {
       balance += signedMinor(d);
@@ -576,5 +767,7 @@ function cardRepaymentMinor(seed: number, acct: LedgerAccount, month: string): n
 
 /** The holder's own account number as a counterparty (matches what the account endpoint shows). */
 function ownAccount(seed: number, institution: Institution, bankAccountId: string): string {
-  return institution === 'northwind' ? northwindNumbers(seed, bankAccountId).sortCodeAccountNumber : rheinbankIban(seed, bankAccountId);
+  return institution === 'northwind'
+    ? northwindNumbers(seed, bankAccountId).sortCodeAccountNumber
+    : rheinbankIban(seed, bankAccountId);
 }

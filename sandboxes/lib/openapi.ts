@@ -4,7 +4,14 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../lib/config.ts';
-import { PartnerSpecMissingError, partnerSpecPath, partnerSpecsDir, partnerSpecsProblem, partnerSpecsStatus, type PartnerSpecName } from './partner-specs.ts';
+import {
+  PartnerSpecMissingError,
+  partnerSpecPath,
+  partnerSpecsDir,
+  partnerSpecsProblem,
+  partnerSpecsStatus,
+  type PartnerSpecName,
+} from './partner-specs.ts';
 
 /**
  * Loads a partner's OpenAPI 3.0 document and validates concrete HTTP requests and responses
@@ -186,7 +193,9 @@ interface CompiledPath {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 let specCounter = 0;
 
@@ -202,7 +211,10 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
 
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, logger: false, discriminator: false });
   addFormats(ajv);
-  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647 });
+  ajv.addFormat('int32', {
+    type: 'number',
+    validate: (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647,
+  });
   ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   ajv.addFormat('float', { type: 'number', validate: () => true });
   ajv.addFormat('double', { type: 'number', validate: () => true });
@@ -242,7 +254,8 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
   function stripBase(concretePath: string): string[] {
     const clean = concretePath.split('?')[0] ?? '';
     const candidates: string[] = [];
-    if (basePath && (clean === basePath || clean.startsWith(`${basePath}/`))) candidates.push(clean.slice(basePath.length) || '/');
+    if (basePath && (clean === basePath || clean.startsWith(`${basePath}/`)))
+      candidates.push(clean.slice(basePath.length) || '/');
     if (!basePathRequired || !basePath) candidates.push(clean);
     return candidates;
   }
@@ -259,7 +272,13 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
         p.paramNames.forEach((name, i) => {
           params[name] = safeDecode(match[i + 1] ?? '');
         });
-        return { method: m.toUpperCase(), specPath: p.specPath, template: `${basePath}${p.specPath}`, ...(op.operationId ? { operationId: op.operationId } : {}), params };
+        return {
+          method: m.toUpperCase(),
+          specPath: p.specPath,
+          template: `${basePath}${p.specPath}`,
+          ...(op.operationId ? { operationId: op.operationId } : {}),
+          params,
+        };
       }
     }
     return undefined;
@@ -284,7 +303,12 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
     return [...byKey.values()];
   }
 
-  function schemaErrors(schema: JsonObject, value: unknown, location: ViolationLocation, name: string | undefined): Violation[] {
+  function schemaErrors(
+    schema: JsonObject,
+    value: unknown,
+    location: ViolationLocation,
+    name: string | undefined,
+  ): Violation[] {
     const fn = validatorFor(schema);
     if (fn(value)) return [];
     return (fn.errors ?? []).slice(0, 25).map((e) => toViolation(e, location, name));
@@ -293,20 +317,31 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
   function validateRequestDetailed(req: SpecRequest): { operation?: MatchedOperation; violations: Violation[] } {
     const operation = matchOperation(req.method, req.path);
     if (!operation) {
-      const message = pathExists(req.path) ? `method ${req.method.toUpperCase()} not allowed on ${req.path}` : `no operation in ${title} matches ${req.method.toUpperCase()} ${req.path}`;
+      const message = pathExists(req.path)
+        ? `method ${req.method.toUpperCase()} not allowed on ${req.path}`
+        : `no operation in ${title} matches ${req.method.toUpperCase()} ${req.path}`;
       return { violations: [{ in: 'route', message }] };
     }
     const { op, item } = operationObject(operation);
     const violations: Violation[] = [];
     const headers = lowerCaseHeaders(req.headers);
-    const query = queryRecord(req.query ?? new URLSearchParams(req.path.includes('?') ? req.path.slice(req.path.indexOf('?') + 1) : ''));
+    const query = queryRecord(
+      req.query ?? new URLSearchParams(req.path.includes('?') ? req.path.slice(req.path.indexOf('?') + 1) : ''),
+    );
 
     for (const p of parametersOf(op, item)) {
       if (p.in === 'cookie') continue;
-      const raw = p.in === 'path' ? operation.params[p.name] : p.in === 'query' ? query[p.name] : headers[p.name.toLowerCase()];
+      const raw =
+        p.in === 'path' ? operation.params[p.name] : p.in === 'query' ? query[p.name] : headers[p.name.toLowerCase()];
       const present = raw !== undefined && !(Array.isArray(raw) && raw.length === 0);
       if (!present) {
-        if (p.required || p.in === 'path') violations.push({ in: p.in, name: p.name, keyword: 'required', message: `${paramLabel(p.in, p.name)} is required` });
+        if (p.required || p.in === 'path')
+          violations.push({
+            in: p.in,
+            name: p.name,
+            keyword: 'required',
+            message: `${paramLabel(p.in, p.name)} is required`,
+          });
         continue;
       }
       if (!p.schema) continue;
@@ -322,10 +357,18 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
       if (!hasBody) {
         if (rb.required) violations.push({ in: 'body', keyword: 'required', message: 'request body is required' });
       } else if (rb.content) {
-        const contentType = (req.contentType ?? firstHeader(headers['content-type']) ?? 'application/json').toLowerCase();
+        const contentType = (
+          req.contentType ??
+          firstHeader(headers['content-type']) ??
+          'application/json'
+        ).toLowerCase();
         const media = pickMediaType(rb.content, contentType, true);
         if (!media) {
-          violations.push({ in: 'header', name: 'content-type', message: `content type ${contentType} is not accepted (expected ${Object.keys(rb.content).join(', ')})` });
+          violations.push({
+            in: 'header',
+            name: 'content-type',
+            message: `content type ${contentType} is not accepted (expected ${Object.keys(rb.content).join(', ')})`,
+          });
         } else if (isJsonMedia(media.type) && media.object.schema) {
           const parsed = parseMaybeJson(req.body);
           if (!parsed.ok) violations.push({ in: 'body', keyword: 'json', message: 'request body is not valid JSON' });
@@ -336,7 +379,11 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
     return { operation, violations };
   }
 
-  function securityViolations(op: OperationObject, headers: Record<string, string | string[] | undefined>, query: Record<string, string | string[] | undefined>): Violation[] {
+  function securityViolations(
+    op: OperationObject,
+    headers: Record<string, string | string[] | undefined>,
+    query: Record<string, string | string[] | undefined>,
+  ): Violation[] {
     const requirements = op.security ?? (doc.security as OperationObject['security'] | undefined);
     if (!requirements || requirements.length === 0) return [];
     if (requirements.some((r) => Object.keys(r).length === 0)) return [];
@@ -354,7 +401,9 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
             return true;
           }
           case 'http':
-            return String(scheme.scheme ?? '').toLowerCase() === 'basic' ? /^basic\s+\S/i.test(authorization) : /^bearer\s+\S/i.test(authorization);
+            return String(scheme.scheme ?? '').toLowerCase() === 'basic'
+              ? /^basic\s+\S/i.test(authorization)
+              : /^bearer\s+\S/i.test(authorization);
           case 'oauth2':
           case 'openIdConnect':
             return /^bearer\s+\S/i.test(authorization);
@@ -370,12 +419,30 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
 
   function validateResponseDetailed(res: SpecResponse): { operation?: MatchedOperation; violations: Violation[] } {
     const operation = matchOperation(res.method, res.path);
-    if (!operation) return { violations: [{ in: 'route', message: `no operation in ${title} matches ${res.method.toUpperCase()} ${res.path}` }] };
+    if (!operation)
+      return {
+        violations: [
+          { in: 'route', message: `no operation in ${title} matches ${res.method.toUpperCase()} ${res.path}` },
+        ],
+      };
     const { op } = operationObject(operation);
     const responses = op.responses ?? {};
-    const statusKey = [String(res.status), `${String(res.status)[0]}XX`, `${String(res.status)[0]}xx`, 'default'].find((k) => responses[k] !== undefined);
-    if (!statusKey) return { operation, violations: [{ in: 'status', message: `status ${res.status} is not documented for ${operation.method} ${operation.specPath} (documented: ${Object.keys(responses).join(', ')})` }] };
-    const response = deref<{ headers?: Record<string, JsonObject>; content?: Record<string, MediaTypeObject> }>(responses[statusKey]);
+    const statusKey = [String(res.status), `${String(res.status)[0]}XX`, `${String(res.status)[0]}xx`, 'default'].find(
+      (k) => responses[k] !== undefined,
+    );
+    if (!statusKey)
+      return {
+        operation,
+        violations: [
+          {
+            in: 'status',
+            message: `status ${res.status} is not documented for ${operation.method} ${operation.specPath} (documented: ${Object.keys(responses).join(', ')})`,
+          },
+        ],
+      };
+    const response = deref<{ headers?: Record<string, JsonObject>; content?: Record<string, MediaTypeObject> }>(
+      responses[statusKey],
+    );
     const violations: Violation[] = [];
 
     if (res.headers) {
@@ -384,7 +451,13 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
         const h = deref<{ required?: boolean; schema?: JsonObject }>(rawHeader);
         const value = headers[name.toLowerCase()];
         if (value === undefined) {
-          if (h.required) violations.push({ in: 'header', name, keyword: 'required', message: `header ${name} is required in the response` });
+          if (h.required)
+            violations.push({
+              in: 'header',
+              name,
+              keyword: 'required',
+              message: `header ${name} is required in the response`,
+            });
         } else if (h.schema) {
           violations.push(...schemaErrors(h.schema, coerce(value, deref<JsonObject>(h.schema), deref), 'header', name));
         }
@@ -401,12 +474,20 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
     const contentType = (res.contentType ?? headerType ?? 'application/json').toLowerCase();
     const media = pickMediaType(content, contentType, false);
     if (!media) {
-      violations.push({ in: 'header', name: 'content-type', message: `content type ${contentType} is not documented for status ${res.status}` });
+      violations.push({
+        in: 'header',
+        name: 'content-type',
+        message: `content type ${contentType} is not documented for status ${res.status}`,
+      });
       return { operation, violations };
     }
     if (!isJsonMedia(media.type) || !media.object.schema) return { operation, violations };
     if (!hasBody) {
-      violations.push({ in: 'body', keyword: 'required', message: `a ${media.type} body is documented for status ${res.status} but none was sent` });
+      violations.push({
+        in: 'body',
+        keyword: 'required',
+        message: `a ${media.type} body is documented for status ${res.status} but none was sent`,
+      });
       return { operation, violations };
     }
     const parsed = parseMaybeJson(res.body);
@@ -442,7 +523,13 @@ export function loadSpec(file: string, options: LoadSpecOptions = {}): LoadedSpe
       for (const p of compiledPaths) {
         for (const m of METHODS) {
           const op = p.item[m] as OperationObject | undefined;
-          if (op) out.push({ method: m.toUpperCase(), specPath: p.specPath, template: `${basePath}${p.specPath}`, ...(op.operationId ? { operationId: op.operationId } : {}) });
+          if (op)
+            out.push({
+              method: m.toUpperCase(),
+              specPath: p.specPath,
+              template: `${basePath}${p.specPath}`,
+              ...(op.operationId ? { operationId: op.operationId } : {}),
+            });
         }
       }
       return out;
@@ -493,7 +580,13 @@ function compilePaths(doc: JsonObject): CompiledPath[] {
         return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       })
       .join('');
-    out.push({ specPath, regex: new RegExp(`^${pattern}/?$`), paramNames, literalLength: specPath.replace(/\{[^}]+\}/g, '').length, item });
+    out.push({
+      specPath,
+      regex: new RegExp(`^${pattern}/?$`),
+      paramNames,
+      literalLength: specPath.replace(/\{[^}]+\}/g, '').length,
+      item,
+    });
   }
   // Literal segments win over templated ones (/checks/download vs /checks/{id}).
   return out.sort((a, b) => a.paramNames.length - b.paramNames.length || b.literalLength - a.literalLength);
@@ -522,7 +615,23 @@ function resolvePointer(doc: JsonObject, ref: string, specId: string): unknown {
 function normaliseSchemas(doc: JsonObject, specId: string): void {
   // Keys whose value is a map from arbitrary names to nodes: a child named "example" or
   // "nullable" there is a name, not a keyword.
-  const MAP_KEYS = new Set(['properties', 'patternProperties', 'definitions', 'schemas', 'parameters', 'responses', 'headers', 'content', 'paths', 'requestBodies', 'securitySchemes', 'variables', 'links', 'callbacks', 'encoding']);
+  const MAP_KEYS = new Set([
+    'properties',
+    'patternProperties',
+    'definitions',
+    'schemas',
+    'parameters',
+    'responses',
+    'headers',
+    'content',
+    'paths',
+    'requestBodies',
+    'securitySchemes',
+    'variables',
+    'links',
+    'callbacks',
+    'encoding',
+  ]);
   const visit = (node: Json, isMap: boolean): void => {
     if (Array.isArray(node)) {
       for (const child of node) visit(child, false);
@@ -531,7 +640,8 @@ function normaliseSchemas(doc: JsonObject, specId: string): void {
     if (node === null || typeof node !== 'object') return;
     if (!isMap) normaliseNode(node, specId);
     for (const [key, child] of Object.entries(node)) {
-      if (!isMap && (key === 'example' || key === 'examples' || key === 'enum' || key === 'const' || key === 'default')) continue;
+      if (!isMap && (key === 'example' || key === 'examples' || key === 'enum' || key === 'const' || key === 'default'))
+        continue;
       visit(child, !isMap && MAP_KEYS.has(key) && !Array.isArray(child));
     }
   };
@@ -566,7 +676,15 @@ function normaliseNode(node: JsonObject, specId: string): void {
     delete node.nullable;
   }
   const discriminator = node.discriminator;
-  if (discriminator && typeof discriminator === 'object' && !Array.isArray(discriminator) && typeof discriminator.propertyName === 'string' && discriminator.mapping && typeof discriminator.mapping === 'object' && Array.isArray(node.oneOf)) {
+  if (
+    discriminator &&
+    typeof discriminator === 'object' &&
+    !Array.isArray(discriminator) &&
+    typeof discriminator.propertyName === 'string' &&
+    discriminator.mapping &&
+    typeof discriminator.mapping === 'object' &&
+    Array.isArray(node.oneOf)
+  ) {
     // oneOf over schemas that all allow extra properties cannot pick a branch; the mapping can.
     const prop = discriminator.propertyName;
     const mapping = discriminator.mapping as Record<string, string>;
@@ -578,7 +696,10 @@ function normaliseNode(node: JsonObject, specId: string): void {
     node.properties = { ...((node.properties as JsonObject | undefined) ?? {}), [prop]: { enum: values } };
     node.allOf = [
       ...((node.allOf as Json[] | undefined) ?? []),
-      ...values.map((v) => ({ if: { properties: { [prop]: { const: v } }, required: [prop] }, then: { $ref: mapping[v]!.startsWith('#') ? `${specId}${mapping[v]}` : mapping[v]! } })),
+      ...values.map((v) => ({
+        if: { properties: { [prop]: { const: v } }, required: [prop] },
+        then: { $ref: mapping[v]!.startsWith('#') ? `${specId}${mapping[v]}` : mapping[v]! },
+      })),
     ];
   } else if (discriminator !== undefined && typeof discriminator === 'object') {
     delete node.discriminator;
@@ -599,7 +720,12 @@ function toViolation(e: ErrorObject, location: ViolationLocation, name: string |
     message = `must be one of ${JSON.stringify(params.allowedValues).slice(0, 300)}`;
   }
   if (location === 'body') return { in: 'body', name: pointer || '/', keyword: e.keyword, message };
-  return { in: location, ...(name !== undefined ? { name } : {}), keyword: e.keyword, message: `${paramLabel(location, `${name ?? ''}${pointer}`)}: ${message}` };
+  return {
+    in: location,
+    ...(name !== undefined ? { name } : {}),
+    keyword: e.keyword,
+    message: `${paramLabel(location, `${name ?? ''}${pointer}`)}: ${message}`,
+  };
 }
 
 function paramLabel(location: string, name: string): string {
@@ -615,7 +741,8 @@ function lowerCaseHeaders(headers: SpecRequest['headers']): Record<string, strin
     });
     return out;
   }
-  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) out[key.toLowerCase()] = value;
+  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>))
+    out[key.toLowerCase()] = value;
   return out;
 }
 
@@ -652,7 +779,7 @@ function coerce(raw: string | string[], schema: JsonObject, deref: <T>(o: unknow
     const list = Array.isArray(raw) ? raw : raw.split(',');
     return list.map((v) => coerce(v, items, deref));
   }
-  const value = Array.isArray(raw) ? raw[0] ?? '' : raw;
+  const value = Array.isArray(raw) ? (raw[0] ?? '') : raw;
   if (type === 'integer' && /^-?\d+$/.test(value)) return Number(value);
   if (type === 'number' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
   if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true';
@@ -674,12 +801,20 @@ function isJsonMedia(type: string): boolean {
   return /json/i.test(type) && !/jose|jwe|jwt/i.test(type);
 }
 
-function pickMediaType(content: Record<string, MediaTypeObject>, contentType: string, strict: boolean): { type: string; object: MediaTypeObject } | undefined {
+function pickMediaType(
+  content: Record<string, MediaTypeObject>,
+  contentType: string,
+  strict: boolean,
+): { type: string; object: MediaTypeObject } | undefined {
   const wanted = contentType.split(';')[0]!.trim();
   const entries = Object.entries(content);
-  const exact = entries.find(([type]) => type.toLowerCase() === contentType) ?? entries.find(([type]) => type.toLowerCase().split(';')[0]!.trim() === wanted);
+  const exact =
+    entries.find(([type]) => type.toLowerCase() === contentType) ??
+    entries.find(([type]) => type.toLowerCase().split(';')[0]!.trim() === wanted);
   if (exact) return { type: exact[0], object: exact[1] };
-  const wildcard = entries.find(([type]) => type === '*/*' || (type.endsWith('/*') && wanted.startsWith(type.slice(0, -1))));
+  const wildcard = entries.find(
+    ([type]) => type === '*/*' || (type.endsWith('/*') && wanted.startsWith(type.slice(0, -1))),
+  );
   if (wildcard) return { type: wildcard[0], object: wildcard[1] };
   if (strict) return undefined;
   // Responses: a sender that labels JSON loosely (application/problem+json, text/json) is still judged against the JSON schema.

@@ -54,7 +54,12 @@ export function partnerSpecsStatus(environment: Record<string, string | undefine
   const dir = partnerSpecsDir(environment);
   const names = Object.keys(PARTNER_SPEC_FILES) as PartnerSpecName[];
   const present = names.filter((name) => existsSync(path.join(dir, PARTNER_SPEC_FILES[name])));
-  return { dir, explicit: Boolean(environment.PARTNER_SPECS_DIR?.trim()), present, missing: names.filter((name) => !present.includes(name)) };
+  return {
+    dir,
+    explicit: Boolean(environment.PARTNER_SPECS_DIR?.trim()),
+    present,
+    missing: names.filter((name) => !present.includes(name)),
+  };
 }
 
 /** An explicit PARTNER_SPECS_DIR that lacks a spec, as a configuration problem line (README.md, Configuration); undefined when fine. */
@@ -78,14 +83,19 @@ export function partnerSpecsNotice(status: PartnerSpecsStatus = partnerSpecsStat
   );
 }
 
-export function partnerSpecPath(name: PartnerSpecName, environment: Record<string, string | undefined> = process.env): string {
+export function partnerSpecPath(
+  name: PartnerSpecName,
+  environment: Record<string, string | undefined> = process.env,
+): string {
   return path.join(partnerSpecsDir(environment), PARTNER_SPEC_FILES[name]);
 }
 
 /** Thrown by loadPartnerSpec when the spec is not where PARTNER_SPECS_DIR (or its default) says. */
 export class PartnerSpecMissingError extends Error {
   constructor(name: PartnerSpecName, file: string) {
-    super(`the ${name} spec is not available: ${file} does not exist (set PARTNER_SPECS_DIR to the folder holding the partners' published specs; README.md, "Partner specifications")`);
+    super(
+      `the ${name} spec is not available: ${file} does not exist (set PARTNER_SPECS_DIR to the folder holding the partners' published specs; README.md, "Partner specifications")`,
+    );
     this.name = 'PartnerSpecMissingError';
   }
 }

@@ -36,20 +36,28 @@ export type SeedPart = string | number | bigint | boolean;
 
 /** 32-bit words derived from the key parts; exported for tests. */
 export function seedWords(parts: readonly SeedPart[]): [number, number, number, number] {
-  const digest = createHash('sha256').update(parts.map((p) => `${typeof p}:${String(p)}`).join('\u0000')).digest();
+  const digest = createHash('sha256')
+    .update(parts.map((p) => `${typeof p}:${String(p)}`).join('\u0000'))
+    .digest();
   return [digest.readUInt32LE(0), digest.readUInt32LE(4), digest.readUInt32LE(8), digest.readUInt32LE(12)];
 }
 
 /** A stable hex digest of key parts (for ids that must not depend on stream position). */
 export function stableHash(parts: readonly SeedPart[], length = 32): string {
-  return createHash('sha256').update(parts.map((p) => `${typeof p}:${String(p)}`).join('\u0000')).digest('hex').slice(0, length);
+  return createHash('sha256')
+    .update(parts.map((p) => `${typeof p}:${String(p)}`).join('\u0000'))
+    .digest('hex')
+    .slice(0, length);
 }
 
 export function createPrng(...parts: SeedPart[]): Prng {
   let [a, b, c, d] = seedWords(parts);
   const nextUint32 = (): number => {
     // sfc32
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     let t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;

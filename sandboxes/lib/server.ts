@@ -80,15 +80,26 @@ export interface Route {
 export interface Dialect {
   invalidRequest(violations: Violation[], req: SandboxRequest): SandboxReply;
   /** Error answer for an injected (or unexpected) failure with this status. */
-  failure(status: number, retryAfterSeconds: number | undefined, req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path'>): SandboxReply;
-  notFound(req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path' | 'method'>, methodNotAllowed: boolean): SandboxReply;
+  failure(
+    status: number,
+    retryAfterSeconds: number | undefined,
+    req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path'>,
+  ): SandboxReply;
+  notFound(
+    req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path' | 'method'>,
+    methodNotAllowed: boolean,
+  ): SandboxReply;
   /** Valid JSON that breaks the spec (e.g. an amount as a number, a required field missing). */
   schemaViolation(body: unknown): unknown;
   /**
    * Headers every answer carries, computed from the exact payload that will be sent
    * (x-fapi-interaction-id, X-Request-ID, a detached JWS of the body, ...).
    */
-  finalizeHeaders?(req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path'>, reply: SandboxReply, payload: string | undefined): Record<string, string>;
+  finalizeHeaders?(
+    req: Pick<SandboxRequest, 'headers' | 'requestId' | 'path'>,
+    reply: SandboxReply,
+    payload: string | undefined,
+  ): Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -257,14 +268,17 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     const body = parseBody(rawBody, req.headers['content-type']);
 
     if (path.startsWith('/__sandbox/')) {
-      if (!adminEnabled) return send(res, opts.dialect.notFound({ headers: req.headers, requestId, path, method }, false));
+      if (!adminEnabled)
+        return send(res, opts.dialect.notFound({ headers: req.headers, requestId, path, method }, false));
       return send(res, adminRoute(method, path, url.searchParams, body));
     }
 
     const pathMatches = compiled.map((c) => ({ c, m: c.regex.exec(path) })).filter((x) => x.m !== null);
     const hit = pathMatches.find((x) => x.c.route.method === method);
     if (!hit) {
-      const done = finish(opts.dialect.notFound({ headers: req.headers, requestId, path, method }, pathMatches.length > 0));
+      const done = finish(
+        opts.dialect.notFound({ headers: req.headers, requestId, path, method }, pathMatches.length > 0),
+      );
       send(res, done.reply, done.payload);
       return;
     }
@@ -273,13 +287,31 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     hit.c.names.forEach((name, i) => {
       params[name] = safeDecode(hit.m![i + 1] ?? '');
     });
-    const sreq: SandboxRequest = { method, path, url, query: url.searchParams, headers: req.headers, body, rawBody, params, route, requestId, now: opts.now(), baseUrl };
+    const sreq: SandboxRequest = {
+      method,
+      path,
+      url,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      rawBody,
+      params,
+      route,
+      requestId,
+      now: opts.now(),
+      baseUrl,
+    };
     if (route.admin) {
       const done = finish(await route.handler(sreq));
       return send(res, done.reply, done.payload);
     }
 
-    const fault = faults.take({ method, path, template: route.path, ...(hit.c.specPath ? { specPath: hit.c.specPath } : {}) });
+    const fault = faults.take({
+      method,
+      path,
+      template: route.path,
+      ...(hit.c.specPath ? { specPath: hit.c.specPath } : {}),
+    });
     let violations: Violation[] = [];
     let reply: SandboxReply | undefined;
     let raw: string | undefined;
@@ -305,10 +337,18 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     }
     if (fault?.status !== undefined) {
       reply = opts.dialect.failure(fault.status, fault.retryAfterSeconds, sreq);
-      if (fault.retryAfterSeconds !== undefined) reply = withHeaders(reply, { 'retry-after': String(fault.retryAfterSeconds) });
+      if (fault.retryAfterSeconds !== undefined)
+        reply = withHeaders(reply, { 'retry-after': String(fault.retryAfterSeconds) });
     } else {
       if (route.spec) {
-        violations = route.spec.validateRequestDetailed({ method, path, query: url.searchParams, headers: req.headers, body: rawBody === '' ? undefined : body, ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}) }).violations;
+        violations = route.spec.validateRequestDetailed({
+          method,
+          path,
+          query: url.searchParams,
+          headers: req.headers,
+          body: rawBody === '' ? undefined : body,
+          ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+        }).violations;
       }
       if (violations.length > 0) {
         reply = opts.dialect.invalidRequest(violations, sreq);
@@ -326,7 +366,8 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
       } else if (fault?.malformed === 'schema-violation') {
         reply = { ...reply, body: opts.dialect.schemaViolation(reply.body) };
       }
-      if (fault?.retryAfterSeconds !== undefined) reply = withHeaders(reply, { 'retry-after': String(fault.retryAfterSeconds) });
+      if (fault?.retryAfterSeconds !== undefined)
+        reply = withHeaders(reply, { 'retry-after': String(fault.retryAfterSeconds) });
     }
     const done = finish(reply, raw);
     reply = done.reply;
@@ -334,17 +375,47 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     let responseViolations: string[] = [];
     if (route.spec) {
       responseViolations = route.spec
-        .validateResponseDetailed({ method, path, status: reply.status, body: done.payload, headers: { ...(done.payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(reply.headers ?? {}) } })
+        .validateResponseDetailed({
+          method,
+          path,
+          status: reply.status,
+          body: done.payload,
+          headers: {
+            ...(done.payload !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(reply.headers ?? {}),
+          },
+        })
         .violations.map(formatViolation);
-      if (responseViolations.length > 0 && !fault) log.warn({ method, path, status: reply.status, responseViolations }, 'sandbox answer violates the partner spec');
+      if (responseViolations.length > 0 && !fault)
+        log.warn(
+          { method, path, status: reply.status, responseViolations },
+          'sandbox answer violates the partner spec',
+        );
     }
     send(res, reply, done.payload);
     record(sreq, reply.status, violations.map(formatViolation), responseViolations, fault, started);
     const level = reply.status >= 400 ? 'info' : 'debug';
-    log[level]({ method, path, status: reply.status, ms: Math.round(performance.now() - started), ...(violations.length ? { violations: violations.map(formatViolation) } : {}), ...(fault ? { fault: fault.id } : {}) }, 'sandbox request');
+    log[level](
+      {
+        method,
+        path,
+        status: reply.status,
+        ms: Math.round(performance.now() - started),
+        ...(violations.length ? { violations: violations.map(formatViolation) } : {}),
+        ...(fault ? { fault: fault.id } : {}),
+      },
+      'sandbox request',
+    );
   }
 
-  function record(req: SandboxRequest, status: number, violations: string[], responseViolations: string[], fault: Fault | undefined, started: number): void {
+  function record(
+    req: SandboxRequest,
+    status: number,
+    violations: string[],
+    responseViolations: string[],
+    fault: Fault | undefined,
+    started: number,
+  ): void {
     requests.add({
       at: req.now.toISOString(),
       method: req.method,
@@ -381,7 +452,8 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
       }
     }
     const one = /^\/__sandbox\/faults\/([^/]+)$/.exec(path);
-    if (one && method === 'DELETE') return faults.remove(one[1]!) ? { status: 204 } : { status: 404, body: { error: 'no such fault' } };
+    if (one && method === 'DELETE')
+      return faults.remove(one[1]!) ? { status: 204 } : { status: 404, body: { error: 'no such fault' } };
     if (path === '/__sandbox/requests') {
       if (method === 'GET') {
         const filter: RequestFilter = {};
@@ -439,7 +511,8 @@ function send(res: ServerResponse, reply: SandboxReply, rawPayload?: string): vo
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
   const payload = rawPayload ?? serialise(reply.body);
-  if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json; charset=utf-8';
+  if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(reply.status, headers);
   res.end(payload);
 }

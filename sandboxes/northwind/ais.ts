@@ -62,18 +62,31 @@ export interface NorthwindAisState {
   revokedTokens: Set<string>;
 }
 
-const ACCOUNT_TYPE: Record<LedgerAccount['account']['kind'], string> = { current: 'CACC', savings: 'SVGS', 'credit-card': 'CARD' };
+const ACCOUNT_TYPE: Record<LedgerAccount['account']['kind'], string> = {
+  current: 'CACC',
+  savings: 'SVGS',
+  'credit-card': 'CARD',
+};
 
 type Psu = { customer: SandboxCustomer; psuId: string; accounts: LedgerAccount[] };
 
 function authenticate(state: NorthwindAisState, req: SandboxRequest): Psu | SandboxReply {
   const token = bearerToken(req);
-  const customer = token && !state.revokedTokens.has(token) ? SANDBOX_CUSTOMERS.find((c) => c.banks.northwind?.accessToken === token) : undefined;
+  const customer =
+    token && !state.revokedTokens.has(token)
+      ? SANDBOX_CUSTOMERS.find((c) => c.banks.northwind?.accessToken === token)
+      : undefined;
   if (!customer || !customer.banks.northwind) return unauthorized();
   const psuId = customer.banks.northwind.psuId;
   const status = state.consentStatus.get(psuId) ?? 'AUTH';
   if (status !== 'AUTH') {
-    return obError(403, req.requestId, [{ ErrorCode: 'U028', Message: `The account-access-consent ${customer.banks.northwind.consentId} is ${status}; the PSU must re-authorise`, Path: 'ConsentId' }]);
+    return obError(403, req.requestId, [
+      {
+        ErrorCode: 'U028',
+        Message: `The account-access-consent ${customer.banks.northwind.consentId} is ${status}; the PSU must re-authorise`,
+        Path: 'ConsentId',
+      },
+    ]);
   }
   return { customer, psuId, accounts: state.ledger.accounts().filter((a) => a.psuId === psuId) };
 }
@@ -87,11 +100,16 @@ function accountFor(state: NorthwindAisState, req: SandboxRequest): LedgerAccoun
   if (own) return own;
   const exists = state.ledger.accounts().some((a) => a.account.bankAccountId === id);
   return exists
-    ? obError(403, req.requestId, [{ ErrorCode: 'U011', Message: 'The AccountId is not covered by the account-access-consent', Path: 'AccountId' }])
-    : obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No account with this AccountId', Path: 'AccountId' }]);
+    ? obError(403, req.requestId, [
+        { ErrorCode: 'U011', Message: 'The AccountId is not covered by the account-access-consent', Path: 'AccountId' },
+      ])
+    : obError(400, req.requestId, [
+        { ErrorCode: 'U011', Message: 'No account with this AccountId', Path: 'AccountId' },
+      ]);
 }
 
-const isReply = (x: unknown): x is SandboxReply => typeof x === 'object' && x !== null && 'status' in x && typeof (x as SandboxReply).status === 'number';
+const isReply = (x: unknown): x is SandboxReply =>
+  typeof x === 'object' && x !== null && 'status' in x && typeof (x as SandboxReply).status === 'number';
 
 function openingDate(seed: number, id: string): string {
   const p = createPrng(seed, 'northwind-opened', id);
@@ -137,23 +155,46 @@ export function renderNorthwindBalances(ledger: Ledger, now: Date): Array<Record
   const limit = ledger.creditLimitMinor;
   const available = booked - pending.debits + (limit ?? 0);
   return [
-    { AccountId: account.bankAccountId, CreditDebitIndicator: indicator(booked), Type: 'ITBD', DateTime: now.toISOString(), Amount: money(booked, account.currency) },
+    {
+      AccountId: account.bankAccountId,
+      CreditDebitIndicator: indicator(booked),
+      Type: 'ITBD',
+      DateTime: now.toISOString(),
+      Amount: money(booked, account.currency),
+    },
     {
       AccountId: account.bankAccountId,
       CreditDebitIndicator: indicator(available),
       Type: 'ITAV',
       DateTime: now.toISOString(),
       Amount: money(available, account.currency),
-      ...(limit !== undefined ? { CreditLine: [{ Included: true, Type: 'Credit', Amount: money(limit, account.currency) }] } : {}),
+      ...(limit !== undefined
+        ? { CreditLine: [{ Included: true, Type: 'Credit', Amount: money(limit, account.currency) }] }
+        : {}),
     },
-    { AccountId: account.bankAccountId, CreditDebitIndicator: indicator(closing), Type: 'CLBD', DateTime: startOfToday.toISOString(), Amount: money(closing, account.currency) },
+    {
+      AccountId: account.bankAccountId,
+      CreditDebitIndicator: indicator(closing),
+      Type: 'CLBD',
+      DateTime: startOfToday.toISOString(),
+      Amount: money(closing, account.currency),
+    },
   ];
 }
 
-export function renderNorthwindTransaction(entry: LedgerEntry, status: 'pending' | 'booked', accountId: string, currency: string): Record<string, unknown> {
+export function renderNorthwindTransaction(
+  entry: LedgerEntry,
+  status: 'pending' | 'booked',
+  accountId: string,
+  currency: string,
+): Record<string, unknown> {
   const booked = status === 'booked';
   const counterparty = entry.counterparty
-    ? { SchemeName: /^\d{14}$/.test(entry.counterparty.account) ? 'UK.OBIE.SortCodeAccountNumber' : 'UK.OBIE.IBAN', Identification: entry.counterparty.account, Name: entry.counterparty.name.slice(0, 350) }
+    ? {
+        SchemeName: /^\d{14}$/.test(entry.counterparty.account) ? 'UK.OBIE.SortCodeAccountNumber' : 'UK.OBIE.IBAN',
+        Identification: entry.counterparty.account,
+        Name: entry.counterparty.name.slice(0, 350),
+      }
     : undefined;
   const supplementary: Record<string, unknown> = {};
   if (entry.original) {
@@ -175,10 +216,29 @@ export function renderNorthwindTransaction(entry: LedgerEntry, status: 'pending'
     Amount: { Amount: formatMinor(entry.amountMinor), Currency: currency },
     BankTransactionCode: { Code: entry.iso.family, SubCode: entry.iso.subFamily },
     ProprietaryBankTransactionCode: { Code: entry.proprietaryCode, Issuer: 'Northwind' },
-    ...(booked ? { Balance: { CreditDebitIndicator: indicator(entry.balanceAfterMinor), Type: 'ITBD', Amount: money(entry.balanceAfterMinor, currency) } } : {}),
-    ...(entry.merchant ? { MerchantDetails: { MerchantName: entry.merchant.name, MerchantCategoryCode: entry.merchant.mcc } } : {}),
-    ...(entry.card ? { CardInstrument: { CardSchemeName: entry.card.scheme, AuthorisationType: entry.card.authorisation, Identification: `************${entry.card.last4}` } } : {}),
-    ...(counterparty && (entry.direction === 'DEBIT' ? { CreditorAccount: counterparty } : { DebtorAccount: counterparty })),
+    ...(booked
+      ? {
+          Balance: {
+            CreditDebitIndicator: indicator(entry.balanceAfterMinor),
+            Type: 'ITBD',
+            Amount: money(entry.balanceAfterMinor, currency),
+          },
+        }
+      : {}),
+    ...(entry.merchant
+      ? { MerchantDetails: { MerchantName: entry.merchant.name, MerchantCategoryCode: entry.merchant.mcc } }
+      : {}),
+    ...(entry.card
+      ? {
+          CardInstrument: {
+            CardSchemeName: entry.card.scheme,
+            AuthorisationType: entry.card.authorisation,
+            Identification: `************${entry.card.last4}`,
+          },
+        }
+      : {}),
+    ...(counterparty &&
+      (entry.direction === 'DEBIT' ? { CreditorAccount: counterparty } : { DebtorAccount: counterparty })),
     ...(Object.keys(supplementary).length ? { SupplementaryData: supplementary } : {}),
   };
 }
@@ -203,7 +263,14 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
       handler(req) {
         const psu = authenticate(state, req);
         if (isReply(psu)) return psu;
-        return { status: 200, body: { Data: { Account: psu.accounts.map((a) => renderNorthwindAccount(state.seed, a)) }, Links: { Self: self(req) }, Meta: { TotalPages: 1 } } };
+        return {
+          status: 200,
+          body: {
+            Data: { Account: psu.accounts.map((a) => renderNorthwindAccount(state.seed, a)) },
+            Links: { Self: self(req) },
+            Meta: { TotalPages: 1 },
+          },
+        };
       },
     },
     {
@@ -213,7 +280,14 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
       handler(req) {
         const account = accountFor(state, req);
         if (isReply(account)) return account;
-        return { status: 200, body: { Data: { Account: [renderNorthwindAccount(state.seed, account)] }, Links: { Self: self(req) }, Meta: { TotalPages: 1 } } };
+        return {
+          status: 200,
+          body: {
+            Data: { Account: [renderNorthwindAccount(state.seed, account)] },
+            Links: { Self: self(req) },
+            Meta: { TotalPages: 1 },
+          },
+        };
       },
     },
     {
@@ -224,7 +298,14 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
         const account = accountFor(state, req);
         if (isReply(account)) return account;
         const ledger = state.ledger.get(account.account.bankAccountId)!;
-        return { status: 200, body: { Data: { Balance: renderNorthwindBalances(ledger, req.now) }, Links: { Self: self(req) }, Meta: { TotalPages: 1 } } };
+        return {
+          status: 200,
+          body: {
+            Data: { Balance: renderNorthwindBalances(ledger, req.now) },
+            Links: { Self: self(req) },
+            Meta: { TotalPages: 1 },
+          },
+        };
       },
     },
     {
@@ -239,16 +320,27 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
         const to = parseFilterDateTime(req.query.get('toBookingDateTime'));
         const pageParam = req.query.get('page');
         const page = pageParam === null ? 1 : Number(pageParam);
-        if (!Number.isInteger(page) || page < 1) return obError(400, req.requestId, [{ ErrorCode: 'U002', Message: 'page must be a positive integer', Path: 'page' }]);
+        if (!Number.isInteger(page) || page < 1)
+          return obError(400, req.requestId, [
+            { ErrorCode: 'U002', Message: 'page must be a positive integer', Path: 'page' },
+          ]);
 
         const rows = ledger.visible(req.now).filter(({ entry, status }) => {
           const t = (status === 'booked' ? entry.bookingAt : entry.createdAt).getTime();
           return (from === undefined || t >= from) && (to === undefined || t <= to);
         });
         // Newest first by the BookingDateTime shown.
-        rows.sort((a, b) => (b.status === 'booked' ? b.entry.bookingAt : b.entry.createdAt).getTime() - (a.status === 'booked' ? a.entry.bookingAt : a.entry.createdAt).getTime() || (a.entry.id < b.entry.id ? 1 : -1));
+        rows.sort(
+          (a, b) =>
+            (b.status === 'booked' ? b.entry.bookingAt : b.entry.createdAt).getTime() -
+              (a.status === 'booked' ? a.entry.bookingAt : a.entry.createdAt).getTime() ||
+            (a.entry.id < b.entry.id ? 1 : -1),
+        );
         const totalPages = Math.max(1, Math.ceil(rows.length / state.pageSize));
-        if (page > totalPages) return obError(400, req.requestId, [{ ErrorCode: 'U002', Message: `page ${page} is beyond the last page (${totalPages})`, Path: 'page' }]);
+        if (page > totalPages)
+          return obError(400, req.requestId, [
+            { ErrorCode: 'U002', Message: `page ${page} is beyond the last page (${totalPages})`, Path: 'page' },
+          ]);
         const slice = rows.slice((page - 1) * state.pageSize, page * state.pageSize);
         const link = (n: number) => {
           const q = new URLSearchParams(req.url.search);
@@ -259,13 +351,26 @@ export function northwindAisRoutes(state: NorthwindAisState): Route[] {
         return {
           status: 200,
           body: {
-            Data: { Transaction: slice.map(({ entry, status }) => renderNorthwindTransaction(entry, status, acct.bankAccountId, acct.currency)) },
-            Links: { Self: self(req), First: link(1), ...(page > 1 ? { Prev: link(page - 1) } : {}), ...(page < totalPages ? { Next: link(page + 1) } : {}), Last: link(totalPages) },
-            Meta: { TotalPages: totalPages, FirstAvailableDateTime: ledger.windowStart.toISOString(), LastAvailableDateTime: req.now.toISOString() },
+            Data: {
+              Transaction: slice.map(({ entry, status }) =>
+                renderNorthwindTransaction(entry, status, acct.bankAccountId, acct.currency),
+              ),
+            },
+            Links: {
+              Self: self(req),
+              First: link(1),
+              ...(page > 1 ? { Prev: link(page - 1) } : {}),
+              ...(page < totalPages ? { Next: link(page + 1) } : {}),
+              Last: link(totalPages),
+            },
+            Meta: {
+              TotalPages: totalPages,
+              FirstAvailableDateTime: ledger.windowStart.toISOString(),
+              LastAvailableDateTime: req.now.toISOString(),
+            },
           },
         };
       },
     },
   ];
 }
-

@@ -32,7 +32,13 @@ export function obError(status: number, requestId: string, errors: ObError[], me
       Code: String(status),
       Id: requestId.slice(0, 40),
       Message: (message ?? errors[0]?.Message ?? 'Error').slice(0, 500),
-      Errors: errors.slice(0, 20).map((e) => ({ ErrorCode: e.ErrorCode, Message: e.Message.slice(0, 500) || 'Invalid', ...(e.Path ? { Path: e.Path.slice(0, 500) } : {}) })),
+      Errors: errors
+        .slice(0, 20)
+        .map((e) => ({
+          ErrorCode: e.ErrorCode,
+          Message: e.Message.slice(0, 500) || 'Invalid',
+          ...(e.Path ? { Path: e.Path.slice(0, 500) } : {}),
+        })),
     },
   };
 }
@@ -56,7 +62,11 @@ export function violationToObError(v: Violation): ObError {
       if (v.keyword === 'required') return { ErrorCode: isSignature ? 'U019' : 'U007', ...base };
       return { ErrorCode: isSignature ? 'U018' : 'U006', ...base };
     case 'security':
-      return { ErrorCode: 'U007', Message: 'Authorization header with a bearer token is required', Path: 'Authorization' };
+      return {
+        ErrorCode: 'U007',
+        Message: 'Authorization header with a bearer token is required',
+        Path: 'Authorization',
+      };
     case 'body':
       if (v.keyword === 'json') return { ErrorCode: 'U010', ...base };
       if (v.keyword === 'required') return { ErrorCode: 'U004', ...base };
@@ -71,10 +81,16 @@ export function violationToObError(v: Violation): ObError {
 export function northwindDialect(signer: JwsSigner): Dialect {
   return {
     invalidRequest(violations: Violation[], req: SandboxRequest) {
-      return obError(400, req.requestId, violations.map(violationToObError), 'The request does not conform to the Open Banking specification');
+      return obError(
+        400,
+        req.requestId,
+        violations.map(violationToObError),
+        'The request does not conform to the Open Banking specification',
+      );
     },
     failure(status, _retryAfter, req) {
-      if (status === 401 || status === 404 || status === 405 || status === 406 || status === 415 || status === 429) return { status };
+      if (status === 401 || status === 404 || status === 405 || status === 406 || status === 415 || status === 429)
+        return { status };
       return obError(status, req.requestId, [{ ErrorCode: 'U000', Message: `Unexpected error (HTTP ${status})` }]);
     },
     notFound(_req, methodNotAllowed) {
@@ -82,7 +98,9 @@ export function northwindDialect(signer: JwsSigner): Dialect {
     },
     schemaViolation: breakSchema,
     finalizeHeaders(req, _reply, payload) {
-      const headers: Record<string, string> = { 'x-fapi-interaction-id': header(req, 'x-fapi-interaction-id') ?? randomUUID() };
+      const headers: Record<string, string> = {
+        'x-fapi-interaction-id': header(req, 'x-fapi-interaction-id') ?? randomUUID(),
+      };
       if (payload !== undefined && req.path.startsWith(OBIE_PIS_BASE)) {
         headers['x-jws-signature'] = signer.signDetached(payload, {
           'http://openbanking.org.uk/iat': Math.floor(Date.now() / 1000),

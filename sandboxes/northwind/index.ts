@@ -8,7 +8,16 @@ import { optionalPartnerSpec } from '../lib/openapi.ts';
 import { startSandboxServer, type SandboxServer } from '../lib/server.ts';
 import { northwindAisRoutes, type AisConsentStatus, type NorthwindAisState } from './ais.ts';
 import { OBIE_AIS_BASE, OBIE_PIS_BASE, northwindDialect } from './dialect.ts';
-import { authoriseConsent, northwindPisRoutes, rejectConsent, renderConsent, type DomesticPayment, type DomesticPaymentConsent, type NorthwindPisState, type PisTimings } from './pis.ts';
+import {
+  authoriseConsent,
+  northwindPisRoutes,
+  rejectConsent,
+  renderConsent,
+  type DomesticPayment,
+  type DomesticPaymentConsent,
+  type NorthwindPisState,
+  type PisTimings,
+} from './pis.ts';
 
 /**
  * Northwind: an Open Banking UK 4.0 bank (Account and Transaction API + Payment Initiation API).
@@ -35,7 +44,10 @@ export interface RunningNorthwind extends SandboxServer {
   basePaths: { ais: string; pis: string };
   ledger: LedgerStore;
   /** The PSU authorises a payment consent at the bank (what POST /sandbox/.../authorise does). */
-  authorisePaymentConsent(consentId: string, who?: { customerId?: string; psuId?: string; debtorAccountId?: string }): Record<string, unknown>;
+  authorisePaymentConsent(
+    consentId: string,
+    who?: { customerId?: string; psuId?: string; debtorAccountId?: string },
+  ): Record<string, unknown>;
   rejectPaymentConsent(consentId: string): Record<string, unknown>;
   paymentConsents(): DomesticPaymentConsent[];
   payments(): DomesticPayment[];
@@ -64,13 +76,17 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     seed,
     ledger,
     spec: optionalPartnerSpec('obie-pis'),
-    timings: { settlementMs: options.paymentTimings?.settlementMs ?? 10 * SECOND_MS, creditedMs: options.paymentTimings?.creditedMs ?? 60 * SECOND_MS },
+    timings: {
+      settlementMs: options.paymentTimings?.settlementMs ?? 10 * SECOND_MS,
+      creditedMs: options.paymentTimings?.creditedMs ?? 60 * SECOND_MS,
+    },
     now,
     consents: new Map(),
     payments: new Map(),
     idempotency: new Map(),
   };
-  if (pis.timings.creditedMs <= pis.timings.settlementMs) throw new RangeError('paymentTimings.creditedMs must be greater than settlementMs');
+  if (pis.timings.creditedMs <= pis.timings.settlementMs)
+    throw new RangeError('paymentTimings.creditedMs must be greater than settlementMs');
 
   const server = await startSandboxServer({
     name: 'northwind',
@@ -78,7 +94,10 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     ...(options.host ? { host: options.host } : {}),
     logger: options.logger,
     now,
-    routes: [...northwindAisRoutes(ais).map((r) => ({ basePath: OBIE_AIS_BASE, ...r })), ...northwindPisRoutes(pis).map((r) => ({ basePath: OBIE_PIS_BASE, ...r }))],
+    routes: [
+      ...northwindAisRoutes(ais).map((r) => ({ basePath: OBIE_AIS_BASE, ...r })),
+      ...northwindPisRoutes(pis).map((r) => ({ basePath: OBIE_PIS_BASE, ...r })),
+    ],
     dialect: northwindDialect(signer),
     ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
   });

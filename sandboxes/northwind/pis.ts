@@ -56,7 +56,15 @@ export type PaymentConsentStatus = 'AWAU' | 'AUTH' | 'RJCT' | 'COND';
 export type PaymentStatus = 'ACSP' | 'ACSC' | 'ACCC' | 'RJCT';
 
 interface InitiationBody {
-  Data: { Initiation: Record<string, unknown> & { InstructedAmount: { Amount: string; Currency: string }; EndToEndIdentification: string; CreditorAccount: { SchemeName: string; Identification: string; Name: string }; DebtorAccount?: { SchemeName: string; Identification: string }; RemittanceInformation?: { Unstructured?: string[] } } } & Record<string, unknown>;
+  Data: {
+    Initiation: Record<string, unknown> & {
+      InstructedAmount: { Amount: string; Currency: string };
+      EndToEndIdentification: string;
+      CreditorAccount: { SchemeName: string; Identification: string; Name: string };
+      DebtorAccount?: { SchemeName: string; Identification: string };
+      RemittanceInformation?: { Unstructured?: string[] };
+    };
+  } & Record<string, unknown>;
   Risk: Record<string, unknown>;
 }
 
@@ -119,7 +127,11 @@ function canonical(value: unknown): string {
 
 const hashOf = (value: unknown) => createHash('sha256').update(canonical(value)).digest('hex');
 
-export function paymentStatusAt(state: NorthwindPisState, payment: DomesticPayment, now: Date): { status: PaymentStatus; updatedAt: Date } {
+export function paymentStatusAt(
+  state: NorthwindPisState,
+  payment: DomesticPayment,
+  now: Date,
+): { status: PaymentStatus; updatedAt: Date } {
   const elapsed = now.getTime() - payment.createdAt.getTime();
   const settled = new Date(payment.createdAt.getTime() + state.timings.settlementMs);
   if (elapsed < state.timings.settlementMs) return { status: 'ACSP', updatedAt: payment.createdAt };
@@ -128,14 +140,25 @@ export function paymentStatusAt(state: NorthwindPisState, payment: DomesticPayme
   return { status: 'ACCC', updatedAt: new Date(payment.createdAt.getTime() + state.timings.creditedMs) };
 }
 
-function debtorAccountObject(state: NorthwindPisState, debtor: DomesticPaymentConsent['debtor']): Record<string, unknown> | undefined {
+function debtorAccountObject(
+  state: NorthwindPisState,
+  debtor: DomesticPaymentConsent['debtor'],
+): Record<string, unknown> | undefined {
   if (!debtor) return undefined;
   const account = state.ledger.accounts().find((a) => a.account.bankAccountId === debtor.bankAccountId);
   if (!account) return undefined;
-  return { SchemeName: 'UK.OBIE.SortCodeAccountNumber', Identification: northwindNumbers(state.seed, debtor.bankAccountId).sortCodeAccountNumber, Name: account.holderName.toUpperCase() };
+  return {
+    SchemeName: 'UK.OBIE.SortCodeAccountNumber',
+    Identification: northwindNumbers(state.seed, debtor.bankAccountId).sortCodeAccountNumber,
+    Name: account.holderName.toUpperCase(),
+  };
 }
 
-export function renderConsent(state: NorthwindPisState, consent: DomesticPaymentConsent, baseUrl: string): Record<string, unknown> {
+export function renderConsent(
+  state: NorthwindPisState,
+  consent: DomesticPaymentConsent,
+  baseUrl: string,
+): Record<string, unknown> {
   const { Data, Risk } = consent.request;
   const debtor = debtorAccountObject(state, consent.debtor);
   return {
@@ -158,7 +181,12 @@ export function renderConsent(state: NorthwindPisState, consent: DomesticPayment
   };
 }
 
-export function renderPayment(state: NorthwindPisState, payment: DomesticPayment, now: Date, baseUrl: string): Record<string, unknown> {
+export function renderPayment(
+  state: NorthwindPisState,
+  payment: DomesticPayment,
+  now: Date,
+  baseUrl: string,
+): Record<string, unknown> {
   const { status, updatedAt } = paymentStatusAt(state, payment, now);
   const debtor = debtorAccountObject(state, payment.debtor);
   return {
@@ -168,7 +196,13 @@ export function renderPayment(state: NorthwindPisState, payment: DomesticPayment
       CreationDateTime: payment.createdAt.toISOString(),
       Status: status,
       StatusUpdateDateTime: updatedAt.toISOString(),
-      ...(status === 'RJCT' ? { StatusReason: [{ StatusReasonCode: 'AM04', StatusReasonDescription: 'Insufficient funds on the debtor account' }] } : {}),
+      ...(status === 'RJCT'
+        ? {
+            StatusReason: [
+              { StatusReasonCode: 'AM04', StatusReasonDescription: 'Insufficient funds on the debtor account' },
+            ],
+          }
+        : {}),
       ExpectedExecutionDateTime: payment.createdAt.toISOString(),
       ExpectedSettlementDateTime: new Date(payment.createdAt.getTime() + state.timings.settlementMs).toISOString(),
       Initiation: payment.initiation,
@@ -179,9 +213,15 @@ export function renderPayment(state: NorthwindPisState, payment: DomesticPayment
   };
 }
 
-function renderPaymentDetails(state: NorthwindPisState, payment: DomesticPayment, now: Date, baseUrl: string): Record<string, unknown> {
+function renderPaymentDetails(
+  state: NorthwindPisState,
+  payment: DomesticPayment,
+  now: Date,
+  baseUrl: string,
+): Record<string, unknown> {
   const { status, updatedAt } = paymentStatusAt(state, payment, now);
-  const localInstrument = typeof payment.initiation.LocalInstrument === 'string' ? payment.initiation.LocalInstrument : 'UK.OBIE.FPS';
+  const localInstrument =
+    typeof payment.initiation.LocalInstrument === 'string' ? payment.initiation.LocalInstrument : 'UK.OBIE.FPS';
   return {
     Data: {
       PaymentStatus: [
@@ -189,20 +229,31 @@ function renderPaymentDetails(state: NorthwindPisState, payment: DomesticPayment
           PaymentTransactionId: payment.entryId ?? payment.paymentId,
           Status: status,
           StatusUpdateDateTime: updatedAt.toISOString(),
-          StatusDetail: { LocalInstrument: localInstrument, Status: status, ...(status === 'RJCT' ? { StatusReason: 'AM04', StatusReasonDescription: 'Insufficient funds' } : {}) },
+          StatusDetail: {
+            LocalInstrument: localInstrument,
+            Status: status,
+            ...(status === 'RJCT' ? { StatusReason: 'AM04', StatusReasonDescription: 'Insufficient funds' } : {}),
+          },
         },
       ],
     },
-    Links: { Self: `${baseUrl}${OBIE_PIS_BASE}/domestic-payments/${encodeURIComponent(payment.paymentId)}/payment-details` },
+    Links: {
+      Self: `${baseUrl}${OBIE_PIS_BASE}/domestic-payments/${encodeURIComponent(payment.paymentId)}/payment-details`,
+    },
     Meta: {},
   };
 }
 
 /** Authorises a consent as the PSU would at the bank; throws SandboxActionError on misuse. */
-export function authoriseConsent(state: NorthwindPisState, consentId: string, who: { customerId?: string; psuId?: string; debtorAccountId?: string } = {}): DomesticPaymentConsent {
+export function authoriseConsent(
+  state: NorthwindPisState,
+  consentId: string,
+  who: { customerId?: string; psuId?: string; debtorAccountId?: string } = {},
+): DomesticPaymentConsent {
   const consent = state.consents.get(consentId);
   if (!consent) throw new SandboxActionError(404, `no domestic-payment-consent ${consentId}`);
-  if (consent.status !== 'AWAU') throw new SandboxActionError(409, `consent ${consentId} is ${consent.status}, not AWAU`);
+  if (consent.status !== 'AWAU')
+    throw new SandboxActionError(409, `consent ${consentId} is ${consent.status}, not AWAU`);
   const accounts = state.ledger.accounts();
   const initiation = consent.request.Data.Initiation;
   const named = initiation.DebtorAccount
@@ -212,35 +263,49 @@ export function authoriseConsent(state: NorthwindPisState, consentId: string, wh
         return id === n.sortCodeAccountNumber || id === n.iban;
       })
     : undefined;
-  if (initiation.DebtorAccount && !named) throw new SandboxActionError(400, 'the consent names a DebtorAccount that is not a Northwind account');
+  if (initiation.DebtorAccount && !named)
+    throw new SandboxActionError(400, 'the consent names a DebtorAccount that is not a Northwind account');
   const customer =
     (who.customerId && SANDBOX_CUSTOMERS.find((c) => c.customerId === who.customerId)) ||
     (who.psuId && SANDBOX_CUSTOMERS.find((c) => c.banks.northwind?.psuId === who.psuId)) ||
     (named && SANDBOX_CUSTOMERS.find((c) => c.customerId === named.customerId)) ||
     undefined;
-  if (!customer || !customer.banks.northwind) throw new SandboxActionError(400, 'say who authorises: customerId or psuId of a Northwind customer (or a DebtorAccount in the consent)');
+  if (!customer || !customer.banks.northwind)
+    throw new SandboxActionError(
+      400,
+      'say who authorises: customerId or psuId of a Northwind customer (or a DebtorAccount in the consent)',
+    );
   const own = accounts.filter((a) => a.customerId === customer.customerId);
   let debtor: LedgerAccount | undefined;
   if (who.debtorAccountId) {
     debtor = own.find((a) => a.account.bankAccountId === who.debtorAccountId);
-    if (!debtor) throw new SandboxActionError(400, `account ${who.debtorAccountId} is not one of the PSU's Northwind accounts`);
+    if (!debtor)
+      throw new SandboxActionError(400, `account ${who.debtorAccountId} is not one of the PSU's Northwind accounts`);
   } else if (named) {
     debtor = named;
   } else {
-    debtor = own.find((a) => a.account.kind === 'current' && a.account.currency === initiation.InstructedAmount.Currency) ?? own[0];
+    debtor =
+      own.find((a) => a.account.kind === 'current' && a.account.currency === initiation.InstructedAmount.Currency) ??
+      own[0];
   }
   if (!debtor) throw new SandboxActionError(400, 'the PSU has no Northwind account');
-  if (named && named.customerId !== customer.customerId) throw new SandboxActionError(400, 'the DebtorAccount of the consent belongs to another PSU');
+  if (named && named.customerId !== customer.customerId)
+    throw new SandboxActionError(400, 'the DebtorAccount of the consent belongs to another PSU');
   consent.status = 'AUTH';
   consent.statusUpdatedAt = state.now();
-  consent.debtor = { customerId: customer.customerId, psuId: customer.banks.northwind.psuId, bankAccountId: debtor.account.bankAccountId };
+  consent.debtor = {
+    customerId: customer.customerId,
+    psuId: customer.banks.northwind.psuId,
+    bankAccountId: debtor.account.bankAccountId,
+  };
   return consent;
 }
 
 export function rejectConsent(state: NorthwindPisState, consentId: string): DomesticPaymentConsent {
   const consent = state.consents.get(consentId);
   if (!consent) throw new SandboxActionError(404, `no domestic-payment-consent ${consentId}`);
-  if (consent.status !== 'AWAU') throw new SandboxActionError(409, `consent ${consentId} is ${consent.status}, not AWAU`);
+  if (consent.status !== 'AWAU')
+    throw new SandboxActionError(409, `consent ${consentId} is ${consent.status}, not AWAU`);
   consent.status = 'RJCT';
   consent.statusUpdatedAt = state.now();
   return consent;
@@ -252,17 +317,28 @@ function authorisePis(req: SandboxRequest): SandboxReply | undefined {
 
 function checkSignature(req: SandboxRequest): SandboxReply | undefined {
   const value = header(req, 'x-jws-signature');
-  if (!value) return obError(400, req.requestId, [{ ErrorCode: 'U019', Message: 'x-jws-signature is required', Path: 'x-jws-signature' }]);
+  if (!value)
+    return obError(400, req.requestId, [
+      { ErrorCode: 'U019', Message: 'x-jws-signature is required', Path: 'x-jws-signature' },
+    ]);
   const inspection = inspectDetachedJws(value);
   if (inspection.ok) return undefined;
-  return obError(400, req.requestId, [{ ErrorCode: inspection.code, Message: inspection.message, Path: inspection.path ?? 'x-jws-signature' }]);
+  return obError(400, req.requestId, [
+    { ErrorCode: inspection.code, Message: inspection.message, Path: inspection.path ?? 'x-jws-signature' },
+  ]);
 }
 
 /**
  * Runs `create` at most once per (endpoint, token, idempotency key) within 24 hours: a replay
  * with the same body gets the original resource, a different body is refused.
  */
-function idempotent(state: NorthwindPisState, req: SandboxRequest, endpoint: string, create: () => { reply: SandboxReply; resourceId?: string }, replay: (resourceId: string) => SandboxReply): SandboxReply {
+function idempotent(
+  state: NorthwindPisState,
+  req: SandboxRequest,
+  endpoint: string,
+  create: () => { reply: SandboxReply; resourceId?: string },
+  replay: (resourceId: string) => SandboxReply,
+): SandboxReply {
   const key = header(req, 'x-idempotency-key') ?? '';
   const storeKey = `${endpoint}\u0000${bearerToken(req) ?? ''}\u0000${key}`;
   const nowMs = req.now.getTime();
@@ -270,7 +346,14 @@ function idempotent(state: NorthwindPisState, req: SandboxRequest, endpoint: str
   const previous = state.idempotency.get(storeKey);
   if (previous && nowMs - previous.at < IDEMPOTENCY_TTL_MS) {
     if (previous.hash !== hash) {
-      return obError(400, req.requestId, [{ ErrorCode: 'U002', Message: 'x-idempotency-key was already used with a different request body within 24 hours; nothing was changed', Path: 'x-idempotency-key' }]);
+      return obError(400, req.requestId, [
+        {
+          ErrorCode: 'U002',
+          Message:
+            'x-idempotency-key was already used with a different request body within 24 hours; nothing was changed',
+          Path: 'x-idempotency-key',
+        },
+      ]);
     }
     return replay(previous.resourceId);
   }
@@ -281,13 +364,17 @@ function idempotent(state: NorthwindPisState, req: SandboxRequest, endpoint: str
 
 export function northwindPisRoutes(state: NorthwindPisState): Route[] {
   const { spec } = state;
-  const guard = (req: SandboxRequest, signed: boolean): SandboxReply | undefined => authorisePis(req) ?? (signed ? checkSignature(req) : undefined);
+  const guard = (req: SandboxRequest, signed: boolean): SandboxReply | undefined =>
+    authorisePis(req) ?? (signed ? checkSignature(req) : undefined);
   /** The read routes of one domestic payment: the same guard and lookup, a different rendering. */
   const readPayment = (req: SandboxRequest, render: (payment: DomesticPayment) => unknown): SandboxReply => {
     const refused = guard(req, false);
     if (refused) return refused;
     const payment = state.payments.get(req.params.DomesticPaymentId ?? '');
-    if (!payment) return obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment with this DomesticPaymentId', Path: 'DomesticPaymentId' }]);
+    if (!payment)
+      return obError(400, req.requestId, [
+        { ErrorCode: 'U011', Message: 'No domestic-payment with this DomesticPaymentId', Path: 'DomesticPaymentId' },
+      ]);
     return { status: 200, body: render(payment) };
   };
 
@@ -307,16 +394,41 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
             const body = req.body as InitiationBody;
             const amount = body.Data.Initiation.InstructedAmount;
             if (amount.Currency !== 'GBP') {
-              return { reply: obError(400, req.requestId, [{ ErrorCode: 'U023', Message: 'Northwind initiates domestic payments in GBP only', Path: 'Data.Initiation.InstructedAmount.Currency' }]) };
+              return {
+                reply: obError(400, req.requestId, [
+                  {
+                    ErrorCode: 'U023',
+                    Message: 'Northwind initiates domestic payments in GBP only',
+                    Path: 'Data.Initiation.InstructedAmount.Currency',
+                  },
+                ]),
+              };
             }
             try {
               if (Number(normaliseAmount(amount.Amount, 'GBP')) <= 0) throw new RangeError('amount must be positive');
             } catch (err) {
-              return { reply: obError(400, req.requestId, [{ ErrorCode: 'U002', Message: (err as Error).message, Path: 'Data.Initiation.InstructedAmount.Amount' }]) };
+              return {
+                reply: obError(400, req.requestId, [
+                  {
+                    ErrorCode: 'U002',
+                    Message: (err as Error).message,
+                    Path: 'Data.Initiation.InstructedAmount.Amount',
+                  },
+                ]),
+              };
             }
-            const consent: DomesticPaymentConsent = { consentId: `PDC-${randomUUID()}`, createdAt: req.now, status: 'AWAU', statusUpdatedAt: req.now, request: structuredClone(body) };
+            const consent: DomesticPaymentConsent = {
+              consentId: `PDC-${randomUUID()}`,
+              createdAt: req.now,
+              status: 'AWAU',
+              statusUpdatedAt: req.now,
+              request: structuredClone(body),
+            };
             state.consents.set(consent.consentId, consent);
-            return { reply: { status: 201, body: renderConsent(state, consent, req.baseUrl) }, resourceId: consent.consentId };
+            return {
+              reply: { status: 201, body: renderConsent(state, consent, req.baseUrl) },
+              resourceId: consent.consentId,
+            };
           },
           (consentId) => ({ status: 201, body: renderConsent(state, state.consents.get(consentId)!, req.baseUrl) }),
         );
@@ -330,7 +442,10 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
         const refused = guard(req, false);
         if (refused) return refused;
         const consent = state.consents.get(req.params.ConsentId ?? '');
-        if (!consent) return obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment-consent with this ConsentId', Path: 'ConsentId' }]);
+        if (!consent)
+          return obError(400, req.requestId, [
+            { ErrorCode: 'U011', Message: 'No domestic-payment-consent with this ConsentId', Path: 'ConsentId' },
+          ]);
         return { status: 200, body: renderConsent(state, consent, req.baseUrl) };
       },
     },
@@ -348,16 +463,38 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
           () => {
             const body = req.body as InitiationBody & { Data: { ConsentId: string } };
             const consent = state.consents.get(body.Data.ConsentId);
-            if (!consent) return { reply: obError(400, req.requestId, [{ ErrorCode: 'U011', Message: 'No domestic-payment-consent with this ConsentId', Path: 'Data.ConsentId' }]) };
+            if (!consent)
+              return {
+                reply: obError(400, req.requestId, [
+                  {
+                    ErrorCode: 'U011',
+                    Message: 'No domestic-payment-consent with this ConsentId',
+                    Path: 'Data.ConsentId',
+                  },
+                ]),
+              };
             if (consent.status !== 'AUTH' || !consent.debtor) {
-              const message = consent.status === 'COND' ? 'The consent was already consumed by a payment' : `The consent is ${consent.status}, not AUTH`;
-              return { reply: obError(400, req.requestId, [{ ErrorCode: 'U009', Message: message, Path: 'Data.ConsentId' }]) };
+              const message =
+                consent.status === 'COND'
+                  ? 'The consent was already consumed by a payment'
+                  : `The consent is ${consent.status}, not AUTH`;
+              return {
+                reply: obError(400, req.requestId, [{ ErrorCode: 'U009', Message: message, Path: 'Data.ConsentId' }]),
+              };
             }
             if (hashOf(body.Data.Initiation) !== hashOf(consent.request.Data.Initiation)) {
-              return { reply: obError(400, req.requestId, [{ ErrorCode: 'U008', Message: 'Initiation does not match the consent', Path: 'Data.Initiation' }]) };
+              return {
+                reply: obError(400, req.requestId, [
+                  { ErrorCode: 'U008', Message: 'Initiation does not match the consent', Path: 'Data.Initiation' },
+                ]),
+              };
             }
             if (hashOf(body.Risk) !== hashOf(consent.request.Risk)) {
-              return { reply: obError(400, req.requestId, [{ ErrorCode: 'U008', Message: 'Risk does not match the consent', Path: 'Risk' }]) };
+              return {
+                reply: obError(400, req.requestId, [
+                  { ErrorCode: 'U008', Message: 'Risk does not match the consent', Path: 'Risk' },
+                ]),
+              };
             }
             const initiation = body.Data.Initiation;
             const amountMinor = Math.round(Number(normaliseAmount(initiation.InstructedAmount.Amount, 'GBP')) * 100);
@@ -365,7 +502,14 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
             const pending = ledger.pendingMinor(req.now);
             const available = ledger.bookedBalanceMinor(req.now) - pending.debits + (ledger.creditLimitMinor ?? 0);
             const paymentId = `DP${randomUUID().replace(/-/g, '').toUpperCase()}`;
-            const payment: DomesticPayment = { paymentId, consentId: consent.consentId, createdAt: req.now, initiation: structuredClone(initiation), debtor: consent.debtor, rejected: amountMinor > available };
+            const payment: DomesticPayment = {
+              paymentId,
+              consentId: consent.consentId,
+              createdAt: req.now,
+              initiation: structuredClone(initiation),
+              debtor: consent.debtor,
+              rejected: amountMinor > available,
+            };
             if (!payment.rejected) {
               const entry = ledger.append({
                 id: `NW${stableHash([state.seed, 'payment', paymentId], 20).toUpperCase()}`,
@@ -377,8 +521,13 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
                 amountMinor,
                 direction: 'DEBIT',
                 category: 'payment',
-                description: (initiation.RemittanceInformation?.Unstructured?.[0] ?? `PAYMENT TO ${initiation.CreditorAccount.Name}`).slice(0, 140),
-                counterparty: { name: initiation.CreditorAccount.Name, account: initiation.CreditorAccount.Identification },
+                description: (
+                  initiation.RemittanceInformation?.Unstructured?.[0] ?? `PAYMENT TO ${initiation.CreditorAccount.Name}`
+                ).slice(0, 140),
+                counterparty: {
+                  name: initiation.CreditorAccount.Name,
+                  account: initiation.CreditorAccount.Identification,
+                },
                 iso: { domain: 'PMNT', family: 'ICDT', subFamily: 'DMCT' },
                 proprietaryCode: 'PAYMENT',
                 paymentId,
@@ -388,9 +537,15 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
             state.payments.set(paymentId, payment);
             consent.status = 'COND';
             consent.statusUpdatedAt = req.now;
-            return { reply: { status: 201, body: renderPayment(state, payment, req.now, req.baseUrl) }, resourceId: paymentId };
+            return {
+              reply: { status: 201, body: renderPayment(state, payment, req.now, req.baseUrl) },
+              resourceId: paymentId,
+            };
           },
-          (paymentId) => ({ status: 201, body: renderPayment(state, state.payments.get(paymentId)!, req.now, req.baseUrl) }),
+          (paymentId) => ({
+            status: 201,
+            body: renderPayment(state, state.payments.get(paymentId)!, req.now, req.baseUrl),
+          }),
         );
       },
     },
@@ -411,11 +566,22 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
       path: '/sandbox/domestic-payment-consents/{ConsentId}/authorise',
       admin: true,
       handler(req) {
-        const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { customerId?: unknown; psuId?: unknown; debtorAccountId?: unknown };
+        const body = (req.body && typeof req.body === 'object' ? req.body : {}) as {
+          customerId?: unknown;
+          psuId?: unknown;
+          debtorAccountId?: unknown;
+        };
         const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
         try {
-          const who = { ...(str(body.customerId) ? { customerId: str(body.customerId)! } : {}), ...(str(body.psuId) ? { psuId: str(body.psuId)! } : {}), ...(str(body.debtorAccountId) ? { debtorAccountId: str(body.debtorAccountId)! } : {}) };
-          return { status: 200, body: renderConsent(state, authoriseConsent(state, req.params.ConsentId ?? '', who), req.baseUrl) };
+          const who = {
+            ...(str(body.customerId) ? { customerId: str(body.customerId)! } : {}),
+            ...(str(body.psuId) ? { psuId: str(body.psuId)! } : {}),
+            ...(str(body.debtorAccountId) ? { debtorAccountId: str(body.debtorAccountId)! } : {}),
+          };
+          return {
+            status: 200,
+            body: renderConsent(state, authoriseConsent(state, req.params.ConsentId ?? '', who), req.baseUrl),
+          };
         } catch (err) {
           if (err instanceof SandboxActionError) return { status: err.status, body: { error: err.message } };
           throw err;
@@ -428,7 +594,10 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
       admin: true,
       handler(req) {
         try {
-          return { status: 200, body: renderConsent(state, rejectConsent(state, req.params.ConsentId ?? ''), req.baseUrl) };
+          return {
+            status: 200,
+            body: renderConsent(state, rejectConsent(state, req.params.ConsentId ?? ''), req.baseUrl),
+          };
         } catch (err) {
           if (err instanceof SandboxActionError) return { status: err.status, body: { error: err.message } };
           throw err;

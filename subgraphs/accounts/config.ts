@@ -11,8 +11,14 @@ export const accountsConfigSchema = subgraphCommonConfig.extend({
   /** Key of the derived account and transaction ids (lib/ids.ts). */
   ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
   /** Server roots of the banks; the adapters append the spec's base path. */
-  NORTHWIND_URL: env.requiredInProduction(env.url().default('http://127.0.0.1:4101'), 'the default is the local Northwind sandbox'),
-  RHEINBANK_URL: env.requiredInProduction(env.url().default('http://127.0.0.1:4102'), 'the default is the local Rheinbank sandbox'),
+  NORTHWIND_URL: env.requiredInProduction(
+    env.url().default('http://127.0.0.1:4101'),
+    'the default is the local Northwind sandbox',
+  ),
+  RHEINBANK_URL: env.requiredInProduction(
+    env.url().default('http://127.0.0.1:4102'),
+    'the default is the local Rheinbank sandbox',
+  ),
   NORTHWIND_TIMEOUT_MS: env.milliseconds(3000),
   RHEINBANK_TIMEOUT_MS: env.milliseconds(3000),
 });

@@ -31,7 +31,11 @@ export interface AccountsLoaders {
   /** The principal's account by canonical id; null when unknown or someone else's. */
   accountById: DataLoader<string, AccountModel | null>;
   balances: DataLoader<AccountModel, BalanceModel[], string>;
-  transactionsPage: DataLoader<{ account: AccountModel; request: TransactionPageRequest }, Connection<TransactionModel>, string>;
+  transactionsPage: DataLoader<
+    { account: AccountModel; request: TransactionPageRequest },
+    Connection<TransactionModel>,
+    string
+  >;
   /** The principal's transaction by canonical id; null when unknown or someone else's. */
   transactionById: DataLoader<string, TransactionModel | null>;
 }
@@ -56,7 +60,10 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
     // references); only accounts in that list can be returned, so ownership holds by
     // construction. The reference table adds what the banks cannot say right now: that an
     // id is the principal's account at a bank that is down.
-    const [refs, { accounts, errors }] = await Promise.all([services.repo.accountRefs(customerId, ids), customerAccounts.load(customerId)]);
+    const [refs, { accounts, errors }] = await Promise.all([
+      services.repo.accountRefs(customerId, ids),
+      customerAccounts.load(customerId),
+    ]);
     return ids.map((id) => {
       const account = accounts.find((a) => a.id === id);
       if (account) return account;
@@ -69,9 +76,15 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
     });
   });
 
-  const balances = new DataLoader<AccountModel, BalanceModel[], string>((accounts) => loadBalances(deps, accounts), { cacheKeyFn: (a) => a.id });
+  const balances = new DataLoader<AccountModel, BalanceModel[], string>((accounts) => loadBalances(deps, accounts), {
+    cacheKeyFn: (a) => a.id,
+  });
 
-  const transactionsPageLoader = new DataLoader<{ account: AccountModel; request: TransactionPageRequest }, Connection<TransactionModel>, string>(
+  const transactionsPageLoader = new DataLoader<
+    { account: AccountModel; request: TransactionPageRequest },
+    Connection<TransactionModel>,
+    string
+  >(
     async (keys) =>
       Promise.all(
         keys.map(async ({ account, request }) => {
@@ -79,7 +92,18 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
             const adapter = services.adapters.get(account.institution.id);
             const connection = (await connections.load(account.customerId)).find((c) => c.id === account.connectionId);
             if (!adapter || !connection) throw new Error(`no bank connection for account ${account.id}`);
-            const page = await transactionsPage(deps, adapter, connection, { id: account.id, customerId: account.customerId, institution: account.institution.id, bankAccountRef: account.bankAccountRef }, request);
+            const page = await transactionsPage(
+              deps,
+              adapter,
+              connection,
+              {
+                id: account.id,
+                customerId: account.customerId,
+                institution: account.institution.id,
+                bankAccountRef: account.bankAccountRef,
+              },
+              request,
+            );
             for (const edge of page.edges) transactionById.prime(edge.node.id, edge.node);
             return page;
           } catch (err) {
@@ -87,7 +111,10 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
           }
         }),
       ),
-    { cacheKeyFn: ({ account, request }) => JSON.stringify([account.id, request.first, request.after ?? null, request.filter ?? null]) },
+    {
+      cacheKeyFn: ({ account, request }) =>
+        JSON.stringify([account.id, request.first, request.after ?? null, request.filter ?? null]),
+    },
   );
 
   const transactionById: DataLoader<string, TransactionModel | null> = new DataLoader(async (ids) => {
@@ -104,5 +131,12 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
     return ids.map((id) => found.get(id) ?? null);
   });
 
-  return { customerId, customerAccounts, accountById, balances, transactionsPage: transactionsPageLoader, transactionById };
+  return {
+    customerId,
+    customerAccounts,
+    accountById,
+    balances,
+    transactionsPage: transactionsPageLoader,
+    transactionById,
+  };
 }

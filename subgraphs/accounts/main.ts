@@ -13,4 +13,9 @@ try {
 }
 const logger = createLogger('accounts', config.LOG_LEVEL);
 // The server module (Apollo, the database driver) loads only once the ports are known to be free.
-await runService('accounts', logger, async () => (await import('./server.ts')).startAccountsSubgraph(config, { logger }), { ports: [{ variable: 'ACCOUNTS_PORT', port: config.ACCOUNTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+await runService(
+  'accounts',
+  logger,
+  async () => (await import('./server.ts')).startAccountsSubgraph(config, { logger }),
+  { ports: [{ variable: 'ACCOUNTS_PORT', port: config.ACCOUNTS_PORT, host: config.HOST, hostVariable: 'HOST' }] },
+);

@@ -27,22 +27,30 @@ export const resolvers: Resolvers = {
   },
 
   Account: {
-    __resolveReference: (ref, { loaders }) => (typeof ref.id === 'string' && isId(ref.id, 'acc') ? loaders.accountById.load(ref.id) : null),
+    __resolveReference: (ref, { loaders }) =>
+      typeof ref.id === 'string' && isId(ref.id, 'acc') ? loaders.accountById.load(ref.id) : null,
     holder: (account) => ({ id: account.customerId }),
     balances: (account, _args, { loaders }) => loaders.balances.load(account),
     currentBalance: async (account, _args, { loaders }) => chooseCurrentBalance(await loaders.balances.load(account)),
     transactions: (account, { first, after, filter }, { loaders }) =>
-      loaders.transactionsPage.load({ account, request: { first: pageSize(first), after: after ?? null, filter: filter ?? null } }),
+      loaders.transactionsPage.load({
+        account,
+        request: { first: pageSize(first), after: after ?? null, filter: filter ?? null },
+      }),
   },
 
   Transaction: {
-    __resolveReference: (ref, { loaders }) => (typeof ref.id === 'string' && isId(ref.id, 'txn') ? loaders.transactionById.load(ref.id) : null),
+    __resolveReference: (ref, { loaders }) =>
+      typeof ref.id === 'string' && isId(ref.id, 'txn') ? loaders.transactionById.load(ref.id) : null,
     account: async (transaction, _args, { loaders }) => {
       const account = await loaders.accountById.load(transaction.accountId);
-      if (!account) throw new Error(`account ${transaction.accountId} of transaction ${transaction.id} is no longer reachable`);
+      if (!account)
+        throw new Error(`account ${transaction.accountId} of transaction ${transaction.id} is no longer reachable`);
       return account;
     },
-    reverses: (transaction, _args, { loaders }) => (transaction.reversesId ? loaders.transactionById.load(transaction.reversesId) : null),
-    reversedBy: (transaction, _args, { loaders }) => (transaction.reversedById ? loaders.transactionById.load(transaction.reversedById) : null),
+    reverses: (transaction, _args, { loaders }) =>
+      transaction.reversesId ? loaders.transactionById.load(transaction.reversesId) : null,
+    reversedBy: (transaction, _args, { loaders }) =>
+      transaction.reversedById ? loaders.transactionById.load(transaction.reversedById) : null,
   },
 };

@@ -22,7 +22,11 @@ export interface AccountsSubgraphOptions {
  * The banks the platform reaches. Adding a bank = writing its adapter (partners/<bank>/) and
  * adding it here; the domain, loaders, resolvers and storage are bank-agnostic.
  */
-function createBankAdapters(config: AccountsConfig, logger: Logger, now: () => Date): (BankAdapter & { readonly http: HttpClient })[] {
+function createBankAdapters(
+  config: AccountsConfig,
+  logger: Logger,
+  now: () => Date,
+): (BankAdapter & { readonly http: HttpClient })[] {
   return [
     createNorthwindAdapter({ baseUrl: config.NORTHWIND_URL, timeoutMs: config.NORTHWIND_TIMEOUT_MS, logger }),
     createRheinbankAdapter({ baseUrl: config.RHEINBANK_URL, timeoutMs: config.RHEINBANK_TIMEOUT_MS, logger, now }),
@@ -35,7 +39,10 @@ function createBankAdapters(config: AccountsConfig, logger: Logger, now: () => D
  * client per bank, and serves the subgraph. close() closes the server, the circuit breakers
  * and the database.
  */
-export async function startAccountsSubgraph(config: AccountsConfig, options: AccountsSubgraphOptions): Promise<RunningServer> {
+export async function startAccountsSubgraph(
+  config: AccountsConfig,
+  options: AccountsSubgraphOptions,
+): Promise<RunningServer> {
   const logger = options.logger.child({ subgraph: 'accounts' });
   const now = options.now ?? (() => new Date());
   const storage = await openAccountsStorage({

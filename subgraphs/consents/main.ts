@@ -13,4 +13,9 @@ try {
 }
 const logger = createLogger('consents', config.LOG_LEVEL);
 // The server module (Apollo, the database driver) loads only once the ports are known to be free.
-await runService('consents', logger, async () => (await import('./server.ts')).startConsentsSubgraph(config, { logger }), { ports: [{ variable: 'CONSENTS_PORT', port: config.CONSENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+await runService(
+  'consents',
+  logger,
+  async () => (await import('./server.ts')).startConsentsSubgraph(config, { logger }),
+  { ports: [{ variable: 'CONSENTS_PORT', port: config.CONSENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] },
+);

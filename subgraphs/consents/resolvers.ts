@@ -22,8 +22,12 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     requestConsent: (_parent, { input }, ctx) =>
-      changed(ctx, ctx.consents.requestConsent(ctx.caller, { permissions: input.permissions, expiresAt: input.expiresAt ?? null })),
-    authoriseConsent: (_parent, { input }, ctx) => changed(ctx, ctx.consents.authoriseConsent(ctx.caller, { id: input.id, accountIds: input.accountIds })),
+      changed(
+        ctx,
+        ctx.consents.requestConsent(ctx.caller, { permissions: input.permissions, expiresAt: input.expiresAt ?? null }),
+      ),
+    authoriseConsent: (_parent, { input }, ctx) =>
+      changed(ctx, ctx.consents.authoriseConsent(ctx.caller, { id: input.id, accountIds: input.accountIds })),
     rejectConsent: (_parent, { id }, ctx) => changed(ctx, ctx.consents.rejectConsent(ctx.caller, id)),
     revokeConsent: (_parent, { id }, ctx) => changed(ctx, ctx.consents.revokeConsent(ctx.caller, id)),
   },

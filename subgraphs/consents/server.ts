@@ -29,10 +29,19 @@ export interface ConsentsSubgraphOptions {
  * event at the expiry instant, so the stored evidence catches up within CONSENTS_EXPIRY_SWEEP_MS.
  * Its single conditional UPDATE makes it safe to run on every replica.
  */
-export async function startConsentsSubgraph(config: ConsentsConfig, options: ConsentsSubgraphOptions): Promise<RunningServer> {
+export async function startConsentsSubgraph(
+  config: ConsentsConfig,
+  options: ConsentsSubgraphOptions,
+): Promise<RunningServer> {
   const logger = options.logger.child({ subgraph: 'consents' });
   const now = options.now ?? (() => new Date());
-  const db = await openDatabase({ schema: 'consents', databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, migrations: consentsMigrations, logger });
+  const db = await openDatabase({
+    schema: 'consents',
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.PGLITE_DIR,
+    migrations: consentsMigrations,
+    logger,
+  });
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> = Promise.resolve();
   try {

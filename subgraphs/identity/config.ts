@@ -13,7 +13,10 @@ registerPublicValues(...Object.values(PLATFORM_PARTNER_CREDENTIALS));
 export const identityConfigSchema = subgraphCommonConfig.extend({
   IDENTITY_PORT: env.port(4001),
   /** Onfido server root; the adapter appends the spec's base path /v3.6. */
-  ONFIDO_URL: env.requiredInProduction(env.url().default('http://127.0.0.1:4103'), 'the default is the local Onfido sandbox'),
+  ONFIDO_URL: env.requiredInProduction(
+    env.url().default('http://127.0.0.1:4103'),
+    'the default is the local Onfido sandbox',
+  ),
   ONFIDO_TIMEOUT_MS: env.milliseconds(3000),
   /** Sent as `Authorization: Token token=<ONFIDO_API_TOKEN>`; the default is the sandbox's public token. */
   ONFIDO_API_TOKEN: env.secret(PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken),

@@ -10,7 +10,9 @@ import type { CustomerRepository, IdentityLoaders, KycProvider } from './domain/
 function perKey<K, V>(fn: (key: K) => Promise<V>): DataLoader<K, V> {
   return new DataLoader<K, V>(async (keys) => {
     const settled = await Promise.allSettled(keys.map(fn));
-    return settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason instanceof Error ? s.reason : new Error(String(s.reason))));
+    return settled.map((s) =>
+      s.status === 'fulfilled' ? s.value : s.reason instanceof Error ? s.reason : new Error(String(s.reason)),
+    );
   });
 }
 

@@ -13,4 +13,9 @@ try {
 }
 const logger = createLogger('identity', config.LOG_LEVEL);
 // The server module (Apollo, the database driver) loads only once the ports are known to be free.
-await runService('identity', logger, async () => (await import('./server.ts')).startIdentitySubgraph(config, { logger }), { ports: [{ variable: 'IDENTITY_PORT', port: config.IDENTITY_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+await runService(
+  'identity',
+  logger,
+  async () => (await import('./server.ts')).startIdentitySubgraph(config, { logger }),
+  { ports: [{ variable: 'IDENTITY_PORT', port: config.IDENTITY_PORT, host: config.HOST, hostVariable: 'HOST' }] },
+);

@@ -24,10 +24,24 @@ export interface IdentitySubgraphOptions {
  * sandbox customers seeded in the sandbox profile), builds the Onfido client and serves the
  * subgraph. close() stops the server, the Onfido breaker and the database.
  */
-export async function startIdentitySubgraph(config: IdentityConfig, options: IdentitySubgraphOptions): Promise<RunningServer> {
+export async function startIdentitySubgraph(
+  config: IdentityConfig,
+  options: IdentitySubgraphOptions,
+): Promise<RunningServer> {
   const logger = options.logger;
-  const db = await openDatabase({ schema: 'identity', databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, migrations: identityMigrations, logger });
-  const onfido = createOnfidoClient({ url: config.ONFIDO_URL, apiToken: config.ONFIDO_API_TOKEN, timeoutMs: config.ONFIDO_TIMEOUT_MS, logger });
+  const db = await openDatabase({
+    schema: 'identity',
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.PGLITE_DIR,
+    migrations: identityMigrations,
+    logger,
+  });
+  const onfido = createOnfidoClient({
+    url: config.ONFIDO_URL,
+    apiToken: config.ONFIDO_API_TOKEN,
+    timeoutMs: config.ONFIDO_TIMEOUT_MS,
+    logger,
+  });
   try {
     if (config.PROFILE === 'sandbox') await seedSandboxCustomers(db, logger);
     const customers = createCustomerRepository(db);

@@ -13,4 +13,9 @@ try {
 }
 const logger = createLogger('payments', config.LOG_LEVEL);
 // The server module (Apollo, the database driver) loads only once the ports are known to be free.
-await runService('payments', logger, async () => (await import('./server.ts')).startPaymentsSubgraph(config, { logger }), { ports: [{ variable: 'PAYMENTS_PORT', port: config.PAYMENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] });
+await runService(
+  'payments',
+  logger,
+  async () => (await import('./server.ts')).startPaymentsSubgraph(config, { logger }),
+  { ports: [{ variable: 'PAYMENTS_PORT', port: config.PAYMENTS_PORT, host: config.HOST, hostVariable: 'HOST' }] },
+);

@@ -23,12 +23,22 @@ export interface PaymentsSubgraphOptions {
  * sandbox payments seeded in the sandbox profile) and serves the subgraph. close() stops the
  * server and the database.
  */
-export async function startPaymentsSubgraph(config: PaymentsConfig, options: PaymentsSubgraphOptions): Promise<RunningServer> {
+export async function startPaymentsSubgraph(
+  config: PaymentsConfig,
+  options: PaymentsSubgraphOptions,
+): Promise<RunningServer> {
   const logger = options.logger;
   const now = options.now ?? (() => new Date());
-  const db = await openDatabase({ schema: 'payments', databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, migrations: paymentsMigrations, logger });
+  const db = await openDatabase({
+    schema: 'payments',
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.PGLITE_DIR,
+    migrations: paymentsMigrations,
+    logger,
+  });
   try {
-    if (config.PROFILE === 'sandbox') await seedSandboxPayments(db, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
+    if (config.PROFILE === 'sandbox')
+      await seedSandboxPayments(db, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
     const repository = createPaymentsRepository(db);
     const running = await startSubgraphServer<PaymentsContext>({
       name: 'payments',
@@ -37,7 +47,11 @@ export async function startPaymentsSubgraph(config: PaymentsConfig, options: Pay
         const customerId = base.principal?.customerId ?? null;
         return {
           ...base,
-          payments: createPaymentsService({ principal: base.principal, loaders: createPaymentsLoaders(repository, customerId), repository }),
+          payments: createPaymentsService({
+            principal: base.principal,
+            loaders: createPaymentsLoaders(repository, customerId),
+            repository,
+          }),
         };
       },
       logger,

@@ -32,9 +32,22 @@ describe('accounts configuration', () => {
     const banks = { NORTHWIND_URL: 'https://northwind.example.com', RHEINBANK_URL: 'https://rheinbank.example.com' };
     const prod = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'p'.repeat(40), ...banks };
     expect(() => loadAccountsConfig(prod)).toThrow(/ID_HASH_SECRET/);
-    expect(() => loadAccountsConfig({ PROFILE: 'production', ID_HASH_SECRET: 'i'.repeat(40), ...banks })).toThrow(/INTERNAL_AUTH_SECRET/);
-    expect(() => loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toThrow(/INTERNAL_AUTH_PREVIOUS_SECRET/);
-    expect(() => loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), NORTHWIND_URL: undefined })).toThrow(/NORTHWIND_URL/);
-    expect(loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), INTERNAL_AUTH_PREVIOUS_SECRET: 'q'.repeat(40) }).PROFILE).toBe('production');
+    expect(() => loadAccountsConfig({ PROFILE: 'production', ID_HASH_SECRET: 'i'.repeat(40), ...banks })).toThrow(
+      /INTERNAL_AUTH_SECRET/,
+    );
+    expect(() =>
+      loadAccountsConfig({
+        ...prod,
+        ID_HASH_SECRET: 'i'.repeat(40),
+        INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET,
+      }),
+    ).toThrow(/INTERNAL_AUTH_PREVIOUS_SECRET/);
+    expect(() => loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), NORTHWIND_URL: undefined })).toThrow(
+      /NORTHWIND_URL/,
+    );
+    expect(
+      loadAccountsConfig({ ...prod, ID_HASH_SECRET: 'i'.repeat(40), INTERNAL_AUTH_PREVIOUS_SECRET: 'q'.repeat(40) })
+        .PROFILE,
+    ).toBe('production');
   });
 });

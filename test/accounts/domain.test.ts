@@ -2,16 +2,32 @@ import { describe, expect, it } from 'vitest';
 import { PartnerError } from '../../lib/errors.ts';
 import { bankTransactionId } from '../../lib/ids.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { chooseCurrentBalance, loadCustomersAccounts, maskIdentifier } from '../../subgraphs/accounts/domain/accounts.ts';
+import {
+  chooseCurrentBalance,
+  loadCustomersAccounts,
+  maskIdentifier,
+} from '../../subgraphs/accounts/domain/accounts.ts';
 import type { BankAdapter, BankTransactionQuery } from '../../subgraphs/accounts/domain/bank-adapter.ts';
 import type { BalanceModel, BankConnection, BankTransaction } from '../../subgraphs/accounts/domain/model.ts';
-import { findTransactions, transactionsPage, WALK, type TransactionPageRequest } from '../../subgraphs/accounts/domain/transactions.ts';
+import {
+  findTransactions,
+  transactionsPage,
+  WALK,
+  type TransactionPageRequest,
+} from '../../subgraphs/accounts/domain/transactions.ts';
 import { createMemoryRepo } from './memory-repo.ts';
 
 const SECRET = 'test-id-secret-that-is-long-enough-000001';
 const NOW = new Date('2026-11-23T12:00:00Z');
 const logger = createLogger('test', 'silent');
-const connection: BankConnection = { id: 'conn-1', customerId: 'cus_a', institution: 'testbank', psuId: null, consentId: 'c', accessToken: 't' };
+const connection: BankConnection = {
+  id: 'conn-1',
+  customerId: 'cus_a',
+  institution: 'testbank',
+  psuId: null,
+  consentId: 'c',
+  accessToken: 't',
+};
 const account = { id: 'acc_a', customerId: 'cus_a', institution: 'testbank', bankAccountRef: 'A1' };
 const DAY = 86_400_000;
 
@@ -47,7 +63,11 @@ function fakeBank(entries: BankTransaction[], opts: { earliestAvailable?: string
       if (token === null) queries.push(query);
       const inRange = entries.filter((e) => {
         const d = e.occurredAt.toISOString().slice(0, 10);
-        return d >= query.fromDate && (query.toDate === null || d <= query.toDate) && (query.bookingStatus === 'both' || (query.bookingStatus === 'pending') === (e.status === 'PENDING'));
+        return (
+          d >= query.fromDate &&
+          (query.toDate === null || d <= query.toDate) &&
+          (query.bookingStatus === 'both' || (query.bookingStatus === 'pending') === (e.status === 'PENDING'))
+        );
       });
       const index = token ? Number(token) : 0;
       const next = opts.loopingNext ? 'same' : index + 7 < inRange.length ? String(index + 7) : null;
@@ -58,9 +78,15 @@ function fakeBank(entries: BankTransaction[], opts: { earliestAvailable?: string
 }
 
 const deps = (repo = createMemoryRepo()) => ({ repo, idSecret: SECRET, now: () => NOW });
-const request = (over: Partial<TransactionPageRequest> = {}): TransactionPageRequest => ({ first: 20, after: null, filter: null, ...over });
+const request = (over: Partial<TransactionPageRequest> = {}): TransactionPageRequest => ({
+  first: 20,
+  after: null,
+  filter: null,
+  ...over,
+});
 /** One entry per day at 10:00 UTC, the newest yesterday. */
-const daily = (days: number) => Array.from({ length: days }, (_, i) => entry(`d${i}`, new Date(Date.parse('2026-11-22T10:00:00Z') - i * DAY)));
+const daily = (days: number) =>
+  Array.from({ length: days }, (_, i) => entry(`d${i}`, new Date(Date.parse('2026-11-22T10:00:00Z') - i * DAY)));
 
 describe('transaction pages', () => {
   it('orders newest first, then by id, and pages with cursors without gaps or repeats', async () => {
@@ -124,15 +150,37 @@ describe('transaction pages', () => {
       entry('pending', new Date('2026-11-22T10:00:00Z'), { status: 'PENDING', bookedAt: null }),
     ];
     const { adapter, queries } = fakeBank(entries);
-    const range = await transactionsPage(deps(), adapter, connection, account, request({ filter: { from: '2026-10-01', to: '2026-10-03' } }));
-    expect(range.edges.map((e) => e.node.bankTransactionRef)).toEqual(['early-on-the-3rd', 'late-on-the-2nd', 'on-the-1st']);
+    const range = await transactionsPage(
+      deps(),
+      adapter,
+      connection,
+      account,
+      request({ filter: { from: '2026-10-01', to: '2026-10-03' } }),
+    );
+    expect(range.edges.map((e) => e.node.bankTransactionRef)).toEqual([
+      'early-on-the-3rd',
+      'late-on-the-2nd',
+      'on-the-1st',
+    ]);
     expect(queries[0]).toMatchObject({ toDate: '2026-10-04' });
 
-    const pending = await transactionsPage(deps(), adapter, connection, account, request({ filter: { status: ['PENDING'] } }));
+    const pending = await transactionsPage(
+      deps(),
+      adapter,
+      connection,
+      account,
+      request({ filter: { status: ['PENDING'] } }),
+    );
     expect(pending.edges.map((e) => e.node.status)).toEqual(['PENDING']);
     expect(queries.at(-1)!.bookingStatus).toBe('pending');
 
-    const inverted = await transactionsPage(deps(), adapter, connection, account, request({ filter: { from: '2026-10-05', to: '2026-10-01' } }));
+    const inverted = await transactionsPage(
+      deps(),
+      adapter,
+      connection,
+      account,
+      request({ filter: { from: '2026-10-05', to: '2026-10-01' } }),
+    );
     expect(inverted.edges).toEqual([]);
   });
 
@@ -141,27 +189,59 @@ describe('transaction pages', () => {
     const zero = await transactionsPage(deps(), adapter, connection, account, request({ first: 0 }));
     expect(zero).toEqual({ edges: [], pageInfo: { hasNextPage: true, endCursor: null } });
     const tampered = Buffer.from(JSON.stringify({ t: 'yesterday', id: 'txn_x' })).toString('base64url');
-    await expect(transactionsPage(deps(), adapter, connection, account, request({ after: tampered }))).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    await expect(
+      transactionsPage(deps(), adapter, connection, account, request({ after: tampered })),
+    ).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
   });
 
   it('marks an original REVERSED across pages, using the link remembered from an earlier page', async () => {
     const original = entry('orig', new Date('2026-11-10T10:00:00Z'));
-    const reversal = entry('rev', new Date('2026-11-21T10:00:00Z'), { kind: 'REVERSAL', reversesRef: 'orig', direction: 'CREDIT' });
-    const filler = daily(8).map((e) => ({ ...e, bankTransactionRef: `f-${e.bankTransactionRef}`, occurredAt: new Date(e.occurredAt.getTime() - 30 * DAY) }));
+    const reversal = entry('rev', new Date('2026-11-21T10:00:00Z'), {
+      kind: 'REVERSAL',
+      reversesRef: 'orig',
+      direction: 'CREDIT',
+    });
+    const filler = daily(8).map((e) => ({
+      ...e,
+      bankTransactionRef: `f-${e.bankTransactionRef}`,
+      occurredAt: new Date(e.occurredAt.getTime() - 30 * DAY),
+    }));
     const repo = createMemoryRepo();
     const { adapter } = fakeBank([original, reversal, ...filler]);
     const first = await transactionsPage(deps(repo), adapter, connection, account, request({ first: 1 }));
-    expect(first.edges[0]!.node).toMatchObject({ kind: 'REVERSAL', reversesId: bankTransactionId(SECRET, 'testbank', 'A1', 'orig') });
+    expect(first.edges[0]!.node).toMatchObject({
+      kind: 'REVERSAL',
+      reversesId: bankTransactionId(SECRET, 'testbank', 'A1', 'orig'),
+    });
     // Second page, with a date filter that keeps the reversal out of the rows fetched now.
-    const second = await transactionsPage(deps(repo), adapter, connection, account, request({ first: 1, filter: { to: '2026-11-15' } }));
-    expect(second.edges[0]!.node).toMatchObject({ bankTransactionRef: 'orig', status: 'REVERSED', reversedById: first.edges[0]!.node.id });
-    const reversed = await transactionsPage(deps(repo), adapter, connection, account, request({ filter: { status: ['REVERSED'] } }));
+    const second = await transactionsPage(
+      deps(repo),
+      adapter,
+      connection,
+      account,
+      request({ first: 1, filter: { to: '2026-11-15' } }),
+    );
+    expect(second.edges[0]!.node).toMatchObject({
+      bankTransactionRef: 'orig',
+      status: 'REVERSED',
+      reversedById: first.edges[0]!.node.id,
+    });
+    const reversed = await transactionsPage(
+      deps(repo),
+      adapter,
+      connection,
+      account,
+      request({ filter: { status: ['REVERSED'] } }),
+    );
     expect(reversed.edges.map((e) => e.node.bankTransactionRef)).toEqual(['orig']);
   });
 
   it('refuses a bank whose paging never ends', async () => {
     const { adapter } = fakeBank(daily(30), { loopingNext: true });
-    await expect(transactionsPage(deps(), adapter, connection, account, request())).rejects.toMatchObject({ partner: 'testbank', kind: 'contract' });
+    await expect(transactionsPage(deps(), adapter, connection, account, request())).rejects.toMatchObject({
+      partner: 'testbank',
+      kind: 'contract',
+    });
   });
 });
 
@@ -171,14 +251,33 @@ describe('finding transactions by reference', () => {
     const moved = entry('p1', new Date('2026-11-20T10:00:00Z'));
     const { adapter, queries } = fakeBank([moved, ...daily(3)]);
     const id = bankTransactionId(SECRET, 'testbank', 'A1', 'p1');
-    const ref = { transactionId: id, customerId: 'cus_a', accountId: 'acc_a', institution: 'testbank', bankAccountRef: 'A1', bankTransactionRef: 'p1', occurredOn: '2026-10-01', reversesTransactionId: null };
-    const found = await findTransactions(deps(repo), () => adapter, () => connection, [ref]);
+    const ref = {
+      transactionId: id,
+      customerId: 'cus_a',
+      accountId: 'acc_a',
+      institution: 'testbank',
+      bankAccountRef: 'A1',
+      bankTransactionRef: 'p1',
+      occurredOn: '2026-10-01',
+      reversesTransactionId: null,
+    };
+    const found = await findTransactions(
+      deps(repo),
+      () => adapter,
+      () => connection,
+      [ref],
+    );
     expect(found.get(id)).toMatchObject({ id, bankTransactionRef: 'p1', status: 'BOOKED' });
     expect(queries).toEqual([
       { fromDate: '2026-09-24', toDate: '2026-10-15', bookingStatus: 'both' },
       { fromDate: '2026-07-01', toDate: null, bookingStatus: 'both' },
     ]);
-    const gone = await findTransactions(deps(repo), () => adapter, () => connection, [{ ...ref, transactionId: 'txn_gone', bankTransactionRef: 'nope' }]);
+    const gone = await findTransactions(
+      deps(repo),
+      () => adapter,
+      () => connection,
+      [{ ...ref, transactionId: 'txn_gone', bankTransactionRef: 'nope' }],
+    );
     expect(gone.get('txn_gone')).toBeNull();
   });
 });
@@ -189,7 +288,16 @@ describe('accounts across banks', () => {
     async listAccounts() {
       const b = behaviour();
       if (b) return b;
-      return [{ bankAccountRef: `${id}-1`, name: 'Main', type: 'CURRENT', status: 'ENABLED', currency: 'GBP', identification: { scheme: 'IBAN', value: 'GB29 NWBK 6016 1331 9268 19' } }];
+      return [
+        {
+          bankAccountRef: `${id}-1`,
+          name: 'Main',
+          type: 'CURRENT',
+          status: 'ENABLED',
+          currency: 'GBP',
+          identification: { scheme: 'IBAN', value: 'GB29 NWBK 6016 1331 9268 19' },
+        },
+      ];
     },
     async getBalances() {
       return new Map();
@@ -210,7 +318,9 @@ describe('accounts across banks', () => {
       ['beta', bank('beta', () => null)],
     ]);
     const result = (await loadCustomersAccounts({ adapters, repo, idSecret: SECRET, logger }, ['cus_a'])).get('cus_a')!;
-    expect(result.accounts.map((a) => [a.institution.id, a.bankAccountRef, a.maskedIdentifier])).toEqual([['beta', 'beta-1', '••••6819']]);
+    expect(result.accounts.map((a) => [a.institution.id, a.bankAccountRef, a.maskedIdentifier])).toEqual([
+      ['beta', 'beta-1', '••••6819'],
+    ]);
     expect(result.unavailable.map((i) => i.id)).toEqual(['alpha']);
     expect(result.errors.get('alpha')).toMatchObject({ partner: 'alpha', kind: 'unavailable' });
     expect(await repo.accountRefs('cus_a', [result.accounts[0]!.id])).toHaveLength(1);
@@ -232,13 +342,44 @@ describe('accounts across banks', () => {
 });
 
 describe('current balance', () => {
-  const b = (type: BalanceModel['type'], asOf: string, amount = '1.00'): BalanceModel => ({ type, asOf: new Date(asOf), amount: { amount, currency: 'GBP' }, direction: 'CREDIT', includesCreditLine: false });
+  const b = (type: BalanceModel['type'], asOf: string, amount = '1.00'): BalanceModel => ({
+    type,
+    asOf: new Date(asOf),
+    amount: { amount, currency: 'GBP' },
+    direction: 'CREDIT',
+    includesCreditLine: false,
+  });
 
   it('prefers interim available, then interim booked, then the newest booked balance', () => {
-    expect(chooseCurrentBalance([b('CLOSING_BOOKED', '2026-11-22T00:00:00Z'), b('INTERIM_BOOKED', '2026-11-23T00:00:00Z'), b('INTERIM_AVAILABLE', '2026-11-23T00:00:00Z')])?.type).toBe('INTERIM_AVAILABLE');
-    expect(chooseCurrentBalance([b('CLOSING_BOOKED', '2026-11-22T00:00:00Z'), b('INTERIM_BOOKED', '2026-11-23T00:00:00Z'), b('EXPECTED', '2026-11-23T00:00:00Z')])?.type).toBe('INTERIM_BOOKED');
-    expect(chooseCurrentBalance([b('OPENING_BOOKED', '2026-11-01T00:00:00Z', '5.00'), b('CLOSING_BOOKED', '2026-11-22T00:00:00Z', '7.00'), b('EXPECTED', '2026-11-23T00:00:00Z')])?.amount.amount).toBe('7.00');
-    expect(chooseCurrentBalance([b('EXPECTED', '2026-11-23T00:00:00Z'), b('FORWARD_AVAILABLE', '2026-11-23T00:00:00Z')])).toBeNull();
-    expect(chooseCurrentBalance([b('INTERIM_AVAILABLE', '2026-11-22T00:00:00Z', '1.00'), b('INTERIM_AVAILABLE', '2026-11-23T00:00:00Z', '2.00')])?.amount.amount).toBe('2.00');
+    expect(
+      chooseCurrentBalance([
+        b('CLOSING_BOOKED', '2026-11-22T00:00:00Z'),
+        b('INTERIM_BOOKED', '2026-11-23T00:00:00Z'),
+        b('INTERIM_AVAILABLE', '2026-11-23T00:00:00Z'),
+      ])?.type,
+    ).toBe('INTERIM_AVAILABLE');
+    expect(
+      chooseCurrentBalance([
+        b('CLOSING_BOOKED', '2026-11-22T00:00:00Z'),
+        b('INTERIM_BOOKED', '2026-11-23T00:00:00Z'),
+        b('EXPECTED', '2026-11-23T00:00:00Z'),
+      ])?.type,
+    ).toBe('INTERIM_BOOKED');
+    expect(
+      chooseCurrentBalance([
+        b('OPENING_BOOKED', '2026-11-01T00:00:00Z', '5.00'),
+        b('CLOSING_BOOKED', '2026-11-22T00:00:00Z', '7.00'),
+        b('EXPECTED', '2026-11-23T00:00:00Z'),
+      ])?.amount.amount,
+    ).toBe('7.00');
+    expect(
+      chooseCurrentBalance([b('EXPECTED', '2026-11-23T00:00:00Z'), b('FORWARD_AVAILABLE', '2026-11-23T00:00:00Z')]),
+    ).toBeNull();
+    expect(
+      chooseCurrentBalance([
+        b('INTERIM_AVAILABLE', '2026-11-22T00:00:00Z', '1.00'),
+        b('INTERIM_AVAILABLE', '2026-11-23T00:00:00Z', '2.00'),
+      ])?.amount.amount,
+    ).toBe('2.00');
   });
 });

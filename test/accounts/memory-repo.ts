@@ -2,7 +2,9 @@ import type { BankConnection } from '../../subgraphs/accounts/domain/model.ts';
 import type { AccountRef, AccountsRepository, TransactionRef } from '../../subgraphs/accounts/domain/repository.ts';
 
 /** In-memory AccountsRepository for domain tests (the SQL one is tested in storage.test.ts). */
-export function createMemoryRepo(connections: BankConnection[] = []): AccountsRepository & { transactionRefsAll: TransactionRef[] } {
+export function createMemoryRepo(
+  connections: BankConnection[] = [],
+): AccountsRepository & { transactionRefsAll: TransactionRef[] } {
   const accountRefs: AccountRef[] = [];
   const transactionRefsAll: TransactionRef[] = [];
   return {
@@ -16,15 +18,22 @@ export function createMemoryRepo(connections: BankConnection[] = []): AccountsRe
       return conn;
     },
     async upsertAccountRefs(refs) {
-      for (const r of refs) if (!accountRefs.some((a) => a.accountId === r.accountId && a.customerId === r.customerId)) accountRefs.push(r);
+      for (const r of refs)
+        if (!accountRefs.some((a) => a.accountId === r.accountId && a.customerId === r.customerId)) accountRefs.push(r);
     },
     async accountRefs(customerId, ids) {
       return accountRefs.filter((r) => r.customerId === customerId && ids.includes(r.accountId));
     },
     async upsertTransactionRefs(refs) {
       for (const r of refs) {
-        const i = transactionRefsAll.findIndex((t) => t.transactionId === r.transactionId && t.customerId === r.customerId);
-        if (i >= 0) transactionRefsAll[i] = { ...r, reversesTransactionId: r.reversesTransactionId ?? transactionRefsAll[i]!.reversesTransactionId };
+        const i = transactionRefsAll.findIndex(
+          (t) => t.transactionId === r.transactionId && t.customerId === r.customerId,
+        );
+        if (i >= 0)
+          transactionRefsAll[i] = {
+            ...r,
+            reversesTransactionId: r.reversesTransactionId ?? transactionRefsAll[i]!.reversesTransactionId,
+          };
         else transactionRefsAll.push(r);
       }
     },
@@ -33,7 +42,9 @@ export function createMemoryRepo(connections: BankConnection[] = []): AccountsRe
     },
     async reversalsOf(customerId, ids) {
       const m = new Map<string, string>();
-      for (const r of transactionRefsAll) if (r.customerId === customerId && r.reversesTransactionId && ids.includes(r.reversesTransactionId)) m.set(r.reversesTransactionId, r.transactionId);
+      for (const r of transactionRefsAll)
+        if (r.customerId === customerId && r.reversesTransactionId && ids.includes(r.reversesTransactionId))
+          m.set(r.reversesTransactionId, r.transactionId);
       return m;
     },
     async ping() {

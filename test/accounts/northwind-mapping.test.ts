@@ -5,7 +5,12 @@ import { PartnerError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { toTransactionModel } from '../../subgraphs/accounts/domain/transactions.ts';
 import { createNorthwindAdapter } from '../../subgraphs/accounts/partners/northwind/adapter.ts';
-import { classifyNorthwindEntry, mapAccounts, mapBalances, mapTransactionPage } from '../../subgraphs/accounts/partners/northwind/mapping.ts';
+import {
+  classifyNorthwindEntry,
+  mapAccounts,
+  mapBalances,
+  mapTransactionPage,
+} from '../../subgraphs/accounts/partners/northwind/mapping.ts';
 import { specIfPresent } from '../support/partner-specs.ts';
 
 const logger = createLogger('test', 'silent');
@@ -44,15 +49,39 @@ const tx = (over: Record<string, unknown> = {}) => ({
   MerchantDetails: { MerchantName: 'TESCO STORES 3297' },
   ...over,
 });
-const page = (transactions: unknown[], extra: Record<string, unknown> = {}) => ({ Data: { Transaction: transactions }, Links: { Self: 'http://nw/x' }, Meta: {}, ...extra });
+const page = (transactions: unknown[], extra: Record<string, unknown> = {}) => ({
+  Data: { Transaction: transactions },
+  Links: { Self: 'http://nw/x' },
+  Meta: {},
+  ...extra,
+});
 
 describe('northwind (OBIE 4.0) accounts', () => {
   const body = specValid('/accounts', {
     Data: {
       Account: [
-        { AccountId: '22289', Status: 'Enabled', Currency: 'GBP', AccountTypeCode: 'CACC', Nickname: 'Everyday Current', Account: [{ SchemeName: 'UK.OBIE.SortCodeAccountNumber', Identification: '60-83-71 12345678' }] },
-        { AccountId: '22291', Status: 'Deleted', Currency: 'GBP', AccountTypeCode: 'CARD', Description: 'Card', Account: [{ SchemeName: 'UK.OBIE.PAN', Identification: '492912******4821' }] },
-        { AccountId: '22292', Currency: 'GBP', AccountTypeCode: 'SVGS', Account: [{ SchemeName: 'UK.OBIE.IBAN', Identification: 'GB29 NWBK 6016 1331 9268 19' }] },
+        {
+          AccountId: '22289',
+          Status: 'Enabled',
+          Currency: 'GBP',
+          AccountTypeCode: 'CACC',
+          Nickname: 'Everyday Current',
+          Account: [{ SchemeName: 'UK.OBIE.SortCodeAccountNumber', Identification: '60-83-71 12345678' }],
+        },
+        {
+          AccountId: '22291',
+          Status: 'Deleted',
+          Currency: 'GBP',
+          AccountTypeCode: 'CARD',
+          Description: 'Card',
+          Account: [{ SchemeName: 'UK.OBIE.PAN', Identification: '492912******4821' }],
+        },
+        {
+          AccountId: '22292',
+          Currency: 'GBP',
+          AccountTypeCode: 'SVGS',
+          Account: [{ SchemeName: 'UK.OBIE.IBAN', Identification: 'GB29 NWBK 6016 1331 9268 19' }],
+        },
       ],
     },
     Links: { Self: 'http://nw/accounts' },
@@ -61,15 +90,40 @@ describe('northwind (OBIE 4.0) accounts', () => {
 
   it('maps type, status, name and identification', () => {
     expect(mapAccounts(ctx, body)).toEqual([
-      { bankAccountRef: '22289', name: 'Everyday Current', type: 'CURRENT', status: 'ENABLED', currency: 'GBP', identification: { scheme: 'SORT_CODE_ACCOUNT_NUMBER', value: '60837112345678' } },
-      { bankAccountRef: '22291', name: 'Card', type: 'CREDIT_CARD', status: 'CLOSED', currency: 'GBP', identification: { scheme: 'MASKED_PAN', value: '492912******4821' } },
-      { bankAccountRef: '22292', name: null, type: 'SAVINGS', status: 'ENABLED', currency: 'GBP', identification: { scheme: 'IBAN', value: 'GB29NWBK60161331926819' } },
+      {
+        bankAccountRef: '22289',
+        name: 'Everyday Current',
+        type: 'CURRENT',
+        status: 'ENABLED',
+        currency: 'GBP',
+        identification: { scheme: 'SORT_CODE_ACCOUNT_NUMBER', value: '60837112345678' },
+      },
+      {
+        bankAccountRef: '22291',
+        name: 'Card',
+        type: 'CREDIT_CARD',
+        status: 'CLOSED',
+        currency: 'GBP',
+        identification: { scheme: 'MASKED_PAN', value: '492912******4821' },
+      },
+      {
+        bankAccountRef: '22292',
+        name: null,
+        type: 'SAVINGS',
+        status: 'ENABLED',
+        currency: 'GBP',
+        identification: { scheme: 'IBAN', value: 'GB29NWBK60161331926819' },
+      },
     ]);
   });
 
   it('refuses off-contract accounts with an error naming the partner', () => {
-    expect(contractError(() => mapAccounts(ctx, { Data: { Account: [{ Currency: 'GBP' }] } })).message).toMatch(/northwind: getAccounts: .*AccountId/);
-    contractError(() => mapAccounts(ctx, { Data: { Account: [{ AccountId: '1', Currency: 'GBP', AccountTypeCode: 'BOGUS' }] } }));
+    expect(contractError(() => mapAccounts(ctx, { Data: { Account: [{ Currency: 'GBP' }] } })).message).toMatch(
+      /northwind: getAccounts: .*AccountId/,
+    );
+    contractError(() =>
+      mapAccounts(ctx, { Data: { Account: [{ AccountId: '1', Currency: 'GBP', AccountTypeCode: 'BOGUS' }] } }),
+    );
     contractError(() => mapAccounts(ctx, { Data: { Account: [{ AccountId: '1' }] } }));
     contractError(() => mapAccounts(ctx, { Data: { Account: [{ AccountId: '1', Currency: 'ZZZ' }] } }));
     contractError(() => mapAccounts(ctx, 'not an object'));
@@ -80,9 +134,28 @@ describe('northwind (OBIE 4.0) balances', () => {
   const body = specValid('/accounts/22289/balances', {
     Data: {
       Balance: [
-        { AccountId: '22289', CreditDebitIndicator: 'Debit', Type: 'ITAV', DateTime: '2026-06-01T09:15:00+01:00', Amount: { Amount: '10.5', Currency: 'GBP' }, CreditLine: [{ Included: true }] },
-        { AccountId: '22289', CreditDebitIndicator: 'Credit', Type: 'CLBD', DateTime: '2026-05-31T23:59:59Z', Amount: { Amount: '7', Currency: 'GBP' } },
-        { AccountId: '22289', CreditDebitIndicator: 'Credit', Type: 'PRCD', DateTime: '2026-05-31T23:59:59Z', Amount: { Amount: '7', Currency: 'GBP' } },
+        {
+          AccountId: '22289',
+          CreditDebitIndicator: 'Debit',
+          Type: 'ITAV',
+          DateTime: '2026-06-01T09:15:00+01:00',
+          Amount: { Amount: '10.5', Currency: 'GBP' },
+          CreditLine: [{ Included: true }],
+        },
+        {
+          AccountId: '22289',
+          CreditDebitIndicator: 'Credit',
+          Type: 'CLBD',
+          DateTime: '2026-05-31T23:59:59Z',
+          Amount: { Amount: '7', Currency: 'GBP' },
+        },
+        {
+          AccountId: '22289',
+          CreditDebitIndicator: 'Credit',
+          Type: 'PRCD',
+          DateTime: '2026-05-31T23:59:59Z',
+          Amount: { Amount: '7', Currency: 'GBP' },
+        },
       ],
     },
     Links: { Self: 'http://nw/b' },
@@ -90,15 +163,45 @@ describe('northwind (OBIE 4.0) balances', () => {
 
   it('maps indicator to direction, amounts to minor units, times to UTC, ISO types', () => {
     expect(mapBalances(ctx, body, '22289')).toEqual([
-      { type: 'INTERIM_AVAILABLE', direction: 'DEBIT', amount: { amount: '10.50', currency: 'GBP' }, asOf: new Date('2026-06-01T08:15:00Z'), includesCreditLine: true },
-      { type: 'CLOSING_BOOKED', direction: 'CREDIT', amount: { amount: '7.00', currency: 'GBP' }, asOf: new Date('2026-05-31T23:59:59Z'), includesCreditLine: false },
-      { type: 'OTHER', direction: 'CREDIT', amount: { amount: '7.00', currency: 'GBP' }, asOf: new Date('2026-05-31T23:59:59Z'), includesCreditLine: false },
+      {
+        type: 'INTERIM_AVAILABLE',
+        direction: 'DEBIT',
+        amount: { amount: '10.50', currency: 'GBP' },
+        asOf: new Date('2026-06-01T08:15:00Z'),
+        includesCreditLine: true,
+      },
+      {
+        type: 'CLOSING_BOOKED',
+        direction: 'CREDIT',
+        amount: { amount: '7.00', currency: 'GBP' },
+        asOf: new Date('2026-05-31T23:59:59Z'),
+        includesCreditLine: false,
+      },
+      {
+        type: 'OTHER',
+        direction: 'CREDIT',
+        amount: { amount: '7.00', currency: 'GBP' },
+        asOf: new Date('2026-05-31T23:59:59Z'),
+        includesCreditLine: false,
+      },
     ]);
   });
 
   it('never shows a balance of another account, and refuses unrepresentable amounts', () => {
     expect(contractError(() => mapBalances(ctx, body, '99999')).message).toMatch(/different account/);
-    const b = (Amount: unknown, DateTime = '2026-06-01T09:15:00Z') => ({ Data: { Balance: [{ AccountId: '1', CreditDebitIndicator: 'Credit', Type: 'ITAV', DateTime, Amount: { Amount, Currency: 'GBP' } }] } });
+    const b = (Amount: unknown, DateTime = '2026-06-01T09:15:00Z') => ({
+      Data: {
+        Balance: [
+          {
+            AccountId: '1',
+            CreditDebitIndicator: 'Credit',
+            Type: 'ITAV',
+            DateTime,
+            Amount: { Amount, Currency: 'GBP' },
+          },
+        ],
+      },
+    });
     contractError(() => mapBalances(ctx, b('10.123'), '1'));
     contractError(() => mapBalances(ctx, b(10.5), '1'));
     contractError(() => mapBalances(ctx, b('-10.50'), '1'));
@@ -108,7 +211,19 @@ describe('northwind (OBIE 4.0) balances', () => {
 
 describe('northwind (OBIE 4.0) transactions', () => {
   it('maps direction, amount, UTC time, local value date, status and counterparty', () => {
-    const body = specValid('/accounts/22289/transactions', page([tx(), tx({ TransactionId: 'T-2', Status: 'PDNG', CreditDebitIndicator: 'Credit', MerchantDetails: undefined, DebtorAccount: { Name: 'Jane Smith' } })]));
+    const body = specValid(
+      '/accounts/22289/transactions',
+      page([
+        tx(),
+        tx({
+          TransactionId: 'T-2',
+          Status: 'PDNG',
+          CreditDebitIndicator: 'Credit',
+          MerchantDetails: undefined,
+          DebtorAccount: { Name: 'Jane Smith' },
+        }),
+      ]),
+    );
     const { transactions } = mapTransactionPage(ctx, body, '22289');
     expect(transactions[0]).toEqual({
       bankTransactionRef: 'T-1',
@@ -123,17 +238,44 @@ describe('northwind (OBIE 4.0) transactions', () => {
       description: 'Card payment',
       counterpartyName: 'TESCO STORES 3297',
     });
-    expect(transactions[1]).toMatchObject({ status: 'PENDING', bookedAt: null, direction: 'CREDIT', counterpartyName: 'Jane Smith' });
+    expect(transactions[1]).toMatchObject({
+      status: 'PENDING',
+      bookedAt: null,
+      direction: 'CREDIT',
+      counterpartyName: 'Jane Smith',
+    });
   });
 
   it('treats future-dated entries as pending and leaves out informational and rejected ones', () => {
-    const { transactions } = mapTransactionPage(ctx, page([tx({ Status: 'FUTR' }), tx({ TransactionId: 'I', Status: 'INFO' }), tx({ TransactionId: 'R', Status: 'RJCT' })]), '22289');
+    const { transactions } = mapTransactionPage(
+      ctx,
+      page([
+        tx({ Status: 'FUTR' }),
+        tx({ TransactionId: 'I', Status: 'INFO' }),
+        tx({ TransactionId: 'R', Status: 'RJCT' }),
+      ]),
+      '22289',
+    );
     expect(transactions.map((t) => [t.bankTransactionRef, t.status])).toEqual([['T-1', 'PENDING']]);
   });
 
   it('keeps the same canonical id when a pending transaction books', () => {
-    const pending = mapTransactionPage(ctx, page([tx({ Status: 'PDNG', BookingDateTime: '2026-06-01T10:00:00+01:00' })]), '22289').transactions[0]!;
-    const booked = mapTransactionPage(ctx, page([tx({ Status: 'BOOK', BookingDateTime: '2026-06-03T08:00:00+01:00', Amount: { Amount: '12.80', Currency: 'GBP' } })]), '22289').transactions[0]!;
+    const pending = mapTransactionPage(
+      ctx,
+      page([tx({ Status: 'PDNG', BookingDateTime: '2026-06-01T10:00:00+01:00' })]),
+      '22289',
+    ).transactions[0]!;
+    const booked = mapTransactionPage(
+      ctx,
+      page([
+        tx({
+          Status: 'BOOK',
+          BookingDateTime: '2026-06-03T08:00:00+01:00',
+          Amount: { Amount: '12.80', Currency: 'GBP' },
+        }),
+      ]),
+      '22289',
+    ).transactions[0]!;
     const account = { id: 'acc_x', customerId: 'cus_x', institution: 'northwind', bankAccountRef: '22289' };
     const a = toTransactionModel(pending, account, 'k'.repeat(40));
     const b = toTransactionModel(booked, account, 'k'.repeat(40));
@@ -143,8 +285,18 @@ describe('northwind (OBIE 4.0) transactions', () => {
   });
 
   it('recognises reversals and chargebacks and the original they undo', () => {
-    const reversal = tx({ TransactionId: 'T-9', CreditDebitIndicator: 'Credit', BankTransactionCode: { Code: 'ICDT', SubCode: 'RRTN' }, SupplementaryData: { OriginalTransactionId: 'T-1' } });
-    const chargeback = tx({ TransactionId: 'T-10', CreditDebitIndicator: 'Credit', BankTransactionCode: { Code: 'CCRD', SubCode: 'CHBK' }, SupplementaryData: { OriginalTransactionId: 'T-3' } });
+    const reversal = tx({
+      TransactionId: 'T-9',
+      CreditDebitIndicator: 'Credit',
+      BankTransactionCode: { Code: 'ICDT', SubCode: 'RRTN' },
+      SupplementaryData: { OriginalTransactionId: 'T-1' },
+    });
+    const chargeback = tx({
+      TransactionId: 'T-10',
+      CreditDebitIndicator: 'Credit',
+      BankTransactionCode: { Code: 'CCRD', SubCode: 'CHBK' },
+      SupplementaryData: { OriginalTransactionId: 'T-3' },
+    });
     const proprietary = tx({ TransactionId: 'T-11', ProprietaryBankTransactionCode: { Code: 'CARD CHARGEBACK' } });
     const fee = tx({ TransactionId: 'T-12', BankTransactionCode: { Code: 'CCRD', SubCode: 'CHRG' } });
     specValid('/accounts/22289/transactions', page([reversal, chargeback, proprietary, fee]));
@@ -159,17 +311,32 @@ describe('northwind (OBIE 4.0) transactions', () => {
   });
 
   it('reads the next link and where the history starts', () => {
-    const body = specValid('/accounts/22289/transactions', page([tx()], { Links: { Self: 'http://nw/a', Next: 'http://nw/a?page=2' }, Meta: { FirstAvailableDateTime: '2025-05-01T00:00:00+01:00' } }));
-    expect(mapTransactionPage(ctx, body, '22289')).toMatchObject({ next: 'http://nw/a?page=2', earliestAvailable: '2025-04-30' });
+    const body = specValid(
+      '/accounts/22289/transactions',
+      page([tx()], {
+        Links: { Self: 'http://nw/a', Next: 'http://nw/a?page=2' },
+        Meta: { FirstAvailableDateTime: '2025-05-01T00:00:00+01:00' },
+      }),
+    );
+    expect(mapTransactionPage(ctx, body, '22289')).toMatchObject({
+      next: 'http://nw/a?page=2',
+      earliestAvailable: '2025-04-30',
+    });
   });
 
   it('refuses contract-violating transactions with a clear error naming the partner', () => {
-    const err = contractError(() => mapTransactionPage(ctx, page([tx({ Amount: { Amount: 12.3, Currency: 'GBP' } })]), '22289'));
-    expect(err.message).toMatch(/^northwind: getTransactions: response does not match the API specification \(Data\.Transaction\.0\.Amount\.Amount/);
+    const err = contractError(() =>
+      mapTransactionPage(ctx, page([tx({ Amount: { Amount: 12.3, Currency: 'GBP' } })]), '22289'),
+    );
+    expect(err.message).toMatch(
+      /^northwind: getTransactions: response does not match the API specification \(Data\.Transaction\.0\.Amount\.Amount/,
+    );
     contractError(() => mapTransactionPage(ctx, page([tx({ Status: 'DONE' })]), '22289'));
     contractError(() => mapTransactionPage(ctx, page([tx({ BookingDateTime: '2026-06-01 10:00' })]), '22289'));
     contractError(() => mapTransactionPage(ctx, page([tx({ CreditDebitIndicator: undefined })]), '22289'));
-    expect(contractError(() => mapTransactionPage(ctx, page([tx({ AccountId: '31044' })]), '22289')).message).toMatch(/different account/);
+    expect(contractError(() => mapTransactionPage(ctx, page([tx({ AccountId: '31044' })]), '22289')).message).toMatch(
+      /different account/,
+    );
   });
 });
 
@@ -190,17 +357,37 @@ describe('northwind adapter over HTTP', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  const connection = { id: 'c1', customerId: 'cus_x', institution: 'northwind', psuId: null, consentId: 'aac-1', accessToken: 'nw-token' };
+  const connection = {
+    id: 'c1',
+    customerId: 'cus_x',
+    institution: 'northwind',
+    psuId: null,
+    consentId: 'aac-1',
+    accessToken: 'nw-token',
+  };
 
   it('sends the bearer token and the spec path, with spec-valid date filters', async () => {
     const adapter = createNorthwindAdapter({ baseUrl: url, timeoutMs: 1000, logger });
     answer = { status: 200, body: JSON.stringify(page([])) };
-    await adapter.listTransactions(connection, '22289', { fromDate: '2026-11-01', toDate: '2026-11-14', bookingStatus: 'both' }, null);
+    await adapter.listTransactions(
+      connection,
+      '22289',
+      { fromDate: '2026-11-01', toDate: '2026-11-14', bookingStatus: 'both' },
+      null,
+    );
     const call = seen.at(-1)!;
     expect(call.headers.authorization).toBe('Bearer nw-token');
     const u = new URL(call.url, url);
     expect(u.pathname).toBe('/open-banking/v4.0/aisp/accounts/22289/transactions');
-    if (spec) expect(spec.validateRequest({ method: 'GET', path: u.pathname, query: u.searchParams, headers: call.headers as Record<string, string> })).toEqual([]);
+    if (spec)
+      expect(
+        spec.validateRequest({
+          method: 'GET',
+          path: u.pathname,
+          query: u.searchParams,
+          headers: call.headers as Record<string, string>,
+        }),
+      ).toEqual([]);
     adapter.http.shutdown();
   });
 
@@ -216,7 +403,14 @@ describe('northwind adapter over HTTP', () => {
   it('refuses a next link to another origin (the token must not leave the bank)', async () => {
     const adapter = createNorthwindAdapter({ baseUrl: url, timeoutMs: 1000, logger });
     const before = seen.length;
-    const err = await adapter.listTransactions(connection, '22289', { fromDate: '2026-11-01', toDate: null, bookingStatus: 'both' }, 'http://evil.example/open-banking/v4.0/aisp/x').catch((e: unknown) => e);
+    const err = await adapter
+      .listTransactions(
+        connection,
+        '22289',
+        { fromDate: '2026-11-01', toDate: null, bookingStatus: 'both' },
+        'http://evil.example/open-banking/v4.0/aisp/x',
+      )
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ partner: 'northwind', kind: 'contract' });
     expect(seen.length).toBe(before);
     adapter.http.shutdown();
@@ -224,7 +418,10 @@ describe('northwind adapter over HTTP', () => {
 
   it('reports a refused call (expired token) as the bank being unavailable', async () => {
     const adapter = createNorthwindAdapter({ baseUrl: url, timeoutMs: 1000, logger });
-    answer = { status: 401, body: JSON.stringify({ Code: '401', Errors: [{ ErrorCode: 'UK.OBIE.Unauthorized', Message: 'expired' }] }) };
+    answer = {
+      status: 401,
+      body: JSON.stringify({ Code: '401', Errors: [{ ErrorCode: 'UK.OBIE.Unauthorized', Message: 'expired' }] }),
+    };
     const err = await adapter.listAccounts(connection).catch((e: unknown) => e);
     expect(err).toMatchObject({ partner: 'northwind', kind: 'unavailable', status: 401 });
     adapter.http.shutdown();

@@ -27,7 +27,12 @@ describe('accounts subgraph against the partner sandboxes', () => {
     sandboxes = await startSandboxes({ ports: 0, now: clock.now, logger });
     northwindUrl = sandboxes.urls.northwind;
     rheinbankUrl = sandboxes.urls.rheinbank;
-    const config = loadAccountsConfig({ ACCOUNTS_PORT: '0', NORTHWIND_URL: northwindUrl, RHEINBANK_URL: rheinbankUrl, LOG_LEVEL: 'silent' });
+    const config = loadAccountsConfig({
+      ACCOUNTS_PORT: '0',
+      NORTHWIND_URL: northwindUrl,
+      RHEINBANK_URL: rheinbankUrl,
+      LOG_LEVEL: 'silent',
+    });
     server = await startAccountsSubgraph(config, { logger, now: clock.now });
   });
 
@@ -44,12 +49,23 @@ describe('accounts subgraph against the partner sandboxes', () => {
 
   // Runs first, on a fresh database: a client that deep-links to an account (a restarted app,
   // a bookmarked page) must get it even though nothing has listed the customer's accounts yet.
-  it('finds an account by id before the customer\'s accounts were ever listed', async () => {
+  it("finds an account by id before the customer's accounts were ever listed", async () => {
     const id = bankAccountId(DEV_ID_HASH_SECRET, 'rheinbank', ALICE.banks.rheinbank!.accounts[0]!.bankAccountId);
-    const own = await gql(server.url, principalOf(ALICE.customerId), 'query($id: ID!) { account(id: $id) { id name institution { id } } }', { id });
+    const own = await gql(
+      server.url,
+      principalOf(ALICE.customerId),
+      'query($id: ID!) { account(id: $id) { id name institution { id } } }',
+      { id },
+    );
     expect(own.errors).toBeUndefined();
-    expect(own.data.account).toEqual({ id, name: ALICE.banks.rheinbank!.accounts[0]!.name, institution: { id: 'rheinbank' } });
-    const other = await gql(server.url, principalOf(BEN.customerId), 'query($id: ID!) { account(id: $id) { id } }', { id });
+    expect(own.data.account).toEqual({
+      id,
+      name: ALICE.banks.rheinbank!.accounts[0]!.name,
+      institution: { id: 'rheinbank' },
+    });
+    const other = await gql(server.url, principalOf(BEN.customerId), 'query($id: ID!) { account(id: $id) { id } }', {
+      id,
+    });
     expect(other.data.account).toBeNull();
   });
 
@@ -58,7 +74,10 @@ describe('accounts subgraph against the partner sandboxes', () => {
     expect(res.errors).toBeUndefined();
     const customer = res.data._entities[0];
     expect(customer.unavailableInstitutions).toEqual([]);
-    const expected = [...ALICE.banks.northwind!.accounts.map((a) => ['northwind', a.name, a.currency]), ...ALICE.banks.rheinbank!.accounts.map((a) => ['rheinbank', a.name, a.currency])];
+    const expected = [
+      ...ALICE.banks.northwind!.accounts.map((a) => ['northwind', a.name, a.currency]),
+      ...ALICE.banks.rheinbank!.accounts.map((a) => ['rheinbank', a.name, a.currency]),
+    ];
     expect(customer.accounts.map((a: any) => [a.institution.id, a.name, a.currency])).toEqual(expected);
     for (const account of customer.accounts) {
       expect(account.id).toMatch(/^acc_[a-z2-7]{26}$/);
@@ -75,7 +94,8 @@ describe('accounts subgraph against the partner sandboxes', () => {
     }
     expect(await violations(northwindUrl)).toEqual([]);
     expect(await violations(rheinbankUrl)).toEqual([]);
-    const recorded = async (url: string) => ((await (await fetch(`${url}/__sandbox/requests`)).json()) as { requests: unknown[] }).requests.length;
+    const recorded = async (url: string) =>
+      ((await (await fetch(`${url}/__sandbox/requests`)).json()) as { requests: unknown[] }).requests.length;
     expect(await recorded(northwindUrl)).toBeGreaterThan(0);
     expect(await recorded(rheinbankUrl)).toBeGreaterThan(0);
   });
@@ -88,7 +108,11 @@ describe('accounts subgraph against the partner sandboxes', () => {
       let after: string | null = null;
       let found: any = null;
       for (let page = 0; page < 12 && !found; page++) {
-        const res: GraphQLResponse<any> = await gql(server.url, alice, CUSTOMER_ACCOUNTS, { id: ALICE.customerId, first: 100, after });
+        const res: GraphQLResponse<any> = await gql(server.url, alice, CUSTOMER_ACCOUNTS, {
+          id: ALICE.customerId,
+          first: 100,
+          after,
+        });
         expect(res.errors).toBeUndefined();
         const connection: any = res.data._entities[0].accounts[accountIndex].transactions;
         found = connection.edges.map((e: any) => e.node).find((n: any) => n.kind !== 'STANDARD');
@@ -97,27 +121,50 @@ describe('accounts subgraph against the partner sandboxes', () => {
       }
       expect(found).toBeTruthy();
       kinds.add(found.kind);
-      const res = await gql(server.url, alice, `query($id: ID!) { transaction(id: $id) { id kind direction reverses { id status kind direction amount { amount } reversedBy { id } } amount { amount } } }`, { id: found.id });
+      const res = await gql(
+        server.url,
+        alice,
+        `query($id: ID!) { transaction(id: $id) { id kind direction reverses { id status kind direction amount { amount } reversedBy { id } } amount { amount } } }`,
+        { id: found.id },
+      );
       expect(res.errors).toBeUndefined();
       const t = res.data.transaction;
       expect(t.direction).toBe('CREDIT');
-      expect(t.reverses).toMatchObject({ status: 'REVERSED', kind: 'STANDARD', direction: 'DEBIT', amount: t.amount, reversedBy: { id: t.id } });
+      expect(t.reverses).toMatchObject({
+        status: 'REVERSED',
+        kind: 'STANDARD',
+        direction: 'DEBIT',
+        amount: t.amount,
+        reversedBy: { id: t.id },
+      });
     }
     expect(kinds.size).toBeGreaterThan(0);
   });
 
   it('keeps Alice data from Ben, by id and by entity reference', async () => {
-    const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId, first: 1 });
+    const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, {
+      id: ALICE.customerId,
+      first: 1,
+    });
     const account = res.data._entities[0].accounts[0];
     const txn = account.transactions.edges[0].node;
-    const byId = await gql(server.url, principalOf(BEN.customerId), `query($a: ID!, $t: ID!) { account(id: $a) { id } transaction(id: $t) { id } }`, { a: account.id, t: txn.id });
+    const byId = await gql(
+      server.url,
+      principalOf(BEN.customerId),
+      `query($a: ID!, $t: ID!) { account(id: $a) { id } transaction(id: $t) { id } }`,
+      { a: account.id, t: txn.id },
+    );
     expect(byId).toEqual({ data: { account: null, transaction: null } });
     const viaCustomer = await gql(server.url, principalOf(BEN.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
     expect(viaCustomer.data._entities[0]).toEqual({ accounts: [], unavailableInstitutions: [] });
   });
 
   it('still returns Rheinbank when Northwind fails, and names Northwind as unavailable', async () => {
-    const inject = await fetch(`${northwindUrl}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 503 }) });
+    const inject = await fetch(`${northwindUrl}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 503 }),
+    });
     expect(inject.ok).toBe(true);
     try {
       const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
@@ -132,11 +179,22 @@ describe('accounts subgraph against the partner sandboxes', () => {
   });
 
   it('names Rheinbank as unavailable when it answers off-contract data, and still serves Northwind', async () => {
-    await fetch(`${rheinbankUrl}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/psd2/v1/accounts', malformed: 'schema-violation' }) });
+    await fetch(`${rheinbankUrl}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: '/psd2/v1/accounts', malformed: 'schema-violation' }),
+    });
     try {
-      const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId, first: 1 });
+      const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, {
+        id: ALICE.customerId,
+        first: 1,
+      });
       expect(res.errors).toBeUndefined();
-      expect(res.data._entities[0].accounts.map((a: any) => a.institution.id)).toEqual(['northwind', 'northwind', 'northwind']);
+      expect(res.data._entities[0].accounts.map((a: any) => a.institution.id)).toEqual([
+        'northwind',
+        'northwind',
+        'northwind',
+      ]);
       expect(res.data._entities[0].unavailableInstitutions.map((i: any) => i.id)).toEqual(['rheinbank']);
     } finally {
       await fetch(`${rheinbankUrl}/__sandbox/faults`, { method: 'DELETE' });
@@ -144,13 +202,19 @@ describe('accounts subgraph against the partner sandboxes', () => {
   });
 
   it('keeps the id of a pending transaction once it books', async () => {
-    const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId, first: 20, filter: { status: ['PENDING'] } });
+    const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, {
+      id: ALICE.customerId,
+      first: 20,
+      filter: { status: ['PENDING'] },
+    });
     expect(res.errors).toBeUndefined();
     const pending = res.data._entities[0].accounts[0].transactions.edges.map((e: any) => e.node);
     expect(pending.length).toBeGreaterThan(0);
     clock.advance(4 * 24 * 3_600_000);
     const query = `query($id: ID!) { transaction(id: $id) { id status bookedAt } }`;
-    const after = await Promise.all(pending.map((p: any) => gql(server.url, principalOf(ALICE.customerId), query, { id: p.id })));
+    const after = await Promise.all(
+      pending.map((p: any) => gql(server.url, principalOf(ALICE.customerId), query, { id: p.id })),
+    );
     for (const [i, r] of after.entries()) {
       expect(r.errors).toBeUndefined();
       expect(r.data.transaction).toMatchObject({ id: pending[i].id, status: 'BOOKED' });

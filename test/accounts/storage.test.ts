@@ -11,7 +11,10 @@ import { ALICE, BEN } from './helpers.ts';
  * DATABASE_URL is set (each run in its own schema, dropped afterwards).
  */
 const logger = createLogger('test', 'silent');
-const targets = BACKENDS.map((kind) => ({ name: BACKEND_NAMES[kind], databaseUrl: kind === 'postgres' ? DATABASE_URL : undefined }));
+const targets = BACKENDS.map((kind) => ({
+  name: BACKEND_NAMES[kind],
+  databaseUrl: kind === 'postgres' ? DATABASE_URL : undefined,
+}));
 
 describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
   const schema = uniqueSchema('accounts');
@@ -55,24 +58,73 @@ describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
       { accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' },
       { accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' },
     ]);
-    expect(await storage.repo.accountRefs(ALICE.customerId, ['acc_one', 'acc_other'])).toEqual([{ accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' }]);
+    expect(await storage.repo.accountRefs(ALICE.customerId, ['acc_one', 'acc_other'])).toEqual([
+      { accountId: 'acc_one', customerId: ALICE.customerId, institution: 'northwind', bankAccountRef: '22289' },
+    ]);
     expect(await storage.repo.accountRefs(BEN.customerId, ['acc_one'])).toEqual([]);
   });
 
   it('upserts transaction references, follows a pending item that booked, and remembers reversal links', async () => {
-    const base = { customerId: ALICE.customerId, accountId: 'acc_one', institution: 'northwind', bankAccountRef: '22289' };
+    const base = {
+      customerId: ALICE.customerId,
+      accountId: 'acc_one',
+      institution: 'northwind',
+      bankAccountRef: '22289',
+    };
     await storage.repo.upsertTransactionRefs([
-      { ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-01', reversesTransactionId: null },
-      { ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: 'txn_orig' },
+      {
+        ...base,
+        transactionId: 'txn_orig',
+        bankTransactionRef: 'T-1',
+        occurredOn: '2026-11-01',
+        reversesTransactionId: null,
+      },
+      {
+        ...base,
+        transactionId: 'txn_rev',
+        bankTransactionRef: 'T-2',
+        occurredOn: '2026-11-03',
+        reversesTransactionId: 'txn_orig',
+      },
     ]);
-    await storage.repo.upsertTransactionRefs([{ ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-04', reversesTransactionId: null }]);
-    await storage.repo.upsertTransactionRefs([{ ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: null }]);
+    await storage.repo.upsertTransactionRefs([
+      {
+        ...base,
+        transactionId: 'txn_orig',
+        bankTransactionRef: 'T-1',
+        occurredOn: '2026-11-04',
+        reversesTransactionId: null,
+      },
+    ]);
+    await storage.repo.upsertTransactionRefs([
+      {
+        ...base,
+        transactionId: 'txn_rev',
+        bankTransactionRef: 'T-2',
+        occurredOn: '2026-11-03',
+        reversesTransactionId: null,
+      },
+    ]);
     const refs = await storage.repo.transactionRefs(ALICE.customerId, ['txn_orig', 'txn_rev', 'txn_none']);
     expect(refs.sort((a, b) => a.transactionId.localeCompare(b.transactionId))).toEqual([
-      { ...base, transactionId: 'txn_orig', bankTransactionRef: 'T-1', occurredOn: '2026-11-04', reversesTransactionId: null },
-      { ...base, transactionId: 'txn_rev', bankTransactionRef: 'T-2', occurredOn: '2026-11-03', reversesTransactionId: 'txn_orig' },
+      {
+        ...base,
+        transactionId: 'txn_orig',
+        bankTransactionRef: 'T-1',
+        occurredOn: '2026-11-04',
+        reversesTransactionId: null,
+      },
+      {
+        ...base,
+        transactionId: 'txn_rev',
+        bankTransactionRef: 'T-2',
+        occurredOn: '2026-11-03',
+        reversesTransactionId: 'txn_orig',
+      },
     ]);
-    expect(await storage.repo.reversalsOf(ALICE.customerId, ['txn_orig', 'txn_rev'])).toEqual(new Map([['txn_orig', 'txn_rev']]));
+    expect(await storage.repo.reversalsOf(ALICE.customerId, ['txn_orig', 'txn_rev'])).toEqual(
+      new Map([['txn_orig', 'txn_rev']]),
+    );
     expect(await storage.repo.transactionRefs(BEN.customerId, ['txn_orig'])).toEqual([]);
     expect(await storage.repo.reversalsOf(BEN.customerId, ['txn_orig'])).toEqual(new Map());
   });

@@ -16,7 +16,12 @@ let server: RunningServer;
 
 beforeAll(async () => {
   banks = await startFakeBanks(() => NOW);
-  const config = loadAccountsConfig({ ACCOUNTS_PORT: '0', NORTHWIND_URL: banks.northwindUrl, RHEINBANK_URL: banks.rheinbankUrl, LOG_LEVEL: 'silent' });
+  const config = loadAccountsConfig({
+    ACCOUNTS_PORT: '0',
+    NORTHWIND_URL: banks.northwindUrl,
+    RHEINBANK_URL: banks.rheinbankUrl,
+    LOG_LEVEL: 'silent',
+  });
   server = await startAccountsSubgraph(config, { logger: createLogger('accounts-test', 'silent'), now: () => NOW });
 });
 
@@ -48,7 +53,12 @@ describe('accounts subgraph', () => {
     expect(customer.unavailableInstitutions).toEqual([]);
     const accounts = customer.accounts;
     expect(accounts.map((a: any) => a.institution.id)).toEqual(['northwind', 'northwind', 'northwind', 'rheinbank']);
-    expect(accounts.map((a: any) => a.name)).toEqual(['Everyday Current', 'Rainy Day Saver', 'Northwind Card', 'Girokonto']);
+    expect(accounts.map((a: any) => a.name)).toEqual([
+      'Everyday Current',
+      'Rainy Day Saver',
+      'Northwind Card',
+      'Girokonto',
+    ]);
     expect(accounts.map((a: any) => a.type)).toEqual(['CURRENT', 'SAVINGS', 'CREDIT_CARD', 'CURRENT']);
     for (const a of accounts) {
       expect(a.id).toMatch(/^acc_[a-z2-7]{26}$/);
@@ -63,10 +73,22 @@ describe('accounts subgraph', () => {
     expect(giro.institution).toEqual({ id: 'rheinbank', name: 'Rheinbank', standard: 'BERLIN_GROUP' });
 
     // Balances: minor units, direction from indicator / sign, UTC timestamps.
-    expect(current.balances[0]).toMatchObject({ type: 'INTERIM_BOOKED', direction: 'CREDIT', amount: { amount: '1520.50', currency: 'GBP' } });
-    expect(current.currentBalance).toMatchObject({ type: 'INTERIM_AVAILABLE', amount: { amount: '1400.00', currency: 'GBP' } });
+    expect(current.balances[0]).toMatchObject({
+      type: 'INTERIM_BOOKED',
+      direction: 'CREDIT',
+      amount: { amount: '1520.50', currency: 'GBP' },
+    });
+    expect(current.currentBalance).toMatchObject({
+      type: 'INTERIM_AVAILABLE',
+      amount: { amount: '1400.00', currency: 'GBP' },
+    });
     expect(card.currentBalance.direction).toBe('DEBIT');
-    expect(giro.balances[0]).toMatchObject({ type: 'INTERIM_BOOKED', direction: 'DEBIT', asOf: '2026-11-23T08:15:00.000Z', amount: { amount: '42.50', currency: 'EUR' } });
+    expect(giro.balances[0]).toMatchObject({
+      type: 'INTERIM_BOOKED',
+      direction: 'DEBIT',
+      asOf: '2026-11-23T08:15:00.000Z',
+      amount: { amount: '42.50', currency: 'EUR' },
+    });
     expect(giro.currentBalance.type).toBe('INTERIM_BOOKED');
 
     // Transactions: 20 newest first, ids derived, pageInfo says there is more.
@@ -91,7 +113,9 @@ describe('accounts subgraph', () => {
     banks.calls.length = 0;
     const res = await aliceAccounts({ first: 20 });
     expect(res.errors).toBeUndefined();
-    const current = banks.calls.filter((c) => c.bank === 'northwind' && c.path.endsWith('/accounts/22289/transactions'));
+    const current = banks.calls.filter(
+      (c) => c.bank === 'northwind' && c.path.endsWith('/accounts/22289/transactions'),
+    );
     expect(current.length).toBeGreaterThan(0);
     expect(current.length).toBeLessThanOrEqual(2);
     expect(current[0]!.query.fromBookingDateTime! >= '2026-11-01').toBe(true);
@@ -120,17 +144,25 @@ describe('accounts subgraph', () => {
   });
 
   it('filters by date (inclusive, UTC) and status', async () => {
-    const res = await aliceAccounts({ first: 100, filter: { from: '2026-10-01', to: '2026-10-03', status: ['BOOKED'] } });
+    const res = await aliceAccounts({
+      first: 100,
+      filter: { from: '2026-10-01', to: '2026-10-03', status: ['BOOKED'] },
+    });
     expect(res.errors).toBeUndefined();
     const edges = res.data._entities[0].accounts[0].transactions.edges;
     expect(edges.length).toBeGreaterThan(0);
     for (const e of edges) {
-      expect(e.node.occurredAt >= '2026-10-01T00:00:00.000Z' && e.node.occurredAt < '2026-10-04T00:00:00.000Z').toBe(true);
+      expect(e.node.occurredAt >= '2026-10-01T00:00:00.000Z' && e.node.occurredAt < '2026-10-04T00:00:00.000Z').toBe(
+        true,
+      );
       expect(e.node.status).toBe('BOOKED');
     }
     expect(res.data._entities[0].accounts[0].transactions.pageInfo.hasNextPage).toBe(false);
     const pending = await aliceAccounts({ first: 100, filter: { status: ['PENDING'] } });
-    expect(pending.data._entities[0].accounts[0].transactions.edges.map((e: any) => e.node.status)).toEqual(['PENDING', 'PENDING']);
+    expect(pending.data._entities[0].accounts[0].transactions.edges.map((e: any) => e.node.status)).toEqual([
+      'PENDING',
+      'PENDING',
+    ]);
   });
 
   it('links reversals and chargebacks to their originals, which show as REVERSED', async () => {
@@ -155,9 +187,18 @@ describe('accounts subgraph', () => {
     const edges = page.data._entities[0].accounts[0].transactions.edges.map((e: any) => e.node);
     const reversal = edges.at(-1);
     expect(reversal.kind).toBe('REVERSAL');
-    const res = await gql(server.url, alice, `query($id: ID!) { transaction(id: $id) { id kind reverses { id status kind reversedBy { id } } } }`, { id: reversal.id });
+    const res = await gql(
+      server.url,
+      alice,
+      `query($id: ID!) { transaction(id: $id) { id kind reverses { id status kind reversedBy { id } } } }`,
+      { id: reversal.id },
+    );
     expect(res.errors).toBeUndefined();
-    expect(res.data.transaction).toEqual({ id: reversal.id, kind: 'REVERSAL', reverses: { id: reversal.reverses.id, status: 'REVERSED', kind: 'STANDARD', reversedBy: { id: reversal.id } } });
+    expect(res.data.transaction).toEqual({
+      id: reversal.id,
+      kind: 'REVERSAL',
+      reverses: { id: reversal.reverses.id, status: 'REVERSED', kind: 'STANDARD', reversedBy: { id: reversal.id } },
+    });
   });
 
   it('finds a transaction and an account by id for their owner only', async () => {
@@ -167,7 +208,10 @@ describe('accounts subgraph', () => {
     const query = `query($a: ID!, $t: ID!) { account(id: $a) { id name } transaction(id: $t) { id amount { amount } account { id } } }`;
     const own = await gql(server.url, alice, query, { a: account.id, t: txn.id });
     expect(own.errors).toBeUndefined();
-    expect(own.data).toEqual({ account: { id: account.id, name: 'Everyday Current' }, transaction: { id: txn.id, amount: txn.amount && { amount: txn.amount.amount }, account: { id: account.id } } });
+    expect(own.data).toEqual({
+      account: { id: account.id, name: 'Everyday Current' },
+      transaction: { id: txn.id, amount: txn.amount && { amount: txn.amount.amount }, account: { id: account.id } },
+    });
 
     const foreign = await gql(server.url, ben, query, { a: account.id, t: txn.id });
     expect(foreign).toEqual({ data: { account: null, transaction: null } });
@@ -215,9 +259,17 @@ describe('accounts subgraph', () => {
   });
 
   it('refuses requests without the gateway signature', async () => {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
     expect(res.status).toBe(401);
-    const forged = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-internal-auth': 'forged' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    const forged = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-internal-auth': 'forged' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
     expect(forged.status).toBe(401);
   });
 });

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLError } from 'graphql';
 import { newId } from '../../lib/ids.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
-import { createConsentService, DEFAULT_MAX_PENDING_PER_CLIENT, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
+import {
+  createConsentService,
+  DEFAULT_MAX_PENDING_PER_CLIENT,
+  type Caller,
+  type ConsentService,
+} from '../../subgraphs/consents/domain/service.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
 import { ALICE, DATABASE_URL, DAY, SECOND, T0, at, openTestDatabase, principal, type TestDatabase } from './helpers.ts';
 
@@ -21,7 +26,11 @@ describe.skipIf(!DATABASE_URL)(title, () => {
   let repo: ConsentRepository;
   let service: ConsentService;
   const thirdParty: Caller = { principal: principal.thirdParty(ALICE, 'budgetly'), requestId: 'req-request', now: T0 };
-  const customer = (requestId: string): Caller => ({ principal: principal.firstParty(ALICE), requestId, now: at(SECOND) });
+  const customer = (requestId: string): Caller => ({
+    principal: principal.firstParty(ALICE),
+    requestId,
+    now: at(SECOND),
+  });
 
   beforeAll(async () => {
     t = await openTestDatabase('postgres', { poolSize: 12 });
@@ -35,7 +44,9 @@ describe.skipIf(!DATABASE_URL)(title, () => {
   const settle = (promises: Promise<unknown>[]) =>
     Promise.allSettled(promises).then((results) => ({
       won: results.filter((r) => r.status === 'fulfilled').length,
-      codes: results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as GraphQLError).extensions?.code ?? (r.reason as Error).message),
+      codes: results
+        .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        .map((r) => (r.reason as GraphQLError).extensions?.code ?? (r.reason as Error).message),
     }));
 
   it('authorise racing reject: exactly one wins, the other gets CONFLICT, one event is written', async () => {
@@ -57,7 +68,9 @@ describe.skipIf(!DATABASE_URL)(title, () => {
   it('many concurrent authorisations: exactly one applies its accounts', async () => {
     const c = await service.requestConsent(thirdParty, { permissions: ['BALANCES'] });
     const choices = Array.from({ length: 8 }, () => [newId('acc')]);
-    const outcome = await settle(choices.map((accountIds, i) => service.authoriseConsent(customer(`req-${i}`), { id: c.id, accountIds })));
+    const outcome = await settle(
+      choices.map((accountIds, i) => service.authoriseConsent(customer(`req-${i}`), { id: c.id, accountIds })),
+    );
     expect(outcome.won).toBe(1);
     expect(outcome.codes).toEqual(Array(7).fill('CONFLICT'));
     const [stored] = await repo.findConsentsByIds([c.id]);
@@ -70,18 +83,35 @@ describe.skipIf(!DATABASE_URL)(title, () => {
     for (let round = 0; round < 10; round++) {
       const c = await service.requestConsent(thirdParty, { permissions: ['TRANSACTIONS'] });
       await service.authoriseConsent(customer('req-authorise'), { id: c.id, accountIds: [newId('acc')] });
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => service.revokeConsent(customer(`req-revoke-${i}`), c.id)));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => service.revokeConsent(customer(`req-revoke-${i}`), c.id)),
+      );
       expect(new Set(results.map((r) => r.status))).toEqual(new Set(['REVOKED']));
-      expect((await repo.findEvents([c.id])).map((e) => e.status)).toEqual(['AWAITING_AUTHORISATION', 'AUTHORISED', 'REVOKED']);
+      expect((await repo.findEvents([c.id])).map((e) => e.status)).toEqual([
+        'AWAITING_AUTHORISATION',
+        'AUTHORISED',
+        'REVOKED',
+      ]);
     }
   });
 
-  it('a transition blocked on another transaction\'s row lock re-checks the status after it commits and loses', async () => {
+  it("a transition blocked on another transaction's row lock re-checks the status after it commits and loses", async () => {
     const c = await service.requestConsent(thirdParty, { permissions: ['ACCOUNTS'] });
     let rejectResult: Promise<unknown> | undefined;
     await t.db.transaction(async (tx) => {
-      await tx.query(`UPDATE consents SET status = 'AUTHORISED', authorised_at = $2 WHERE id = $1 AND status = 'AWAITING_AUTHORISATION'`, [c.id, at(SECOND)]);
-      rejectResult = repo.transition({ consentId: c.id, customerId: ALICE, from: 'AWAITING_AUTHORISATION', to: 'REJECTED', at: at(SECOND), actor: `customer:${ALICE}`, requestId: 'req-blocked' });
+      await tx.query(
+        `UPDATE consents SET status = 'AUTHORISED', authorised_at = $2 WHERE id = $1 AND status = 'AWAITING_AUTHORISATION'`,
+        [c.id, at(SECOND)],
+      );
+      rejectResult = repo.transition({
+        consentId: c.id,
+        customerId: ALICE,
+        from: 'AWAITING_AUTHORISATION',
+        to: 'REJECTED',
+        at: at(SECOND),
+        actor: `customer:${ALICE}`,
+        requestId: 'req-blocked',
+      });
       // Wait until the competing UPDATE is actually blocked on this transaction's row lock.
       for (;;) {
         const [row] = await t.db.query<{ waiting: number }>(
@@ -102,7 +132,10 @@ describe.skipIf(!DATABASE_URL)(title, () => {
       const c = await service.requestConsent(thirdParty, { permissions: ['ACCOUNTS'], expiresAt: at(DAY) });
       await service.authoriseConsent(customer('req-authorise'), { id: c.id, accountIds: [newId('acc')] });
       // The revoking replica's clock is just before expiry, the sweeping replica's just after.
-      await Promise.allSettled([service.revokeConsent({ ...customer('req-revoke'), now: at(DAY - 1) }, c.id), repo.recordDueExpiries(at(DAY))]);
+      await Promise.allSettled([
+        service.revokeConsent({ ...customer('req-revoke'), now: at(DAY - 1) }, c.id),
+        repo.recordDueExpiries(at(DAY)),
+      ]);
       const [stored] = await repo.findConsentsByIds([c.id]);
       const events = await repo.findEvents([c.id]);
       expect(['REVOKED', 'EXPIRED']).toContain(stored!.status);
@@ -112,7 +145,11 @@ describe.skipIf(!DATABASE_URL)(title, () => {
 
   describe('the cap on pending consent requests', () => {
     const CAP = DEFAULT_MAX_PENDING_PER_CLIENT;
-    const asClient = (customerId: string, i: number): Caller => ({ principal: principal.thirdParty(customerId, 'budgetly'), requestId: `req-ask-${i}`, now: T0 });
+    const asClient = (customerId: string, i: number): Caller => ({
+      principal: principal.thirdParty(customerId, 'budgetly'),
+      requestId: `req-ask-${i}`,
+      now: T0,
+    });
     const pendingOf = async (customerId: string) => {
       const [row] = await t.db.query<{ pending: number }>(
         `SELECT count(*)::int AS pending FROM consents WHERE customer_id = $1 AND client_id = 'budgetly' AND status = 'AWAITING_AUTHORISATION'`,
@@ -141,7 +178,11 @@ describe.skipIf(!DATABASE_URL)(title, () => {
       for (let round = 0; round < 6; round++) {
         const [a, b] = [newId('cus'), newId('cus')];
         // Two customers at once: the lock is per pair, so each pair gets exactly its own cap.
-        const racing = [a, b].flatMap((customerId) => Array.from({ length: 40 }, (_, i) => service.requestConsent(asClient(customerId, i), { permissions: ['ACCOUNTS'] })));
+        const racing = [a, b].flatMap((customerId) =>
+          Array.from({ length: 40 }, (_, i) =>
+            service.requestConsent(asClient(customerId, i), { permissions: ['ACCOUNTS'] }),
+          ),
+        );
         const outcome = settle(racing);
         const highest = await watchPending([a, b], outcome);
         const { won, codes } = await outcome;
@@ -155,19 +196,33 @@ describe.skipIf(!DATABASE_URL)(title, () => {
       }
     });
 
-    it('requests racing the customer\'s rejections never push the pending count above the cap', async () => {
+    it("requests racing the customer's rejections never push the pending count above the cap", async () => {
       const customer = newId('cus');
-      const first = await Promise.all(Array.from({ length: CAP }, (_, i) => service.requestConsent(asClient(customer, i), { permissions: ['BALANCES'] })));
+      const first = await Promise.all(
+        Array.from({ length: CAP }, (_, i) =>
+          service.requestConsent(asClient(customer, i), { permissions: ['BALANCES'] }),
+        ),
+      );
       // The customer rejects every pending request while the client keeps asking: each rejection
       // frees one slot, and the requests may take the freed slots, never more.
       const work = Promise.allSettled([
-        ...first.map((c) => service.rejectConsent({ principal: principal.firstParty(customer), requestId: 'req-reject', now: at(SECOND) }, c.id)),
-        ...Array.from({ length: 30 }, (_, i) => service.requestConsent(asClient(customer, 100 + i), { permissions: ['BALANCES'] })),
+        ...first.map((c) =>
+          service.rejectConsent(
+            { principal: principal.firstParty(customer), requestId: 'req-reject', now: at(SECOND) },
+            c.id,
+          ),
+        ),
+        ...Array.from({ length: 30 }, (_, i) =>
+          service.requestConsent(asClient(customer, 100 + i), { permissions: ['BALANCES'] }),
+        ),
       ]);
       const highest = await watchPending([customer], work);
       const results = await work;
       const created = results.slice(CAP).filter((r) => r.status === 'fulfilled').length;
-      const refused = results.slice(CAP).filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as GraphQLError).extensions?.code);
+      const refused = results
+        .slice(CAP)
+        .filter((r) => r.status === 'rejected')
+        .map((r) => ((r as PromiseRejectedResult).reason as GraphQLError).extensions?.code);
       expect(results.slice(0, CAP).every((r) => r.status === 'fulfilled')).toBe(true);
       expect(highest).toBeLessThanOrEqual(CAP);
       // Every first request was rejected, so what is pending now is exactly what the race created.

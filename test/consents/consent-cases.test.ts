@@ -1,11 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../lib/ids.ts';
-import { ACCOUNT_PERMISSIONS, CONSENT_PERMISSIONS, type ConsentPermission } from '../../subgraphs/consents/domain/model.ts';
-import { consentGrants, createConsentReader, createConsentService, grantedAccountIds, type ConsentService } from '../../subgraphs/consents/domain/index.ts';
+import {
+  ACCOUNT_PERMISSIONS,
+  CONSENT_PERMISSIONS,
+  type ConsentPermission,
+} from '../../subgraphs/consents/domain/model.ts';
+import {
+  consentGrants,
+  createConsentReader,
+  createConsentService,
+  grantedAccountIds,
+  type ConsentService,
+} from '../../subgraphs/consents/domain/index.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentLoaders } from '../../subgraphs/consents/loaders.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
-import { CASE_CLIENT, CASE_T0, CONSENT_CASES, caseAt, gridOf, storedConsents, type ConsentCase } from '../support/consent-cases.ts';
+import {
+  CASE_CLIENT,
+  CASE_T0,
+  CONSENT_CASES,
+  caseAt,
+  gridOf,
+  storedConsents,
+  type ConsentCase,
+} from '../support/consent-cases.ts';
 import { BACKENDS, openTestDatabase, principal, type TestDatabase } from './helpers.ts';
 
 /**
@@ -38,7 +56,10 @@ describe.each(BACKENDS)('the shared table of consent cases, against the consents
   /** Each grid question answered from `consents` by the domain's consentGrants. */
   const answers = (consentCase: ConsentCase, consents: Parameters<typeof consentGrants>[0]) => {
     const at = caseAt(consentCase);
-    return gridOf(consentCase).map((q) => [q.question, consentGrants(consents, q.permission, q.accountId === undefined ? { at } : { accountId: q.accountId, at })]);
+    return gridOf(consentCase).map((q) => [
+      q.question,
+      consentGrants(consents, q.permission, q.accountId === undefined ? { at } : { accountId: q.accountId, at }),
+    ]);
   };
   const expected = (consentCase: ConsentCase) => gridOf(consentCase).map((q) => [q.question, q.expected]);
 
@@ -50,7 +71,11 @@ describe.each(BACKENDS)('the shared table of consent cases, against the consents
 
     it("the client's own AUTHORISED consents, as the gateway reads them, answer the grid as the table says", async () => {
       const customer = customers.get(consentCase)!;
-      const reader = createConsentReader(createConsentLoaders(repo), principal.thirdParty(customer, CASE_CLIENT), caseAt(consentCase));
+      const reader = createConsentReader(
+        createConsentLoaders(repo),
+        principal.thirdParty(customer, CASE_CLIENT),
+        caseAt(consentCase),
+      );
       const visible = await reader.customerConsents(customer, ['AUTHORISED']);
       expect(visible.every((c) => c.clientId === CASE_CLIENT)).toBe(true);
       expect(answers(consentCase, visible)).toEqual(expected(consentCase));
@@ -62,7 +87,9 @@ describe.each(BACKENDS)('the shared table of consent cases, against the consents
       for (const permission of CONSENT_PERMISSIONS) {
         const granted = [...new Set(mine.flatMap((c) => grantedAccountIds(c, permission, caseAt(consentCase))))].sort();
         const accountScoped = (ACCOUNT_PERMISSIONS as readonly ConsentPermission[]).includes(permission);
-        const accounts = gridOf(consentCase).filter((q) => accountScoped && q.permission === permission && q.accountId !== undefined && q.expected);
+        const accounts = gridOf(consentCase).filter(
+          (q) => accountScoped && q.permission === permission && q.accountId !== undefined && q.expected,
+        );
         expect(granted, permission).toEqual(accounts.map((q) => q.accountId).sort());
       }
     });
@@ -71,10 +98,14 @@ describe.each(BACKENDS)('the shared table of consent cases, against the consents
   it("the database's CHECK on stored permissions accepts every permission of lib/consent.ts (a new enum value needs a migration) and nothing else", async () => {
     const everyPermission: ConsentCase = {
       name: 'every permission',
-      consents: [{ status: 'AWAITING_AUTHORISATION', permissions: [...CONSENT_PERMISSIONS], accounts: [], expiresIn: 1000 }],
+      consents: [
+        { status: 'AWAITING_AUTHORISATION', permissions: [...CONSENT_PERMISSIONS], accounts: [], expiresIn: 1000 },
+      ],
       grants: [],
     };
-    const [{ consent: every, event }] = storedConsents(everyPermission, newId('cus')) as [ReturnType<typeof storedConsents>[number]];
+    const [{ consent: every, event }] = storedConsents(everyPermission, newId('cus')) as [
+      ReturnType<typeof storedConsents>[number],
+    ];
     expect((await repo.createConsent(every, event)).permissions).toEqual([...CONSENT_PERMISSIONS]);
     const odd = { ...every, id: newId('cns'), permissions: ['EVERYTHING' as ConsentPermission] };
     await expect(repo.createConsent(odd, { ...event, consentId: odd.id })).rejects.toThrow(/check constraint/i);

@@ -25,9 +25,11 @@ export const DAY = 24 * 60 * 60 * 1000;
 
 export const principal = {
   /** The customer through the platform's web app. */
-  firstParty: (customerId: string, clientId = 'web-app'): Principal => principalOf(customerId, ['consents:read', 'consents:write'], clientId),
+  firstParty: (customerId: string, clientId = 'web-app'): Principal =>
+    principalOf(customerId, ['consents:read', 'consents:write'], clientId),
   /** A third-party client acting for the customer. */
-  thirdParty: (customerId: string, clientId = 'budgetly'): Principal => principalOf(customerId, ['consents:read', 'consents:write'], clientId),
+  thirdParty: (customerId: string, clientId = 'budgetly'): Principal =>
+    principalOf(customerId, ['consents:read', 'consents:write'], clientId),
   staff: (): Principal => principalOf(null, ['consents:read'], 'ops-console'),
 };
 

@@ -9,7 +9,19 @@ import { createConsentLoaders } from '../../subgraphs/consents/loaders.ts';
 import { ALICE, BEN, DAY, T0, at, principal } from './helpers.ts';
 
 function consent(customerId: string, clientId = 'budgetly'): ConsentModel {
-  return { id: newId('cns'), customerId, clientId, status: 'AWAITING_AUTHORISATION', permissions: ['ACCOUNTS'], accountIds: [], createdAt: T0, expiresAt: at(DAY), authorisedAt: null, rejectedAt: null, revokedAt: null };
+  return {
+    id: newId('cns'),
+    customerId,
+    clientId,
+    status: 'AWAITING_AUTHORISATION',
+    permissions: ['ACCOUNTS'],
+    accountIds: [],
+    createdAt: T0,
+    expiresAt: at(DAY),
+    authorisedAt: null,
+    rejectedAt: null,
+    revokedAt: null,
+  };
 }
 
 function fakeRepo(consents: ConsentModel[]) {
@@ -54,7 +66,11 @@ describe('per-request loaders', () => {
     expect(found.map((c) => c?.id ?? null)).toEqual([mine[0]!.id, mine[1]!.id, null]);
     expect(calls).toEqual(['clients:1', 'byId:3']);
 
-    const lists = await Promise.all([reader.customerConsents(ALICE), reader.customerConsents(ALICE), reader.customerConsents(BEN)]);
+    const lists = await Promise.all([
+      reader.customerConsents(ALICE),
+      reader.customerConsents(ALICE),
+      reader.customerConsents(BEN),
+    ]);
     expect(lists.map((l) => l.length)).toEqual([2, 2, 0]);
     expect(calls.filter((c) => c.startsWith('byCustomer'))).toEqual(['byCustomer:1']);
 
@@ -74,7 +90,15 @@ describe('per-request loaders', () => {
 describe('loadConsentsConfig', () => {
   it('has safe local defaults', () => {
     const config = loadConsentsConfig({});
-    expect(config).toMatchObject({ CONSENTS_PORT: 4004, HOST: '127.0.0.1', PROFILE: 'sandbox', PGLITE_DIR: 'memory://', ID_HASH_SECRET: DEV_ID_HASH_SECRET, CONSENTS_EXPIRY_SWEEP_MS: 60_000, CONSENTS_MAX_PENDING_PER_CLIENT: 5 });
+    expect(config).toMatchObject({
+      CONSENTS_PORT: 4004,
+      HOST: '127.0.0.1',
+      PROFILE: 'sandbox',
+      PGLITE_DIR: 'memory://',
+      ID_HASH_SECRET: DEV_ID_HASH_SECRET,
+      CONSENTS_EXPIRY_SWEEP_MS: 60_000,
+      CONSENTS_MAX_PENDING_PER_CLIENT: 5,
+    });
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
@@ -88,13 +112,22 @@ describe('loadConsentsConfig', () => {
       expect(problems).toMatch(/INTERNAL_AUTH_SECRET/);
       expect(problems).toMatch(/ID_HASH_SECRET/);
     }
-    expect(() => loadConsentsConfig({ PROFILE: 'production', INTERNAL_AUTH_SECRET: 'p'.repeat(40), ID_HASH_SECRET: 'q'.repeat(40) })).not.toThrow();
+    expect(() =>
+      loadConsentsConfig({
+        PROFILE: 'production',
+        INTERNAL_AUTH_SECRET: 'p'.repeat(40),
+        ID_HASH_SECRET: 'q'.repeat(40),
+      }),
+    ).not.toThrow();
   });
 
   it('names a bad value', () => {
     expect(() => loadConsentsConfig({ CONSENTS_PORT: 'eighty' })).toThrow(/CONSENTS_PORT/);
     expect(() => loadConsentsConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
-    for (const bad of ['0', '-1', '2.5', 'many', '101']) expect(() => loadConsentsConfig({ CONSENTS_MAX_PENDING_PER_CLIENT: bad }), bad).toThrow(/CONSENTS_MAX_PENDING_PER_CLIENT/);
+    for (const bad of ['0', '-1', '2.5', 'many', '101'])
+      expect(() => loadConsentsConfig({ CONSENTS_MAX_PENDING_PER_CLIENT: bad }), bad).toThrow(
+        /CONSENTS_MAX_PENDING_PER_CLIENT/,
+      );
     expect(loadConsentsConfig({ CONSENTS_MAX_PENDING_PER_CLIENT: '2' }).CONSENTS_MAX_PENDING_PER_CLIENT).toBe(2);
   });
 });

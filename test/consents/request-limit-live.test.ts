@@ -16,7 +16,13 @@ let platform: RunningPlatform;
 beforeAll(async () => {
   platform = await startPlatform({
     ports: 'free',
-    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent', CONSENTS_MAX_PENDING_PER_CLIENT: '2' },
+    env: {
+      PGLITE_DIR: 'memory://',
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      LOG_LEVEL: 'silent',
+      CONSENTS_MAX_PENDING_PER_CLIENT: '2',
+    },
     logger: silentLogger,
   });
 }, scaled(120_000));
@@ -30,9 +36,21 @@ const REQUEST = 'mutation { requestConsent(input: { permissions: [ACCOUNTS, TRAN
 describe('pending consent requests through the live gateway', () => {
   it('the third request of a client for one customer is refused with CONSENT_REQUEST_LIMIT_EXCEEDED; another client, or a decision, makes room', async () => {
     const customerId = SANDBOX.dev.customerId;
-    const taxpal = await platform.sandboxes.auth.mint({ customerId, clientId: 'taxpal', scopes: ['consents:read', 'consents:write'] });
-    const budgetly = await platform.sandboxes.auth.mint({ customerId, clientId: 'budgetly', scopes: ['consents:read', 'consents:write'] });
-    const devApp = await platform.sandboxes.auth.mint({ customerId, clientId: 'web-app', scopes: ['consents:read', 'consents:write'] });
+    const taxpal = await platform.sandboxes.auth.mint({
+      customerId,
+      clientId: 'taxpal',
+      scopes: ['consents:read', 'consents:write'],
+    });
+    const budgetly = await platform.sandboxes.auth.mint({
+      customerId,
+      clientId: 'budgetly',
+      scopes: ['consents:read', 'consents:write'],
+    });
+    const devApp = await platform.sandboxes.auth.mint({
+      customerId,
+      clientId: 'web-app',
+      scopes: ['consents:read', 'consents:write'],
+    });
 
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
@@ -53,9 +71,14 @@ describe('pending consent requests through the live gateway', () => {
     expect(other.body.errors).toBeUndefined();
 
     // The customer rejects one of taxpal's requests: taxpal may ask again, once.
-    const rejected = await gql(platform.gatewayUrl, 'mutation ($id: ID!) { rejectConsent(id: $id) { status } }', { token: devApp, variables: { id: ids[0] } });
+    const rejected = await gql(platform.gatewayUrl, 'mutation ($id: ID!) { rejectConsent(id: $id) { status } }', {
+      token: devApp,
+      variables: { id: ids[0] },
+    });
     expect(rejected.body.data).toEqual({ rejectConsent: { status: 'REJECTED' } });
     expect((await gql(platform.gatewayUrl, REQUEST, { token: taxpal })).body.errors).toBeUndefined();
-    expect((await gql(platform.gatewayUrl, REQUEST, { token: taxpal })).body.errors?.map((e) => e.extensions?.code)).toEqual(['CONSENT_REQUEST_LIMIT_EXCEEDED']);
+    expect(
+      (await gql(platform.gatewayUrl, REQUEST, { token: taxpal })).body.errors?.map((e) => e.extensions?.code),
+    ).toEqual(['CONSENT_REQUEST_LIMIT_EXCEEDED']);
   });
 });

@@ -56,7 +56,9 @@ describe('effective status and expiry', () => {
   });
 
   it('a request left AWAITING_AUTHORISATION past its expiry reads as EXPIRED too', () => {
-    expect(effectiveStatus(consent({ status: 'AWAITING_AUTHORISATION', authorisedAt: null, expiresAt }), expiresAt)).toBe('EXPIRED');
+    expect(
+      effectiveStatus(consent({ status: 'AWAITING_AUTHORISATION', authorisedAt: null, expiresAt }), expiresAt),
+    ).toBe('EXPIRED');
   });
 
   it('terminal statuses never change with time', () => {
@@ -110,12 +112,33 @@ describe('consentGrants (the domain re-exports lib/consent.ts)', () => {
 describe('lifecycle transitions', () => {
   const now = T0;
   const expected: Record<'authorise' | 'reject' | 'revoke', Record<ConsentStatus, string>> = {
-    authorise: { AWAITING_AUTHORISATION: 'apply:AUTHORISED', AUTHORISED: 'refuse', REJECTED: 'refuse', REVOKED: 'refuse', EXPIRED: 'refuse' },
-    reject: { AWAITING_AUTHORISATION: 'apply:REJECTED', AUTHORISED: 'refuse', REJECTED: 'refuse', REVOKED: 'refuse', EXPIRED: 'refuse' },
-    revoke: { AWAITING_AUTHORISATION: 'refuse', AUTHORISED: 'apply:REVOKED', REJECTED: 'refuse', REVOKED: 'unchanged', EXPIRED: 'refuse' },
+    authorise: {
+      AWAITING_AUTHORISATION: 'apply:AUTHORISED',
+      AUTHORISED: 'refuse',
+      REJECTED: 'refuse',
+      REVOKED: 'refuse',
+      EXPIRED: 'refuse',
+    },
+    reject: {
+      AWAITING_AUTHORISATION: 'apply:REJECTED',
+      AUTHORISED: 'refuse',
+      REJECTED: 'refuse',
+      REVOKED: 'refuse',
+      EXPIRED: 'refuse',
+    },
+    revoke: {
+      AWAITING_AUTHORISATION: 'refuse',
+      AUTHORISED: 'apply:REVOKED',
+      REJECTED: 'refuse',
+      REVOKED: 'unchanged',
+      EXPIRED: 'refuse',
+    },
   };
 
-  for (const [action, byStatus] of Object.entries(expected) as [keyof typeof expected, Record<ConsentStatus, string>][]) {
+  for (const [action, byStatus] of Object.entries(expected) as [
+    keyof typeof expected,
+    Record<ConsentStatus, string>,
+  ][]) {
     for (const status of CONSENT_STATUSES) {
       it(`${action} from ${status} → ${byStatus[status]}`, () => {
         const decision = decideTransition(consent({ status }), action, now);
@@ -135,9 +158,16 @@ describe('lifecycle transitions', () => {
 
   it('a consent past expiry cannot be authorised, rejected or revoked, even before the sweep records it', () => {
     const due = at(-1);
-    expect(decideTransition(consent({ status: 'AWAITING_AUTHORISATION', expiresAt: due }), 'authorise', now)).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/expired/) });
-    expect(decideTransition(consent({ status: 'AWAITING_AUTHORISATION', expiresAt: due }), 'reject', now).kind).toBe('refuse');
-    expect(decideTransition(consent({ status: 'AUTHORISED', expiresAt: due }), 'revoke', now)).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/EXPIRED/) });
+    expect(
+      decideTransition(consent({ status: 'AWAITING_AUTHORISATION', expiresAt: due }), 'authorise', now),
+    ).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/expired/) });
+    expect(decideTransition(consent({ status: 'AWAITING_AUTHORISATION', expiresAt: due }), 'reject', now).kind).toBe(
+      'refuse',
+    );
+    expect(decideTransition(consent({ status: 'AUTHORISED', expiresAt: due }), 'revoke', now)).toMatchObject({
+      kind: 'refuse',
+      message: expect.stringMatching(/EXPIRED/),
+    });
   });
 });
 
@@ -202,8 +232,20 @@ describe('history', () => {
   it('appends the expiry as a system event when it has not been recorded yet', () => {
     const c = consent({ expiresAt: at(SECOND) });
     const events = [
-      { consentId: c.id, status: 'AUTHORISED' as const, at: at(-DAY + 60 * SECOND), actor: `customer:${ALICE}`, requestId: 'r2' },
-      { consentId: c.id, status: 'AWAITING_AUTHORISATION' as const, at: at(-DAY), actor: 'client:budgetly', requestId: 'r1' },
+      {
+        consentId: c.id,
+        status: 'AUTHORISED' as const,
+        at: at(-DAY + 60 * SECOND),
+        actor: `customer:${ALICE}`,
+        requestId: 'r2',
+      },
+      {
+        consentId: c.id,
+        status: 'AWAITING_AUTHORISATION' as const,
+        at: at(-DAY),
+        actor: 'client:budgetly',
+        requestId: 'r1',
+      },
     ];
     expect(historyOf(c, events, T0).map((e) => e.status)).toEqual(['AWAITING_AUTHORISATION', 'AUTHORISED']);
     const later = historyOf(c, events, at(SECOND));
@@ -214,7 +256,12 @@ describe('history', () => {
     ]);
     expect(later[2]!.at).toEqual(at(SECOND));
     // Once the sweep has recorded it, nothing is added twice.
-    const recorded = [...events, { consentId: c.id, status: 'EXPIRED' as const, at: at(SECOND), actor: 'system', requestId: null }];
-    expect(historyOf({ ...c, status: 'EXPIRED' }, recorded, at(DAY)).filter((e) => e.status === 'EXPIRED')).toHaveLength(1);
+    const recorded = [
+      ...events,
+      { consentId: c.id, status: 'EXPIRED' as const, at: at(SECOND), actor: 'system', requestId: null },
+    ];
+    expect(
+      historyOf({ ...c, status: 'EXPIRED' }, recorded, at(DAY)).filter((e) => e.status === 'EXPIRED'),
+    ).toHaveLength(1);
   });
 });

@@ -2,10 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLError } from 'graphql';
 import { newId } from '../../lib/ids.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { createConsentService, DEFAULT_MAX_PENDING_PER_CLIENT, type Caller, type ConsentService } from '../../subgraphs/consents/domain/service.ts';
+import {
+  createConsentService,
+  DEFAULT_MAX_PENDING_PER_CLIENT,
+  type Caller,
+  type ConsentService,
+} from '../../subgraphs/consents/domain/service.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
-import { ALICE, BACKENDS, BEN, DAY, SECOND, T0, at, openTestDatabase, principal, type TestDatabase } from './helpers.ts';
+import {
+  ALICE,
+  BACKENDS,
+  BEN,
+  DAY,
+  SECOND,
+  T0,
+  at,
+  openTestDatabase,
+  principal,
+  type TestDatabase,
+} from './helpers.ts';
 
 async function codeOf(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -35,23 +51,40 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
     await t?.dispose();
   });
 
-  const requested = (expiresAt?: Date) => service.requestConsent(budgetlyForAlice, { permissions: ['TRANSACTIONS', 'ACCOUNTS', 'TRANSACTIONS'], expiresAt });
+  const requested = (expiresAt?: Date) =>
+    service.requestConsent(budgetlyForAlice, { permissions: ['TRANSACTIONS', 'ACCOUNTS', 'TRANSACTIONS'], expiresAt });
 
   describe('requestConsent', () => {
     it('a third-party client acting for a customer creates an AWAITING_AUTHORISATION consent', async () => {
       const c = await requested();
-      expect(c).toMatchObject({ customerId: ALICE, clientId: 'budgetly', status: 'AWAITING_AUTHORISATION', permissions: ['ACCOUNTS', 'TRANSACTIONS'], accountIds: [], createdAt: T0, expiresAt: at(90 * DAY) });
+      expect(c).toMatchObject({
+        customerId: ALICE,
+        clientId: 'budgetly',
+        status: 'AWAITING_AUTHORISATION',
+        permissions: ['ACCOUNTS', 'TRANSACTIONS'],
+        accountIds: [],
+        createdAt: T0,
+        expiresAt: at(90 * DAY),
+      });
       expect(c.id).toMatch(/^cns_[a-z2-7]{26}$/);
-      expect(await repo.findEvents([c.id])).toEqual([{ consentId: c.id, status: 'AWAITING_AUTHORISATION', at: T0, actor: 'client:budgetly', requestId: 'req-1' }]);
+      expect(await repo.findEvents([c.id])).toEqual([
+        { consentId: c.id, status: 'AWAITING_AUTHORISATION', at: T0, actor: 'client:budgetly', requestId: 'req-1' },
+      ]);
     });
 
     it('is refused for anyone but a registered third-party client acting for a customer', async () => {
       const input = { permissions: ['ACCOUNTS' as const] };
       expect(await codeOf(service.requestConsent(caller(principal.firstParty(ALICE)), input))).toBe('FORBIDDEN');
       expect(await codeOf(service.requestConsent(caller(principal.staff()), input))).toBe('FORBIDDEN');
-      expect(await codeOf(service.requestConsent(caller({ customerId: null, clientId: 'budgetly', scopes: [] }), input))).toBe('FORBIDDEN');
-      expect(await codeOf(service.requestConsent(caller(principal.thirdParty(ALICE, 'rogue-app')), input))).toBe('FORBIDDEN');
-      expect(await codeOf(service.requestConsent(caller({ customerId: ALICE, clientId: 'reconciler', scopes: [] }), input))).toBe('FORBIDDEN');
+      expect(
+        await codeOf(service.requestConsent(caller({ customerId: null, clientId: 'budgetly', scopes: [] }), input)),
+      ).toBe('FORBIDDEN');
+      expect(await codeOf(service.requestConsent(caller(principal.thirdParty(ALICE, 'rogue-app')), input))).toBe(
+        'FORBIDDEN',
+      );
+      expect(
+        await codeOf(service.requestConsent(caller({ customerId: ALICE, clientId: 'reconciler', scopes: [] }), input)),
+      ).toBe('FORBIDDEN');
       expect(await codeOf(service.requestConsent(caller(null), input))).toBe('UNAUTHENTICATED');
     });
 
@@ -70,9 +103,17 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
       const authorised = await service.authoriseConsent(alice(at(SECOND)), { id: c.id, accountIds: [a1, a2, a1] });
       expect(authorised).toMatchObject({ status: 'AUTHORISED', authorisedAt: at(SECOND), accountIds: [a1, a2].sort() });
       const events = await repo.findEvents([c.id]);
-      expect(events.at(-1)).toEqual({ consentId: c.id, status: 'AUTHORISED', at: at(SECOND), actor: `customer:${ALICE}`, requestId: 'req-alice' });
+      expect(events.at(-1)).toEqual({
+        consentId: c.id,
+        status: 'AUTHORISED',
+        at: at(SECOND),
+        actor: `customer:${ALICE}`,
+        requestId: 'req-alice',
+      });
       // A second authorisation is a conflict, and changes nothing.
-      expect(await codeOf(service.authoriseConsent(alice(at(2 * SECOND)), { id: c.id, accountIds: [a1] }))).toBe('CONFLICT');
+      expect(await codeOf(service.authoriseConsent(alice(at(2 * SECOND)), { id: c.id, accountIds: [a1] }))).toBe(
+        'CONFLICT',
+      );
       expect((await repo.findConsentsByIds([c.id]))[0]!.accountIds).toEqual([a1, a2].sort());
     });
 
@@ -98,13 +139,17 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
     it('requires valid account ids, at least one for account permissions', async () => {
       const c = await requested();
       expect(await codeOf(service.authoriseConsent(alice(), { id: c.id, accountIds: [] }))).toBe('BAD_USER_INPUT');
-      expect(await codeOf(service.authoriseConsent(alice(), { id: c.id, accountIds: ['22289'] }))).toBe('BAD_USER_INPUT');
+      expect(await codeOf(service.authoriseConsent(alice(), { id: c.id, accountIds: ['22289'] }))).toBe(
+        'BAD_USER_INPUT',
+      );
       expect((await repo.findConsentsByIds([c.id]))[0]!.status).toBe('AWAITING_AUTHORISATION');
     });
 
     it('a request past its expiry can no longer be authorised', async () => {
       const c = await requested(at(DAY));
-      expect(await codeOf(service.authoriseConsent(alice(at(DAY)), { id: c.id, accountIds: [newId('acc')] }))).toBe('CONFLICT');
+      expect(await codeOf(service.authoriseConsent(alice(at(DAY)), { id: c.id, accountIds: [newId('acc')] }))).toBe(
+        'CONFLICT',
+      );
     });
   });
 
@@ -114,7 +159,9 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
       const rejected = await service.rejectConsent(alice(at(SECOND)), c.id);
       expect(rejected).toMatchObject({ status: 'REJECTED', rejectedAt: at(SECOND), accountIds: [] });
       expect(await codeOf(service.rejectConsent(alice(), c.id))).toBe('CONFLICT');
-      expect(await codeOf(service.authoriseConsent(alice(), { id: c.id, accountIds: [newId('acc')] }))).toBe('CONFLICT');
+      expect(await codeOf(service.authoriseConsent(alice(), { id: c.id, accountIds: [newId('acc')] }))).toBe(
+        'CONFLICT',
+      );
       expect(await codeOf(service.revokeConsent(alice(), c.id))).toBe('CONFLICT');
 
       const authorised = await requested();
@@ -131,7 +178,11 @@ describe.each(BACKENDS)('consent lifecycle service on %s', (backend) => {
       expect(revoked).toMatchObject({ status: 'REVOKED', revokedAt: at(2 * SECOND) });
       const again = await service.revokeConsent(alice(at(3 * SECOND)), c.id);
       expect(again).toEqual(revoked);
-      expect((await repo.findEvents([c.id])).map((e) => e.status)).toEqual(['AWAITING_AUTHORISATION', 'AUTHORISED', 'REVOKED']);
+      expect((await repo.findEvents([c.id])).map((e) => e.status)).toEqual([
+        'AWAITING_AUTHORISATION',
+        'AUTHORISED',
+        'REVOKED',
+      ]);
     });
 
     it('refuses to revoke a consent that is awaiting authorisation or has expired', async () => {
@@ -169,12 +220,21 @@ describe.each(BACKENDS)('pending consent requests are capped per (client, custom
   /** Each test has a customer of its own, so no test sees another's requests. */
   const newCustomer = () => newId('cus');
   const ask = (customerId: string, now = T0, clientId = 'budgetly', expiresAt?: Date) =>
-    service.requestConsent({ principal: principal.thirdParty(customerId, clientId), requestId: 'req-ask', now }, { permissions: ['ACCOUNTS'], expiresAt });
-  const customerApp = (customerId: string, now = T0): Caller => ({ principal: principal.firstParty(customerId), requestId: 'req-decide', now });
-  const stored = async (customerId: string) => (await repo.findConsentsByCustomers([customerId])).filter((c) => c.status === 'AWAITING_AUTHORISATION');
+    service.requestConsent(
+      { principal: principal.thirdParty(customerId, clientId), requestId: 'req-ask', now },
+      { permissions: ['ACCOUNTS'], expiresAt },
+    );
+  const customerApp = (customerId: string, now = T0): Caller => ({
+    principal: principal.firstParty(customerId),
+    requestId: 'req-decide',
+    now,
+  });
+  const stored = async (customerId: string) =>
+    (await repo.findConsentsByCustomers([customerId])).filter((c) => c.status === 'AWAITING_AUTHORISATION');
   const fill = async (customerId: string, now = T0, expiresAt?: Date) => {
     const made = [];
-    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_CLIENT; i++) made.push(await ask(customerId, now, 'budgetly', expiresAt));
+    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_CLIENT; i++)
+      made.push(await ask(customerId, now, 'budgetly', expiresAt));
     return made;
   };
 
@@ -183,7 +243,10 @@ describe.each(BACKENDS)('pending consent requests are capped per (client, custom
     const customer = newCustomer();
     await fill(customer);
     const err = await ask(customer).catch((e: GraphQLError) => e);
-    expect(err).toMatchObject({ extensions: { code: 'CONSENT_REQUEST_LIMIT_EXCEEDED', maxPending: 5 }, message: expect.stringMatching(/5 consent requests/) });
+    expect(err).toMatchObject({
+      extensions: { code: 'CONSENT_REQUEST_LIMIT_EXCEEDED', maxPending: 5 },
+      message: expect.stringMatching(/5 consent requests/),
+    });
     expect(await stored(customer)).toHaveLength(5);
     const events = await repo.findEvents((await repo.findConsentsByCustomers([customer])).map((c) => c.id));
     expect(events).toHaveLength(5);
@@ -226,7 +289,10 @@ describe.each(BACKENDS)('pending consent requests are capped per (client, custom
     const customer = newCustomer();
     const as = { principal: principal.thirdParty(customer, 'budgetly'), requestId: 'req-strict', now: T0 };
     await strict.requestConsent(as, { permissions: ['IDENTITY'] });
-    expect(await codeOf(strict.requestConsent(as, { permissions: ['IDENTITY'] }))).toBe('CONSENT_REQUEST_LIMIT_EXCEEDED');
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createConsentService(repo, { maxPendingPerClient: bad }), String(bad)).toThrow(RangeError);
+    expect(await codeOf(strict.requestConsent(as, { permissions: ['IDENTITY'] }))).toBe(
+      'CONSENT_REQUEST_LIMIT_EXCEEDED',
+    );
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => createConsentService(repo, { maxPendingPerClient: bad }), String(bad)).toThrow(RangeError);
   });
 });

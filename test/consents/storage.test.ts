@@ -25,7 +25,13 @@ function awaiting(overrides: Partial<ConsentModel> = {}): ConsentModel {
 }
 
 async function create(repo: ConsentRepository, c: ConsentModel): Promise<ConsentModel> {
-  return repo.createConsent(c, { consentId: c.id, status: c.status, at: c.createdAt, actor: `client:${c.clientId}`, requestId: 'req-create' });
+  return repo.createConsent(c, {
+    consentId: c.id,
+    status: c.status,
+    at: c.createdAt,
+    actor: `client:${c.clientId}`,
+    requestId: 'req-create',
+  });
 }
 
 describe.each(BACKENDS)('consent storage on %s', (backend) => {
@@ -64,7 +70,16 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
   it('a transition applies only when customer, status and expiry all still hold', async () => {
     const c = await create(repo, awaiting());
     const acc = [newId('acc'), newId('acc')].sort();
-    const base = { consentId: c.id, customerId: ALICE, from: 'AWAITING_AUTHORISATION' as const, to: 'AUTHORISED' as const, at: at(SECOND), actor: `customer:${ALICE}`, requestId: 'req-auth', accountIds: acc };
+    const base = {
+      consentId: c.id,
+      customerId: ALICE,
+      from: 'AWAITING_AUTHORISATION' as const,
+      to: 'AUTHORISED' as const,
+      at: at(SECOND),
+      actor: `customer:${ALICE}`,
+      requestId: 'req-auth',
+      accountIds: acc,
+    };
 
     expect(await repo.transition({ ...base, customerId: BEN, actor: `customer:${BEN}` })).toBeNull();
     expect(await repo.transition({ ...base, from: 'AUTHORISED', to: 'REVOKED' })).toBeNull();
@@ -76,8 +91,20 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
     // The same transition again no longer matches: the status moved on.
     expect(await repo.transition(base)).toBeNull();
 
-    const revoked = await repo.transition({ ...base, from: 'AUTHORISED', to: 'REVOKED', at: at(2 * SECOND), requestId: 'req-revoke', accountIds: undefined });
-    expect(revoked).toMatchObject({ status: 'REVOKED', revokedAt: at(2 * SECOND), authorisedAt: at(SECOND), accountIds: acc });
+    const revoked = await repo.transition({
+      ...base,
+      from: 'AUTHORISED',
+      to: 'REVOKED',
+      at: at(2 * SECOND),
+      requestId: 'req-revoke',
+      accountIds: undefined,
+    });
+    expect(revoked).toMatchObject({
+      status: 'REVOKED',
+      revokedAt: at(2 * SECOND),
+      authorisedAt: at(SECOND),
+      accountIds: acc,
+    });
     expect((await repo.findEvents([c.id])).map((e) => [e.status, e.actor, e.requestId])).toEqual([
       ['AWAITING_AUTHORISATION', 'client:budgetly', 'req-create'],
       ['AUTHORISED', `customer:${ALICE}`, 'req-auth'],
@@ -87,7 +114,9 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
 
   it('consent events are append-only evidence', async () => {
     const c = await create(repo, awaiting());
-    await expect(t.db.query(`UPDATE consent_events SET actor = 'system' WHERE consent_id = $1`, [c.id])).rejects.toThrow(/append-only/);
+    await expect(
+      t.db.query(`UPDATE consent_events SET actor = 'system' WHERE consent_id = $1`, [c.id]),
+    ).rejects.toThrow(/append-only/);
     await expect(t.db.query(`DELETE FROM consent_events WHERE consent_id = $1`, [c.id])).rejects.toThrow(/append-only/);
     await expect(t.db.query(`TRUNCATE consent_events CASCADE`)).rejects.toThrow(/append-only/);
     expect(await repo.findEvents([c.id])).toHaveLength(1);
@@ -104,7 +133,17 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
     const customer = newId('cus');
     const mk = async (clientId: string, expiresAt: Date, to?: 'AUTHORISED' | 'REJECTED') => {
       const c = await create(repo, awaiting({ customerId: customer, clientId, expiresAt }));
-      if (to) await repo.transition({ consentId: c.id, customerId: customer, from: 'AWAITING_AUTHORISATION', to, at: T0, actor: `customer:${customer}`, requestId: null, ...(to === 'AUTHORISED' ? { accountIds: [newId('acc')] } : {}) });
+      if (to)
+        await repo.transition({
+          consentId: c.id,
+          customerId: customer,
+          from: 'AWAITING_AUTHORISATION',
+          to,
+          at: T0,
+          actor: `customer:${customer}`,
+          requestId: null,
+          ...(to === 'AUTHORISED' ? { accountIds: [newId('acc')] } : {}),
+        });
       return c.id;
     };
     const active = await mk('budgetly', at(DAY), 'AUTHORISED');
@@ -113,12 +152,14 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
     await mk('budgetly', at(DAY));
     await mk('taxpal', at(DAY), 'AUTHORISED');
 
-    expect((await findActiveConsents(t.db, customer, 'budgetly', at(SECOND))).map((c) => c.id).sort()).toEqual([active, shortLived].sort());
+    expect((await findActiveConsents(t.db, customer, 'budgetly', at(SECOND))).map((c) => c.id).sort()).toEqual(
+      [active, shortLived].sort(),
+    );
     expect((await repo.findActiveConsents(customer, 'budgetly', at(10 * SECOND))).map((c) => c.id)).toEqual([active]);
     expect(await repo.findActiveConsents(customer, 'web-app', at(SECOND))).toEqual([]);
   });
 
-  it('lists a customer\'s consents newest first', async () => {
+  it("lists a customer's consents newest first", async () => {
     const customer = newId('cus');
     const older = await create(repo, awaiting({ customerId: customer, createdAt: at(-DAY) }));
     const newer = await create(repo, awaiting({ customerId: customer, createdAt: at(-SECOND) }));
@@ -128,15 +169,30 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
   it('the expiry sweep records each due consent once, with a system event at the expiry instant', async () => {
     const customer = newId('cus');
     const authorised = await create(repo, awaiting({ customerId: customer, expiresAt: at(DAY) }));
-    await repo.transition({ consentId: authorised.id, customerId: customer, from: 'AWAITING_AUTHORISATION', to: 'AUTHORISED', at: T0, actor: `customer:${customer}`, requestId: null, accountIds: [newId('acc')] });
+    await repo.transition({
+      consentId: authorised.id,
+      customerId: customer,
+      from: 'AWAITING_AUTHORISATION',
+      to: 'AUTHORISED',
+      at: T0,
+      actor: `customer:${customer}`,
+      requestId: null,
+      accountIds: [newId('acc')],
+    });
     const pending = await create(repo, awaiting({ customerId: customer, expiresAt: at(DAY + SECOND) }));
     const notDue = await create(repo, awaiting({ customerId: customer, expiresAt: at(90 * DAY) }));
 
     await repo.recordDueExpiries(at(DAY + SECOND));
     expect(await repo.recordDueExpiries(at(DAY + SECOND))).toBe(0);
 
-    const byId = new Map((await repo.findConsentsByIds([authorised.id, pending.id, notDue.id])).map((c) => [c.id, c.status]));
-    expect(Object.fromEntries(byId)).toEqual({ [authorised.id]: 'EXPIRED', [pending.id]: 'EXPIRED', [notDue.id]: 'AWAITING_AUTHORISATION' });
+    const byId = new Map(
+      (await repo.findConsentsByIds([authorised.id, pending.id, notDue.id])).map((c) => [c.id, c.status]),
+    );
+    expect(Object.fromEntries(byId)).toEqual({
+      [authorised.id]: 'EXPIRED',
+      [pending.id]: 'EXPIRED',
+      [notDue.id]: 'AWAITING_AUTHORISATION',
+    });
     const events = await repo.findEvents([authorised.id]);
     expect(events.map((e) => [e.status, e.actor])).toEqual([
       ['AWAITING_AUTHORISATION', 'client:budgetly'],
@@ -154,7 +210,12 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
     expect(seeded).toHaveLength(ids.length);
     const byId = new Map(seeded.map((c) => [c.id, c]));
     const aliceBudgetly = byId.get(SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised)!;
-    expect(aliceBudgetly).toMatchObject({ customerId: ALICE, clientId: 'budgetly', status: 'AUTHORISED', permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'] });
+    expect(aliceBudgetly).toMatchObject({
+      customerId: ALICE,
+      clientId: 'budgetly',
+      status: 'AUTHORISED',
+      permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+    });
     expect(aliceBudgetly.accountIds).toEqual([bankAccountId(DEV_ID_HASH_SECRET, 'northwind', '22289')]);
     expect(aliceBudgetly.expiresAt.getTime()).toBeGreaterThan(T0.getTime());
     expect(byId.get(SANDBOX_CONSENT_IDS.aliceTaxpalRevoked)!.status).toBe('REVOKED');
@@ -163,6 +224,10 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
     const events = await repo.findEvents(ids);
     // 2 + 3 + 1 + 3 events, written once although the seed ran twice.
     expect(events).toHaveLength(9);
-    expect(events.filter((e) => e.consentId === SANDBOX_CONSENT_IDS.aliceTaxpalRevoked).map((e) => e.status)).toEqual(['AWAITING_AUTHORISATION', 'AUTHORISED', 'REVOKED']);
+    expect(events.filter((e) => e.consentId === SANDBOX_CONSENT_IDS.aliceTaxpalRevoked).map((e) => e.status)).toEqual([
+      'AWAITING_AUTHORISATION',
+      'AUTHORISED',
+      'REVOKED',
+    ]);
   });
 });

@@ -11,7 +11,11 @@ const describeSpecs = describeWithSpecs(['obie-ais', 'berlin-group', 'onfido']);
 const alice = SANDBOX_CUSTOMERS[0]!;
 const ACCOUNTS = '/open-banking/v4.0/aisp/accounts';
 const nwHeaders = { authorization: `Bearer ${alice.banks.northwind!.accessToken}` };
-const rbHeaders = () => ({ authorization: `Bearer ${alice.banks.rheinbank!.accessToken}`, 'consent-id': alice.banks.rheinbank!.consentId, 'x-request-id': uuid() });
+const rbHeaders = () => ({
+  authorization: `Bearer ${alice.banks.rheinbank!.accessToken}`,
+  'consent-id': alice.banks.rheinbank!.consentId,
+  'x-request-id': uuid(),
+});
 const onfidoHeaders = { authorization: `Token token=${PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken}` };
 
 let sandboxes: RunningSandboxes;
@@ -99,8 +103,14 @@ describeSpecs('programmatic fault injection', () => {
   it('hang never answers; the client gives up', async () => {
     sandboxes.rheinbank.faults.inject({ path: '/v1/accounts/{account-id}/transactions', hang: true, times: 1 });
     const giveUp = new AbortController();
-    const pending = fetch(`${sandboxes.urls.rheinbank}/v1/accounts/x/transactions?bookingStatus=both`, { headers: rbHeaders(), signal: giveUp.signal });
-    await vi.waitFor(() => expect(sandboxes.rheinbank.requests.list().at(-1)).toMatchObject({ status: 0, fault: { hang: true } }), waitBudget());
+    const pending = fetch(`${sandboxes.urls.rheinbank}/v1/accounts/x/transactions?bookingStatus=both`, {
+      headers: rbHeaders(),
+      signal: giveUp.signal,
+    });
+    await vi.waitFor(
+      () => expect(sandboxes.rheinbank.requests.list().at(-1)).toMatchObject({ status: 0, fault: { hang: true } }),
+      waitBudget(),
+    );
     giveUp.abort();
     await expect(pending).rejects.toThrow();
   });
@@ -132,7 +142,11 @@ describeSpecs('programmatic fault injection', () => {
   it('matches by method and leaves other routes alone', async () => {
     sandboxes.northwind.faults.inject({ method: 'POST', status: 503 });
     expect((await nw(ACCOUNTS, { headers: nwHeaders })).status).toBe(200);
-    const pis = await fetch(`${sandboxes.urls.northwind}/open-banking/v4.0/pisp/domestic-payment-consents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const pis = await fetch(`${sandboxes.urls.northwind}/open-banking/v4.0/pisp/domestic-payment-consents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(pis.status).toBe(503);
     expect((await fetch(`${sandboxes.urls.northwind}/healthz`)).status).toBe(200);
   });
@@ -141,7 +155,11 @@ describeSpecs('programmatic fault injection', () => {
 describeSpecs('fault injection and request log over HTTP (/__sandbox)', () => {
   it('injects, lists and clears faults', async () => {
     const admin = `${sandboxes.urls.rheinbank}/__sandbox`;
-    const created = await fetch(`${admin}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pathRegex: '^/v1/accounts$', status: 503, times: 1 }) });
+    const created = await fetch(`${admin}/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pathRegex: '^/v1/accounts$', status: 503, times: 1 }),
+    });
     expect(created.status).toBe(201);
     const fault = await readJson(created);
     expect(fault).toMatchObject({ id: expect.any(String), status: 503, times: 1 });
@@ -149,11 +167,19 @@ describeSpecs('fault injection and request log over HTTP (/__sandbox)', () => {
     expect((await rb('/v1/accounts', { headers: rbHeaders() })).status).toBe(503);
     expect((await rb('/v1/accounts', { headers: rbHeaders() })).status).toBe(200);
 
-    await fetch(`${admin}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: '/v1/accounts', latencyMs: 1 }) });
+    await fetch(`${admin}/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: '/v1/accounts', latencyMs: 1 }),
+    });
     expect((await fetch(`${admin}/faults`, { method: 'DELETE' })).status).toBe(204);
     expect((await readJson(await fetch(`${admin}/faults`))).faults).toEqual([]);
 
-    const bad = await fetch(`${admin}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 200 }) });
+    const bad = await fetch(`${admin}/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 200 }),
+    });
     expect(bad.status).toBe(400);
   });
 
@@ -164,7 +190,15 @@ describeSpecs('fault injection and request log over HTTP (/__sandbox)', () => {
     await nw(ACCOUNTS, { headers: {} });
     const all = (await readJson(await fetch(`${admin}/requests`))).requests;
     expect(all).toHaveLength(2);
-    expect(all[0]).toMatchObject({ method: 'GET', path: ACCOUNTS, route: ACCOUNTS, operationId: 'GetAccounts', status: 200, violations: [], responseViolations: [] });
+    expect(all[0]).toMatchObject({
+      method: 'GET',
+      path: ACCOUNTS,
+      route: ACCOUNTS,
+      operationId: 'GetAccounts',
+      status: 200,
+      violations: [],
+      responseViolations: [],
+    });
     expect(all[0].headers.authorization).toMatch(/^Bearer …/);
     expect(JSON.stringify(all)).not.toContain(alice.banks.northwind!.accessToken);
     const bad = (await readJson(await fetch(`${admin}/requests?violations=true`))).requests;
@@ -177,9 +211,14 @@ describeSpecs('lifecycle', () => {
   it('releases hanging requests when the sandbox closes', async () => {
     const own = await startAll();
     own.sandboxes.onfido.faults.inject({ hang: true });
-    const pending = fetch(`${own.sandboxes.urls.onfido}/v3.6/applicants/${alice.kycApplicantId}`, { headers: onfidoHeaders });
+    const pending = fetch(`${own.sandboxes.urls.onfido}/v3.6/applicants/${alice.kycApplicantId}`, {
+      headers: onfidoHeaders,
+    });
     // The hang is recorded when it starts: from then on the request is held by the sandbox.
-    await vi.waitFor(() => expect(own.sandboxes.onfido.requests.list().at(-1)).toMatchObject({ fault: { hang: true } }), waitBudget());
+    await vi.waitFor(
+      () => expect(own.sandboxes.onfido.requests.list().at(-1)).toMatchObject({ fault: { hang: true } }),
+      waitBudget(),
+    );
     // close() must not wait for the hanging answer (it never comes): if it did, this test would time out.
     await own.sandboxes.close();
     await expect(pending).rejects.toThrow();
@@ -189,8 +228,19 @@ describeSpecs('lifecycle', () => {
     const prod = await startSandboxes({ ports: 0, logger: silentLogger, adminRoutes: false });
     try {
       expect((await fetch(`${prod.urls.northwind}/__sandbox/faults`)).status).toBe(404);
-      expect((await fetch(`${prod.urls.auth}/sandbox/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
-      expect((await fetch(`${prod.urls.northwind}/sandbox/domestic-payment-consents/x/authorise`, { method: 'POST' })).status).toBe(404);
+      expect(
+        (
+          await fetch(`${prod.urls.auth}/sandbox/tokens`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{}',
+          })
+        ).status,
+      ).toBe(404);
+      expect(
+        (await fetch(`${prod.urls.northwind}/sandbox/domestic-payment-consents/x/authorise`, { method: 'POST' }))
+          .status,
+      ).toBe(404);
     } finally {
       await prod.close();
     }

@@ -8,9 +8,21 @@ export const T0 = '2026-11-23T12:00:00.000Z';
 
 export const silentLogger = createLogger('contract-test', 'silent');
 
-export async function startAll(options: { clock?: TestClock; northwind?: Parameters<typeof startSandboxes>[0]['northwind']; onfido?: Parameters<typeof startSandboxes>[0]['onfido'] } = {}): Promise<{ sandboxes: RunningSandboxes; clock: TestClock }> {
+export async function startAll(
+  options: {
+    clock?: TestClock;
+    northwind?: Parameters<typeof startSandboxes>[0]['northwind'];
+    onfido?: Parameters<typeof startSandboxes>[0]['onfido'];
+  } = {},
+): Promise<{ sandboxes: RunningSandboxes; clock: TestClock }> {
   const clock = options.clock ?? createTestClock(T0);
-  const sandboxes = await startSandboxes({ ports: 0, logger: silentLogger, now: clock.now, ...(options.northwind ? { northwind: options.northwind } : {}), ...(options.onfido ? { onfido: options.onfido } : {}) });
+  const sandboxes = await startSandboxes({
+    ports: 0,
+    logger: silentLogger,
+    now: clock.now,
+    ...(options.northwind ? { northwind: options.northwind } : {}),
+    ...(options.onfido ? { onfido: options.onfido } : {}),
+  });
   return { sandboxes, clock };
 }
 
@@ -41,7 +53,11 @@ export function caller(baseUrl: string, spec: LoadedSpec) {
       payload = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
     const text = await res.text();
     let body: unknown;
     try {
@@ -52,7 +68,13 @@ export function caller(baseUrl: string, spec: LoadedSpec) {
     const violations =
       options.validate === false
         ? []
-        : spec.validateResponse({ method, path: new URL(`${baseUrl}${path}`).pathname, status: res.status, body: text === '' ? undefined : text, headers: Object.fromEntries(res.headers) });
+        : spec.validateResponse({
+            method,
+            path: new URL(`${baseUrl}${path}`).pathname,
+            status: res.status,
+            body: text === '' ? undefined : text,
+            headers: Object.fromEntries(res.headers),
+          });
     return { status: res.status, body: body as T, text, headers: res.headers, violations };
   };
 }
@@ -63,7 +85,10 @@ export const uuid = () => randomUUID();
 export const readJson = (res: Response): Promise<any> => res.json();
 
 /** Follows `next` links until the end; returns every page. */
-export async function allPages<T>(first: CallResult<T>, next: (page: CallResult<T>) => Promise<CallResult<T>> | undefined): Promise<CallResult<T>[]> {
+export async function allPages<T>(
+  first: CallResult<T>,
+  next: (page: CallResult<T>) => Promise<CallResult<T>> | undefined,
+): Promise<CallResult<T>[]> {
   const pages = [first];
   for (;;) {
     const following = next(pages[pages.length - 1]!);
@@ -75,6 +100,8 @@ export async function allPages<T>(first: CallResult<T>, next: (page: CallResult<
 
 /** A detached JWS-shaped x-jws-signature, as a TPP would send (not verified by the sandbox). */
 export function fakeJwsSignature(kid = 'tpp-test-kid'): string {
-  const header = Buffer.from(JSON.stringify({ alg: 'PS256', kid, typ: 'JOSE', cty: 'application/json' })).toString('base64url');
+  const header = Buffer.from(JSON.stringify({ alg: 'PS256', kid, typ: 'JOSE', cty: 'application/json' })).toString(
+    'base64url',
+  );
   return `${header}..${Buffer.from('not-a-real-signature').toString('base64url')}`;
 }

@@ -27,8 +27,23 @@ afterAll(async () => {
   await sandboxes.close();
 });
 
-const auth = (token: string) => ({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': uuid(), 'x-fapi-customer-ip-address': '203.0.113.7' });
-type Tx = { TransactionId: string; TransactionReference: string; Status: string; CreditDebitIndicator: string; BookingDateTime: string; Amount: { Amount: string }; SupplementaryData?: Record<string, string>; ProprietaryBankTransactionCode?: { Code: string }; BankTransactionCode?: { Code: string; SubCode: string }; Balance?: { Amount: { Amount: string }; CreditDebitIndicator: string } };
+const auth = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  'x-fapi-interaction-id': uuid(),
+  'x-fapi-customer-ip-address': '203.0.113.7',
+});
+type Tx = {
+  TransactionId: string;
+  TransactionReference: string;
+  Status: string;
+  CreditDebitIndicator: string;
+  BookingDateTime: string;
+  Amount: { Amount: string };
+  SupplementaryData?: Record<string, string>;
+  ProprietaryBankTransactionCode?: { Code: string };
+  BankTransactionCode?: { Code: string; SubCode: string };
+  Balance?: { Amount: { Amount: string }; CreditDebitIndicator: string };
+};
 
 async function transactions(token: string, accountId: string, query = ''): Promise<{ pages: CallResult[]; all: Tx[] }> {
   const first = await call(`${BASE}/accounts/${accountId}/transactions${query}`, { headers: auth(token) });
@@ -39,7 +54,8 @@ async function transactions(token: string, accountId: string, query = ''): Promi
   return { pages, all: pages.flatMap((p) => p.body.Data.Transaction as Tx[]) };
 }
 
-const signed = (amount: { Amount: string }, indicator: string) => (indicator === 'Debit' ? -1 : 1) * Math.round(Number(amount.Amount) * 100);
+const signed = (amount: { Amount: string }, indicator: string) =>
+  (indicator === 'Debit' ? -1 : 1) * Math.round(Number(amount.Amount) * 100);
 
 describeSpecs('every route for every Northwind customer conforms to OBIE 4.0', () => {
   for (const customer of customers) {
@@ -49,14 +65,22 @@ describeSpecs('every route for every Northwind customer conforms to OBIE 4.0', (
       expect(list.status).toBe(200);
       expect(list.violations).toEqual([]);
       expect(list.headers.get('x-fapi-interaction-id')).toBeTruthy();
-      expect(list.body.Data.Account.map((a: { AccountId: string }) => a.AccountId)).toEqual(bank.accounts.map((a) => a.bankAccountId));
+      expect(list.body.Data.Account.map((a: { AccountId: string }) => a.AccountId)).toEqual(
+        bank.accounts.map((a) => a.bankAccountId),
+      );
 
       for (const account of bank.accounts) {
         const one = await call(`${BASE}/accounts/${account.bankAccountId}`, { headers: auth(bank.accessToken) });
         expect(one.violations).toEqual([]);
-        expect(one.body.Data.Account[0]).toMatchObject({ AccountId: account.bankAccountId, Currency: account.currency, Nickname: account.name });
+        expect(one.body.Data.Account[0]).toMatchObject({
+          AccountId: account.bankAccountId,
+          Currency: account.currency,
+          Nickname: account.name,
+        });
 
-        const balances = await call(`${BASE}/accounts/${account.bankAccountId}/balances`, { headers: auth(bank.accessToken) });
+        const balances = await call(`${BASE}/accounts/${account.bankAccountId}/balances`, {
+          headers: auth(bank.accessToken),
+        });
         expect(balances.violations).toEqual([]);
         const byType = Object.fromEntries(balances.body.Data.Balance.map((b: { Type: string }) => [b.Type, b]));
         expect(Object.keys(byType).sort()).toEqual(['CLBD', 'ITAV', 'ITBD']);
@@ -73,8 +97,12 @@ describeSpecs('every route for every Northwind customer conforms to OBIE 4.0', (
         const newest = booked.reduce((a, b) => (a.BookingDateTime >= b.BookingDateTime ? a : b));
         const itbd = signed(byType.ITBD.Amount, byType.ITBD.CreditDebitIndicator);
         expect(signed(newest.Balance!.Amount, newest.Balance!.CreditDebitIndicator)).toBe(itbd);
-        const pendingDebits = all.filter((t) => t.Status === 'PDNG' && t.CreditDebitIndicator === 'Debit').reduce((s, t) => s + Math.round(Number(t.Amount.Amount) * 100), 0);
-        const creditLine = byType.ITAV.CreditLine ? Math.round(Number(byType.ITAV.CreditLine[0].Amount.Amount) * 100) : 0;
+        const pendingDebits = all
+          .filter((t) => t.Status === 'PDNG' && t.CreditDebitIndicator === 'Debit')
+          .reduce((s, t) => s + Math.round(Number(t.Amount.Amount) * 100), 0);
+        const creditLine = byType.ITAV.CreditLine
+          ? Math.round(Number(byType.ITAV.CreditLine[0].Amount.Amount) * 100)
+          : 0;
         expect(signed(byType.ITAV.Amount, byType.ITAV.CreditDebitIndicator)).toBe(itbd - pendingDebits + creditLine);
       }
       expect(sandboxes.northwind.requests.violations()).toEqual([]);
@@ -87,10 +115,16 @@ describeSpecs('transactions', () => {
   it('filter by booking date-time (inclusive, timezone ignored)', async () => {
     const from = '2026-10-01T00:00:00Z';
     const to = '2026-10-31T23:59:59+05:00';
-    const { all, pages } = await transactions(alice.accessToken, '22289', `?fromBookingDateTime=${encodeURIComponent(from)}&toBookingDateTime=${encodeURIComponent(to)}`);
+    const { all, pages } = await transactions(
+      alice.accessToken,
+      '22289',
+      `?fromBookingDateTime=${encodeURIComponent(from)}&toBookingDateTime=${encodeURIComponent(to)}`,
+    );
     expect(pages.every((p) => p.violations.length === 0)).toBe(true);
     expect(all.length).toBeGreaterThan(50);
-    expect(all.every((t) => t.BookingDateTime >= '2026-10-01T00:00:00' && t.BookingDateTime <= '2026-10-31T23:59:59.999Z')).toBe(true);
+    expect(
+      all.every((t) => t.BookingDateTime >= '2026-10-01T00:00:00' && t.BookingDateTime <= '2026-10-31T23:59:59.999Z'),
+    ).toBe(true);
     expect(pages[0]!.body.Links.Next ?? '').toMatch(/fromBookingDateTime=.*page=2/);
   });
 
@@ -98,14 +132,24 @@ describeSpecs('transactions', () => {
     const before = await transactions(alice.accessToken, '22289');
     const pending = before.all.filter((t) => t.Status === 'PDNG');
     expect(pending.length).toBeGreaterThan(0);
-    expect(pending.every((t) => (t as Tx & { TransactionMutability: string }).TransactionMutability === 'Mutable' && t.Balance === undefined)).toBe(true);
+    expect(
+      pending.every(
+        (t) =>
+          (t as Tx & { TransactionMutability: string }).TransactionMutability === 'Mutable' && t.Balance === undefined,
+      ),
+    ).toBe(true);
     const target = pending[0]!;
     const start = clock.now();
     try {
       clock.advance(4 * DAY);
       const after = await transactions(alice.accessToken, '22289');
       const same = after.all.find((t) => t.TransactionId === target.TransactionId)!;
-      expect(same).toMatchObject({ Status: 'BOOK', TransactionMutability: 'Immutable', Amount: target.Amount, TransactionReference: target.TransactionReference });
+      expect(same).toMatchObject({
+        Status: 'BOOK',
+        TransactionMutability: 'Immutable',
+        Amount: target.Amount,
+        TransactionReference: target.TransactionReference,
+      });
       expect(same.Balance).toBeDefined();
       expect(after.all.length).toBeGreaterThan(before.all.length); // new entries appeared meanwhile
     } finally {
@@ -125,7 +169,11 @@ describeSpecs('transactions', () => {
       expect(original.TransactionReference).toBe(t.SupplementaryData!.OriginalTransactionReference);
       expect(t.Amount).toEqual(original.Amount);
       expect([t.CreditDebitIndicator, original.CreditDebitIndicator]).toEqual(['Credit', 'Debit']);
-      expect(t.BankTransactionCode).toEqual(t.ProprietaryBankTransactionCode!.Code === 'REVERSAL' ? { Code: 'ICDT', SubCode: 'RRTN' } : { Code: 'CCRD', SubCode: 'CAJT' });
+      expect(t.BankTransactionCode).toEqual(
+        t.ProprietaryBankTransactionCode!.Code === 'REVERSAL'
+          ? { Code: 'ICDT', SubCode: 'RRTN' }
+          : { Code: 'CCRD', SubCode: 'CAJT' },
+      );
     }
   });
 
@@ -133,7 +181,11 @@ describeSpecs('transactions', () => {
     const other = await startAll({ clock });
     try {
       const otherCall = caller(other.sandboxes.urls.northwind, spec);
-      for (const path of [`${BASE}/accounts`, `${BASE}/accounts/31044/balances`, `${BASE}/accounts/31044/transactions?page=3`]) {
+      for (const path of [
+        `${BASE}/accounts`,
+        `${BASE}/accounts/31044/balances`,
+        `${BASE}/accounts/31044/transactions?page=3`,
+      ]) {
         const token = path.includes('31044') ? ben.accessToken : alice.accessToken;
         const [a, b] = [await call(path, { headers: auth(token) }), await otherCall(path, { headers: auth(token) })];
         expect(b.body.Data).toEqual(a.body.Data);
@@ -153,7 +205,9 @@ describeSpecs('access control and request validation', () => {
     const p = await startAll();
     try {
       p.sandboxes.northwind.revokeAccessToken(ben.accessToken);
-      expect((await caller(p.sandboxes.urls.northwind, spec)(`${BASE}/accounts`, { headers: auth(ben.accessToken) })).status).toBe(401);
+      expect(
+        (await caller(p.sandboxes.urls.northwind, spec)(`${BASE}/accounts`, { headers: auth(ben.accessToken) })).status,
+      ).toBe(401);
     } finally {
       await p.sandboxes.close();
     }
@@ -173,7 +227,9 @@ describeSpecs('access control and request validation', () => {
     const p = await startAll();
     try {
       p.sandboxes.northwind.setAccountAccessConsentStatus(ben.psuId, 'CANC');
-      const res = await caller(p.sandboxes.urls.northwind, spec)(`${BASE}/accounts`, { headers: auth(ben.accessToken) });
+      const res = await caller(p.sandboxes.urls.northwind, spec)(`${BASE}/accounts`, {
+        headers: auth(ben.accessToken),
+      });
       expect(res.status).toBe(403);
       expect(res.body.Errors[0].ErrorCode).toBe('U028');
       expect(res.violations).toEqual([]);
@@ -188,14 +244,21 @@ describeSpecs('access control and request validation', () => {
     expect(noAuth.status).toBe(400);
     expect(noAuth.body.Errors).toContainEqual(expect.objectContaining({ ErrorCode: 'U007', Path: 'Authorization' }));
     expect(noAuth.violations).toEqual([]);
-    const badDate = await call(`${BASE}/accounts/22289/transactions?fromBookingDateTime=last-week`, { headers: { ...auth(alice.accessToken), 'x-fapi-auth-date': 'yesterday' } });
+    const badDate = await call(`${BASE}/accounts/22289/transactions?fromBookingDateTime=last-week`, {
+      headers: { ...auth(alice.accessToken), 'x-fapi-auth-date': 'yesterday' },
+    });
     expect(badDate.status).toBe(400);
-    expect(badDate.body.Errors.map((e: { ErrorCode: string; Path: string }) => `${e.ErrorCode} ${e.Path}`).sort()).toEqual(['U002 fromBookingDateTime', 'U006 x-fapi-auth-date']);
+    expect(
+      badDate.body.Errors.map((e: { ErrorCode: string; Path: string }) => `${e.ErrorCode} ${e.Path}`).sort(),
+    ).toEqual(['U002 fromBookingDateTime', 'U006 x-fapi-auth-date']);
     const recorded = sandboxes.northwind.requests.violations();
     expect(recorded).toHaveLength(2);
     expect(recorded[0]!.violations).toContain('header Authorization is required');
     expect(recorded[0]!.headers['x-fapi-interaction-id']).toBeTruthy();
-    const notImplemented = await call(`${BASE}/accounts/22289/beneficiaries`, { headers: auth(alice.accessToken), validate: false });
+    const notImplemented = await call(`${BASE}/accounts/22289/beneficiaries`, {
+      headers: auth(alice.accessToken),
+      validate: false,
+    });
     expect(notImplemented.status).toBe(404);
   });
 

@@ -3,7 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config.ts';
-import { loadPartnerSpec, loadSpec, optionalPartnerSpec, PARTNER_SPEC_FILES, PartnerSpecMissingError, partnerSpecPath, partnerSpecsDir, partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus } from '../../sandboxes/lib/openapi.ts';
+import {
+  loadPartnerSpec,
+  loadSpec,
+  optionalPartnerSpec,
+  PARTNER_SPEC_FILES,
+  PartnerSpecMissingError,
+  partnerSpecPath,
+  partnerSpecsDir,
+  partnerSpecsNotice,
+  partnerSpecsProblem,
+  partnerSpecsStatus,
+} from '../../sandboxes/lib/openapi.ts';
 import { OBIE_AIS_BASE, OBIE_PIS_BASE } from '../../sandboxes/northwind/dialect.ts';
 import { ONFIDO_API_BASE } from '../../sandboxes/onfido.ts';
 import { BERLIN_GROUP_BASE } from '../../sandboxes/rheinbank.ts';
@@ -24,12 +35,19 @@ describe('locating the partner specs (PARTNER_SPECS_DIR)', () => {
   it('are looked for beside the repository (../shared/partner-specs) unless PARTNER_SPECS_DIR says where', () => {
     expect(partnerSpecsDir({})).toBe(path.resolve(process.cwd(), '..', 'shared', 'partner-specs'));
     expect(partnerSpecsDir({ PARTNER_SPECS_DIR: '/srv/specs' })).toBe('/srv/specs');
-    expect(partnerSpecPath('obie-ais', { PARTNER_SPECS_DIR: '/srv/specs' })).toBe('/srv/specs/obie-account-info-4.0.json');
+    expect(partnerSpecPath('obie-ais', { PARTNER_SPECS_DIR: '/srv/specs' })).toBe(
+      '/srv/specs/obie-account-info-4.0.json',
+    );
   });
 
   it('are optional in the default place: a notice says what is skipped and how to switch it on', () => {
     const status = partnerSpecsStatus({ PARTNER_SPECS_DIR: undefined });
-    const empty = { ...status, dir: path.join(scratch, 'nothing-here'), present: [], missing: [...Object.keys(PARTNER_SPEC_FILES)] as typeof status.missing };
+    const empty = {
+      ...status,
+      dir: path.join(scratch, 'nothing-here'),
+      present: [],
+      missing: [...Object.keys(PARTNER_SPEC_FILES)] as typeof status.missing,
+    };
     expect(partnerSpecsProblem(empty)).toBeUndefined();
     const notice = partnerSpecsNotice(empty)!;
     expect(notice.split('\n')).toHaveLength(1);
@@ -85,7 +103,11 @@ describeSpecs('path matching and base paths', () => {
 
   it('requires a relative server URL as prefix (OBIE)', () => {
     expect(ais.basePath).toBe('/open-banking/v4.0/aisp');
-    expect(ais.matchOperation('GET', '/open-banking/v4.0/aisp/accounts/22289/transactions')).toMatchObject({ operationId: 'GetAccountsAccountIdTransactions', specPath: '/accounts/{AccountId}/transactions', params: { AccountId: '22289' } });
+    expect(ais.matchOperation('GET', '/open-banking/v4.0/aisp/accounts/22289/transactions')).toMatchObject({
+      operationId: 'GetAccountsAccountIdTransactions',
+      specPath: '/accounts/{AccountId}/transactions',
+      params: { AccountId: '22289' },
+    });
     expect(ais.matchOperation('GET', '/accounts/22289')).toBeUndefined();
     expect(ais.validateRequest({ method: 'GET', path: '/accounts' })[0]).toMatch(/no operation/);
   });
@@ -93,7 +115,10 @@ describeSpecs('path matching and base paths', () => {
   it('treats an absolute (example host) server path as optional (Berlin Group, Onfido)', () => {
     expect(bg.matchOperation('GET', '/v1/accounts')?.operationId).toBe('getAccountList');
     expect(bg.matchOperation('GET', '/psd2/v1/accounts')?.operationId).toBe('getAccountList');
-    expect(onfido.matchOperation('GET', '/v3.6/checks/0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d')).toMatchObject({ operationId: 'find_check', template: '/v3.6/checks/{check_id}' });
+    expect(onfido.matchOperation('GET', '/v3.6/checks/0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d')).toMatchObject({
+      operationId: 'find_check',
+      template: '/v3.6/checks/{check_id}',
+    });
   });
 
   it("are the sandboxes' own base paths, which fault matching uses whether or not the spec is loaded", () => {
@@ -110,7 +135,9 @@ describeSpecs('path matching and base paths', () => {
   });
 
   it('reports a wrong method distinctly', () => {
-    expect(ais.validateRequest({ method: 'DELETE', path: '/open-banking/v4.0/aisp/accounts' })[0]).toMatch(/not allowed/);
+    expect(ais.validateRequest({ method: 'DELETE', path: '/open-banking/v4.0/aisp/accounts' })[0]).toMatch(
+      /not allowed/,
+    );
   });
 });
 
@@ -121,18 +148,33 @@ describeSpecs('validateRequest', () => {
   const onfido = lazyPartnerSpec('onfido');
 
   it('accepts a conforming request', () => {
-    expect(ais.validateRequest({ method: 'GET', path: '/open-banking/v4.0/aisp/accounts', headers: { Authorization: 'Bearer x', 'x-fapi-auth-date': 'Sun, 10 Sep 2017 19:43:31 UTC' } })).toEqual([]);
+    expect(
+      ais.validateRequest({
+        method: 'GET',
+        path: '/open-banking/v4.0/aisp/accounts',
+        headers: { Authorization: 'Bearer x', 'x-fapi-auth-date': 'Sun, 10 Sep 2017 19:43:31 UTC' },
+      }),
+    ).toEqual([]);
   });
 
   it('checks required headers case-insensitively, header patterns and security', () => {
-    const v = ais.validateRequest({ method: 'GET', path: '/open-banking/v4.0/aisp/accounts', headers: { 'x-fapi-auth-date': 'yesterday' } });
+    const v = ais.validateRequest({
+      method: 'GET',
+      path: '/open-banking/v4.0/aisp/accounts',
+      headers: { 'x-fapi-auth-date': 'yesterday' },
+    });
     expect(v).toContain('header Authorization is required');
     expect(v.some((m) => m.startsWith('header x-fapi-auth-date: must match pattern'))).toBe(true);
     expect(v.some((m) => m.startsWith('credentials required'))).toBe(true);
   });
 
   it('checks query parameters with type coercion, formats and enums', () => {
-    const v = bg.validateRequest({ method: 'GET', path: '/v1/accounts/a1/transactions', query: { bookingStatus: 'everything', pageIndex: 'two', dateFrom: '2026-13-01' }, headers: { 'X-Request-ID': 'not-a-uuid', 'Consent-ID': 'c' } });
+    const v = bg.validateRequest({
+      method: 'GET',
+      path: '/v1/accounts/a1/transactions',
+      query: { bookingStatus: 'everything', pageIndex: 'two', dateFrom: '2026-13-01' },
+      headers: { 'X-Request-ID': 'not-a-uuid', 'Consent-ID': 'c' },
+    });
     expect(v).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^query parameter bookingStatus: must be one of/),
@@ -141,15 +183,37 @@ describeSpecs('validateRequest', () => {
         'header X-Request-ID: must match format "uuid"',
       ]),
     );
-    expect(bg.validateRequest({ method: 'GET', path: '/v1/accounts/a1/transactions', query: new URLSearchParams('bookingStatus=both&pageIndex=2&withBalance=true'), headers: { 'x-request-id': '99391c7e-ad88-49ec-a2ad-99ddcb1f7721', 'consent-id': 'c' } })).toEqual([]);
+    expect(
+      bg.validateRequest({
+        method: 'GET',
+        path: '/v1/accounts/a1/transactions',
+        query: new URLSearchParams('bookingStatus=both&pageIndex=2&withBalance=true'),
+        headers: { 'x-request-id': '99391c7e-ad88-49ec-a2ad-99ddcb1f7721', 'consent-id': 'c' },
+      }),
+    ).toEqual([]);
   });
 
   it('checks the JSON body (required, additionalProperties, max lengths) and header limits', () => {
     const v = pis.validateRequest({
       method: 'POST',
       path: '/open-banking/v4.0/pisp/domestic-payment-consents',
-      headers: { authorization: 'Bearer t', 'x-idempotency-key': 'k'.repeat(41), 'x-jws-signature': 'a..b', 'content-type': 'application/json' },
-      body: { Data: { Initiation: { InstructionIdentification: 'x'.repeat(36), EndToEndIdentification: 'e', InstructedAmount: { Amount: 10, Currency: 'GBP' }, Surprise: true } }, Risk: {} },
+      headers: {
+        authorization: 'Bearer t',
+        'x-idempotency-key': 'k'.repeat(41),
+        'x-jws-signature': 'a..b',
+        'content-type': 'application/json',
+      },
+      body: {
+        Data: {
+          Initiation: {
+            InstructionIdentification: 'x'.repeat(36),
+            EndToEndIdentification: 'e',
+            InstructedAmount: { Amount: 10, Currency: 'GBP' },
+            Surprise: true,
+          },
+        },
+        Risk: {},
+      },
     });
     expect(v).toEqual(
       expect.arrayContaining([
@@ -163,14 +227,41 @@ describeSpecs('validateRequest', () => {
   });
 
   it('reports a body that is not JSON and a missing required body', () => {
-    const headers = { authorization: 'Bearer t', 'x-idempotency-key': 'k', 'x-jws-signature': 'a..b', 'content-type': 'application/json' };
-    expect(pis.validateRequest({ method: 'POST', path: '/open-banking/v4.0/pisp/domestic-payments', headers, body: '{"Data":' })).toContain('body: request body is not valid JSON');
-    expect(onfido.validateRequest({ method: 'POST', path: '/v3.6/applicants', headers: { authorization: 'Token token=x' } })).toContain('body: request body is required');
+    const headers = {
+      authorization: 'Bearer t',
+      'x-idempotency-key': 'k',
+      'x-jws-signature': 'a..b',
+      'content-type': 'application/json',
+    };
+    expect(
+      pis.validateRequest({
+        method: 'POST',
+        path: '/open-banking/v4.0/pisp/domestic-payments',
+        headers,
+        body: '{"Data":',
+      }),
+    ).toContain('body: request body is not valid JSON');
+    expect(
+      onfido.validateRequest({ method: 'POST', path: '/v3.6/applicants', headers: { authorization: 'Token token=x' } }),
+    ).toContain('body: request body is required');
   });
 
   it('accepts any of several security schemes (Onfido Token or OAuth2)', () => {
-    expect(onfido.validateRequest({ method: 'GET', path: '/v3.6/checks', query: { applicant_id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d' }, headers: { authorization: 'Token token=abc' } })).toEqual([]);
-    expect(onfido.validateRequest({ method: 'GET', path: '/v3.6/checks', query: { applicant_id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d' } })).toEqual(['credentials required (Token or OAuth2ClientCredentials)']);
+    expect(
+      onfido.validateRequest({
+        method: 'GET',
+        path: '/v3.6/checks',
+        query: { applicant_id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d' },
+        headers: { authorization: 'Token token=abc' },
+      }),
+    ).toEqual([]);
+    expect(
+      onfido.validateRequest({
+        method: 'GET',
+        path: '/v3.6/checks',
+        query: { applicant_id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d' },
+      }),
+    ).toEqual(['credentials required (Token or OAuth2ClientCredentials)']);
   });
 });
 
@@ -183,42 +274,103 @@ describeSpecs('validateResponse', () => {
   it('validates the body for the status, incl. formats (OBIE links are absolute URIs)', () => {
     const ok = { Data: { Account: [{ AccountId: '1', Currency: 'GBP' }] }, Links: { Self: 'http://127.0.0.1/x' } };
     expect(ais.validateResponse({ method: 'GET', path: accounts, status: 200, body: ok })).toEqual([]);
-    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 200, body: { ...ok, Links: { Self: '/relative' } } })).toEqual(['body /Links/Self: must match format "uri"']);
+    expect(
+      ais.validateResponse({
+        method: 'GET',
+        path: accounts,
+        status: 200,
+        body: { ...ok, Links: { Self: '/relative' } },
+      }),
+    ).toEqual(['body /Links/Self: must match format "uri"']);
   });
 
   it('knows undocumented statuses and bodies where none is documented', () => {
-    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 418, body: {} })[0]).toMatch(/status 418 is not documented/);
+    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 418, body: {} })[0]).toMatch(
+      /status 418 is not documented/,
+    );
     expect(ais.validateResponse({ method: 'GET', path: accounts, status: 401 })).toEqual([]);
-    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 401, body: { error: 'x' } })[0]).toMatch(/no response body is documented/);
+    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 401, body: { error: 'x' } })[0]).toMatch(
+      /no response body is documented/,
+    );
     expect(ais.validateResponse({ method: 'GET', path: accounts, status: 200 })[0]).toMatch(/none was sent/);
   });
 
   it('checks required response headers when given', () => {
-    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 401, headers: {} })).toEqual(['header x-fapi-interaction-id is required in the response']);
+    expect(ais.validateResponse({ method: 'GET', path: accounts, status: 401, headers: {} })).toEqual([
+      'header x-fapi-interaction-id is required in the response',
+    ]);
   });
 
   it('parses raw text and reports invalid JSON', () => {
-    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts', status: 200, body: '{"accounts": [' })).toEqual(['body: response body is not valid JSON']);
-    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts', status: 200, body: '{"accounts": []}' })).toEqual([]);
+    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts', status: 200, body: '{"accounts": [' })).toEqual([
+      'body: response body is not valid JSON',
+    ]);
+    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts', status: 200, body: '{"accounts": []}' })).toEqual(
+      [],
+    );
   });
 
   it('catches Berlin Group amounts sent as numbers', () => {
     const body = { balances: [{ balanceAmount: { currency: 'EUR', amount: 12.5 }, balanceType: 'closingBooked' }] };
-    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts/x/balances', status: 200, body })).toEqual(['body /balances/0/balanceAmount/amount: must be string']);
+    expect(bg.validateResponse({ method: 'GET', path: '/v1/accounts/x/balances', status: 200, body })).toEqual([
+      'body /balances/0/balanceAmount/amount: must be string',
+    ]);
   });
 
   it('decides the Onfido report union by its discriminator mapping', () => {
     const id = '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d';
-    const document = { id, name: 'document', status: 'complete', result: 'clear', sub_result: 'clear', documents: [{ id }] };
-    expect(onfido.validateResponse({ method: 'GET', path: '/v3.6/reports', status: 200, body: { reports: [document] } })).toEqual([]);
-    expect(onfido.validateResponse({ method: 'GET', path: '/v3.6/reports', status: 200, body: { reports: [{ ...document, name: 'palm_reading' }] } })[0]).toMatch(/name: must be one of/);
-    expect(onfido.validateResponse({ method: 'GET', path: '/v3.6/reports', status: 200, body: { reports: [{ ...document, documents: [{}] }] } })).toContain('body /reports/0/documents/0/id: is required');
+    const document = {
+      id,
+      name: 'document',
+      status: 'complete',
+      result: 'clear',
+      sub_result: 'clear',
+      documents: [{ id }],
+    };
+    expect(
+      onfido.validateResponse({ method: 'GET', path: '/v3.6/reports', status: 200, body: { reports: [document] } }),
+    ).toEqual([]);
+    expect(
+      onfido.validateResponse({
+        method: 'GET',
+        path: '/v3.6/reports',
+        status: 200,
+        body: { reports: [{ ...document, name: 'palm_reading' }] },
+      })[0],
+    ).toMatch(/name: must be one of/);
+    expect(
+      onfido.validateResponse({
+        method: 'GET',
+        path: '/v3.6/reports',
+        status: 200,
+        body: { reports: [{ ...document, documents: [{}] }] },
+      }),
+    ).toContain('body /reports/0/documents/0/id: is required');
   });
 
   it('uses the default response and handles nullable (Onfido)', () => {
-    expect(onfido.validateResponse({ method: 'GET', path: '/v3.6/checks/x', status: 404, body: { error: { type: 'resource_not_found', message: 'gone' } } })).toEqual([]);
-    const applicant = { id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d', first_name: 'A', last_name: 'B', address: { country: 'GBR', postcode: 'N1', line1: null } };
-    expect(onfido.validateResponse({ method: 'GET', path: `/v3.6/applicants/${applicant.id}`, status: 200, body: applicant })).toEqual([]);
+    expect(
+      onfido.validateResponse({
+        method: 'GET',
+        path: '/v3.6/checks/x',
+        status: 404,
+        body: { error: { type: 'resource_not_found', message: 'gone' } },
+      }),
+    ).toEqual([]);
+    const applicant = {
+      id: '0b9a8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d',
+      first_name: 'A',
+      last_name: 'B',
+      address: { country: 'GBR', postcode: 'N1', line1: null },
+    };
+    expect(
+      onfido.validateResponse({
+        method: 'GET',
+        path: `/v3.6/applicants/${applicant.id}`,
+        status: 200,
+        body: applicant,
+      }),
+    ).toEqual([]);
   });
 
   it('validates a named component schema', () => {

@@ -28,16 +28,40 @@ afterAll(async () => {
   await sandboxes.close();
 });
 
-const headers = (bank: { accessToken: string; consentId: string }) => ({ authorization: `Bearer ${bank.accessToken}`, 'consent-id': bank.consentId, 'x-request-id': uuid(), 'psu-ip-address': '192.168.8.78' });
-type BgTx = { transactionId: string; entryReference: string; bookingDate?: string; valueDate: string; transactionAmount: { amount: string; currency: string }; bankTransactionCode: string; proprietaryBankTransactionCode: string; remittanceInformationStructured?: { reference: string; referenceType: string }; additionalInformation?: string; balanceAfterTransaction?: { balanceAmount: { amount: string } } };
+const headers = (bank: { accessToken: string; consentId: string }) => ({
+  authorization: `Bearer ${bank.accessToken}`,
+  'consent-id': bank.consentId,
+  'x-request-id': uuid(),
+  'psu-ip-address': '192.168.8.78',
+});
+type BgTx = {
+  transactionId: string;
+  entryReference: string;
+  bookingDate?: string;
+  valueDate: string;
+  transactionAmount: { amount: string; currency: string };
+  bankTransactionCode: string;
+  proprietaryBankTransactionCode: string;
+  remittanceInformationStructured?: { reference: string; referenceType: string };
+  additionalInformation?: string;
+  balanceAfterTransaction?: { balanceAmount: { amount: string } };
+};
 
-async function transactions(bank: { accessToken: string; consentId: string }, accountId: string, query = 'bookingStatus=both'): Promise<{ pages: CallResult[]; booked: BgTx[]; pending: BgTx[] }> {
+async function transactions(
+  bank: { accessToken: string; consentId: string },
+  accountId: string,
+  query = 'bookingStatus=both',
+): Promise<{ pages: CallResult[]; booked: BgTx[]; pending: BgTx[] }> {
   const first = await call(`/v1/accounts/${accountId}/transactions?${query}`, { headers: headers(bank) });
   const pages = await allPages(first, (page) => {
     const next = page.body?.transactions?._links?.next?.href as string | undefined;
     return next ? call(next, { headers: headers(bank) }) : undefined;
   });
-  return { pages, booked: pages.flatMap((p) => p.body.transactions.booked ?? []), pending: pages.flatMap((p) => p.body.transactions.pending ?? []) };
+  return {
+    pages,
+    booked: pages.flatMap((p) => p.body.transactions.booked ?? []),
+    pending: pages.flatMap((p) => p.body.transactions.pending ?? []),
+  };
 }
 
 const cents = (amount: string) => Math.round(Number(amount) * 100);
@@ -49,35 +73,59 @@ describeSpecs('every route for every Rheinbank customer conforms to Berlin Group
       const list = await call('/v1/accounts?withBalance=true', { headers: headers(bank) });
       expect(list.status).toBe(200);
       expect(list.violations).toEqual([]);
-      expect(list.body.accounts.map((a: { resourceId: string }) => a.resourceId)).toEqual(bank.accounts.map((a) => a.bankAccountId));
-      expect(list.body.accounts.every((a: { iban: string; balances: unknown[] }) => isValidIban(a.iban) && a.balances.length === 3)).toBe(true);
+      expect(list.body.accounts.map((a: { resourceId: string }) => a.resourceId)).toEqual(
+        bank.accounts.map((a) => a.bankAccountId),
+      );
+      expect(
+        list.body.accounts.every(
+          (a: { iban: string; balances: unknown[] }) => isValidIban(a.iban) && a.balances.length === 3,
+        ),
+      ).toBe(true);
 
       for (const account of bank.accounts) {
         const one = await call(`/v1/accounts/${account.bankAccountId}`, { headers: headers(bank) });
         expect(one.violations).toEqual([]);
-        expect(one.body.account).toMatchObject({ resourceId: account.bankAccountId, currency: account.currency, name: account.name, status: 'enabled' });
+        expect(one.body.account).toMatchObject({
+          resourceId: account.bankAccountId,
+          currency: account.currency,
+          name: account.name,
+          status: 'enabled',
+        });
 
         const balances = await call(`/v1/accounts/${account.bankAccountId}/balances`, { headers: headers(bank) });
         expect(balances.violations).toEqual([]);
-        const byType = Object.fromEntries(balances.body.balances.map((b: { balanceType: string; balanceAmount: { amount: string } }) => [b.balanceType, cents(b.balanceAmount.amount)]));
+        const byType = Object.fromEntries(
+          balances.body.balances.map((b: { balanceType: string; balanceAmount: { amount: string } }) => [
+            b.balanceType,
+            cents(b.balanceAmount.amount),
+          ]),
+        );
 
         const { pages, booked, pending } = await transactions(bank, account.bankAccountId);
         for (const page of pages) expect(page.violations).toEqual([]);
         expect(booked.length + pending.length).toBeGreaterThan(account.transactionCount * 0.8);
-        expect(booked.every((t) => t.bookingDate && t.balanceAfterTransaction && t.transactionId === t.entryReference)).toBe(true);
+        expect(
+          booked.every((t) => t.bookingDate && t.balanceAfterTransaction && t.transactionId === t.entryReference),
+        ).toBe(true);
         expect(pending.every((t) => t.bookingDate === undefined && t.balanceAfterTransaction === undefined)).toBe(true);
         // interimBooked = newest booked running balance; interimAvailable = interimBooked - pending debits.
         expect(cents(booked[0]!.balanceAfterTransaction!.balanceAmount.amount)).toBe(byType.interimBooked);
-        const pendingDebits = pending.filter((t) => t.transactionAmount.amount.startsWith('-')).reduce((s, t) => s - cents(t.transactionAmount.amount), 0);
+        const pendingDebits = pending
+          .filter((t) => t.transactionAmount.amount.startsWith('-'))
+          .reduce((s, t) => s - cents(t.transactionAmount.amount), 0);
         expect(byType.interimAvailable).toBe(byType.interimBooked - pendingDebits);
 
-        const details = await call(`/v1/accounts/${account.bankAccountId}/transactions/${booked[0]!.transactionId}`, { headers: headers(bank) });
+        const details = await call(`/v1/accounts/${account.bankAccountId}/transactions/${booked[0]!.transactionId}`, {
+          headers: headers(bank),
+        });
         expect(details.violations).toEqual([]);
         expect(details.body.transactionsDetails).toEqual(booked[0]);
       }
 
       for (const path of [`/v1/consents/${bank.consentId}`, `/v1/consents/${bank.consentId}/status`]) {
-        const res = await call(path, { headers: { authorization: `Bearer ${bank.accessToken}`, 'x-request-id': uuid() } });
+        const res = await call(path, {
+          headers: { authorization: `Bearer ${bank.accessToken}`, 'x-request-id': uuid() },
+        });
         expect(res.violations).toEqual([]);
         expect(res.body.consentStatus).toBe('valid');
       }
@@ -87,10 +135,16 @@ describeSpecs('every route for every Rheinbank customer conforms to Berlin Group
   }
 
   it('serves the same API under the spec server path /psd2, with links under it', async () => {
-    const plain = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&itemsPerPage=5`, { headers: headers(alice) });
-    const prefixed = await call(`/psd2/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&itemsPerPage=5`, { headers: headers(alice) });
+    const plain = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&itemsPerPage=5`, {
+      headers: headers(alice),
+    });
+    const prefixed = await call(`/psd2/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&itemsPerPage=5`, {
+      headers: headers(alice),
+    });
     expect(prefixed.violations).toEqual([]);
-    expect(prefixed.body.transactions.booked.map((t: BgTx) => t.transactionId)).toEqual(plain.body.transactions.booked.map((t: BgTx) => t.transactionId));
+    expect(prefixed.body.transactions.booked.map((t: BgTx) => t.transactionId)).toEqual(
+      plain.body.transactions.booked.map((t: BgTx) => t.transactionId),
+    );
     expect(prefixed.body.transactions._links.next.href).toMatch(/^\/psd2\/v1\/accounts\//);
     expect(prefixed.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -98,17 +152,28 @@ describeSpecs('every route for every Rheinbank customer conforms to Berlin Group
 
 describeSpecs('transactions', () => {
   it('split by bookingStatus and filter by date', async () => {
-    const booked = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&dateFrom=2026-09-01&dateTo=2026-09-30`, { headers: headers(alice) });
+    const booked = await call(
+      `/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&dateFrom=2026-09-01&dateTo=2026-09-30`,
+      { headers: headers(alice) },
+    );
     expect(booked.violations).toEqual([]);
     expect(booked.body.transactions.pending).toBeUndefined();
     expect(booked.body.transactions.booked.length).toBeGreaterThan(10);
-    expect(booked.body.transactions.booked.every((t: BgTx) => t.bookingDate! >= '2026-09-01' && t.bookingDate! <= '2026-09-30')).toBe(true);
-    const pending = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=pending&withBalance=true`, { headers: headers(alice) });
+    expect(
+      booked.body.transactions.booked.every(
+        (t: BgTx) => t.bookingDate! >= '2026-09-01' && t.bookingDate! <= '2026-09-30',
+      ),
+    ).toBe(true);
+    const pending = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=pending&withBalance=true`, {
+      headers: headers(alice),
+    });
     expect(pending.violations).toEqual([]);
     expect(pending.body.transactions.booked).toBeUndefined();
     expect(pending.body.transactions.pending.length).toBeGreaterThan(0);
     expect(pending.body.balances).toHaveLength(3);
-    const info = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=information`, { headers: headers(alice) });
+    const info = await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=information`, {
+      headers: headers(alice),
+    });
     expect(info.body.transactions).toMatchObject({ information: [] });
   });
 
@@ -121,7 +186,11 @@ describeSpecs('transactions', () => {
       const after = await transactions(alice, ALICE_ACCOUNT);
       expect(after.pending.find((t) => t.transactionId === target.transactionId)).toBeUndefined();
       const booked = after.booked.find((t) => t.transactionId === target.transactionId)!;
-      expect(booked).toMatchObject({ entryReference: target.entryReference, transactionAmount: target.transactionAmount, valueDate: target.valueDate });
+      expect(booked).toMatchObject({
+        entryReference: target.entryReference,
+        transactionAmount: target.transactionAmount,
+        valueDate: target.valueDate,
+      });
       expect(booked.bookingDate).toBeDefined();
     } finally {
       clock.set(start);
@@ -172,27 +241,69 @@ describeSpecs('errors', () => {
     tpp(400, 'FORMAT_ERROR', res);
     expect(res.body.tppMessages[0].path).toBe('Consent-ID');
     tpp(400, 'FORMAT_ERROR', await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions`, { headers: headers(alice) }));
-    tpp(400, 'PERIOD_INVALID', await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&dateFrom=2026-10-02&dateTo=2026-10-01`, { headers: headers(alice) }));
-    tpp(400, 'PARAMETER_NOT_SUPPORTED', await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&deltaList=true`, { headers: headers(alice) }));
+    tpp(
+      400,
+      'PERIOD_INVALID',
+      await call(
+        `/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&dateFrom=2026-10-02&dateTo=2026-10-01`,
+        { headers: headers(alice) },
+      ),
+    );
+    tpp(
+      400,
+      'PARAMETER_NOT_SUPPORTED',
+      await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions?bookingStatus=booked&deltaList=true`, {
+        headers: headers(alice),
+      }),
+    );
   });
 
   it('401/403/404 for tokens, consents and accounts that do not fit together', async () => {
-    tpp(401, 'TOKEN_INVALID', await call('/v1/accounts', { headers: { ...headers(alice), authorization: 'Bearer wrong' } }));
-    tpp(401, 'CONSENT_INVALID', await call('/v1/accounts', { headers: { ...headers(alice), 'consent-id': clara.consentId } }));
-    tpp(403, 'CONSENT_UNKNOWN', await call('/v1/accounts', { headers: { ...headers(alice), 'consent-id': 'rb-consent-nope' } }));
-    tpp(404, 'RESOURCE_UNKNOWN', await call(`/v1/accounts/${clara.accounts[0]!.bankAccountId}/balances`, { headers: headers(alice) }));
-    tpp(404, 'RESOURCE_UNKNOWN', await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions/RBNOPE`, { headers: headers(alice) }));
+    tpp(
+      401,
+      'TOKEN_INVALID',
+      await call('/v1/accounts', { headers: { ...headers(alice), authorization: 'Bearer wrong' } }),
+    );
+    tpp(
+      401,
+      'CONSENT_INVALID',
+      await call('/v1/accounts', { headers: { ...headers(alice), 'consent-id': clara.consentId } }),
+    );
+    tpp(
+      403,
+      'CONSENT_UNKNOWN',
+      await call('/v1/accounts', { headers: { ...headers(alice), 'consent-id': 'rb-consent-nope' } }),
+    );
+    tpp(
+      404,
+      'RESOURCE_UNKNOWN',
+      await call(`/v1/accounts/${clara.accounts[0]!.bankAccountId}/balances`, { headers: headers(alice) }),
+    );
+    tpp(
+      404,
+      'RESOURCE_UNKNOWN',
+      await call(`/v1/accounts/${ALICE_ACCOUNT}/transactions/RBNOPE`, { headers: headers(alice) }),
+    );
   });
 
   it('401 CONSENT_INVALID / CONSENT_EXPIRED once the consent is terminated or expired', async () => {
     const p = await startAll();
     try {
       const c = caller(p.sandboxes.urls.rheinbank, spec);
-      const del = await c(`/v1/consents/${alice.consentId}`, { method: 'DELETE', headers: { authorization: `Bearer ${alice.accessToken}`, 'x-request-id': uuid() } });
+      const del = await c(`/v1/consents/${alice.consentId}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${alice.accessToken}`, 'x-request-id': uuid() },
+      });
       expect(del.status).toBe(204);
       expect(del.violations).toEqual([]);
       tpp(401, 'CONSENT_INVALID', await c('/v1/accounts', { headers: headers(alice) }));
-      expect((await c(`/v1/consents/${alice.consentId}/status`, { headers: { authorization: `Bearer ${alice.accessToken}`, 'x-request-id': uuid() } })).body.consentStatus).toBe('terminatedByTpp');
+      expect(
+        (
+          await c(`/v1/consents/${alice.consentId}/status`, {
+            headers: { authorization: `Bearer ${alice.accessToken}`, 'x-request-id': uuid() },
+          })
+        ).body.consentStatus,
+      ).toBe('terminatedByTpp');
       p.sandboxes.rheinbank.setConsentStatus(clara.consentId, 'expired');
       tpp(401, 'CONSENT_EXPIRED', await c('/v1/accounts', { headers: headers(clara) }));
     } finally {

@@ -3,7 +3,14 @@ import { SANDBOX_SEED } from '../../sandboxes/manifest.ts';
 import { createTestClock, DAY, HOUR } from '../../sandboxes/lib/clock.ts';
 import { FaultRegistry, faultSpecFromJson, faultToJson } from '../../sandboxes/lib/faults.ts';
 import { isValidIban, makeIban, northwindNumbers, rheinbankIban } from '../../sandboxes/lib/identifiers.ts';
-import { createLedgerStore, entryStatus, formatMinor, generateLedger, ledgerAccounts, signedMinor } from '../../sandboxes/lib/ledger.ts';
+import {
+  createLedgerStore,
+  entryStatus,
+  formatMinor,
+  generateLedger,
+  ledgerAccounts,
+  signedMinor,
+} from '../../sandboxes/lib/ledger.ts';
 import { createPrng, stableHash } from '../../sandboxes/lib/prng.ts';
 import { T0 } from './helpers.ts';
 
@@ -38,10 +45,20 @@ describe('seeded PRNG', () => {
 });
 
 describe('fault registry', () => {
-  const target = { method: 'GET', path: '/open-banking/v4.0/aisp/accounts/22289', template: '/open-banking/v4.0/aisp/accounts/{AccountId}', specPath: '/accounts/{AccountId}' };
+  const target = {
+    method: 'GET',
+    path: '/open-banking/v4.0/aisp/accounts/22289',
+    template: '/open-banking/v4.0/aisp/accounts/{AccountId}',
+    specPath: '/accounts/{AccountId}',
+  };
 
   it('matches by template, spec path, concrete path, RegExp and method', () => {
-    for (const path of ['/open-banking/v4.0/aisp/accounts/{AccountId}', '/accounts/{AccountId}', '/open-banking/v4.0/aisp/accounts/22289', /accounts\/\d+$/]) {
+    for (const path of [
+      '/open-banking/v4.0/aisp/accounts/{AccountId}',
+      '/accounts/{AccountId}',
+      '/open-banking/v4.0/aisp/accounts/22289',
+      /accounts\/\d+$/,
+    ]) {
       const faults = new FaultRegistry();
       faults.inject({ path, status: 503 });
       expect(faults.take(target)?.status).toBe(503);
@@ -75,7 +92,12 @@ describe('fault registry', () => {
     expect(() => faultSpecFromJson({ status: 503, colour: 'red' })).toThrow(/unknown fault fields/);
     const spec = faultSpecFromJson({ pathRegex: '/accounts/\\d+', status: 429, retryAfterSeconds: 3, times: 1 });
     expect(spec.path).toBeInstanceOf(RegExp);
-    expect(faultToJson(faults.inject(spec))).toMatchObject({ pathRegex: new RegExp('/accounts/\\d+').source, status: 429, retryAfterSeconds: 3, times: 1 });
+    expect(faultToJson(faults.inject(spec))).toMatchObject({
+      pathRegex: new RegExp('/accounts/\\d+').source,
+      status: 429,
+      retryAfterSeconds: 3,
+      times: 1,
+    });
   });
 });
 
@@ -105,7 +127,11 @@ describe('ledger', () => {
     const b = generateLedger(alice, { seed: SANDBOX_SEED, anchor: new Date(anchor.getTime() + 10 * DAY) });
     const day = (e: { createdAt: Date }) => Math.floor(e.createdAt.getTime() / DAY);
     const target = Math.floor(anchor.getTime() / DAY) - 100;
-    const pick = (l: typeof a) => l.entries().filter((e) => day(e) === target).map((e) => [e.id, e.amountMinor, e.description]);
+    const pick = (l: typeof a) =>
+      l
+        .entries()
+        .filter((e) => day(e) === target)
+        .map((e) => [e.id, e.amountMinor, e.description]);
     expect(pick(a).length).toBeGreaterThan(0);
     expect(pick(b)).toEqual(pick(a));
   });
@@ -126,8 +152,13 @@ describe('ledger', () => {
     const ledger = generateLedger(alice, { seed: SANDBOX_SEED, anchor });
     const t1 = new Date(anchor.getTime() - 30 * DAY);
     const between = ledger.entries().filter((e) => e.bookingAt > t1 && e.bookingAt <= anchor);
-    expect(ledger.bookedBalanceMinor(anchor) - ledger.bookedBalanceMinor(t1)).toBe(between.reduce((s, e) => s + signedMinor(e), 0));
-    const lastBooked = ledger.entries().filter((e) => e.bookingAt <= anchor).at(-1)!;
+    expect(ledger.bookedBalanceMinor(anchor) - ledger.bookedBalanceMinor(t1)).toBe(
+      between.reduce((s, e) => s + signedMinor(e), 0),
+    );
+    const lastBooked = ledger
+      .entries()
+      .filter((e) => e.bookingAt <= anchor)
+      .at(-1)!;
     expect(lastBooked.balanceAfterMinor).toBe(ledger.bookedBalanceMinor(anchor));
     const pendingDebits = ledger.visible(anchor).filter((v) => v.status === 'pending' && v.entry.direction === 'DEBIT');
     expect(ledger.pendingMinor(anchor).debits).toBe(pendingDebits.reduce((s, v) => s + v.entry.amountMinor, 0));
@@ -159,14 +190,28 @@ describe('ledger', () => {
       expect(original.direction).toBe('DEBIT');
       expect(e.direction).toBe('CREDIT');
       expect(original.createdAt.getTime()).toBeLessThan(e.createdAt.getTime());
-      expect(e.category === 'reversal' ? original.category : 'card').toBe(e.category === 'reversal' ? 'transfer-out' : original.category);
+      expect(e.category === 'reversal' ? original.category : 'card').toBe(
+        e.category === 'reversal' ? 'transfer-out' : original.category,
+      );
     }
   });
 
   it('appends sandbox payments and recomputes running balances', () => {
     const ledger = generateLedger(alice, { seed: SANDBOX_SEED, anchor });
     const before = ledger.bookedBalanceMinor(new Date(anchor.getTime() + HOUR));
-    ledger.append({ id: 'NWTESTPAYMENT', reference: 'E2E', createdAt: anchor, bookingAt: new Date(anchor.getTime() + 60_000), valueAt: anchor, amountMinor: 1000, direction: 'DEBIT', category: 'payment', description: 'PAYMENT', iso: { domain: 'PMNT', family: 'ICDT', subFamily: 'DMCT' }, proprietaryCode: 'PAYMENT' });
+    ledger.append({
+      id: 'NWTESTPAYMENT',
+      reference: 'E2E',
+      createdAt: anchor,
+      bookingAt: new Date(anchor.getTime() + 60_000),
+      valueAt: anchor,
+      amountMinor: 1000,
+      direction: 'DEBIT',
+      category: 'payment',
+      description: 'PAYMENT',
+      iso: { domain: 'PMNT', family: 'ICDT', subFamily: 'DMCT' },
+      proprietaryCode: 'PAYMENT',
+    });
     expect(ledger.bookedBalanceMinor(new Date(anchor.getTime() + HOUR))).toBe(before - 1000);
     expect(ledger.visible(anchor).find((v) => v.entry.id === 'NWTESTPAYMENT')?.status).toBe('pending');
   });

@@ -20,7 +20,11 @@ const dev = SANDBOX_CUSTOMERS.find((c) => c.displayName === 'Dev')!;
 let platform: RunningPlatform;
 
 beforeAll(async () => {
-  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, logger: createLogger('e2e', 'silent') });
+  platform = await startPlatform({
+    ports: 'free',
+    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined },
+    logger: createLogger('e2e', 'silent'),
+  });
 }, scaled(120_000));
 
 afterAll(async () => {
@@ -37,7 +41,14 @@ async function dashboard(token: string, requestId: string) {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': requestId },
     body: JSON.stringify({ query: DASHBOARD, variables: { transactions: 20 } }),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { data?: CustomerDashboardQuery; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as {
+      data?: CustomerDashboardQuery;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    },
+  };
 }
 
 describe('customer dashboard through the gateway', () => {
@@ -51,7 +62,8 @@ describe('customer dashboard through the gateway', () => {
     expect(me).toMatchObject({ id: alice.customerId, displayName: 'Alice', kyc: { status: 'APPROVED' } });
 
     // accounts at both banks, with balances and the 20 most recent transactions each
-    const expectedAccounts = (alice.banks.northwind?.accounts.length ?? 0) + (alice.banks.rheinbank?.accounts.length ?? 0);
+    const expectedAccounts =
+      (alice.banks.northwind?.accounts.length ?? 0) + (alice.banks.rheinbank?.accounts.length ?? 0);
     expect(me.unavailableInstitutions).toEqual([]);
     expect(me.accounts).toHaveLength(expectedAccounts);
     expect(new Set(me.accounts.map((a) => a.institution.id))).toEqual(new Set(['northwind', 'rheinbank']));
@@ -94,14 +106,24 @@ describe('customer dashboard through the gateway', () => {
       expect(sandbox.requests.violations(), `${name} request violations`).toEqual([]);
       expect(sandbox.requests.responseViolations(), `${name} response violations`).toEqual([]);
     }
-    const correlated = platform.sandboxes.northwind.requests.list({}).filter((r) => r.headers['x-fapi-interaction-id'] === 'e2e-dashboard-2' || r.headers['x-request-id'] === 'e2e-dashboard-2');
+    const correlated = platform.sandboxes.northwind.requests
+      .list({})
+      .filter(
+        (r) =>
+          r.headers['x-fapi-interaction-id'] === 'e2e-dashboard-2' || r.headers['x-request-id'] === 'e2e-dashboard-2',
+      );
     expect(correlated.length).toBeGreaterThan(0);
   });
 
   it('shows a customer with no banks and no KYC as such, not as an error', async () => {
     const res = await dashboard(await tokenFor(dev.customerId), 'e2e-dashboard-3');
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data!.me).toMatchObject({ id: dev.customerId, kyc: { status: 'NOT_STARTED' }, accounts: [], unavailableInstitutions: [] });
+    expect(res.body.data!.me).toMatchObject({
+      id: dev.customerId,
+      kyc: { status: 'NOT_STARTED' },
+      accounts: [],
+      unavailableInstitutions: [],
+    });
   });
 
   it('keeps the other bank and the rest of the dashboard when one bank is down', async () => {
@@ -121,7 +143,11 @@ describe('customer dashboard through the gateway', () => {
   });
 
   it('refuses the query without a token, with a code and no data', async () => {
-    const res = await fetch(platform.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: DASHBOARD }) });
+    const res = await fetch(platform.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: DASHBOARD }),
+    });
     const body = (await res.json()) as { data?: unknown; errors: { extensions: { code: string } }[] };
     expect(res.status).toBe(401);
     expect(body.errors[0]!.extensions.code).toBe('UNAUTHENTICATED');

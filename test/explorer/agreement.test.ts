@@ -34,10 +34,16 @@ let requirements: RequirementsDocument;
 let schema: graphql.GraphQLSchema;
 
 beforeAll(async () => {
-  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined }, logger: createLogger('explorer-agreement', 'silent') });
+  platform = await startPlatform({
+    ports: 'free',
+    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined },
+    logger: createLogger('explorer-agreement', 'silent'),
+  });
   base = platform.gatewayUrl.replace(/\/graphql$/, '');
   requirements = (await (await fetch(`${base}/explorer/requirements.json`)).json()) as RequirementsDocument;
-  const introspection = (await (await fetch(`${base}/explorer/schema.json`)).json()) as { data: graphql.IntrospectionQuery };
+  const introspection = (await (await fetch(`${base}/explorer/schema.json`)).json()) as {
+    data: graphql.IntrospectionQuery;
+  };
   schema = graphql.buildClientSchema(introspection.data);
 }, scaled(120_000));
 
@@ -54,7 +60,16 @@ describe('requirements.json and shield:audit', () => {
     for (const row of audit.rows) {
       const coordinate = `${row.type}.${row.field}`;
       const r = requirements.fields[coordinate]!;
-      expect({ coordinate, callers: [...r.callers].sort(), scopes: [...r.scopes].sort(), pii: r.pii, decided: r.decided, objectCheck: r.objectCheck, rule: r.rule, note: r.note }).toEqual({
+      expect({
+        coordinate,
+        callers: [...r.callers].sort(),
+        scopes: [...r.scopes].sort(),
+        pii: r.pii,
+        decided: r.decided,
+        objectCheck: r.objectCheck,
+        rule: r.rule,
+        note: r.note,
+      }).toEqual({
         coordinate,
         callers: [...row.callers].sort(),
         scopes: [...row.scopes].sort(),
@@ -66,7 +81,10 @@ describe('requirements.json and shield:audit', () => {
       });
       // The consent the engine checks before execution is the policy's; none when thirdParty may not read the field at all.
       const before = r.consents.filter((c) => c.beforeExecution).map((c) => c.permission);
-      expect([coordinate, before]).toEqual([coordinate, row.consent && row.callers.includes('thirdParty') ? [row.consent] : []]);
+      expect([coordinate, before]).toEqual([
+        coordinate,
+        row.consent && row.callers.includes('thirdParty') ? [row.consent] : [],
+      ]);
       const type = schema.getType(row.type) as graphql.GraphQLObjectType;
       expect(type.getFields()[row.field]!.description?.trim().split('\n\n').at(-1), coordinate).toBe(r.line);
     }
@@ -141,7 +159,10 @@ async function gatewayDecision(query: string, token: string | null): Promise<Dec
     body: JSON.stringify({ query }),
   });
   type Denied = { field: string; reason: string; missingScopes?: string[]; missingConsent?: string };
-  const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string; denied?: Denied[] } }[] };
+  const body = (await res.json()) as {
+    data?: unknown;
+    errors?: { message: string; extensions?: { code?: string; denied?: Denied[] } }[];
+  };
   const error = body.errors?.[0];
   const code = error?.extensions?.code;
   if (code === 'UNAUTHENTICATED') return { outcome: 'unauthenticated', denied: {}, missing: {} };
@@ -167,8 +188,10 @@ async function gatewayDecision(query: string, token: string | null): Promise<Dec
  * denials are reported alone when there are any; otherwise caller-kind and consent denials.
  */
 function explorerPrediction(fields: SelectedField[]): Decision {
-  if (fields.some((f) => f.unmet.some((u) => u.reason === 'AUTHENTICATION'))) return { outcome: 'unauthenticated', denied: {}, missing: {} };
-  const pick = (reasons: string[]) => fields.flatMap((f) => f.unmet.filter((u) => reasons.includes(u.reason)).map((u) => [f.coordinate, u] as const));
+  if (fields.some((f) => f.unmet.some((u) => u.reason === 'AUTHENTICATION')))
+    return { outcome: 'unauthenticated', denied: {}, missing: {} };
+  const pick = (reasons: string[]) =>
+    fields.flatMap((f) => f.unmet.filter((u) => reasons.includes(u.reason)).map((u) => [f.coordinate, u] as const));
   const scope = pick(['SCOPE', 'NO_RULE']);
   const chosen = scope.length ? scope : pick(['CALLER_KIND', 'CONSENT']);
   const denied: Record<string, string> = {};
@@ -191,16 +214,71 @@ async function pageCaller(token: string | null): Promise<Caller | null> {
 }
 
 /** allowedSome: whether the policy lets this caller read any field at all (a machine client or an unknown one reads nothing). */
-const CALLERS: { name: string; token: () => Promise<string | null>; expectKind: string | null | undefined; allowedSome: boolean }[] = [
+const CALLERS: {
+  name: string;
+  token: () => Promise<string | null>;
+  expectKind: string | null | undefined;
+  allowedSome: boolean;
+}[] = [
   { name: 'no token', token: async () => null, expectKind: undefined, allowedSome: false },
-  { name: 'web-app for Alice, every scope', token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'web-app' }), expectKind: 'customer', allowedSome: true },
-  { name: 'web-app for Alice, two scopes', token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'web-app', scopes: ['accounts:read', 'consents:write'] }), expectKind: 'customer', allowedSome: true },
-  { name: 'budgetly for Alice (authorised consent)', token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'budgetly' }), expectKind: 'thirdParty', allowedSome: true },
-  { name: 'taxpal for Alice (revoked consent)', token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'taxpal' }), expectKind: 'thirdParty', allowedSome: true },
-  { name: 'budgetly for Ben (consent awaiting)', token: () => platform.sandboxes.auth.mint({ customerId: ben, clientId: 'budgetly' }), expectKind: 'thirdParty', allowedSome: true },
-  { name: 'ops-console (staff)', token: () => platform.sandboxes.auth.mint({ clientId: 'ops-console' }), expectKind: 'staff', allowedSome: true },
-  { name: 'reconciler (machine)', token: () => platform.sandboxes.auth.mint({ clientId: 'reconciler' }), expectKind: 'machine', allowedSome: false },
-  { name: 'an unregistered client for Alice', token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'ghost-app', scopes: ['accounts:read', 'identity:read', 'consents:read'] }), expectKind: null, allowedSome: false },
+  {
+    name: 'web-app for Alice, every scope',
+    token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'web-app' }),
+    expectKind: 'customer',
+    allowedSome: true,
+  },
+  {
+    name: 'web-app for Alice, two scopes',
+    token: () =>
+      platform.sandboxes.auth.mint({
+        customerId: alice,
+        clientId: 'web-app',
+        scopes: ['accounts:read', 'consents:write'],
+      }),
+    expectKind: 'customer',
+    allowedSome: true,
+  },
+  {
+    name: 'budgetly for Alice (authorised consent)',
+    token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'budgetly' }),
+    expectKind: 'thirdParty',
+    allowedSome: true,
+  },
+  {
+    name: 'taxpal for Alice (revoked consent)',
+    token: () => platform.sandboxes.auth.mint({ customerId: alice, clientId: 'taxpal' }),
+    expectKind: 'thirdParty',
+    allowedSome: true,
+  },
+  {
+    name: 'budgetly for Ben (consent awaiting)',
+    token: () => platform.sandboxes.auth.mint({ customerId: ben, clientId: 'budgetly' }),
+    expectKind: 'thirdParty',
+    allowedSome: true,
+  },
+  {
+    name: 'ops-console (staff)',
+    token: () => platform.sandboxes.auth.mint({ clientId: 'ops-console' }),
+    expectKind: 'staff',
+    allowedSome: true,
+  },
+  {
+    name: 'reconciler (machine)',
+    token: () => platform.sandboxes.auth.mint({ clientId: 'reconciler' }),
+    expectKind: 'machine',
+    allowedSome: false,
+  },
+  {
+    name: 'an unregistered client for Alice',
+    token: () =>
+      platform.sandboxes.auth.mint({
+        customerId: alice,
+        clientId: 'ghost-app',
+        scopes: ['accounts:read', 'identity:read', 'consents:read'],
+      }),
+    expectKind: null,
+    allowedSome: false,
+  },
 ];
 
 describe('the explorer predicts the gateway, for every field', () => {
@@ -242,19 +320,31 @@ describe('the explorer predicts the gateway, for every field', () => {
 describe('per account, where the explorer says so', () => {
   it("a third party reads those fields on the account its consent covers, and not on the customer's other accounts", async () => {
     const budgetly = await platform.sandboxes.auth.mint({ customerId: alice, clientId: 'budgetly' });
-    const facts = (await (await fetch(`${base}/explorer/caller`, { headers: { authorization: `Bearer ${budgetly}` } })).json()) as CallerFacts;
+    const facts = (await (
+      await fetch(`${base}/explorer/caller`, { headers: { authorization: `Bearer ${budgetly}` } })
+    ).json()) as CallerFacts;
     const covered = facts.consentedAccounts!.BALANCES![0]!;
     const owner = await platform.sandboxes.auth.mint({ customerId: alice, clientId: 'web-app' });
     const all = await gql(owner, '{ me { accounts { id } } }');
-    const other = (all.data as { me: { accounts: { id: string }[] } }).me.accounts.map((a) => a.id).find((id) => id !== covered)!;
+    const other = (all.data as { me: { accounts: { id: string }[] } }).me.accounts
+      .map((a) => a.id)
+      .find((id) => id !== covered)!;
     // The Account fields checked per account whose scopes budgetly has and whose permission its consent grants.
     const perAccount = Object.values(requirements.fields).filter(
-      (r) => r.coordinate.startsWith('Account.') && r.consents.some((c) => c.perAccount) && r.consents.every((c) => facts.grants![c.permission]) && r.scopes.every((s) => facts.scopes.includes(s)),
+      (r) =>
+        r.coordinate.startsWith('Account.') &&
+        r.consents.some((c) => c.perAccount) &&
+        r.consents.every((c) => facts.grants![c.permission]) &&
+        r.scopes.every((s) => facts.scopes.includes(s)),
     );
-    expect(perAccount.map((r) => r.coordinate)).toEqual(expect.arrayContaining(['Account.name', 'Account.currentBalance', 'Account.transactions']));
+    expect(perAccount.map((r) => r.coordinate)).toEqual(
+      expect.arrayContaining(['Account.name', 'Account.currentBalance', 'Account.transactions']),
+    );
     for (const r of perAccount) {
       const field = r.coordinate.split('.')[1]!;
-      const leaf = graphql.isLeafType(graphql.getNamedType((schema.getType('Account') as graphql.GraphQLObjectType).getFields()[field]!.type));
+      const leaf = graphql.isLeafType(
+        graphql.getNamedType((schema.getType('Account') as graphql.GraphQLObjectType).getFields()[field]!.type),
+      );
       const query = `query ($id: ID!) { account(id: $id) { ${field}${leaf ? '' : ' { __typename }'} } }`;
       const yes = await gql(budgetly, query, { id: covered });
       expect([r.coordinate, yes.errors]).toEqual([r.coordinate, undefined]);
@@ -265,6 +355,10 @@ describe('per account, where the explorer says so', () => {
 });
 
 async function gql(token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] };
 }

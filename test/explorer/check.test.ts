@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { loadPublicSchema } from '../../gateway/authorization/audit.ts';
 import { EXAMPLE_SOURCES, exampleFile, loadExamples } from '../../gateway/explorer/examples.ts';
 import { buildRequirements } from '../../gateway/explorer/requirements.ts';
-import { decodeToken, describeRequirement, operationFields, tokenFromHeaders, unmetRequirements, withBearer } from '../../gateway/explorer/public/check.js';
+import {
+  decodeToken,
+  describeRequirement,
+  operationFields,
+  tokenFromHeaders,
+  unmetRequirements,
+  withBearer,
+} from '../../gateway/explorer/public/check.js';
 import { createLogger } from '../../lib/logger.ts';
 
 /**
@@ -36,10 +43,26 @@ describe('reading the token in the headers editor', () => {
 
   it('decodes scopes, customer and expiry as the gateway reads them (a client-credentials token has no customer)', () => {
     const now = Date.UTC(2026, 0, 1);
-    const token = decodeToken(jwt({ sub: ALICE, client_id: 'web-app', scope: 'accounts:read pii:read', exp: now / 1000 + 60 }), now);
-    expect(token).toEqual({ clientId: 'web-app', customerId: ALICE, scopes: ['accounts:read', 'pii:read'], expiresAt: now + 60_000, expired: false });
-    expect(decodeToken(jwt({ sub: ALICE, azp: 'ops', gty: 'client_credentials', exp: now / 1000 }), now)).toMatchObject({ clientId: 'ops', customerId: null, expired: true });
-    expect(decodeToken(jwt({ sub: 'not-a-customer', client_id: 'x' }), now)).toMatchObject({ customerId: null, scopes: [], expiresAt: null, expired: false });
+    const token = decodeToken(
+      jwt({ sub: ALICE, client_id: 'web-app', scope: 'accounts:read pii:read', exp: now / 1000 + 60 }),
+      now,
+    );
+    expect(token).toEqual({
+      clientId: 'web-app',
+      customerId: ALICE,
+      scopes: ['accounts:read', 'pii:read'],
+      expiresAt: now + 60_000,
+      expired: false,
+    });
+    expect(decodeToken(jwt({ sub: ALICE, azp: 'ops', gty: 'client_credentials', exp: now / 1000 }), now)).toMatchObject(
+      { clientId: 'ops', customerId: null, expired: true },
+    );
+    expect(decodeToken(jwt({ sub: 'not-a-customer', client_id: 'x' }), now)).toMatchObject({
+      customerId: null,
+      scopes: [],
+      expiresAt: null,
+      expired: false,
+    });
     expect(decodeToken('not a jwt')).toBeNull();
     expect(decodeToken('a.%%%.c')).toBeNull();
   });
@@ -50,15 +73,38 @@ describe('what a field needs that the caller does not have', () => {
 
   it('reports a missing token, an expired or refused token, then scopes, then the caller kind, then consent', () => {
     expect(unmetRequirements(field('Customer.email'), null).map((u) => u.reason)).toEqual(['AUTHENTICATION']);
-    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], expired: true }).map((u) => u.reason)).toEqual(['AUTHENTICATION']);
-    expect(unmetRequirements(field('Customer.email'), { scopes: [], refused: 'The access token is invalid or expired' })[0]!.message).toContain('invalid or expired');
+    expect(
+      unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], expired: true }).map(
+        (u) => u.reason,
+      ),
+    ).toEqual(['AUTHENTICATION']);
+    expect(
+      unmetRequirements(field('Customer.email'), { scopes: [], refused: 'The access token is invalid or expired' })[0]!
+        .message,
+    ).toContain('invalid or expired');
     // Kind not known yet: only what the token itself says.
-    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read'] })).toEqual([{ reason: 'SCOPE', missingScopes: ['pii:read'], message: 'needs scope pii:read' }]);
-    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: 'customer' })).toEqual([]);
-    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: 'staff' }).map((u) => u.reason)).toEqual(['CALLER_KIND']);
-    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: null })[0]!.message).toMatch(/neither first- nor third-party/);
-    const thirdParty = { scopes: ['identity:read', 'pii:read'], kind: 'thirdParty' as const, grants: { IDENTITY: false, ACCOUNTS: true } };
-    expect(unmetRequirements(field('Customer.email'), thirdParty)).toEqual([{ reason: 'CONSENT', missingConsent: 'IDENTITY', message: 'needs an authorised consent granting IDENTITY' }]);
+    expect(unmetRequirements(field('Customer.email'), { scopes: ['identity:read'] })).toEqual([
+      { reason: 'SCOPE', missingScopes: ['pii:read'], message: 'needs scope pii:read' },
+    ]);
+    expect(
+      unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: 'customer' }),
+    ).toEqual([]);
+    expect(
+      unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: 'staff' }).map(
+        (u) => u.reason,
+      ),
+    ).toEqual(['CALLER_KIND']);
+    expect(
+      unmetRequirements(field('Customer.email'), { scopes: ['identity:read', 'pii:read'], kind: null })[0]!.message,
+    ).toMatch(/neither first- nor third-party/);
+    const thirdParty = {
+      scopes: ['identity:read', 'pii:read'],
+      kind: 'thirdParty' as const,
+      grants: { IDENTITY: false, ACCOUNTS: true },
+    };
+    expect(unmetRequirements(field('Customer.email'), thirdParty)).toEqual([
+      { reason: 'CONSENT', missingConsent: 'IDENTITY', message: 'needs an authorised consent granting IDENTITY' },
+    ]);
     expect(unmetRequirements(field('Customer.email'), { ...thirdParty, grants: { IDENTITY: true } })).toEqual([]);
     expect(unmetRequirements(undefined, thirdParty).map((u) => u.reason)).toEqual(['NO_RULE']);
     expect(unmetRequirements(undefined, null).map((u) => u.reason)).toEqual(['AUTHENTICATION']);
@@ -66,7 +112,11 @@ describe('what a field needs that the caller does not have', () => {
 
   it('says in words what a field requires, consent checked per account and PII included', () => {
     expect(describeRequirement(field('Account.currentBalance'))).toEqual(
-      expect.arrayContaining(['Scopes: balances:read.', 'Third party: an authorised consent granting BALANCES, checked for the very account of each object.', 'Decided before execution and again per object (accountAccess).']),
+      expect.arrayContaining([
+        'Scopes: balances:read.',
+        'Third party: an authorised consent granting BALANCES, checked for the very account of each object.',
+        'Decided before execution and again per object (accountAccess).',
+      ]),
     );
     expect(describeRequirement(field('Customer.email'))).toContain('Personal data (PII).');
   });
@@ -81,8 +131,17 @@ describe('the fields of an operation', () => {
       }
       fragment Profile on Customer { displayName ...Profile2 }
       fragment Profile2 on Customer { phone }`;
-    const walk = (variables: Record<string, unknown>) => operationFields(graphql, schema, document, { variables, requirements, caller: null }).map((f) => `${f.path}=${f.coordinate}`);
-    expect(walk({ withEmail: false })).toEqual(['me=Query.me', 'me.displayName=Customer.displayName', 'me.phone=Customer.phone', 'me.accounts=Customer.accounts', 'me.accounts.id=Account.id']);
+    const walk = (variables: Record<string, unknown>) =>
+      operationFields(graphql, schema, document, { variables, requirements, caller: null }).map(
+        (f) => `${f.path}=${f.coordinate}`,
+      );
+    expect(walk({ withEmail: false })).toEqual([
+      'me=Query.me',
+      'me.displayName=Customer.displayName',
+      'me.phone=Customer.phone',
+      'me.accounts=Customer.accounts',
+      'me.accounts.id=Account.id',
+    ]);
     expect(walk({ withEmail: true })).toContain('me.email=Customer.email');
     // A directive whose variable is missing keeps the field: checking too much is safe.
     expect(walk({})).toContain('me.email=Customer.email');
@@ -90,7 +149,12 @@ describe('the fields of an operation', () => {
 
   it('checks only the operation that runs when a document has several', () => {
     const document = 'query A { me { id } } query B { me { email } }';
-    const fields = (operationName: string | null) => operationFields(graphql, schema, document, { operationName, requirements, caller: { scopes: [], kind: 'customer' } }).map((f) => f.coordinate);
+    const fields = (operationName: string | null) =>
+      operationFields(graphql, schema, document, {
+        operationName,
+        requirements,
+        caller: { scopes: [], kind: 'customer' },
+      }).map((f) => f.coordinate);
     expect(fields('A')).toEqual(['Query.me', 'Customer.id']);
     expect(fields('B')).toEqual(['Query.me', 'Customer.email']);
     expect(fields(null)).toEqual(['Query.me', 'Customer.id', 'Customer.email']);
@@ -105,7 +169,9 @@ describe('example operations', () => {
   });
 
   it("the dashboard is the end-to-end test's dashboard, word for word", () => {
-    expect(readFileSync(exampleFile('dashboard'), 'utf8')).toBe(readFileSync(new URL('../operations/dashboard.graphql', import.meta.url), 'utf8'));
+    expect(readFileSync(exampleFile('dashboard'), 'utf8')).toBe(
+      readFileSync(new URL('../operations/dashboard.graphql', import.meta.url), 'utf8'),
+    );
   });
 
   it('are left out when the served schema does not have what they use', () => {

@@ -34,7 +34,9 @@ async function startRegistryStub() {
       const body = JSON.parse(raw) as { operationName?: string; variables?: { id?: string } };
       res.writeHead(200, { 'content-type': 'application/json' });
       const kind = body.operationName === 'GatewayAuthzClientKind' ? KINDS[body.variables?.id ?? ''] : undefined;
-      res.end(JSON.stringify(kind ? { data: { clientApp: { kind } } } : { errors: [{ message: 'the stub has no data' }] }));
+      res.end(
+        JSON.stringify(kind ? { data: { clientApp: { kind } } } : { errors: [{ message: 'the stub has no data' }] }),
+      );
     });
   });
   const { url } = await listen(server, 0);
@@ -50,9 +52,14 @@ let productionOn: RunningGateway;
 let productionCache: SharedCache;
 
 const origin = (g: RunningGateway) => g.url.replace(/\/graphql$/, '');
-const get = (g: RunningGateway, path: string, headers: Record<string, string> = {}) => fetch(`${origin(g)}${path}`, { headers, redirect: 'manual' });
+const get = (g: RunningGateway, path: string, headers: Record<string, string> = {}) =>
+  fetch(`${origin(g)}${path}`, { headers, redirect: 'manual' });
 const postJson = (g: RunningGateway, path: string, body: unknown, contentType = 'application/json') =>
-  fetch(`${origin(g)}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${origin(g)}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 /** The bytes as sent (fetch would undo the content encoding). */
 function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -64,7 +71,8 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ headers
     }).on('error', reject);
   });
 }
-const code = async (res: Response) => ((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code;
+const code = async (res: Response) =>
+  ((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code;
 
 beforeAll(async () => {
   auth = await startAuthServer({ port: 0, logger });
@@ -74,9 +82,17 @@ beforeAll(async () => {
   unreachableAuth = await startGateway(loadGatewayConfig({ ...base, AUTH_ISSUER: 'http://127.0.0.1:9' }), { logger });
   // Production requires REDIS_URL; the shared cache plays no part here, so an in-memory one stands in for it.
   productionCache = await openSharedCache({ logger });
-  const production = { ...base, PROFILE: 'production', INTERNAL_AUTH_SECRET: PRODUCTION_SECRET, REDIS_URL: 'redis://127.0.0.1:9' };
+  const production = {
+    ...base,
+    PROFILE: 'production',
+    INTERNAL_AUTH_SECRET: PRODUCTION_SECRET,
+    REDIS_URL: 'redis://127.0.0.1:9',
+  };
   productionOff = await startGateway(loadGatewayConfig(production), { logger, cache: productionCache });
-  productionOn = await startGateway(loadGatewayConfig({ ...production, GATEWAY_EXPLORER: 'on' }), { logger, cache: productionCache });
+  productionOn = await startGateway(loadGatewayConfig({ ...production, GATEWAY_EXPLORER: 'on' }), {
+    logger,
+    cache: productionCache,
+  });
 });
 
 afterAll(async () => {
@@ -92,7 +108,8 @@ describe('the explorer page (sandbox profile, on by default)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = res.headers.get('content-security-policy') ?? '';
-    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) expect(csp).toContain(directive);
+    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"])
+      expect(csp).toContain(directive);
     expect(csp).not.toMatch(/unsafe-eval|https?:/);
     const html = await res.text();
     expect(html).toContain('data-sandbox-panel="on"');
@@ -105,7 +122,14 @@ describe('the explorer page (sandbox profile, on by default)', () => {
   it('serves every script and stylesheet the page names, compressed, with validators; vendor bundles by version, for good', async () => {
     const html = await (await get(sandbox, '/')).text();
     const assets = [...html.matchAll(/(?:src|href)="\.(\/explorer\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
-    expect(assets).toEqual(expect.arrayContaining(['/explorer/app.js', '/explorer/explorer.css', expect.stringMatching(/^\/explorer\/vendor\/graphiql-4\.\d+\.\d+\.js$/), expect.stringMatching(/^\/explorer\/vendor\/react-18\./)]));
+    expect(assets).toEqual(
+      expect.arrayContaining([
+        '/explorer/app.js',
+        '/explorer/explorer.css',
+        expect.stringMatching(/^\/explorer\/vendor\/graphiql-4\.\d+\.\d+\.js$/),
+        expect.stringMatching(/^\/explorer\/vendor\/react-18\./),
+      ]),
+    );
     for (const path of assets) {
       const plain = await get(sandbox, path);
       expect(plain.status, path).toBe(200);
@@ -116,7 +140,9 @@ describe('the explorer page (sandbox profile, on by default)', () => {
       expect(zipped.body.length, path).toBeLessThan(body.length);
       const etag = plain.headers.get('etag')!;
       expect((await get(sandbox, path, { 'if-none-match': etag })).status, path).toBe(304);
-      expect(plain.headers.get('cache-control'), path).toBe(path.includes('/vendor/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      expect(plain.headers.get('cache-control'), path).toBe(
+        path.includes('/vendor/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
       expect(body.toString('utf8')).not.toContain('sourceMappingURL');
     }
   });
@@ -125,7 +151,10 @@ describe('the explorer page (sandbox profile, on by default)', () => {
     const browser = await get(sandbox, '/graphql', { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
     expect(browser.status).toBe(302);
     expect(browser.headers.get('location')).toBe('./');
-    const withQuery = await get(sandbox, '/graphql?query=%7B__typename%7D', { accept: 'text/html, application/json', 'apollo-require-preflight': 'true' });
+    const withQuery = await get(sandbox, '/graphql?query=%7B__typename%7D', {
+      accept: 'text/html, application/json',
+      'apollo-require-preflight': 'true',
+    });
     expect(withQuery.status).toBe(200);
     expect(await withQuery.json()).toEqual({ data: { __typename: 'Query' } });
   });
@@ -133,7 +162,9 @@ describe('the explorer page (sandbox profile, on by default)', () => {
   it('serves the requirements of every field, the schema with them in its descriptions, and the examples', async () => {
     const requirements = (await (await get(sandbox, '/explorer/requirements.json')).json()) as RequirementsDocument;
     expect(requirements.problems).toEqual([]);
-    const introspection = (await (await get(sandbox, '/explorer/schema.json')).json()) as { data: graphql.IntrospectionQuery };
+    const introspection = (await (await get(sandbox, '/explorer/schema.json')).json()) as {
+      data: graphql.IntrospectionQuery;
+    };
     const schema = graphql.buildClientSchema(introspection.data);
     const coordinates = Object.values(schema.getTypeMap())
       .filter((t): t is graphql.GraphQLObjectType => graphql.isObjectType(t) && !t.name.startsWith('__'))
@@ -157,9 +188,20 @@ describe('the explorer page (sandbox profile, on by default)', () => {
     const res = await get(sandbox, '/explorer/caller', { authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(await res.json()).toEqual({ clientId: 'web-app', customerId: ALICE, scopes: ['accounts:read'], kind: 'customer', grants: null, consentedAccounts: null });
+    expect(await res.json()).toEqual({
+      clientId: 'web-app',
+      customerId: ALICE,
+      scopes: ['accounts:read'],
+      kind: 'customer',
+      grants: null,
+      consentedAccounts: null,
+    });
     const none = await get(sandbox, '/explorer/caller');
-    expect([none.status, none.headers.get('www-authenticate'), await code(none)]).toEqual([401, 'Bearer', 'UNAUTHENTICATED']);
+    expect([none.status, none.headers.get('www-authenticate'), await code(none)]).toEqual([
+      401,
+      'Bearer',
+      'UNAUTHENTICATED',
+    ]);
     const forged = await get(sandbox, '/explorer/caller', { authorization: `Bearer ${token.slice(0, -4)}AAAA` });
     expect([forged.status, await code(forged)]).toEqual([401, 'UNAUTHENTICATED']);
   });
@@ -178,16 +220,27 @@ describe('the sandbox token panel', () => {
   it('lists the seeded customers and client apps from the sandbox authorization server, without secrets', async () => {
     const res = await get(sandbox, '/explorer/sandbox/world');
     expect(res.status).toBe(200);
-    const world = (await res.json()) as { customers: { customerId: string }[]; clients: { clientId: string; kind: string; allowedScopes: string[] }[] };
+    const world = (await res.json()) as {
+      customers: { customerId: string }[];
+      clients: { clientId: string; kind: string; allowedScopes: string[] }[];
+    };
     expect(world.customers.map((c) => c.customerId)).toEqual(SANDBOX_CUSTOMERS.map((c) => c.customerId));
-    expect(world.clients).toEqual(SANDBOX_CLIENTS.map((c) => expect.objectContaining({ clientId: c.clientId, kind: c.kind, allowedScopes: c.allowedScopes })));
+    expect(world.clients).toEqual(
+      SANDBOX_CLIENTS.map((c) =>
+        expect.objectContaining({ clientId: c.clientId, kind: c.kind, allowedScopes: c.allowedScopes }),
+      ),
+    );
     const text = JSON.stringify(world);
     for (const c of SANDBOX_CLIENTS) expect(text).not.toContain(c.clientSecret);
     expect(text).not.toMatch(/secret|accessToken|psuId/i);
   });
 
   it('gets a token with one request, which the gateway accepts', async () => {
-    const res = await postJson(sandbox, '/explorer/sandbox/token', { customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] });
+    const res = await postJson(sandbox, '/explorer/sandbox/token', {
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: ['accounts:read', 'identity:read'],
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { access_token: string; scope: string; token_type: string };
     expect(body).toMatchObject({ token_type: 'Bearer', scope: 'accounts:read identity:read' });
@@ -196,13 +249,29 @@ describe('the sandbox token panel', () => {
   });
 
   it("passes on the authorization server's refusal, and refuses what is not a JSON token request", async () => {
-    const refused = await postJson(sandbox, '/explorer/sandbox/token', { customerId: ALICE, clientId: 'budgetly', scopes: ['pii:read'] });
+    const refused = await postJson(sandbox, '/explorer/sandbox/token', {
+      customerId: ALICE,
+      clientId: 'budgetly',
+      scopes: ['pii:read'],
+    });
     expect(refused.status).toBe(400);
     const body = (await refused.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
-    expect(body.errors[0]).toMatchObject({ message: 'scope not allowed for budgetly: pii:read', extensions: { code: 'TOKEN_REFUSED', oauthError: 'invalid_scope' } });
-    expect((await postJson(sandbox, '/explorer/sandbox/token', { clientId: 'web-app', scopes: 'all' })).status).toBe(400);
-    expect(await code(await postJson(sandbox, '/explorer/sandbox/token', { clientId: 7, scopes: [] }))).toBe('BAD_USER_INPUT');
-    const form = await postJson(sandbox, '/explorer/sandbox/token', 'clientId=web-app', 'application/x-www-form-urlencoded');
+    expect(body.errors[0]).toMatchObject({
+      message: 'scope not allowed for budgetly: pii:read',
+      extensions: { code: 'TOKEN_REFUSED', oauthError: 'invalid_scope' },
+    });
+    expect((await postJson(sandbox, '/explorer/sandbox/token', { clientId: 'web-app', scopes: 'all' })).status).toBe(
+      400,
+    );
+    expect(await code(await postJson(sandbox, '/explorer/sandbox/token', { clientId: 7, scopes: [] }))).toBe(
+      'BAD_USER_INPUT',
+    );
+    const form = await postJson(
+      sandbox,
+      '/explorer/sandbox/token',
+      'clientId=web-app',
+      'application/x-www-form-urlencoded',
+    );
     expect([form.status, await code(form)]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
     expect(await code(await postJson(sandbox, '/explorer/sandbox/token', '{"clientId":'))).toBe('BAD_REQUEST');
   });
@@ -210,7 +279,11 @@ describe('the sandbox token panel', () => {
   it('says so when the sandbox authorization server does not answer', async () => {
     const world = await get(unreachableAuth, '/explorer/sandbox/world');
     expect([world.status, await code(world)]).toEqual([502, 'SANDBOX_AUTH_UNAVAILABLE']);
-    const token = await postJson(unreachableAuth, '/explorer/sandbox/token', { customerId: ALICE, clientId: 'web-app', scopes: [] });
+    const token = await postJson(unreachableAuth, '/explorer/sandbox/token', {
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: [],
+    });
     expect([token.status, await code(token)]).toEqual([502, 'SANDBOX_AUTH_UNAVAILABLE']);
   });
 
@@ -227,7 +300,14 @@ describe('the sandbox token panel', () => {
 
 describe('the production profile', () => {
   it('has no explorer unless configured on: / and every explorer path are 404, and /graphql shows no landing page', async () => {
-    for (const path of ['/', '/explorer/app.js', '/explorer/requirements.json', '/explorer/sandbox.js', '/explorer/sandbox/world', '/explorer/caller']) {
+    for (const path of [
+      '/',
+      '/explorer/app.js',
+      '/explorer/requirements.json',
+      '/explorer/sandbox.js',
+      '/explorer/sandbox/world',
+      '/explorer/caller',
+    ]) {
       const res = await get(productionOff, path);
       expect([path, res.status, await code(res)]).toEqual([path, 404, 'NOT_FOUND']);
     }
@@ -243,8 +323,13 @@ describe('the production profile', () => {
     const html = await page.text();
     expect(html).toContain('data-sandbox-panel="off"');
     expect(html).not.toContain('sandbox.js');
-    for (const path of ['/explorer/sandbox.js', '/explorer/sandbox/world']) expect((await get(productionOn, path)).status, path).toBe(404);
-    const mint = await postJson(productionOn, '/explorer/sandbox/token', { customerId: ALICE, clientId: 'web-app', scopes: [] });
+    for (const path of ['/explorer/sandbox.js', '/explorer/sandbox/world'])
+      expect((await get(productionOn, path)).status, path).toBe(404);
+    const mint = await postJson(productionOn, '/explorer/sandbox/token', {
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: [],
+    });
     expect([mint.status, await code(mint)]).toEqual([404, 'NOT_FOUND']);
     // Introspection stays off on /graphql; the explorer's docs come from its own route.
     expect((await get(productionOn, '/explorer/schema.json')).status).toBe(200);

@@ -4,7 +4,16 @@ import { parse } from 'graphql';
 import type { RunningGateway } from '../../gateway/server.ts';
 import { principalFromClaims } from '../../gateway/authentication.ts';
 import { selectsOnlyPublicFields } from '../../gateway/authorization.ts';
-import { ALICE, AUDIENCE, gql, hasStackTrace, ISSUER, startToyGateway, type LocalJwks, type ToyGateway } from './helpers.ts';
+import {
+  ALICE,
+  AUDIENCE,
+  gql,
+  hasStackTrace,
+  ISSUER,
+  startToyGateway,
+  type LocalJwks,
+  type ToyGateway,
+} from './helpers.ts';
 
 let fixture: ToyGateway;
 let jwks: LocalJwks;
@@ -44,15 +53,26 @@ describe('gateway authentication', () => {
     const res = await gql(gateway.url, WHOAMI, { token });
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data).toEqual({ whoami: { customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] } });
+    expect(res.body.data).toEqual({
+      whoami: { customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] },
+    });
     const seen = toys.users.seen.at(-1)!;
-    expect(seen.principal).toEqual({ customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] });
+    expect(seen.principal).toEqual({
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: ['accounts:read', 'identity:read'],
+    });
     // The client's bearer token itself never travels to the subgraph.
     expect(seen.headers.authorization).toBeUndefined();
   });
 
   it('gives a client_credentials token no customer', async () => {
-    const token = await jwks.sign({ sub: 'reconciler', client_id: 'reconciler', scope: 'payments:read', gty: 'client_credentials' });
+    const token = await jwks.sign({
+      sub: 'reconciler',
+      client_id: 'reconciler',
+      scope: 'payments:read',
+      gty: 'client_credentials',
+    });
     const res = await gql(gateway.url, WHOAMI, { token });
     expect(res.body.data).toEqual({ whoami: { customerId: null, clientId: 'reconciler', scopes: ['payments:read'] } });
   });
@@ -65,7 +85,11 @@ describe('gateway authentication', () => {
   it('ignores a token in the query string', async () => {
     const token = await jwks.sign();
     const before = subgraphCalls();
-    const res = await fetch(`${gateway.url}?access_token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: WHOAMI }) });
+    const res = await fetch(`${gateway.url}?access_token=${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: WHOAMI }),
+    });
     const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
     expect(res.status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -96,7 +120,8 @@ describe('gateway authentication', () => {
       const now = Math.floor(Date.now() / 1000);
       await expectUnauthenticated(await jwks.sign({}, { iat: now + 600, expiresIn: now + 900 }));
     });
-    it('DPoP-bound token sent as a bearer token', async () => expectUnauthenticated(await jwks.sign({ cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } })));
+    it('DPoP-bound token sent as a bearer token', async () =>
+      expectUnauthenticated(await jwks.sign({ cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } })));
     it('wrong audience', async () => expectUnauthenticated(await jwks.sign({ aud: 'https://someone-else.example' })));
     it('wrong issuer', async () => expectUnauthenticated(await jwks.sign({ iss: 'https://evil.example' })));
     it('no sub', async () => {
@@ -112,7 +137,9 @@ describe('gateway authentication', () => {
     it('alg none', async () => {
       const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }));
       const now = Math.floor(Date.now() / 1000);
-      const payload = base64url.encode(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: ALICE, client_id: 'web-app', iat: now, exp: now + 300 }));
+      const payload = base64url.encode(
+        JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: ALICE, client_id: 'web-app', iat: now, exp: now + 300 }),
+      );
       await expectUnauthenticated(`${header}.${payload}.`);
     });
     it('HS256 (symmetric) even with a matching kid', async () => {
@@ -140,17 +167,30 @@ describe('gateway authentication', () => {
       const forged = base64url.encode(JSON.stringify({ ...claims, sub: 'cus_dlmblpad2mvahd62midhwuwg7j' }));
       await expectUnauthenticated(`${h}.${forged}.${s}`);
     });
-    it('not a bearer token', async () => expectUnauthenticated(undefined, { authorization: 'Basic d2ViLWFwcDpzZWNyZXQ=' }));
+    it('not a bearer token', async () =>
+      expectUnauthenticated(undefined, { authorization: 'Basic d2ViLWFwcDpzZWNyZXQ=' }));
     it('garbage', async () => expectUnauthenticated('not-a-jwt'));
   });
 });
 
 describe('principalFromClaims', () => {
   it('takes the customer from sub only when it is a customer id', () => {
-    expect(principalFromClaims({ sub: ALICE, client_id: 'web-app', scope: 'a  b' })).toEqual({ customerId: ALICE, clientId: 'web-app', scopes: ['a', 'b'] });
-    expect(principalFromClaims({ sub: 'ops-console', client_id: 'ops-console', scope: 'audit:read' })?.customerId).toBeNull();
-    expect(principalFromClaims({ sub: ALICE, client_id: 'reconciler', grant_type: 'client_credentials' })?.customerId).toBeNull();
-    expect(principalFromClaims({ sub: ALICE, azp: 'mobile-app' })).toEqual({ customerId: ALICE, clientId: 'mobile-app', scopes: [] });
+    expect(principalFromClaims({ sub: ALICE, client_id: 'web-app', scope: 'a  b' })).toEqual({
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: ['a', 'b'],
+    });
+    expect(
+      principalFromClaims({ sub: 'ops-console', client_id: 'ops-console', scope: 'audit:read' })?.customerId,
+    ).toBeNull();
+    expect(
+      principalFromClaims({ sub: ALICE, client_id: 'reconciler', grant_type: 'client_credentials' })?.customerId,
+    ).toBeNull();
+    expect(principalFromClaims({ sub: ALICE, azp: 'mobile-app' })).toEqual({
+      customerId: ALICE,
+      clientId: 'mobile-app',
+      scopes: [],
+    });
     expect(principalFromClaims({ sub: ALICE })).toBeNull();
   });
 });

@@ -15,7 +15,17 @@ import { scaled } from '../support/time.ts';
  */
 const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-const ALL_CUSTOMER_SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'payments:write', 'identity:read', 'pii:read', 'consents:read', 'consents:write'];
+const ALL_CUSTOMER_SCOPES = [
+  'accounts:read',
+  'balances:read',
+  'transactions:read',
+  'payments:read',
+  'payments:write',
+  'identity:read',
+  'pii:read',
+  'consents:read',
+  'consents:write',
+];
 
 let platform: RunningPlatform;
 let subgraphUrls: string[];
@@ -24,14 +34,19 @@ const subgraphCalls: { url: string; operationName: string }[] = [];
 const realFetch = globalThis.fetch;
 
 beforeAll(async () => {
-  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+  platform = await startPlatform({
+    ports: 'free',
+    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' },
+    logger,
+  });
   subgraphUrls = [platform.urls.identity, platform.urls.accounts, platform.urls.payments, platform.urls.consents];
   globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (subgraphUrls.some((s) => url.startsWith(s)) && typeof init?.body === 'string') {
       let operationName = '';
       try {
-        const body = JSON.parse(init.body) as { operationName?: string; query?: string } | { operationName?: string; query?: string }[];
+        const body = JSON.parse(init.body) as
+          { operationName?: string; query?: string } | { operationName?: string; query?: string }[];
         const first = Array.isArray(body) ? body[0] : body;
         operationName = first?.operationName ?? /^\s*(?:query|mutation)\s+(\w+)/.exec(first?.query ?? '')?.[1] ?? '';
       } catch {
@@ -60,7 +75,11 @@ function dataCallsSince(mark: number): { url: string; operationName: string }[] 
 describe('pre-execution authorization (live gateway)', () => {
   it('serves the dashboard to the customer through a first-party app', async () => {
     const t = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
-    const res = await gql(platform.gatewayUrl, '{ me { id displayName email accounts { id name currentBalance { amount { amount currency } } } } }', { token: t });
+    const res = await gql(
+      platform.gatewayUrl,
+      '{ me { id displayName email accounts { id name currentBalance { amount { amount currency } } } } }',
+      { token: t },
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toMatchObject({ me: { id: ALICE, displayName: 'Alice' } });
   });
@@ -68,20 +87,32 @@ describe('pre-execution authorization (live gateway)', () => {
   it('refuses an operation that selects a field without its scope, names the field and the scope, and calls no subgraph', async () => {
     const t = await token({ customerId: ALICE, clientId: 'web-app', scopes: ['identity:read', 'accounts:read'] });
     const mark = subgraphCalls.length;
-    const res = await gql(platform.gatewayUrl, 'query Q { me { displayName ...F } } fragment F on Customer { email accounts { identification { value } } }', { token: t });
+    const res = await gql(
+      platform.gatewayUrl,
+      'query Q { me { displayName ...F } } fragment F on Customer { email accounts { identification { value } } }',
+      { token: t },
+    );
     expect(res.body.data ?? null).toBeNull();
     expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const denied = res.body.errors?.[0]?.extensions?.denied as { field: string; missingScopes?: string[] }[];
-    expect(denied.map((d) => d.field).sort()).toEqual(['AccountIdentification.value', 'Account.identification', 'Customer.email'].sort());
+    expect(denied.map((d) => d.field).sort()).toEqual(
+      ['AccountIdentification.value', 'Account.identification', 'Customer.email'].sort(),
+    );
     expect(denied.every((d) => d.missingScopes?.includes('pii:read'))).toBe(true);
     expect(hasStackTrace(res.raw)).toBe(false);
     expect(subgraphCalls.length - mark).toBe(0);
   });
 
   it('refuses a third party without the consented permission before any data subgraph is called', async () => {
-    const t = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'identity:read', 'payments:read'] });
+    const t = await token({
+      customerId: ALICE,
+      clientId: 'budgetly',
+      scopes: ['accounts:read', 'identity:read', 'payments:read'],
+    });
     const mark = subgraphCalls.length;
-    const res = await gql(platform.gatewayUrl, '{ me { displayName payments { edges { node { id } } } } }', { token: t });
+    const res = await gql(platform.gatewayUrl, '{ me { displayName payments { edges { node { id } } } } }', {
+      token: t,
+    });
     expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const denied = res.body.errors?.[0]?.extensions?.denied as { field: string; missingConsent?: string }[];
     expect(denied.find((d) => d.field === 'Customer.displayName')?.missingConsent).toBe('IDENTITY');
@@ -90,10 +121,21 @@ describe('pre-execution authorization (live gateway)', () => {
   });
 
   it('shows a third party only the accounts its consent covers', async () => {
-    const t = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'balances:read', 'transactions:read', 'consents:read'] });
-    const res = await gql(platform.gatewayUrl, '{ me { accounts { id name currentBalance { type } } consents { id accounts { id } } } }', { token: t });
+    const t = await token({
+      customerId: ALICE,
+      clientId: 'budgetly',
+      scopes: ['accounts:read', 'balances:read', 'transactions:read', 'consents:read'],
+    });
+    const res = await gql(
+      platform.gatewayUrl,
+      '{ me { accounts { id name currentBalance { type } } consents { id accounts { id } } } }',
+      { token: t },
+    );
     expect(res.body.errors).toBeUndefined();
-    const me = res.body.data?.me as { accounts: { id: string }[]; consents: { id: string; accounts: { id: string }[] }[] };
+    const me = res.body.data?.me as {
+      accounts: { id: string }[];
+      consents: { id: string; accounts: { id: string }[] }[];
+    };
     expect(me.accounts).toHaveLength(1);
     expect(me.consents.map((c) => c.id)).toEqual([SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised]);
     expect(me.consents[0]?.accounts.map((a) => a.id)).toEqual(me.accounts.map((a) => a.id));
@@ -103,16 +145,34 @@ describe('pre-execution authorization (live gateway)', () => {
 describe('per-object consent coverage (live gateway)', () => {
   it('lets a third party read a transaction by id only on an account its consent covers for TRANSACTIONS; other ids look like unknown ones', async () => {
     const web = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
-    const listed = await gql(platform.gatewayUrl, '{ me { accounts { id transactions(first: 1) { edges { node { id } } } } } }', { token: web });
-    const accounts = (listed.body.data?.me as { accounts: { id: string; transactions: { edges: { node: { id: string } }[] } | null }[] }).accounts;
-    const consent = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { accounts { id } } }', { token: web, variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised } });
+    const listed = await gql(
+      platform.gatewayUrl,
+      '{ me { accounts { id transactions(first: 1) { edges { node { id } } } } } }',
+      { token: web },
+    );
+    const accounts = (
+      listed.body.data?.me as { accounts: { id: string; transactions: { edges: { node: { id: string } }[] } | null }[] }
+    ).accounts;
+    const consent = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { accounts { id } } }', {
+      token: web,
+      variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised },
+    });
     const covered = new Set((consent.body.data?.consent as { accounts: { id: string }[] }).accounts.map((a) => a.id));
     const coveredTxn = accounts.find((a) => covered.has(a.id))?.transactions?.edges[0]?.node.id;
-    const otherTxn = accounts.find((a) => !covered.has(a.id) && a.transactions?.edges.length)?.transactions?.edges[0]?.node.id;
+    const otherTxn = accounts.find((a) => !covered.has(a.id) && a.transactions?.edges.length)?.transactions?.edges[0]
+      ?.node.id;
     expect(coveredTxn).toBeDefined();
     expect(otherTxn).toBeDefined();
-    const budgetly = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'transactions:read'] });
-    const read = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { transaction(id: $id) { id account { id } } }', { token: budgetly, variables: { id } });
+    const budgetly = await token({
+      customerId: ALICE,
+      clientId: 'budgetly',
+      scopes: ['accounts:read', 'transactions:read'],
+    });
+    const read = (id: string) =>
+      gql(platform.gatewayUrl, 'query($id: ID!) { transaction(id: $id) { id account { id } } }', {
+        token: budgetly,
+        variables: { id },
+      });
     const ok = await read(coveredTxn!);
     expect(ok.body.errors).toBeUndefined();
     expect(ok.body.data?.transaction).toMatchObject({ id: coveredTxn });
@@ -122,7 +182,11 @@ describe('per-object consent coverage (live gateway)', () => {
     expect(other.body).toEqual(unknown.body);
     // Accounts by id: the covered one reads, another of Alice's is refused like an unknown one.
     const otherAccount = accounts.find((a) => !covered.has(a.id))!.id;
-    const account = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { account(id: $id) { id name } }', { token: budgetly, variables: { id } });
+    const account = (id: string) =>
+      gql(platform.gatewayUrl, 'query($id: ID!) { account(id: $id) { id name } }', {
+        token: budgetly,
+        variables: { id },
+      });
     expect((await account([...covered][0]!)).body.errors).toBeUndefined();
     const refused = await account(otherAccount);
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -133,9 +197,16 @@ describe('per-object consent coverage (live gateway)', () => {
 describe('payments for a third party: only those debiting an account a PAYMENTS_INITIATION consent covers (live gateway)', () => {
   it('shows the payments of the covered debtor account, none without coverage, and a denied payment like an unknown one', async () => {
     const web = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
-    const own = await gql(platform.gatewayUrl, '{ me { accounts { id } payments(first: 100) { edges { node { id debtorAccount { id } } } } } }', { token: web });
+    const own = await gql(
+      platform.gatewayUrl,
+      '{ me { accounts { id } payments(first: 100) { edges { node { id debtorAccount { id } } } } } }',
+      { token: web },
+    );
     expect(own.body.errors).toBeUndefined();
-    const me = own.body.data?.me as { accounts: { id: string }[]; payments: { edges: { node: { id: string; debtorAccount: { id: string } } }[] } };
+    const me = own.body.data?.me as {
+      accounts: { id: string }[];
+      payments: { edges: { node: { id: string; debtorAccount: { id: string } } }[] };
+    };
     const payments = me.payments.edges.map((e) => e.node);
     expect(payments.length).toBeGreaterThan(1);
     const debtor = payments[0]!.debtorAccount.id;
@@ -144,22 +215,44 @@ describe('payments for a third party: only those debiting an account a PAYMENTS_
     expect(notDebtor).toBeDefined();
 
     /** TaxPal asks Alice for PAYMENTS_INITIATION and she grants it for `accountId`; returns the consent id. */
-    const taxpalAdmin = await token({ customerId: ALICE, clientId: 'taxpal', scopes: ['consents:read', 'consents:write'] });
+    const taxpalAdmin = await token({
+      customerId: ALICE,
+      clientId: 'taxpal',
+      scopes: ['consents:read', 'consents:write'],
+    });
     const grant = async (accountId: string): Promise<string> => {
-      const requested = await gql(platform.gatewayUrl, 'mutation { requestConsent(input: { permissions: [PAYMENTS_INITIATION] }) { id } }', { token: taxpalAdmin });
+      const requested = await gql(
+        platform.gatewayUrl,
+        'mutation { requestConsent(input: { permissions: [PAYMENTS_INITIATION] }) { id } }',
+        { token: taxpalAdmin },
+      );
       expect(requested.body.errors).toBeUndefined();
       const id = (requested.body.data?.requestConsent as { id: string }).id;
-      const authorised = await gql(platform.gatewayUrl, 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }', { token: web, variables: { id, a: [accountId] } });
+      const authorised = await gql(
+        platform.gatewayUrl,
+        'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }',
+        { token: web, variables: { id, a: [accountId] } },
+      );
       expect(authorised.body.data?.authoriseConsent).toEqual({ status: 'AUTHORISED' });
       return id;
     };
     const revoke = async (id: string) => {
-      const revoked = await gql(platform.gatewayUrl, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', { token: web, variables: { id } });
+      const revoked = await gql(platform.gatewayUrl, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', {
+        token: web,
+        variables: { id },
+      });
       expect(revoked.body.data?.revokeConsent).toEqual({ status: 'REVOKED' });
     };
     const taxpal = await token({ customerId: ALICE, clientId: 'taxpal', scopes: ['payments:read'] });
-    const list = (query = '{ me { payments(first: 100) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } } }') => gql(platform.gatewayUrl, query, { token: taxpal });
-    const byId = (id: string) => gql(platform.gatewayUrl, 'query($id: ID!) { payment(id: $id) { id status amount { amount } creditor { name } } }', { token: taxpal, variables: { id } });
+    const list = (
+      query = '{ me { payments(first: 100) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } } }',
+    ) => gql(platform.gatewayUrl, query, { token: taxpal });
+    const byId = (id: string) =>
+      gql(
+        platform.gatewayUrl,
+        'query($id: ID!) { payment(id: $id) { id status amount { amount } creditor { name } } }',
+        { token: taxpal, variables: { id } },
+      );
 
     // A consent granting PAYMENTS_INITIATION for an account no payment debits: no payment at all.
     const uncovered = await grant(notDebtor!);
@@ -167,7 +260,8 @@ describe('payments for a third party: only those debiting an account a PAYMENTS_
     const mark = subgraphCalls.length;
     const none = await list();
     expect(none.body.errors).toBeUndefined();
-    const noneEdges = (none.body.data?.me as { payments: { edges: unknown[]; pageInfo: { endCursor: string | null } } }).payments;
+    const noneEdges = (none.body.data?.me as { payments: { edges: unknown[]; pageInfo: { endCursor: string | null } } })
+      .payments;
     expect(noneEdges.edges).toEqual([]);
     expect(noneEdges.pageInfo.endCursor).toBeNull();
     // The payments subgraph already filtered by the signed consent scope, so the gateway's
@@ -187,28 +281,35 @@ describe('payments for a third party: only those debiting an account a PAYMENTS_
     const covered = await grant(debtor);
     const some = await list();
     expect(some.body.errors).toBeUndefined();
-    const seen = (some.body.data?.me as { payments: { edges: { node: { id: string } }[] } }).payments.edges.map((e) => e.node.id);
+    const seen = (some.body.data?.me as { payments: { edges: { node: { id: string } }[] } }).payments.edges.map(
+      (e) => e.node.id,
+    );
     expect(seen.sort()).toEqual([...debiting].sort());
     // Also when the query does not select the payment id (the gateway still knows which payment an edge is).
     const withoutIds = await list('{ me { payments(first: 100) { edges { node { status } } } } }');
     expect(withoutIds.body.errors).toBeUndefined();
-    expect((withoutIds.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(debiting.length);
+    expect((withoutIds.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(
+      debiting.length,
+    );
     const read = await byId(debiting[0]!);
     expect(read.body.errors).toBeUndefined();
     expect(read.body.data?.payment).toMatchObject({ id: debiting[0] });
     await revoke(covered);
 
     // The first-party app is unaffected.
-    const after = await gql(platform.gatewayUrl, '{ me { payments(first: 100) { edges { node { id } } } } }', { token: web });
+    const after = await gql(platform.gatewayUrl, '{ me { payments(first: 100) { edges { node { id } } } } }', {
+      token: web,
+    });
     expect((after.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(payments.length);
   });
 });
 
-describe('enumeration: Alice tries every id of Ben\'s objects through every path', () => {
-  it('gets nothing of Ben\'s back and changes nothing of Ben\'s', async () => {
+describe("enumeration: Alice tries every id of Ben's objects through every path", () => {
+  it("gets nothing of Ben's back and changes nothing of Ben's", async () => {
     const ben = await token({ customerId: BEN, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
     const alice = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
-    const benView = '{ me { id displayName email accounts { id transactions(first: 10) { edges { node { id } } } } payments(first: 50) { edges { node { id status } } } consents { id status accounts { id } } } }';
+    const benView =
+      '{ me { id displayName email accounts { id transactions(first: 10) { edges { node { id } } } } payments(first: 50) { edges { node { id status } } } consents { id status accounts { id } } } }';
     const before = await gql(platform.gatewayUrl, benView, { token: ben });
     expect(before.body.errors).toBeUndefined();
     const me = before.body.data?.me as {
@@ -225,27 +326,60 @@ describe('enumeration: Alice tries every id of Ben\'s objects through every path
     expect(consentIds).toContain(SANDBOX_CONSENT_IDS.benBudgetlyAwaiting);
 
     // Alice's own awaiting consent (requested by a third party), to try authorising it over Ben's accounts.
-    const budgetly = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['consents:write', 'consents:read'] });
-    const requested = await gql(platform.gatewayUrl, 'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id status } }', { token: budgetly });
+    const budgetly = await token({
+      customerId: ALICE,
+      clientId: 'budgetly',
+      scopes: ['consents:write', 'consents:read'],
+    });
+    const requested = await gql(
+      platform.gatewayUrl,
+      'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id status } }',
+      { token: budgetly },
+    );
     expect(requested.body.errors).toBeUndefined();
     const aliceAwaiting = (requested.body.data?.requestConsent as { id: string }).id;
 
     const attempts: { query: string; variables?: Record<string, unknown> }[] = [
-      { query: 'query($id: ID!) { customer(id: $id) { id displayName email accounts { id } consents { id } payments { edges { node { id } } } } }', variables: { id: BEN } },
+      {
+        query:
+          'query($id: ID!) { customer(id: $id) { id displayName email accounts { id } consents { id } payments { edges { node { id } } } } }',
+        variables: { id: BEN },
+      },
       ...accountIds.flatMap((id) => [
-        { query: 'query($id: ID!) { account(id: $id) { id name holder { id } balances { type } transactions(first: 5) { edges { node { id } } } } }', variables: { id } },
+        {
+          query:
+            'query($id: ID!) { account(id: $id) { id name holder { id } balances { type } transactions(first: 5) { edges { node { id } } } } }',
+          variables: { id },
+        },
         { query: 'query($id: ID!) { account(id: $id) { id identification { value } } }', variables: { id } },
       ]),
-      ...transactionIds.map((id) => ({ query: 'query($id: ID!) { transaction(id: $id) { id amount { amount } account { id name } } }', variables: { id } })),
-      ...paymentIds.map((id) => ({ query: 'query($id: ID!) { payment(id: $id) { id status debtorAccount { id name } creditor { name } } }', variables: { id } })),
+      ...transactionIds.map((id) => ({
+        query: 'query($id: ID!) { transaction(id: $id) { id amount { amount } account { id name } } }',
+        variables: { id },
+      })),
+      ...paymentIds.map((id) => ({
+        query: 'query($id: ID!) { payment(id: $id) { id status debtorAccount { id name } creditor { name } } }',
+        variables: { id },
+      })),
       ...consentIds.flatMap((id) => [
-        { query: 'query($id: ID!) { consent(id: $id) { id status customer { id displayName } accounts { id name holder { id displayName } } client { id } history { actor } } }', variables: { id } },
+        {
+          query:
+            'query($id: ID!) { consent(id: $id) { id status customer { id displayName } accounts { id name holder { id displayName } } client { id } history { actor } } }',
+          variables: { id },
+        },
         { query: 'mutation($id: ID!) { revokeConsent(id: $id) { id status } }', variables: { id } },
         { query: 'mutation($id: ID!) { rejectConsent(id: $id) { id status } }', variables: { id } },
-        { query: 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }', variables: { id, a: accountIds } },
+        {
+          query:
+            'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }',
+          variables: { id, a: accountIds },
+        },
       ]),
       // Alice's own consent over Ben's accounts: refused at the gateway (authoriseConsent account ownership).
-      { query: 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }', variables: { id: aliceAwaiting, a: accountIds } },
+      {
+        query: 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { id status } }',
+        variables: { id: aliceAwaiting, a: accountIds },
+      },
       // Nested: Alice's own objects never lead to Ben's.
       { query: '{ me { consents { accounts { id holder { id } } customer { id } } accounts { holder { id } } } }' },
     ];
@@ -255,16 +389,23 @@ describe('enumeration: Alice tries every id of Ben\'s objects through every path
       const res = await gql(platform.gatewayUrl, attempt.query, { token: alice, variables: attempt.variables });
       expect(hasStackTrace(res.raw)).toBe(false);
       const data = JSON.stringify(res.body.data ?? null);
-      for (const secret of benSecrets) if (data.includes(secret)) leaks.push(`${attempt.query} ${JSON.stringify(attempt.variables)} returned ${secret}`);
+      for (const secret of benSecrets)
+        if (data.includes(secret))
+          leaks.push(`${attempt.query} ${JSON.stringify(attempt.variables)} returned ${secret}`);
     }
-    console.info(`enumeration: ${attempts.length} attempts on ${benSecrets.length - 3} of Ben's ids, ${leaks.length} leaks`);
+    console.info(
+      `enumeration: ${attempts.length} attempts on ${benSecrets.length - 3} of Ben's ids, ${leaks.length} leaks`,
+    );
     expect(leaks).toEqual([]);
     expect(attempts.length).toBeGreaterThan(10);
 
     // Nothing of Ben's changed, and Alice's consent was not authorised over Ben's accounts.
     const after = await gql(platform.gatewayUrl, benView, { token: ben });
     expect((after.body.data?.me as { consents: unknown }).consents).toEqual(me.consents);
-    const mine = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { status accounts { id } } }', { token: alice, variables: { id: aliceAwaiting } });
+    const mine = await gql(platform.gatewayUrl, 'query($id: ID!) { consent(id: $id) { status accounts { id } } }', {
+      token: alice,
+      variables: { id: aliceAwaiting },
+    });
     expect(mine.body.data?.consent).toEqual({ status: 'AWAITING_AUTHORISATION', accounts: [] });
   });
 });
@@ -288,9 +429,16 @@ describe('revocation on two gateway replicas sharing REDIS_URL', () => {
       PAYMENTS_SUBGRAPH_URL: platform.urls.payments,
       CONSENTS_SUBGRAPH_URL: platform.urls.consents,
     });
-    const replicas: RunningGateway[] = [await startGateway(config, { logger, cache }), await startGateway(config, { logger, cache })];
+    const replicas: RunningGateway[] = [
+      await startGateway(config, { logger, cache }),
+      await startGateway(config, { logger, cache }),
+    ];
     try {
-      const thirdParty = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'balances:read'] });
+      const thirdParty = await token({
+        customerId: ALICE,
+        clientId: 'budgetly',
+        scopes: ['accounts:read', 'balances:read'],
+      });
       const customer = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
       const read = '{ me { accounts { id currentBalance { type } } } }';
       for (const r of replicas) {
@@ -298,12 +446,17 @@ describe('revocation on two gateway replicas sharing REDIS_URL', () => {
         expect(res.body.errors).toBeUndefined();
         expect((res.body.data?.me as { accounts: unknown[] }).accounts).toHaveLength(1);
       }
-      const revoked = await gql(replicas[0]!.url, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', { token: customer, variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised } });
+      const revoked = await gql(replicas[0]!.url, 'mutation($id: ID!) { revokeConsent(id: $id) { status } }', {
+        token: customer,
+        variables: { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised },
+      });
       expect(revoked.body.data?.revokeConsent).toEqual({ status: 'REVOKED' });
       for (const r of [replicas[1]!, replicas[0]!]) {
         const res = await gql(r.url, read, { token: thirdParty });
         expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-        expect(res.body.errors?.[0]?.extensions?.denied).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'Customer.accounts', missingConsent: 'ACCOUNTS' })]));
+        expect(res.body.errors?.[0]?.extensions?.denied).toEqual(
+          expect.arrayContaining([expect.objectContaining({ field: 'Customer.accounts', missingConsent: 'ACCOUNTS' })]),
+        );
       }
     } finally {
       for (const r of replicas) await r.close();

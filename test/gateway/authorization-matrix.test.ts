@@ -37,11 +37,38 @@ interface Caller {
 }
 
 const CALLERS: Caller[] = [
-  { name: 'customer (first-party app)', kind: 'customer', customerId: ALICE, clientId: 'web-app', scopes: SCOPES, consented: [] },
-  { name: 'third party with consent', kind: 'thirdParty', customerId: ALICE, clientId: 'budgetly', scopes: SCOPES, consented: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'] },
-  { name: 'third party without consent', kind: 'thirdParty', customerId: ALICE, clientId: 'taxpal', scopes: SCOPES, consented: [] },
+  {
+    name: 'customer (first-party app)',
+    kind: 'customer',
+    customerId: ALICE,
+    clientId: 'web-app',
+    scopes: SCOPES,
+    consented: [],
+  },
+  {
+    name: 'third party with consent',
+    kind: 'thirdParty',
+    customerId: ALICE,
+    clientId: 'budgetly',
+    scopes: SCOPES,
+    consented: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+  },
+  {
+    name: 'third party without consent',
+    kind: 'thirdParty',
+    customerId: ALICE,
+    clientId: 'taxpal',
+    scopes: SCOPES,
+    consented: [],
+  },
   { name: 'staff', kind: 'staff', clientId: 'ops-console', scopes: SCOPES, consented: [] },
-  { name: 'machine', kind: 'machine', clientId: 'reconciler', scopes: SCOPES.filter((s) => s !== 'audit:read'), consented: [] },
+  {
+    name: 'machine',
+    kind: 'machine',
+    clientId: 'reconciler',
+    scopes: SCOPES.filter((s) => s !== 'audit:read'),
+    consented: [],
+  },
   { name: 'anonymous', kind: 'anonymous', scopes: [], consented: [] },
 ];
 
@@ -66,21 +93,46 @@ function pathTo(typeName: string): Step[] {
     Balance: [...accounts, { coordinate: 'Account.balances', open: 'balances' }],
     TransactionConnection: txn,
     TransactionEdge: [...txn, { coordinate: 'TransactionConnection.edges', open: 'edges' }],
-    Transaction: [...txn, { coordinate: 'TransactionConnection.edges', open: 'edges' }, { coordinate: 'TransactionEdge.node', open: 'node' }],
-    Money: [...accounts, { coordinate: 'Account.currentBalance', open: 'currentBalance' }, { coordinate: 'Balance.amount', open: 'amount' }],
+    Transaction: [
+      ...txn,
+      { coordinate: 'TransactionConnection.edges', open: 'edges' },
+      { coordinate: 'TransactionEdge.node', open: 'node' },
+    ],
+    Money: [
+      ...accounts,
+      { coordinate: 'Account.currentBalance', open: 'currentBalance' },
+      { coordinate: 'Balance.amount', open: 'amount' },
+    ],
     PageInfo: [...txn, { coordinate: 'TransactionConnection.pageInfo', open: 'pageInfo' }],
     Consent: [me, { coordinate: 'Customer.consents', open: 'consents' }],
-    ConsentEvent: [me, { coordinate: 'Customer.consents', open: 'consents' }, { coordinate: 'Consent.history', open: 'history' }],
+    ConsentEvent: [
+      me,
+      { coordinate: 'Customer.consents', open: 'consents' },
+      { coordinate: 'Consent.history', open: 'history' },
+    ],
     ClientApp: [{ coordinate: 'Query.clientApp', open: 'clientApp(id: "budgetly")' }],
     PersonName: [me, { coordinate: 'Customer.legalName', open: 'legalName' }],
     PostalAddress: [me, { coordinate: 'Customer.address', open: 'address' }],
     KycVerification: kyc,
     KycCheck: [...kyc, { coordinate: 'KycVerification.checks', open: 'checks' }],
-    KycReport: [...kyc, { coordinate: 'KycVerification.checks', open: 'checks' }, { coordinate: 'KycCheck.reports', open: 'reports' }],
+    KycReport: [
+      ...kyc,
+      { coordinate: 'KycVerification.checks', open: 'checks' },
+      { coordinate: 'KycCheck.reports', open: 'reports' },
+    ],
     PaymentConnection: pay,
     PaymentEdge: [...pay, { coordinate: 'PaymentConnection.edges', open: 'edges' }],
-    Payment: [...pay, { coordinate: 'PaymentConnection.edges', open: 'edges' }, { coordinate: 'PaymentEdge.node', open: 'node' }],
-    PaymentCreditor: [...pay, { coordinate: 'PaymentConnection.edges', open: 'edges' }, { coordinate: 'PaymentEdge.node', open: 'node' }, { coordinate: 'Payment.creditor', open: 'creditor' }],
+    Payment: [
+      ...pay,
+      { coordinate: 'PaymentConnection.edges', open: 'edges' },
+      { coordinate: 'PaymentEdge.node', open: 'node' },
+    ],
+    PaymentCreditor: [
+      ...pay,
+      { coordinate: 'PaymentConnection.edges', open: 'edges' },
+      { coordinate: 'PaymentEdge.node', open: 'node' },
+      { coordinate: 'Payment.creditor', open: 'creditor' },
+    ],
     PaymentCreditorIdentification: [
       ...pay,
       { coordinate: 'PaymentConnection.edges', open: 'edges' },
@@ -88,7 +140,12 @@ function pathTo(typeName: string): Step[] {
       { coordinate: 'Payment.creditor', open: 'creditor' },
       { coordinate: 'PaymentCreditor.identification', open: 'identification' },
     ],
-    PaymentStatusChange: [...pay, { coordinate: 'PaymentConnection.edges', open: 'edges' }, { coordinate: 'PaymentEdge.node', open: 'node' }, { coordinate: 'Payment.statusHistory', open: 'statusHistory' }],
+    PaymentStatusChange: [
+      ...pay,
+      { coordinate: 'PaymentConnection.edges', open: 'edges' },
+      { coordinate: 'PaymentEdge.node', open: 'node' },
+      { coordinate: 'Payment.statusHistory', open: 'statusHistory' },
+    ],
   };
   const path = paths[typeName];
   if (!path) throw new Error(`the matrix has no path to ${typeName}: add one (a new type in the policy)`);
@@ -156,7 +213,10 @@ function operationFor(typeName: string, fieldName: string): { query: string; coo
   const steps = pathTo(typeName);
   let text = fieldSelection(typeName, fieldName);
   for (const step of [...steps].reverse()) text = `${step.open} { ${text} }`;
-  return { query: `${typeName === 'Mutation' ? 'mutation' : 'query'} { ${text} }`, coordinates: [...steps.map((s) => s.coordinate), `${typeName}.${fieldName}`] };
+  return {
+    query: `${typeName === 'Mutation' ? 'mutation' : 'query'} { ${text} }`,
+    coordinates: [...steps.map((s) => s.coordinate), `${typeName}.${fieldName}`],
+  };
 }
 
 /** What the policy says: null = allowed, otherwise the coordinates the gateway must list. */
@@ -183,23 +243,40 @@ function tokenFor(caller: Caller, scopes: readonly string[]): Promise<string> {
   const key = `${caller.clientId}|${caller.customerId}|${[...scopes].sort().join(' ')}`;
   let t = tokens.get(key);
   if (!t) {
-    t = platform.sandboxes.auth.mint({ ...(caller.customerId ? { customerId: caller.customerId } : {}), clientId: caller.clientId!, scopes: [...scopes] });
+    t = platform.sandboxes.auth.mint({
+      ...(caller.customerId ? { customerId: caller.customerId } : {}),
+      clientId: caller.clientId!,
+      scopes: [...scopes],
+    });
     tokens.set(key, t);
   }
   return t;
 }
 
 beforeAll(async () => {
-  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+  platform = await startPlatform({
+    ports: 'free',
+    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' },
+    logger,
+  });
   const web = await tokenFor(CALLERS[0]!, SCOPES);
   // The accounts subgraph resolves account(id) only after the customer's accounts were listed
   // once (it learns the id mapping from the listing), so list them first, as any app would.
   await gql(platform.gatewayUrl, '{ me { accounts { id } } }', { token: web });
-  const res = await gql(platform.gatewayUrl, `{ consent(id: "${SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised}") { accounts { id } } }`, { token: web });
-  coveredAccountId = ((res.body.data?.consent as { accounts: { id: string }[] } | null)?.accounts[0]?.id) ?? '';
+  const res = await gql(
+    platform.gatewayUrl,
+    `{ consent(id: "${SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised}") { accounts { id } } }`,
+    { token: web },
+  );
+  coveredAccountId = (res.body.data?.consent as { accounts: { id: string }[] } | null)?.accounts[0]?.id ?? '';
   expect(coveredAccountId).toMatch(/^acc_/);
-  const txn = await gql(platform.gatewayUrl, 'query($id: ID!) { account(id: $id) { transactions(first: 1) { edges { node { id } } } } }', { token: web, variables: { id: coveredAccountId } });
-  coveredTransactionId = (txn.body.data?.account as { transactions: { edges: { node: { id: string } }[] } }).transactions.edges[0]!.node.id;
+  const txn = await gql(
+    platform.gatewayUrl,
+    'query($id: ID!) { account(id: $id) { transactions(first: 1) { edges { node { id } } } } }',
+    { token: web, variables: { id: coveredAccountId } },
+  );
+  coveredTransactionId = (txn.body.data?.account as { transactions: { edges: { node: { id: string } }[] } })
+    .transactions.edges[0]!.node.id;
   expect(coveredTransactionId).toMatch(/^txn_/);
 }, scaled(120_000));
 
@@ -220,9 +297,21 @@ function casesFor(): Case[] {
   for (const [typeName, fields] of Object.entries(POLICY)) {
     for (const [fieldName, policy] of Object.entries(fields)) {
       for (const caller of CALLERS) {
-        cases.push({ label: `${typeName}.${fieldName} as ${caller.name} with its scopes`, caller, scopes: caller.scopes, typeName, fieldName });
+        cases.push({
+          label: `${typeName}.${fieldName} as ${caller.name} with its scopes`,
+          caller,
+          scopes: caller.scopes,
+          typeName,
+          fieldName,
+        });
         if (caller.kind !== 'anonymous' && policy.scopes.length > 0) {
-          cases.push({ label: `${typeName}.${fieldName} as ${caller.name} without ${policy.scopes.join(', ')}`, caller, scopes: caller.scopes.filter((s) => !policy.scopes.includes(s as never)), typeName, fieldName });
+          cases.push({
+            label: `${typeName}.${fieldName} as ${caller.name} without ${policy.scopes.join(', ')}`,
+            caller,
+            scopes: caller.scopes.filter((s) => !policy.scopes.includes(s as never)),
+            typeName,
+            fieldName,
+          });
         }
       }
     }
@@ -240,43 +329,62 @@ async function runCase(c: Case): Promise<string | null> {
   const codes = (res.body.errors ?? []).map((e) => e.extensions?.code);
   if (c.caller.kind === 'anonymous') {
     outcomes.unauthenticated++;
-    return res.status === 401 && codes.includes('UNAUTHENTICATED') ? null : `${c.label}: expected UNAUTHENTICATED, got ${res.status} ${JSON.stringify(codes)}`;
+    return res.status === 401 && codes.includes('UNAUTHENTICATED')
+      ? null
+      : `${c.label}: expected UNAUTHENTICATED, got ${res.status} ${JSON.stringify(codes)}`;
   }
   const expected = expectedDenials(coordinates, c.caller, c.scopes);
   if (expected === null) {
     outcomes.allowed++;
     if (res.body.data && Object.values(res.body.data).some((v) => v !== null)) outcomes.allowedWithData++;
-    const refused = (res.body.errors ?? []).filter((e) => e.extensions?.code === 'FORBIDDEN' || e.extensions?.code === 'UNAUTHENTICATED');
-    return refused.length === 0 ? null : `${c.label}: the policy allows it, the gateway refused: ${JSON.stringify(refused)}`;
+    const refused = (res.body.errors ?? []).filter(
+      (e) => e.extensions?.code === 'FORBIDDEN' || e.extensions?.code === 'UNAUTHENTICATED',
+    );
+    return refused.length === 0
+      ? null
+      : `${c.label}: the policy allows it, the gateway refused: ${JSON.stringify(refused)}`;
   }
   outcomes.forbidden++;
   const error = res.body.errors?.[0];
-  if (error?.extensions?.code !== 'FORBIDDEN' || res.body.data) return `${c.label}: the policy denies ${expected.join(', ')}, the gateway answered ${res.raw.slice(0, 300)}`;
+  if (error?.extensions?.code !== 'FORBIDDEN' || res.body.data)
+    return `${c.label}: the policy denies ${expected.join(', ')}, the gateway answered ${res.raw.slice(0, 300)}`;
   const listed = [...((error.extensions.fields as string[] | undefined) ?? [])].sort();
-  return JSON.stringify(listed) === JSON.stringify([...expected].sort()) ? null : `${c.label}: expected FORBIDDEN listing ${expected.join(', ')}, listed ${listed.join(', ')}`;
+  return JSON.stringify(listed) === JSON.stringify([...expected].sort())
+    ? null
+    : `${c.label}: expected FORBIDDEN listing ${expected.join(', ')}, listed ${listed.join(', ')}`;
 }
 
 describe('authorization matrix (live gateway, expectations from the policy)', () => {
-  it('answers every field, for every kind of caller, with and without its scopes, as the policy says', async () => {
-    const cases = casesFor();
-    const failures: string[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 6 }, async () => {
-        while (next < cases.length) {
-          const c = cases[next++]!;
-          const failure = await runCase(c);
-          if (failure) failures.push(failure);
-        }
-      }),
-    );
-    const byKind = Object.fromEntries(['anonymous', ...CALLER_KINDS].map((k) => [k, cases.filter((c) => c.caller.kind === k).length]));
-    console.info(`authorization matrix: ${cases.length} cases (${JSON.stringify(byKind)}), outcomes ${JSON.stringify(outcomes)}, ${failures.length} failures`);
-    expect(failures).toEqual([]);
-    // The matrix is not vacuous: the policy allows and denies, and allowed cases return data.
-    expect(outcomes.allowed).toBeGreaterThan(100);
-    expect(outcomes.forbidden).toBeGreaterThan(100);
-    expect(outcomes.allowedWithData).toBeGreaterThan(outcomes.allowed / 2);
-    expect(cases.length).toBeGreaterThan(Object.values(POLICY).reduce((n, t) => n + Object.keys(t).length, 0) * CALLERS.length);
-  }, scaled(600_000));
+  it(
+    'answers every field, for every kind of caller, with and without its scopes, as the policy says',
+    async () => {
+      const cases = casesFor();
+      const failures: string[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          while (next < cases.length) {
+            const c = cases[next++]!;
+            const failure = await runCase(c);
+            if (failure) failures.push(failure);
+          }
+        }),
+      );
+      const byKind = Object.fromEntries(
+        ['anonymous', ...CALLER_KINDS].map((k) => [k, cases.filter((c) => c.caller.kind === k).length]),
+      );
+      console.info(
+        `authorization matrix: ${cases.length} cases (${JSON.stringify(byKind)}), outcomes ${JSON.stringify(outcomes)}, ${failures.length} failures`,
+      );
+      expect(failures).toEqual([]);
+      // The matrix is not vacuous: the policy allows and denies, and allowed cases return data.
+      expect(outcomes.allowed).toBeGreaterThan(100);
+      expect(outcomes.forbidden).toBeGreaterThan(100);
+      expect(outcomes.allowedWithData).toBeGreaterThan(outcomes.allowed / 2);
+      expect(cases.length).toBeGreaterThan(
+        Object.values(POLICY).reduce((n, t) => n + Object.keys(t).length, 0) * CALLERS.length,
+      );
+    },
+    scaled(600_000),
+  );
 });

@@ -22,7 +22,17 @@ import { scaled } from '../support/time.ts';
  */
 const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-const FIRST_PARTY_SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'payments:write', 'identity:read', 'pii:read', 'consents:read', 'consents:write'];
+const FIRST_PARTY_SCOPES = [
+  'accounts:read',
+  'balances:read',
+  'transactions:read',
+  'payments:read',
+  'payments:write',
+  'identity:read',
+  'pii:read',
+  'consents:read',
+  'consents:write',
+];
 const ROUNDS = Number(process.env.CONCURRENCY_ROUNDS ?? 40);
 
 interface Caller {
@@ -69,7 +79,11 @@ beforeAll(async () => {
     logger,
   });
   // Two replicas behind an imaginary load balancer, sharing one cache under a prefix of this run.
-  sharedCache = await openSharedCache({ redisUrl: process.env.REDIS_URL, logger, prefix: `fdg:test:${randomBytes(4).toString('hex')}` });
+  sharedCache = await openSharedCache({
+    redisUrl: process.env.REDIS_URL,
+    logger,
+    prefix: `fdg:test:${randomBytes(4).toString('hex')}`,
+  });
   const env = {
     ...process.env,
     LOG_LEVEL: 'silent',
@@ -83,28 +97,67 @@ beforeAll(async () => {
   };
   replicas = await Promise.all([0, 1].map(() => startGateway(loadGatewayConfig(env), { logger, cache: sharedCache })));
 
-  const mint = (customerId: string, clientId: string, scopes: string[]) => platform.sandboxes.auth.mint({ customerId, clientId, scopes });
-  const alice = { name: 'Alice (web-app)', customerId: ALICE, clientId: 'web-app', token: await mint(ALICE, 'web-app', FIRST_PARTY_SCOPES) };
-  const ben = { name: 'Ben (web-app)', customerId: BEN, clientId: 'web-app', token: await mint(BEN, 'web-app', FIRST_PARTY_SCOPES) };
-  const budgetly = { name: 'Budgetly for Alice', customerId: ALICE, clientId: 'budgetly', token: await mint(ALICE, 'budgetly', ['accounts:read', 'balances:read', 'transactions:read', 'consents:read', 'consents:write']) };
+  const mint = (customerId: string, clientId: string, scopes: string[]) =>
+    platform.sandboxes.auth.mint({ customerId, clientId, scopes });
+  const alice = {
+    name: 'Alice (web-app)',
+    customerId: ALICE,
+    clientId: 'web-app',
+    token: await mint(ALICE, 'web-app', FIRST_PARTY_SCOPES),
+  };
+  const ben = {
+    name: 'Ben (web-app)',
+    customerId: BEN,
+    clientId: 'web-app',
+    token: await mint(BEN, 'web-app', FIRST_PARTY_SCOPES),
+  };
+  const budgetly = {
+    name: 'Budgetly for Alice',
+    customerId: ALICE,
+    clientId: 'budgetly',
+    token: await mint(ALICE, 'budgetly', [
+      'accounts:read',
+      'balances:read',
+      'transactions:read',
+      'consents:read',
+      'consents:write',
+    ]),
+  };
   const taxpal = {
     name: 'TaxPal for Ben',
     customerId: BEN,
     clientId: 'taxpal',
-    token: await mint(BEN, 'taxpal', ['accounts:read', 'transactions:read', 'payments:read', 'consents:read', 'consents:write']),
+    token: await mint(BEN, 'taxpal', [
+      'accounts:read',
+      'transactions:read',
+      'payments:read',
+      'consents:read',
+      'consents:write',
+    ]),
   };
   callers = [alice, ben, budgetly, taxpal];
 
   // Budgetly holds a seeded consent from Alice; TaxPal gets one from Ben here, the way a real app does.
-  const accountsOf = async (c: Caller) => ((await ask(c, '{ me { accounts { id } } }')).body.data as { me: { accounts: { id: string }[] } }).me.accounts.map((a) => a.id);
+  const accountsOf = async (c: Caller) =>
+    ((await ask(c, '{ me { accounts { id } } }')).body.data as { me: { accounts: { id: string }[] } }).me.accounts.map(
+      (a) => a.id,
+    );
   [aliceAccount] = (await accountsOf(alice)) as [string];
   [benAccount] = (await accountsOf(ben)) as [string];
-  const requested = await ask(taxpal, 'mutation { requestConsent(input: { permissions: [ACCOUNTS, TRANSACTIONS, PAYMENTS_INITIATION] }) { id } }');
+  const requested = await ask(
+    taxpal,
+    'mutation { requestConsent(input: { permissions: [ACCOUNTS, TRANSACTIONS, PAYMENTS_INITIATION] }) { id } }',
+  );
   const consentId = (requested.body.data as { requestConsent: { id: string } }).requestConsent.id;
-  const authorised = await ask(ben, 'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }', { id: consentId, a: [benAccount] });
+  const authorised = await ask(
+    ben,
+    'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }',
+    { id: consentId, a: [benAccount] },
+  );
   expect(authorised.body.data).toEqual({ authoriseConsent: { status: 'AUTHORISED' } });
   const payments = await ask(alice, '{ me { payments(first: 1) { edges { node { id } } } } }');
-  alicePayment = (payments.body.data as { me: { payments: { edges: { node: { id: string } }[] } } }).me.payments.edges[0]!.node.id;
+  alicePayment = (payments.body.data as { me: { payments: { edges: { node: { id: string } }[] } } }).me.payments
+    .edges[0]!.node.id;
 }, scaled(180_000));
 
 afterAll(async () => {
@@ -143,72 +196,113 @@ interface Document {
 
 const DOCUMENTS: Document[] = [
   { name: 'root field: my accounts', query: 'query Mine { me { id accounts { id name currency } } }' },
-  { name: 'entity by id: Alice\'s account', query: 'query One($id: ID!) { account(id: $id) { id name holder { id } } }', variables: () => ({ id: aliceAccount }) },
-  { name: 'entity by id: Ben\'s account', query: 'query One($id: ID!) { account(id: $id) { id name } }', variables: () => ({ id: benAccount }) },
-  { name: 'nested connection: transactions', query: 'query Txns { me { accounts { id transactions(first: 3) { edges { cursor node { id amount { amount currency } direction } } pageInfo { hasNextPage endCursor } } } } }' },
-  { name: 'connection: payments', query: 'query Pays { me { payments(first: 5) { edges { node { id status debtorAccount { id } } } } } }' },
-  { name: 'entity by id: Alice\'s payment', query: 'query Pay($id: ID!) { payment(id: $id) { id status amount { amount currency } } }', variables: () => ({ id: alicePayment }) },
+  {
+    name: "entity by id: Alice's account",
+    query: 'query One($id: ID!) { account(id: $id) { id name holder { id } } }',
+    variables: () => ({ id: aliceAccount }),
+  },
+  {
+    name: "entity by id: Ben's account",
+    query: 'query One($id: ID!) { account(id: $id) { id name } }',
+    variables: () => ({ id: benAccount }),
+  },
+  {
+    name: 'nested connection: transactions',
+    query:
+      'query Txns { me { accounts { id transactions(first: 3) { edges { cursor node { id amount { amount currency } direction } } pageInfo { hasNextPage endCursor } } } } }',
+  },
+  {
+    name: 'connection: payments',
+    query: 'query Pays { me { payments(first: 5) { edges { node { id status debtorAccount { id } } } } } }',
+  },
+  {
+    name: "entity by id: Alice's payment",
+    query: 'query Pay($id: ID!) { payment(id: $id) { id status amount { amount currency } } }',
+    variables: () => ({ id: alicePayment }),
+  },
   { name: 'consents', query: 'query Cns { me { consents { id status client { id } } } }' },
 ];
 
 describe('identical documents from different callers at the same moment', () => {
-  it.each(DOCUMENTS)('$name: every caller gets exactly its own answer', async (doc) => {
-    const variables = doc.variables?.();
-    // What each caller gets alone.
-    const alone = new Map<string, unknown>();
-    for (const caller of callers) {
-      const res = await ask(caller, doc.query, variables);
-      expect(hasStackTrace(res.raw)).toBe(false);
-      alone.set(caller.name, comparable(res));
-    }
-    // The rightful owners are served: the answers alone are not all refusals.
-    expect(callers.some((c) => (alone.get(c.name) as { data: unknown }).data !== null)).toBe(true);
+  it.each(DOCUMENTS)(
+    '$name: every caller gets exactly its own answer',
+    async (doc) => {
+      const variables = doc.variables?.();
+      // What each caller gets alone.
+      const alone = new Map<string, unknown>();
+      for (const caller of callers) {
+        const res = await ask(caller, doc.query, variables);
+        expect(hasStackTrace(res.raw)).toBe(false);
+        alone.set(caller.name, comparable(res));
+      }
+      // The rightful owners are served: the answers alone are not all refusals.
+      expect(callers.some((c) => (alone.get(c.name) as { data: unknown }).data !== null)).toBe(true);
 
-    const wrong: string[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      // Every caller twice, all in the same tick, spread over both replicas.
-      const batch = callers.flatMap((caller) => [caller, caller]);
-      const answers = await Promise.all(batch.map((caller) => ask(caller, doc.query, variables)));
-      answers.forEach((res, i) => {
-        const caller = batch[i]!;
-        const expected = alone.get(caller.name);
-        const actual = comparable(res);
-        if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-          const foreign = [...idsIn(actual)].filter((id) => !idsIn(expected).has(id));
-          wrong.push(`round ${round}: ${caller.name} got ${foreign.length ? `foreign ids ${foreign.join(', ')}` : JSON.stringify(actual).slice(0, 300)} instead of ${JSON.stringify(expected).slice(0, 300)}`);
-        }
-      });
-    }
-    expect(wrong, `${wrong.length} wrong answers in ${ROUNDS} rounds of ${callers.length * 2} requests`).toEqual([]);
-  }, scaled(180_000));
+      const wrong: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // Every caller twice, all in the same tick, spread over both replicas.
+        const batch = callers.flatMap((caller) => [caller, caller]);
+        const answers = await Promise.all(batch.map((caller) => ask(caller, doc.query, variables)));
+        answers.forEach((res, i) => {
+          const caller = batch[i]!;
+          const expected = alone.get(caller.name);
+          const actual = comparable(res);
+          if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+            const foreign = [...idsIn(actual)].filter((id) => !idsIn(expected).has(id));
+            wrong.push(
+              `round ${round}: ${caller.name} got ${foreign.length ? `foreign ids ${foreign.join(', ')}` : JSON.stringify(actual).slice(0, 300)} instead of ${JSON.stringify(expected).slice(0, 300)}`,
+            );
+          }
+        });
+      }
+      expect(wrong, `${wrong.length} wrong answers in ${ROUNDS} rounds of ${callers.length * 2} requests`).toEqual([]);
+    },
+    scaled(180_000),
+  );
 
-  it('mutations: identical consent requests are each the caller\'s own; only the owner can reject one', async () => {
-    const [alice, ben, budgetly, taxpal] = callers as [Caller, Caller, Caller, Caller];
-    const request = 'mutation Ask { requestConsent(input: { permissions: [ACCOUNTS] }) { id status client { id } customer { id } } }';
-    const reject = 'mutation No($id: ID!) { rejectConsent(id: $id) { id status } }';
-    const wrong: string[] = [];
-    for (let round = 0; round < Math.max(5, ROUNDS / 4); round++) {
-      const [forAlice, forBen] = await Promise.all([ask(budgetly, request), ask(taxpal, request)]);
-      const created = [
-        [forAlice, budgetly, alice, ben],
-        [forBen, taxpal, ben, alice],
-      ] as const;
-      for (const [res, client, owner, stranger] of created) {
-        const consent = (res.body.data as { requestConsent: { id: string; client: { id: string }; customer: { id: string } } } | null)?.requestConsent;
-        if (!consent || consent.client.id !== client.clientId || consent.customer.id !== owner.customerId) {
-          wrong.push(`round ${round}: ${client.name} got ${JSON.stringify(res.body).slice(0, 200)}`);
-          continue;
-        }
-        // Owner and stranger send the same rejection at the same moment.
-        const [byOwner, byStranger] = await Promise.all([ask(owner, reject, { id: consent.id }), ask(stranger, reject, { id: consent.id })]);
-        if ((byOwner.body.data as { rejectConsent?: { status: string } } | null)?.rejectConsent?.status !== 'REJECTED') {
-          wrong.push(`round ${round}: ${owner.name} could not reject their own consent: ${JSON.stringify(byOwner.body).slice(0, 200)}`);
-        }
-        if (byStranger.body.data !== null && byStranger.body.data !== undefined) {
-          wrong.push(`round ${round}: ${stranger.name} rejected another customer's consent: ${JSON.stringify(byStranger.body).slice(0, 200)}`);
+  it(
+    "mutations: identical consent requests are each the caller's own; only the owner can reject one",
+    async () => {
+      const [alice, ben, budgetly, taxpal] = callers as [Caller, Caller, Caller, Caller];
+      const request =
+        'mutation Ask { requestConsent(input: { permissions: [ACCOUNTS] }) { id status client { id } customer { id } } }';
+      const reject = 'mutation No($id: ID!) { rejectConsent(id: $id) { id status } }';
+      const wrong: string[] = [];
+      for (let round = 0; round < Math.max(5, ROUNDS / 4); round++) {
+        const [forAlice, forBen] = await Promise.all([ask(budgetly, request), ask(taxpal, request)]);
+        const created = [
+          [forAlice, budgetly, alice, ben],
+          [forBen, taxpal, ben, alice],
+        ] as const;
+        for (const [res, client, owner, stranger] of created) {
+          const consent = (
+            res.body.data as { requestConsent: { id: string; client: { id: string }; customer: { id: string } } } | null
+          )?.requestConsent;
+          if (!consent || consent.client.id !== client.clientId || consent.customer.id !== owner.customerId) {
+            wrong.push(`round ${round}: ${client.name} got ${JSON.stringify(res.body).slice(0, 200)}`);
+            continue;
+          }
+          // Owner and stranger send the same rejection at the same moment.
+          const [byOwner, byStranger] = await Promise.all([
+            ask(owner, reject, { id: consent.id }),
+            ask(stranger, reject, { id: consent.id }),
+          ]);
+          if (
+            (byOwner.body.data as { rejectConsent?: { status: string } } | null)?.rejectConsent?.status !== 'REJECTED'
+          ) {
+            wrong.push(
+              `round ${round}: ${owner.name} could not reject their own consent: ${JSON.stringify(byOwner.body).slice(0, 200)}`,
+            );
+          }
+          if (byStranger.body.data !== null && byStranger.body.data !== undefined) {
+            wrong.push(
+              `round ${round}: ${stranger.name} rejected another customer's consent: ${JSON.stringify(byStranger.body).slice(0, 200)}`,
+            );
+          }
         }
       }
-    }
-    expect(wrong).toEqual([]);
-  }, scaled(180_000));
+      expect(wrong).toEqual([]);
+    },
+    scaled(180_000),
+  );
 });

@@ -36,12 +36,23 @@ describe('gateway configuration', () => {
   });
 
   it('collects <NAME>_SUBGRAPH_URL overrides for any subgraph name', () => {
-    const config = loadGatewayConfig({ ACCOUNTS_SUBGRAPH_URL: 'http://accounts:4002/graphql', INVENTORY_SUBGRAPH_URL: 'https://inv.example/graphql' });
-    expect(config.subgraphUrls).toEqual({ ACCOUNTS: 'http://accounts:4002/graphql', INVENTORY: 'https://inv.example/graphql' });
+    const config = loadGatewayConfig({
+      ACCOUNTS_SUBGRAPH_URL: 'http://accounts:4002/graphql',
+      INVENTORY_SUBGRAPH_URL: 'https://inv.example/graphql',
+    });
+    expect(config.subgraphUrls).toEqual({
+      ACCOUNTS: 'http://accounts:4002/graphql',
+      INVENTORY: 'https://inv.example/graphql',
+    });
   });
 
   it('names every bad variable', () => {
-    const message = configError({ GATEWAY_PORT: 'http', SUBGRAPH_TIMEOUT_MS: '-5', AUTH_JWKS_URL: 'not a url', PAYMENTS_SUBGRAPH_URL: 'ftp://x/graphql' });
+    const message = configError({
+      GATEWAY_PORT: 'http',
+      SUBGRAPH_TIMEOUT_MS: '-5',
+      AUTH_JWKS_URL: 'not a url',
+      PAYMENTS_SUBGRAPH_URL: 'ftp://x/graphql',
+    });
     expect(message).toContain('GATEWAY_PORT');
     expect(message).toContain('SUBGRAPH_TIMEOUT_MS');
     expect(message).toContain('AUTH_JWKS_URL');
@@ -50,10 +61,19 @@ describe('gateway configuration', () => {
 
   it('refuses the development secret, the sandbox issuer and audience, and a missing REDIS_URL in the production profile', () => {
     const message = configError({ PROFILE: 'production' });
-    for (const name of ['INTERNAL_AUTH_SECRET', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'REDIS_URL']) expect(message).toContain(name);
-    const production = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'x'.repeat(40), AUTH_ISSUER: 'https://auth.example', AUTH_AUDIENCE: 'https://api.example', REDIS_URL: 'redis://cache:6379' };
+    for (const name of ['INTERNAL_AUTH_SECRET', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'REDIS_URL'])
+      expect(message).toContain(name);
+    const production = {
+      PROFILE: 'production',
+      INTERNAL_AUTH_SECRET: 'x'.repeat(40),
+      AUTH_ISSUER: 'https://auth.example',
+      AUTH_AUDIENCE: 'https://api.example',
+      REDIS_URL: 'redis://cache:6379',
+    };
     expect(() => loadGatewayConfig(production)).not.toThrow();
-    expect(configError({ ...production, REDIS_URL: undefined })).toMatch(/REDIS_URL: must be set in the production profile/);
+    expect(configError({ ...production, REDIS_URL: undefined })).toMatch(
+      /REDIS_URL: must be set in the production profile/,
+    );
   });
 
   it('rejects a short INTERNAL_AUTH_SECRET', () => {
@@ -63,7 +83,9 @@ describe('gateway configuration', () => {
 
 describe('supergraph loading', () => {
   it('says which SUPERGRAPH file is missing', async () => {
-    await expect(loadSupergraph('/nonexistent/supergraph.graphql', { timeoutMs: 1000 })).rejects.toThrow(/SUPERGRAPH=\/nonexistent\/supergraph.graphql.*file not found/);
+    await expect(loadSupergraph('/nonexistent/supergraph.graphql', { timeoutMs: 1000 })).rejects.toThrow(
+      /SUPERGRAPH=\/nonexistent\/supergraph.graphql.*file not found/,
+    );
   });
 
   it('refuses a schema that is not a supergraph', async () => {
@@ -88,7 +110,10 @@ describe('supergraph loading', () => {
   });
 
   it('the platform supergraph builds into a gateway that refuses anonymous data queries and serves introspection', async () => {
-    const gateway = await startGateway(loadGatewayConfig({ GATEWAY_PORT: '0', AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }), { logger });
+    const gateway = await startGateway(
+      loadGatewayConfig({ GATEWAY_PORT: '0', AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }),
+      { logger },
+    );
     try {
       expect(Object.keys(gateway.subgraphs).sort()).toEqual(['accounts', 'consents', 'identity', 'payments']);
       const res = await fetch(gateway.url, {
@@ -97,7 +122,11 @@ describe('supergraph loading', () => {
         body: JSON.stringify({ query: '{ __type(name: "Account") { name } me { id } }' }),
       });
       expect(res.status).toBe(401);
-      const intro = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __type(name: "Account") { name } }' }) });
+      const intro = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __type(name: "Account") { name } }' }),
+      });
       expect(await intro.json()).toEqual({ data: { __type: { name: 'Account' } } });
     } finally {
       await gateway.close();
@@ -121,7 +150,11 @@ describe('supergraph loading', () => {
       { logger, cache },
     );
     try {
-      const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) });
+      const res = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+      });
       const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
       expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     } finally {

@@ -28,7 +28,15 @@ import { startConsentsSubgraph } from '../../subgraphs/consents/server.ts';
 import { consentsMigrations } from '../../subgraphs/consents/storage/migrations.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
 import { SANDBOX_CONSENT_IDS, seedSandboxClients } from '../../subgraphs/consents/storage/seed.ts';
-import { CASE_CLIENT, CASE_T0, CONSENT_CASES, caseAt, gridOf, storedConsents, type ConsentCase } from '../support/consent-cases.ts';
+import {
+  CASE_CLIENT,
+  CASE_T0,
+  CONSENT_CASES,
+  caseAt,
+  gridOf,
+  storedConsents,
+  type ConsentCase,
+} from '../support/consent-cases.ts';
 import { ALICE, logger } from './helpers.ts';
 import { scaled } from '../support/time.ts';
 
@@ -41,13 +49,27 @@ const REDIS_URL = process.env.REDIS_URL;
 const ALICE_CURRENT = bankAccountId(DEV_ID_HASH_SECRET, 'northwind', '22289');
 const ALICE_SAVER = bankAccountId(DEV_ID_HASH_SECRET, 'northwind', '22290');
 
-const budgetly: Principal = { customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read', 'balances:read', 'transactions:read'] };
+const budgetly: Principal = {
+  customerId: ALICE,
+  clientId: 'budgetly',
+  scopes: ['accounts:read', 'balances:read', 'transactions:read'],
+};
 const taxpal: Principal = { customerId: ALICE, clientId: 'taxpal', scopes: ['accounts:read', 'transactions:read'] };
-const aliceWebApp: Principal = { customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'consents:read', 'consents:write'] };
+const aliceWebApp: Principal = {
+  customerId: ALICE,
+  clientId: 'web-app',
+  scopes: ['accounts:read', 'consents:read', 'consents:write'],
+};
 const staff: Principal = { customerId: null, clientId: 'ops-console', scopes: ['accounts:read'] };
 
 async function startConsents(): Promise<RunningServer> {
-  const config = loadConsentsConfig({ ...process.env, CONSENTS_PORT: '0', PGLITE_DIR: 'memory://', DATABASE_URL: undefined, LOG_LEVEL: 'silent' });
+  const config = loadConsentsConfig({
+    ...process.env,
+    CONSENTS_PORT: '0',
+    PGLITE_DIR: 'memory://',
+    DATABASE_URL: undefined,
+    LOG_LEVEL: 'silent',
+  });
   return startConsentsSubgraph(config, { logger });
 }
 
@@ -69,7 +91,10 @@ async function subgraphCall(url: string, who: Principal, query: string, variable
   const body = JSON.stringify({ query, variables });
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: await signInternalContext(DEV_INTERNAL_SECRET, 'consents', who, 'test-mutation', body) },
+    headers: {
+      'content-type': 'application/json',
+      [INTERNAL_AUTH_HEADER]: await signInternalContext(DEV_INTERNAL_SECRET, 'consents', who, 'test-mutation', body),
+    },
     body,
   });
   const answer = (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
@@ -91,8 +116,17 @@ describe('consent lookup against the consents subgraph', () => {
     vi.useRealTimers();
   });
 
-  const lookupWith = (fetchActive: (p: Principal, rid: string) => Promise<ActiveConsent[]>, opts: { ttlMs?: number; now?: () => Date; cache?: Keyv } = {}) =>
-    createConsentLookup({ fetchActive, cache: opts.cache ?? new Keyv(), ttlMs: opts.ttlMs ?? 500, logger, ...(opts.now ? { now: opts.now } : {}) });
+  const lookupWith = (
+    fetchActive: (p: Principal, rid: string) => Promise<ActiveConsent[]>,
+    opts: { ttlMs?: number; now?: () => Date; cache?: Keyv } = {},
+  ) =>
+    createConsentLookup({
+      fetchActive,
+      cache: opts.cache ?? new Keyv(),
+      ttlMs: opts.ttlMs ?? 500,
+      logger,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
 
   it("loads the third-party client's AUTHORISED consent with its permissions and accounts", async () => {
     const counter = countingFetcher(consents.url);
@@ -128,7 +162,9 @@ describe('consent lookup against the consents subgraph', () => {
     const lookup = lookupWith(counter.fetch);
     const request = lookup.forRequest(budgetly, 'req-batch');
     const checks = await Promise.all([
-      ...Array.from({ length: 25 }, (_, i) => request.grants(i % 2 ? 'BALANCES' : 'TRANSACTIONS', i % 3 ? ALICE_CURRENT : ALICE_SAVER)),
+      ...Array.from({ length: 25 }, (_, i) =>
+        request.grants(i % 2 ? 'BALANCES' : 'TRANSACTIONS', i % 3 ? ALICE_CURRENT : ALICE_SAVER),
+      ),
       request.active().then((a) => a.length > 0),
     ]);
     expect(checks).toHaveLength(26);
@@ -191,14 +227,19 @@ describe('consent lookup against the consents subgraph', () => {
       (e: unknown) => e,
     );
     expect(isConsentsUnavailable(err)).toBe(true);
-    expect((err as { extensions: Record<string, unknown> }).extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'consents' });
+    expect((err as { extensions: Record<string, unknown> }).extensions).toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      service: 'consents',
+    });
     expect(JSON.stringify((err as { extensions: unknown }).extensions)).not.toMatch(/stack/i);
     await expect(request.active()).rejects.toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE' } });
     await expect(request.grants('BALANCES')).rejects.toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE' } });
     expect(counter.calls).toBe(1); // the whole request is denied on one failed call, not one per check
     expect(await cache.get(consentCacheKey(ALICE, 'budgetly'))).toBeUndefined();
     // The next request tries again.
-    await expect(lookup.forRequest(budgetly, 'req-down-2').grants('ACCOUNTS')).rejects.toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE' } });
+    await expect(lookup.forRequest(budgetly, 'req-down-2').grants('ACCOUNTS')).rejects.toMatchObject({
+      extensions: { code: 'SERVICE_UNAVAILABLE' },
+    });
     expect(counter.calls).toBe(2);
   });
 
@@ -207,18 +248,41 @@ describe('consent lookup against the consents subgraph', () => {
     const fake = createServer((req, res) => {
       req.resume();
       if (mode === 'hang') return; // never answers
-      if (mode === 'refuse') return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"message":"no"}]}');
+      if (mode === 'refuse')
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"message":"no"}]}');
       res.writeHead(200, { 'content-type': 'application/json' });
       if (mode === 'garbage') return void res.end('<html>oops</html>');
-      if (mode === 'errors') return void res.end(JSON.stringify({ data: null, errors: [{ message: 'database down' }] }));
-      res.end(JSON.stringify({ data: { _entities: [{ consents: [{ id: 'cns_x', status: 'AUTHORISED', permissions: ['EVERYTHING'], expiresAt: 'soon', client: { id: 'budgetly' }, accounts: [] }] }] } }));
+      if (mode === 'errors')
+        return void res.end(JSON.stringify({ data: null, errors: [{ message: 'database down' }] }));
+      res.end(
+        JSON.stringify({
+          data: {
+            _entities: [
+              {
+                consents: [
+                  {
+                    id: 'cns_x',
+                    status: 'AUTHORISED',
+                    permissions: ['EVERYTHING'],
+                    expiresAt: 'soon',
+                    client: { id: 'budgetly' },
+                    accounts: [],
+                  },
+                ],
+              },
+            ],
+          },
+        }),
+      );
     });
     const { url } = await listen(fake, 0);
     try {
       for (const m of ['hang', 'refuse', 'garbage', 'errors', 'wrong-shape'] as const) {
         mode = m;
         const lookup = lookupWith(countingFetcher(`${url}/graphql`, 200).fetch);
-        await expect(lookup.forRequest(budgetly, `req-${m}`).grants('ACCOUNTS'), m).rejects.toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE' } });
+        await expect(lookup.forRequest(budgetly, `req-${m}`).grants('ACCOUNTS'), m).rejects.toMatchObject({
+          extensions: { code: 'SERVICE_UNAVAILABLE' },
+        });
       }
     } finally {
       fake.closeAllConnections();
@@ -232,58 +296,84 @@ describe('consent lookup against the consents subgraph', () => {
   });
 });
 
-describe.skipIf(!REDIS_URL)(`two gateway replicas sharing one Redis${REDIS_URL ? '' : ' (skipped: REDIS_URL is not set)'}`, () => {
-  let consents: RunningServer;
-  let cacheA: SharedCache;
-  let cacheB: SharedCache;
-  const ttlMs = 600;
+describe.skipIf(!REDIS_URL)(
+  `two gateway replicas sharing one Redis${REDIS_URL ? '' : ' (skipped: REDIS_URL is not set)'}`,
+  () => {
+    let consents: RunningServer;
+    let cacheA: SharedCache;
+    let cacheB: SharedCache;
+    const ttlMs = 600;
 
-  beforeAll(async () => {
-    consents = await startConsents();
-    const prefix = `test-consents-${randomBytes(6).toString('hex')}`;
-    cacheA = await openSharedCache({ redisUrl: REDIS_URL, logger, prefix });
-    cacheB = await openSharedCache({ redisUrl: REDIS_URL, logger, prefix });
-  });
-  afterAll(async () => {
-    await cacheA?.close();
-    await cacheB?.close();
-    await consents?.close();
-  });
+    beforeAll(async () => {
+      consents = await startConsents();
+      const prefix = `test-consents-${randomBytes(6).toString('hex')}`;
+      cacheA = await openSharedCache({ redisUrl: REDIS_URL, logger, prefix });
+      cacheB = await openSharedCache({ redisUrl: REDIS_URL, logger, prefix });
+    });
+    afterAll(async () => {
+      await cacheA?.close();
+      await cacheB?.close();
+      await consents?.close();
+    });
 
-  it('after invalidate() on replica A, replica B refetches at once; without it, B sees a change within the TTL', async () => {
-    expect(cacheA.kind).toBe('redis');
-    const counterA = countingFetcher(consents.url);
-    const counterB = countingFetcher(consents.url);
-    const replicaA = createConsentLookup({ fetchActive: counterA.fetch, cache: cacheA.store('consents'), ttlMs, logger });
-    const replicaB = createConsentLookup({ fetchActive: counterB.fetch, cache: cacheB.store('consents'), ttlMs, logger });
+    it('after invalidate() on replica A, replica B refetches at once; without it, B sees a change within the TTL', async () => {
+      expect(cacheA.kind).toBe('redis');
+      const counterA = countingFetcher(consents.url);
+      const counterB = countingFetcher(consents.url);
+      const replicaA = createConsentLookup({
+        fetchActive: counterA.fetch,
+        cache: cacheA.store('consents'),
+        ttlMs,
+        logger,
+      });
+      const replicaB = createConsentLookup({
+        fetchActive: counterB.fetch,
+        cache: cacheB.store('consents'),
+        ttlMs,
+        logger,
+      });
 
-    // A loads and fills the shared cache; B is served from it.
-    expect(await replicaA.forRequest(budgetly, 'r1').grants('ACCOUNTS', ALICE_CURRENT)).toBe(true);
-    expect(await replicaB.forRequest(budgetly, 'r2').grants('ACCOUNTS', ALICE_CURRENT)).toBe(true);
-    expect(counterA.calls + counterB.calls).toBeGreaterThanOrEqual(1);
+      // A loads and fills the shared cache; B is served from it.
+      expect(await replicaA.forRequest(budgetly, 'r1').grants('ACCOUNTS', ALICE_CURRENT)).toBe(true);
+      expect(await replicaB.forRequest(budgetly, 'r2').grants('ACCOUNTS', ALICE_CURRENT)).toBe(true);
+      expect(counterA.calls + counterB.calls).toBeGreaterThanOrEqual(1);
 
-    // Alice revokes through replica A, which invalidates: B's next request is refused.
-    await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!) { revokeConsent(id: $id) { status } }', { id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised });
-    await replicaA.invalidate(ALICE, 'budgetly');
-    const bCallsBefore = counterB.calls;
-    expect(await replicaB.forRequest(budgetly, 'r3').grants('ACCOUNTS', ALICE_CURRENT)).toBe(false);
-    expect(counterB.calls).toBe(bCallsBefore + 1);
+      // Alice revokes through replica A, which invalidates: B's next request is refused.
+      await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!) { revokeConsent(id: $id) { status } }', {
+        id: SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised,
+      });
+      await replicaA.invalidate(ALICE, 'budgetly');
+      const bCallsBefore = counterB.calls;
+      expect(await replicaB.forRequest(budgetly, 'r3').grants('ACCOUNTS', ALICE_CURRENT)).toBe(false);
+      expect(counterB.calls).toBe(bCallsBefore + 1);
 
-    // A new consent is granted and nobody invalidates: once the TTL has passed, B sees it.
-    const requested = await subgraphCall(consents.url, budgetly, 'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id } }');
-    const id = requested.requestConsent.id as string;
-    await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }', { id, a: [ALICE_SAVER] });
-    await sleep(ttlMs + 50);
-    const b = replicaB.forRequest(budgetly, 'r4');
-    expect(await b.grants('ACCOUNTS', ALICE_SAVER)).toBe(true);
-    expect((await b.active()).map((c) => c.id)).toEqual([id]);
+      // A new consent is granted and nobody invalidates: once the TTL has passed, B sees it.
+      const requested = await subgraphCall(
+        consents.url,
+        budgetly,
+        'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id } }',
+      );
+      const id = requested.requestConsent.id as string;
+      await subgraphCall(
+        consents.url,
+        aliceWebApp,
+        'mutation ($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }',
+        { id, a: [ALICE_SAVER] },
+      );
+      await sleep(ttlMs + 50);
+      const b = replicaB.forRequest(budgetly, 'r4');
+      expect(await b.grants('ACCOUNTS', ALICE_SAVER)).toBe(true);
+      expect((await b.active()).map((c) => c.id)).toEqual([id]);
 
-    // And A, too, after revoking that one and invalidating from B.
-    await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!) { revokeConsent(id: $id) { status } }', { id });
-    await replicaB.invalidate(ALICE, 'budgetly');
-    expect(await replicaA.forRequest(budgetly, 'r5').active()).toEqual([]);
-  });
-});
+      // And A, too, after revoking that one and invalidating from B.
+      await subgraphCall(consents.url, aliceWebApp, 'mutation ($id: ID!) { revokeConsent(id: $id) { status } }', {
+        id,
+      });
+      await replicaB.invalidate(ALICE, 'budgetly');
+      expect(await replicaA.forRequest(budgetly, 'r5').active()).toEqual([]);
+    });
+  },
+);
 
 /**
  * The gateway's side of the shared table of consent cases (test/support/consent-cases.ts; the
@@ -313,13 +403,21 @@ describe('the shared table of consent cases, against the gateway', () => {
       for (const consentCase of CONSENT_CASES) {
         const customer = newId('cus');
         customers.set(consentCase, customer);
-        for (const { consent, event } of storedConsents(consentCase, customer)) await repo.createConsent(consent, event);
+        for (const { consent, event } of storedConsents(consentCase, customer))
+          await repo.createConsent(consent, event);
       }
     } finally {
       await db.close();
     }
     // The sweep's period is the longest allowed, so it never runs again during the cases.
-    const config = loadConsentsConfig({ ...process.env, CONSENTS_PORT: '0', PGLITE_DIR: dir, DATABASE_URL: undefined, LOG_LEVEL: 'silent', CONSENTS_EXPIRY_SWEEP_MS: '600000' });
+    const config = loadConsentsConfig({
+      ...process.env,
+      CONSENTS_PORT: '0',
+      PGLITE_DIR: dir,
+      DATABASE_URL: undefined,
+      LOG_LEVEL: 'silent',
+      CONSENTS_EXPIRY_SWEEP_MS: '600000',
+    });
     consents = await startConsentsSubgraph(config, { logger, now: () => clock });
   }, scaled(60_000));
   afterAll(async () => {
@@ -335,11 +433,30 @@ describe('the shared table of consent cases, against the gateway', () => {
     paymentDebtorAccountIds: async (_p, _r, ids) => ids.map(() => null),
     consentClientId: async () => null,
   };
-  const fieldNeeding = (consent: FieldPolicy['consent']): FieldPolicy => ({ callers: ['thirdParty'], scopes: [], consent, pii: false, decided: 'operation', object: null, note: 'consent-cases' });
+  const fieldNeeding = (consent: FieldPolicy['consent']): FieldPolicy => ({
+    callers: ['thirdParty'],
+    scopes: [],
+    consent,
+    pii: false,
+    decided: 'operation',
+    object: null,
+    note: 'consent-cases',
+  });
 
   function requestFor(consentCase: ConsentCase, requestId: string) {
     clock = caseAt(consentCase);
-    const lookup = createConsentLookup({ fetchActive: consentsSubgraphFetcher({ url: consents.url, internalSecret: DEV_INTERNAL_SECRET, timeoutMs: 5_000, logger }), cache: new Keyv(), ttlMs: 1000, logger, now: () => clock });
+    const lookup = createConsentLookup({
+      fetchActive: consentsSubgraphFetcher({
+        url: consents.url,
+        internalSecret: DEV_INTERNAL_SECRET,
+        timeoutMs: 5_000,
+        logger,
+      }),
+      cache: new Keyv(),
+      ttlMs: 1000,
+      logger,
+      now: () => clock,
+    });
     const caller: Principal = { customerId: customers.get(consentCase)!, clientId: CASE_CLIENT, scopes: [] };
     return { lookup, caller, request: lookup.forRequest(caller, requestId) };
   }
@@ -348,10 +465,17 @@ describe('the shared table of consent cases, against the gateway', () => {
     it('grants() answers the grid as the table says', async () => {
       const { request } = requestFor(consentCase, 'req-grid');
       const answers = [];
-      for (const q of gridOf(consentCase)) answers.push([q.question, q.accountId === undefined ? await request.grants(q.permission) : await request.grants(q.permission, q.accountId)]);
+      for (const q of gridOf(consentCase))
+        answers.push([
+          q.question,
+          q.accountId === undefined
+            ? await request.grants(q.permission)
+            : await request.grants(q.permission, q.accountId),
+        ]);
       expect(answers).toEqual(gridOf(consentCase).map((q) => [q.question, q.expected]));
       // An account id that could not be determined is refused, never read as "some account".
-      for (const permission of ACCOUNT_PERMISSIONS) expect(await request.grants(permission, undefined), permission).toBe(false);
+      for (const permission of ACCOUNT_PERMISSIONS)
+        expect(await request.grants(permission, undefined), permission).toBe(false);
     });
 
     it('the consented accounts signed into the principal are exactly the accounts the table grants', async () => {
@@ -359,7 +483,9 @@ describe('the shared table of consent cases, against the gateway', () => {
       const active = await request.active();
       const accounts = consentedAccountsOf(active, clock);
       for (const permission of ACCOUNT_PERMISSIONS) {
-        const granted = gridOf(consentCase).filter((q) => q.permission === permission && q.accountId !== undefined && q.expected);
+        const granted = gridOf(consentCase).filter(
+          (q) => q.permission === permission && q.accountId !== undefined && q.expected,
+        );
         expect([...accounts[permission]].sort(), permission).toEqual(granted.map((q) => q.accountId).sort());
       }
     });

@@ -44,7 +44,10 @@ describe('gateway correlation', () => {
 
   it('creates a request id and a trace when the client sends none (or malformed ones)', async () => {
     const token = await jwks.sign();
-    const res = await gql(gateway.url, '{ whoami { requestId traceparent } }', { token, headers: { 'x-request-id': 'bad id with spaces\n', traceparent: 'garbage' } });
+    const res = await gql(gateway.url, '{ whoami { requestId traceparent } }', {
+      token,
+      headers: { 'x-request-id': 'bad id with spaces\n', traceparent: 'garbage' },
+    });
     const whoami = (res.body.data as { whoami: { requestId: string; traceparent: string } }).whoami;
     const echoed = res.headers.get('x-request-id');
     expect(echoed).toMatch(/^[0-9a-f-]{36}$/);

@@ -3,7 +3,16 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { originAllowed } from '../../lib/http-server.ts';
-import { AUDIENCE, composeToySupergraph, ISSUER, logger, startLocalJwks, startToySubgraphs, writeTempSupergraph, type LocalJwks } from './helpers.ts';
+import {
+  AUDIENCE,
+  composeToySupergraph,
+  ISSUER,
+  logger,
+  startLocalJwks,
+  startToySubgraphs,
+  writeTempSupergraph,
+  type LocalJwks,
+} from './helpers.ts';
 
 /**
  * A web app on another origin calls the gateway from a browser: CORS with an allowlist from
@@ -28,14 +37,36 @@ beforeAll(async () => {
   jwks = await startLocalJwks();
   toys = await startToySubgraphs();
   supergraph = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
-  const env = { GATEWAY_PORT: '0', SUPERGRAPH: supergraph.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url };
-  const productionEnv = { ...env, PROFILE: 'production', INTERNAL_AUTH_SECRET: PRODUCTION_SECRET, REDIS_URL: 'redis://127.0.0.1:9' };
+  const env = {
+    GATEWAY_PORT: '0',
+    SUPERGRAPH: supergraph.path,
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    AUTH_JWKS_URL: jwks.url,
+  };
+  const productionEnv = {
+    ...env,
+    PROFILE: 'production',
+    INTERNAL_AUTH_SECRET: PRODUCTION_SECRET,
+    REDIS_URL: 'redis://127.0.0.1:9',
+  };
   // The toy schema has no authorization policy (see helpers.ts startToyGateway): CORS is what is tested.
-  sandbox = await startGateway(loadGatewayConfig({ ...env, GATEWAY_PUBLIC_URL: `${PUBLIC_URL}/` }), { logger, authorization: 'disabled' });
+  sandbox = await startGateway(loadGatewayConfig({ ...env, GATEWAY_PUBLIC_URL: `${PUBLIC_URL}/` }), {
+    logger,
+    authorization: 'disabled',
+  });
   // Production requires REDIS_URL; the shared cache plays no part here, so an in-memory one stands in for it.
   productionCache = await openSharedCache({ logger });
-  production = await startGateway(loadGatewayConfig(productionEnv), { logger, authorization: 'disabled', cache: productionCache });
-  partnerProduction = await startGateway(loadGatewayConfig({ ...productionEnv, CORS_ALLOWED_ORIGINS: PARTNER_APP }), { logger, authorization: 'disabled', cache: productionCache });
+  production = await startGateway(loadGatewayConfig(productionEnv), {
+    logger,
+    authorization: 'disabled',
+    cache: productionCache,
+  });
+  partnerProduction = await startGateway(loadGatewayConfig({ ...productionEnv, CORS_ALLOWED_ORIGINS: PARTNER_APP }), {
+    logger,
+    authorization: 'disabled',
+    cache: productionCache,
+  });
 });
 
 afterAll(async () => {
@@ -50,13 +81,25 @@ afterAll(async () => {
 
 /** The preflight a browser sends before a JSON POST with a bearer token. */
 function preflight(url: string, origin: string, requestHeaders = 'authorization, content-type'): Promise<Response> {
-  return fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': requestHeaders } });
+  return fetch(url, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': requestHeaders },
+  });
 }
 
-async function postFrom(url: string, origin: string, query = '{ whoami { clientId } }', token?: string): Promise<Response> {
+async function postFrom(
+  url: string,
+  origin: string,
+  query = '{ whoami { clientId } }',
+  token?: string,
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
-    headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${token ?? (await jwks.sign({ client_id: 'partner-web' }))}` },
+    headers: {
+      origin,
+      'content-type': 'application/json',
+      authorization: `Bearer ${token ?? (await jwks.sign({ client_id: 'partner-web' }))}`,
+    },
     body: JSON.stringify({ query }),
   });
 }
@@ -72,7 +115,14 @@ describe('CORS preflight', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(listed(res.headers.get('access-control-allow-methods'))).toEqual(['get', 'post']);
     expect(listed(res.headers.get('access-control-allow-headers'))).toEqual(
-      expect.arrayContaining(['authorization', 'content-type', 'dpop', 'x-request-id', 'traceparent', 'apollo-require-preflight']),
+      expect.arrayContaining([
+        'authorization',
+        'content-type',
+        'dpop',
+        'x-request-id',
+        'traceparent',
+        'apollo-require-preflight',
+      ]),
     );
     expect(res.headers.get('access-control-max-age')).toBe('600');
     expect(varies(res)).toContain('origin');
@@ -80,7 +130,13 @@ describe('CORS preflight', () => {
   });
 
   it('allows, in the sandbox, loopback web apps on any port and the gateway public origin', async () => {
-    for (const origin of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:4200', 'http://localhost', PUBLIC_URL]) {
+    for (const origin of [
+      'http://localhost:3000',
+      'http://127.0.0.1:8080',
+      'http://[::1]:4200',
+      'http://localhost',
+      PUBLIC_URL,
+    ]) {
       const res = await preflight(sandbox.url, origin);
       expect(res.status, origin).toBe(204);
       expect(res.headers.get('access-control-allow-origin'), origin).toBe(origin);
@@ -88,7 +144,13 @@ describe('CORS preflight', () => {
   });
 
   it('refuses any other origin with 403 CORS_ORIGIN_NOT_ALLOWED and no CORS header, not with a CSRF error', async () => {
-    for (const origin of [PARTNER_APP, 'https://localhost.evil.example', 'http://localhost.evil.example:3000', 'null', 'https://sandbox.financial-graph.example.evil.example']) {
+    for (const origin of [
+      PARTNER_APP,
+      'https://localhost.evil.example',
+      'http://localhost.evil.example:3000',
+      'null',
+      'https://sandbox.financial-graph.example.evil.example',
+    ]) {
       const res = await preflight(sandbox.url, origin);
       expect(res.status, origin).toBe(403);
       const body = (await res.json()) as { errors: { extensions: { code: string } }[] };
@@ -117,7 +179,9 @@ describe('CORS on the request itself', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { data: { whoami: { clientId: string } } }).data.whoami.clientId).toBe('partner-web');
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
-    expect(listed(res.headers.get('access-control-expose-headers'))).toEqual(expect.arrayContaining(['x-request-id', 'traceparent', 'www-authenticate']));
+    expect(listed(res.headers.get('access-control-expose-headers'))).toEqual(
+      expect.arrayContaining(['x-request-id', 'traceparent', 'www-authenticate']),
+    );
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
     expect(varies(res)).toContain('origin');
     // In production, for the one configured origin (the toy subgraphs trust only the development
@@ -147,7 +211,11 @@ describe('CORS on the request itself', () => {
     const before = toys.users.seen.length;
     const query = encodeURIComponent('{ whoami { clientId } }');
     const simpleGet = await fetch(`${sandbox.url}?query=${query}`, { headers: { origin: 'http://localhost:5173' } });
-    const formPost = await fetch(sandbox.url, { method: 'POST', headers: { origin: 'http://localhost:5173', 'content-type': 'text/plain' }, body: JSON.stringify({ query: '{ whoami { clientId } }' }) });
+    const formPost = await fetch(sandbox.url, {
+      method: 'POST',
+      headers: { origin: 'http://localhost:5173', 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: '{ whoami { clientId } }' }),
+    });
     for (const res of [simpleGet, formPost]) {
       expect(res.status).toBe(400);
       const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
@@ -156,7 +224,9 @@ describe('CORS on the request itself', () => {
     }
     expect(toys.users.seen.length).toBe(before);
     // With a preflight-forcing header (which a browser sends only after an allowed preflight) the same GET runs.
-    const preflighted = await fetch(`${sandbox.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { origin: 'http://localhost:5173', 'apollo-require-preflight': 'true' } });
+    const preflighted = await fetch(`${sandbox.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { origin: 'http://localhost:5173', 'apollo-require-preflight': 'true' },
+    });
     expect(preflighted.status).toBe(200);
     expect(preflighted.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
   });
@@ -164,34 +234,59 @@ describe('CORS on the request itself', () => {
   it('leaves /healthz and requests without an Origin alone', async () => {
     const health = await fetch(new URL('/healthz', sandbox.url), { headers: { origin: 'http://localhost:5173' } });
     expect(health.headers.get('access-control-allow-origin')).toBeNull();
-    const server = await fetch(sandbox.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await jwks.sign()}` }, body: '{"query":"{ __typename }"}' });
+    const server = await fetch(sandbox.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await jwks.sign()}` },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(server.status).toBe(200);
     expect(server.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
 
 describe('CORS_ALLOWED_ORIGINS', () => {
-  const load = (env: Record<string, string>) => loadGatewayConfig({ AUTH_JWKS_URL: 'http://127.0.0.1:1/jwks.json', ...env });
-  const production = { PROFILE: 'production', INTERNAL_AUTH_SECRET: PRODUCTION_SECRET, REDIS_URL: 'redis://127.0.0.1:9', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE };
+  const load = (env: Record<string, string>) =>
+    loadGatewayConfig({ AUTH_JWKS_URL: 'http://127.0.0.1:1/jwks.json', ...env });
+  const production = {
+    PROFILE: 'production',
+    INTERNAL_AUTH_SECRET: PRODUCTION_SECRET,
+    REDIS_URL: 'redis://127.0.0.1:9',
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+  };
 
   it('defaults to loopback origins in the sandbox and to none in production; "none" turns it off', () => {
     expect(load({}).CORS_ALLOWED_ORIGINS).toEqual(['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*']);
-    expect(load({ GATEWAY_PUBLIC_URL: 'https://gw.example/graph' }).CORS_ALLOWED_ORIGINS).toContain('https://gw.example');
+    expect(load({ GATEWAY_PUBLIC_URL: 'https://gw.example/graph' }).CORS_ALLOWED_ORIGINS).toContain(
+      'https://gw.example',
+    );
     expect(load(production).CORS_ALLOWED_ORIGINS).toEqual([]);
     expect(load({ CORS_ALLOWED_ORIGINS: 'none' }).CORS_ALLOWED_ORIGINS).toEqual([]);
-    expect(load({ CORS_ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443 http://localhost:*' }).CORS_ALLOWED_ORIGINS).toEqual([
-      'https://a.example',
-      'https://b.example:8443',
-      'http://localhost:*',
-    ]);
+    expect(
+      load({ CORS_ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443 http://localhost:*' })
+        .CORS_ALLOWED_ORIGINS,
+    ).toEqual(['https://a.example', 'https://b.example:8443', 'http://localhost:*']);
     expect(load({ CORS_MAX_AGE_SECONDS: '60' }).CORS_MAX_AGE_SECONDS).toBe(60);
   });
 
   it('stops the process on anything that is not an origin, on "*", and on plain http in production', () => {
-    for (const bad of ['*', 'https://a.example/', 'https://a.example/app', 'https://A.example', 'https://a.example:443', 'ftp://a.example', 'a.example', 'https://u:p@a.example', 'https://a.example:8443:*', 'none https://a.example']) {
+    for (const bad of [
+      '*',
+      'https://a.example/',
+      'https://a.example/app',
+      'https://A.example',
+      'https://a.example:443',
+      'ftp://a.example',
+      'a.example',
+      'https://u:p@a.example',
+      'https://a.example:8443:*',
+      'none https://a.example',
+    ]) {
       expect(() => load({ CORS_ALLOWED_ORIGINS: bad }), bad).toThrow(/CORS_ALLOWED_ORIGINS/);
     }
-    expect(() => load({ ...production, CORS_ALLOWED_ORIGINS: 'https://a.example http://b.example' })).toThrow(/CORS_ALLOWED_ORIGINS: the production profile allows only https/);
+    expect(() => load({ ...production, CORS_ALLOWED_ORIGINS: 'https://a.example http://b.example' })).toThrow(
+      /CORS_ALLOWED_ORIGINS: the production profile allows only https/,
+    );
     expect(() => load({ CORS_MAX_AGE_SECONDS: '-1' })).toThrow(/CORS_MAX_AGE_SECONDS/);
   });
 
@@ -200,7 +295,16 @@ describe('CORS_ALLOWED_ORIGINS', () => {
     expect(originAllowed('https://app.example', allowed)).toBe(true);
     expect(originAllowed('http://localhost:3000', allowed)).toBe(true);
     expect(originAllowed('http://localhost', allowed)).toBe(true);
-    for (const origin of ['https://app.example:8443', 'http://app.example', 'https://app.example.evil', 'https://localhost:3000', 'http://localhost:3000/', 'null', '', undefined]) {
+    for (const origin of [
+      'https://app.example:8443',
+      'http://app.example',
+      'https://app.example.evil',
+      'https://localhost:3000',
+      'http://localhost:3000/',
+      'null',
+      '',
+      undefined,
+    ]) {
       expect(originAllowed(origin, allowed), String(origin)).toBe(false);
     }
   });

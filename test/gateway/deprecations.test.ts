@@ -7,7 +7,16 @@ import { startGateway } from '../../gateway/server.ts';
 import { metricsOf } from '../../lib/metrics.ts';
 import { startMetricsServer } from '../../lib/metrics-server.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { AUDIENCE, composeToySupergraph, gql, ISSUER, logger, startLocalJwks, startToySubgraph, writeTempSupergraph } from './helpers.ts';
+import {
+  AUDIENCE,
+  composeToySupergraph,
+  gql,
+  ISSUER,
+  logger,
+  startLocalJwks,
+  startToySubgraph,
+  writeTempSupergraph,
+} from './helpers.ts';
 
 /**
  * Usage of deprecated fields, per client: the plugin of gateway/deprecations.ts on a test-only
@@ -47,8 +56,17 @@ let apollo: ApolloServer<Context>;
 
 beforeAll(async () => {
   registry = new Registry();
-  counter = new Counter({ name: 'graphql_deprecated_field_requests_total', help: 'test', labelNames: ['field', 'client_id'] as const, registers: [registry] });
-  apollo = new ApolloServer<Context>({ typeDefs: TYPE_DEFS, resolvers: RESOLVERS, plugins: [deprecatedFieldUsage<Context>(counter)] });
+  counter = new Counter({
+    name: 'graphql_deprecated_field_requests_total',
+    help: 'test',
+    labelNames: ['field', 'client_id'] as const,
+    registers: [registry],
+  });
+  apollo = new ApolloServer<Context>({
+    typeDefs: TYPE_DEFS,
+    resolvers: RESOLVERS,
+    plugins: [deprecatedFieldUsage<Context>(counter)],
+  });
   await apollo.start();
 });
 
@@ -60,14 +78,19 @@ const principal = (clientId: string): Principal => ({ customerId: 'cus_1', clien
 
 /** Runs an operation; the error code of its first error, if any. */
 async function run(query: string, clientId: string | null, operationName?: string): Promise<unknown> {
-  const response = await apollo.executeOperation({ query, operationName }, { contextValue: { principal: clientId ? principal(clientId) : null } });
+  const response = await apollo.executeOperation(
+    { query, operationName },
+    { contextValue: { principal: clientId ? principal(clientId) : null } },
+  );
   return response.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
 }
 
 /** The counter as operators read it: "field client_id" → value, without the zero series. */
 async function counts(): Promise<Record<string, number>> {
   const { values } = await counter.get();
-  return Object.fromEntries(values.filter((v) => v.value > 0).map((v) => [`${v.labels.field} ${v.labels.client_id}`, v.value]));
+  return Object.fromEntries(
+    values.filter((v) => v.value > 0).map((v) => [`${v.labels.field} ${v.labels.client_id}`, v.value]),
+  );
 }
 
 describe('deprecated field usage', () => {
@@ -91,21 +114,29 @@ describe('deprecated field usage', () => {
     await run('{ account(id: "acc_1") { nickname } }', 'legacy-app');
     await run('{ account(id: "acc_1") { nickname } }', 'partner-app');
     await run('{ account(id: "acc_1") { nickname } }', null);
-    expect(await counts()).toMatchObject({ 'Account.nickname legacy-app': 2, 'Account.nickname partner-app': 1, 'Account.nickname anonymous': 1 });
+    expect(await counts()).toMatchObject({
+      'Account.nickname legacy-app': 2,
+      'Account.nickname partner-app': 1,
+      'Account.nickname anonymous': 1,
+    });
   });
 
   it('counts only the operation that runs, and nothing for one that never executes', async () => {
     counter.reset();
     const twoOperations = 'query A { account(id: "acc_1") { nickname } } query B { account(id: "acc_1") { name } }';
     expect(await run(twoOperations, 'legacy-app', 'B')).toBeUndefined();
-    expect(await run('{ account(id: "acc_1") { nickname doesNotExist } }', 'legacy-app')).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await run('{ account(id: "acc_1") { nickname doesNotExist } }', 'legacy-app')).toBe(
+      'GRAPHQL_VALIDATION_FAILED',
+    );
     // Which operation to run is not said: Apollo's own answer, not an error of the plugin.
     expect(await run(twoOperations, 'legacy-app')).toBe('OPERATION_RESOLUTION_FAILURE');
     expect(await run(twoOperations, 'legacy-app', 'C')).toBe('OPERATION_RESOLUTION_FAILURE');
     expect(await counts()).toEqual({});
     await run(twoOperations, 'legacy-app', 'A');
     expect(await counts()).toEqual({ 'Account.nickname legacy-app': 1 });
-    expect(await registry.metrics()).toContain('graphql_deprecated_field_requests_total{field="Account.nickname",client_id="legacy-app"} 1');
+    expect(await registry.metrics()).toContain(
+      'graphql_deprecated_field_requests_total{field="Account.nickname",client_id="legacy-app"} 1',
+    );
   });
 });
 
@@ -125,20 +156,40 @@ describe('the gateway', () => {
     const jwks = await startLocalJwks();
     const supergraph = writeTempSupergraph(composeToySupergraph([subgraph]));
     // The toy schema has no authorization policy (see helpers.ts startToyGateway).
-    const gateway = await startGateway(loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraph.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }), {
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        GATEWAY_PORT: '0',
+        SUPERGRAPH: supergraph.path,
+        AUTH_ISSUER: ISSUER,
+        AUTH_AUDIENCE: AUDIENCE,
+        AUTH_JWKS_URL: jwks.url,
+      }),
+      {
+        logger,
+        authorization: 'disabled',
+      },
+    );
+    const operator = await startMetricsServer({
+      host: '127.0.0.1',
+      port: 0,
       logger,
-      authorization: 'disabled',
+      registries: { gateway: metricsOf('gateway').registry },
     });
-    const operator = await startMetricsServer({ host: '127.0.0.1', port: 0, logger, registries: { gateway: metricsOf('gateway').registry } });
     try {
       const legacy = await jwks.sign({ client_id: 'legacy-app' });
       const modern = await jwks.sign({ client_id: 'modern-app' });
-      expect((await gql(gateway.url, '{ profile { nickname } }', { token: legacy })).body.data).toEqual({ profile: { nickname: 'Al' } });
+      expect((await gql(gateway.url, '{ profile { nickname } }', { token: legacy })).body.data).toEqual({
+        profile: { nickname: 'Al' },
+      });
       await gql(gateway.url, '{ profile { id nickname } }', { token: legacy });
       await gql(gateway.url, '{ profile { displayName } }', { token: modern });
       const exposition = await (await fetch(operator.url)).text();
       const series = exposition.split('\n').filter((l) => l.startsWith('graphql_deprecated_field_requests_total{'));
-      expect(series).toEqual([expect.stringMatching(/^graphql_deprecated_field_requests_total\{.*field="Profile\.nickname",client_id="legacy-app".*\} 2$/)]);
+      expect(series).toEqual([
+        expect.stringMatching(
+          /^graphql_deprecated_field_requests_total\{.*field="Profile\.nickname",client_id="legacy-app".*\} 2$/,
+        ),
+      ]);
     } finally {
       await operator.close();
       await gateway.close();

@@ -4,7 +4,18 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
 import { metricsOf } from '../../lib/metrics.ts';
-import { AUDIENCE, composeToySupergraph, gql, hasStackTrace, ISSUER, logger, startLocalJwks, startToySubgraphs, writeTempSupergraph, type LocalJwks } from './helpers.ts';
+import {
+  AUDIENCE,
+  composeToySupergraph,
+  gql,
+  hasStackTrace,
+  ISSUER,
+  logger,
+  startLocalJwks,
+  startToySubgraphs,
+  writeTempSupergraph,
+  type LocalJwks,
+} from './helpers.ts';
 
 /**
  * The gateway is a generic Federation v2 engine: it serves whatever supergraph it is given,
@@ -29,7 +40,14 @@ afterAll(async () => {
 
 async function gatewayFor(supergraph: string, env: Record<string, string> = {}): Promise<RunningGateway> {
   const gateway = await startGateway(
-    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraph, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url, ...env }),
+    loadGatewayConfig({
+      GATEWAY_PORT: '0',
+      SUPERGRAPH: supergraph,
+      AUTH_ISSUER: ISSUER,
+      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_JWKS_URL: jwks.url,
+      ...env,
+    }),
     { logger, authorization: 'disabled' },
   );
   cleanups.push(() => gateway.close());
@@ -44,7 +62,9 @@ describe('generic federation engine', () => {
     const reviewsBefore = toys.reviews.seen.length;
     const res = await gql(gateway.url, CROSS, { token: await jwks.sign() });
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data).toEqual({ me: { id: 'cus_u57fz5zj7ojayz6np3d6x6kon4', name: 'Alice', reviews: [{ body: 'Great bank' }] } });
+    expect(res.body.data).toEqual({
+      me: { id: 'cus_u57fz5zj7ojayz6np3d6x6kon4', name: 'Alice', reviews: [{ body: 'Great bank' }] },
+    });
     // The entity fetch went to the reviews subgraph, signed for it.
     expect(toys.reviews.seen.length).toBeGreaterThan(reviewsBefore);
     expect(toys.reviews.seen.at(-1)?.principal?.customerId).toBe('cus_u57fz5zj7ojayz6np3d6x6kon4');
@@ -63,11 +83,15 @@ describe('generic federation engine', () => {
     expect(gateway.subgraphs).toEqual({ users: toys.users.url, reviews: toys.reviews.url });
     const res = await gql(gateway.url, CROSS, { token: await jwks.sign() });
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data).toEqual({ me: { id: 'cus_u57fz5zj7ojayz6np3d6x6kon4', name: 'Alice', reviews: [{ body: 'Great bank' }] } });
+    expect(res.body.data).toEqual({
+      me: { id: 'cus_u57fz5zj7ojayz6np3d6x6kon4', name: 'Alice', reviews: [{ body: 'Great bank' }] },
+    });
   });
 
   it('answers SERVICE_UNAVAILABLE for the fields of a subgraph that is down, without stack traces', async () => {
-    const file = writeTempSupergraph(composeToySupergraph([toys.users, { ...toys.reviews, url: 'http://127.0.0.1:9/graphql' }]));
+    const file = writeTempSupergraph(
+      composeToySupergraph([toys.users, { ...toys.reviews, url: 'http://127.0.0.1:9/graphql' }]),
+    );
     cleanups.push(file.cleanup);
     const gateway = await gatewayFor(file.path);
     const res = await gql(gateway.url, CROSS, { token: await jwks.sign() });
@@ -79,16 +103,26 @@ describe('generic federation engine', () => {
     // /readyz names the subgraph that is not ready.
     const ready = await fetch(gateway.url.replace(/graphql$/, 'readyz'));
     expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { checks: Record<string, boolean> }).checks).toEqual({ 'subgraph:users': true, 'subgraph:reviews': false, jwks: true });
+    expect(((await ready.json()) as { checks: Record<string, boolean> }).checks).toEqual({
+      'subgraph:users': true,
+      'subgraph:reviews': false,
+      jwks: true,
+    });
   });
 
   it('subgraphs refuse requests not signed by the gateway, and a secret mismatch is not blamed on the client', async () => {
-    const unsigned = await fetch(toys.users.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ whoami { clientId } }' }) });
+    const unsigned = await fetch(toys.users.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ whoami { clientId } }' }),
+    });
     expect(unsigned.status).toBe(401);
 
     const file = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
     cleanups.push(file.cleanup);
-    const gateway = await gatewayFor(file.path, { INTERNAL_AUTH_SECRET: 'a-different-secret-than-the-subgraphs-have-000' });
+    const gateway = await gatewayFor(file.path, {
+      INTERNAL_AUTH_SECRET: 'a-different-secret-than-the-subgraphs-have-000',
+    });
     const res = await gql(gateway.url, '{ whoami { clientId } }', { token: await jwks.sign() });
     expect(res.body.errors?.map((e) => e.extensions?.code)).toEqual(['INTERNAL_SERVER_ERROR']);
     expect(hasStackTrace(res.raw)).toBe(false);
@@ -126,9 +160,13 @@ describe('error masking at the gateway', () => {
     const gateway = await gatewayFor(file.path);
     const token = await jwks.sign();
     const known = await gql(gateway.url, '{ failing(code: "NOT_FOUND") }', { token });
-    expect(known.body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([['Account not found', 'NOT_FOUND']]);
+    expect(known.body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([
+      ['Account not found', 'NOT_FOUND'],
+    ]);
     const unexpected = await gql(gateway.url, '{ failing }', { token });
-    expect(unexpected.body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([['Internal server error', 'INTERNAL_SERVER_ERROR']]);
+    expect(unexpected.body.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([
+      ['Internal server error', 'INTERNAL_SERVER_ERROR'],
+    ]);
     expect(unexpected.raw).not.toContain('10.0.0.5');
     expect(hasStackTrace(known.raw + unexpected.raw)).toBe(false);
   });

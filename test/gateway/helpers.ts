@@ -27,7 +27,16 @@ export interface LocalJwks {
   kid: string;
   privateKey: CryptoKey;
   /** Signs an access token with the JWKS key; claims and header can be overridden. */
-  sign(claims?: JWTPayload, opts?: { header?: Record<string, unknown>; key?: CryptoKey; alg?: string; expiresIn?: string | number; iat?: number }): Promise<string>;
+  sign(
+    claims?: JWTPayload,
+    opts?: {
+      header?: Record<string, unknown>;
+      key?: CryptoKey;
+      alg?: string;
+      expiresIn?: string | number;
+      iat?: number;
+    },
+  ): Promise<string>;
   requests(): number;
   close(): Promise<void>;
 }
@@ -92,7 +101,12 @@ interface ToyContext {
  * A tiny Federation v2 subgraph that accepts only gateway-signed requests (like the real
  * ones) and records what it received.
  */
-export async function startToySubgraph(name: string, typeDefs: string, resolvers: Record<string, unknown>, secret = DEV_INTERNAL_SECRET): Promise<ToySubgraph> {
+export async function startToySubgraph(
+  name: string,
+  typeDefs: string,
+  resolvers: Record<string, unknown>,
+  secret = DEV_INTERNAL_SECRET,
+): Promise<ToySubgraph> {
   const seen: SeenRequest[] = [];
   const apollo = new ApolloServer<ToyContext>({
     schema: buildSubgraphSchema({ typeDefs: parse(typeDefs), resolvers: resolvers as never }),
@@ -107,7 +121,12 @@ export async function startToySubgraph(name: string, typeDefs: string, resolvers
     context: async (req, _rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
-        const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, name, [secret], content);
+        const internal = await verifyInternalContext(
+          Array.isArray(header) ? header[0] : header,
+          name,
+          [secret],
+          content,
+        );
         seen.push({ headers: req.headers, principal: internal.principal });
         return { principal: internal.principal, headers: req.headers };
       } catch {
@@ -160,10 +179,15 @@ type Review {
 }`;
 
 /** Two toy subgraphs, "users" and "reviews", joined on User. */
-export async function startToySubgraphs(): Promise<{ users: ToySubgraph; reviews: ToySubgraph; close(): Promise<void> }> {
+export async function startToySubgraphs(): Promise<{
+  users: ToySubgraph;
+  reviews: ToySubgraph;
+  close(): Promise<void>;
+}> {
   const users = await startToySubgraph('users', USERS_SDL, {
     Query: {
-      me: (_: unknown, __: unknown, ctx: ToyContext) => (ctx.principal?.customerId ? { id: ctx.principal.customerId, name: 'Alice' } : null),
+      me: (_: unknown, __: unknown, ctx: ToyContext) =>
+        ctx.principal?.customerId ? { id: ctx.principal.customerId, name: 'Alice' } : null,
       whoami: (_: unknown, __: unknown, ctx: ToyContext) => ({
         customerId: ctx.principal?.customerId ?? null,
         clientId: ctx.principal?.clientId ?? null,
@@ -211,14 +235,25 @@ export function writeTempSupergraph(sdl: string): { path: string; cleanup(): voi
 export interface GraphQLResult {
   status: number;
   headers: Headers;
-  body: { data?: Record<string, unknown> | null; errors?: { message: string; path?: unknown; extensions?: Record<string, unknown> }[] };
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: { message: string; path?: unknown; extensions?: Record<string, unknown> }[];
+  };
   raw: string;
 }
 
-export async function gql(url: string, query: string, opts: { token?: string; headers?: Record<string, string>; variables?: Record<string, unknown> } = {}): Promise<GraphQLResult> {
+export async function gql(
+  url: string,
+  query: string,
+  opts: { token?: string; headers?: Record<string, string>; variables?: Record<string, unknown> } = {},
+): Promise<GraphQLResult> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    },
     body: JSON.stringify({ query, variables: opts.variables }),
   });
   const raw = await res.text();
@@ -248,7 +283,13 @@ export async function startToyGateway(): Promise<ToyGateway> {
   const toys = await startToySubgraphs();
   const supergraphFile = writeTempSupergraph(composeToySupergraph([toys.users, toys.reviews]));
   const gateway = await startGateway(
-    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url }),
+    loadGatewayConfig({
+      GATEWAY_PORT: '0',
+      SUPERGRAPH: supergraphFile.path,
+      AUTH_ISSUER: ISSUER,
+      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_JWKS_URL: jwks.url,
+    }),
     { logger, authorization: 'disabled' },
   );
   return {

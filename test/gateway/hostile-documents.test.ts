@@ -8,7 +8,15 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { checkDocument, DEFAULT_QUERY_LIMITS, measureDocument } from '../../gateway/limits.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
-import { gql, hasStackTrace, logger, startLocalJwks, stubGatewayEnv, type GraphQLResult, type LocalJwks } from './helpers.ts';
+import {
+  gql,
+  hasStackTrace,
+  logger,
+  startLocalJwks,
+  stubGatewayEnv,
+  type GraphQLResult,
+  type LocalJwks,
+} from './helpers.ts';
 import { scaled } from '../support/time.ts';
 
 /**
@@ -43,7 +51,13 @@ async function startRecordingSubgraph() {
       }
       seen.push({ operationName: body.operationName, variables: body.variables });
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body.operationName === 'GatewayAuthzClientKind' ? { data: { clientApp: { kind: 'FIRST_PARTY' } } } : { errors: [{ message: 'the stub has no data' }] }));
+      res.end(
+        JSON.stringify(
+          body.operationName === 'GatewayAuthzClientKind'
+            ? { data: { clientApp: { kind: 'FIRST_PARTY' } } }
+            : { errors: [{ message: 'the stub has no data' }] },
+        ),
+      );
     });
   });
   const { url } = await listen(server, 0);
@@ -86,7 +100,13 @@ function expectClientError(res: GraphQLResult, status: number, code: string, ext
 }
 
 /** Sends a hostile document and expects its refusal with nothing reaching any subgraph, the authorization lookups included. */
-async function expectRefusedBeforeAnything(query: string, status: number, code: string, extensions: Record<string, unknown> = {}, variables?: Record<string, unknown>) {
+async function expectRefusedBeforeAnything(
+  query: string,
+  status: number,
+  code: string,
+  extensions: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
+) {
   const before = stub.seen.length;
   const res = await gql(gateway.url, query, { token: await token(), variables });
   expectClientError(res, status, code, extensions);
@@ -95,7 +115,11 @@ async function expectRefusedBeforeAnything(query: string, status: number, code: 
 }
 
 async function post(body: unknown, headers: Record<string, string> = {}): Promise<GraphQLResult> {
-  const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}`, ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}`, ...headers },
+    body: JSON.stringify(body),
+  });
   const raw = await res.text();
   return { status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw };
 }
@@ -106,9 +130,15 @@ describe('fragment doubling (each fragment spreads the next one twice)', () => {
       const query = doubling(levels);
       const heapBefore = process.memoryUsage().heapUsed;
       const started = performance.now();
-      await expectRefusedBeforeAnything(query, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections', max: L.maxSelections, actual: doublingSelections(levels) });
+      await expectRefusedBeforeAnything(query, 400, 'QUERY_LIMIT_EXCEEDED', {
+        limit: 'selections',
+        max: L.maxSelections,
+        actual: doublingSelections(levels),
+      });
       // A timing print, not an assertion (timings belong in benchmarks): milliseconds and heap, flat in the depth.
-      console.log(`doubling ${levels} levels (${query.length} bytes): refused in ${(performance.now() - started).toFixed(1)} ms, heap ${((process.memoryUsage().heapUsed - heapBefore) / 1024).toFixed(0)} KiB`);
+      console.log(
+        `doubling ${levels} levels (${query.length} bytes): refused in ${(performance.now() - started).toFixed(1)} ms, heap ${((process.memoryUsage().heapUsed - heapBefore) / 1024).toFixed(0)} KiB`,
+      );
     });
   }
 
@@ -125,16 +155,24 @@ describe('fragment doubling (each fragment spreads the next one twice)', () => {
   it('costs the authorization walk one visit per selection of the document, and the walk stops at its hard cap', () => {
     const schema = buildSchema(readFileSync(new URL('../../schema/public.graphql', import.meta.url), 'utf8'));
     const document = parse(doubling(100));
-    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+    const operation = document.definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    )!;
     // Memoised per fragment: 2^102 selections once expanded, one visit for each of the ~200 written.
     const stats = { visited: 0 };
     const fields = selectedFields(schema, document, operation, {}, { stats });
-    expect(fields.map((f) => `${f.typeName}.${f.fieldName}`)).toEqual(['Query.me', 'Customer.id', 'Customer.displayName']);
+    expect(fields.map((f) => `${f.typeName}.${f.fieldName}`)).toEqual([
+      'Query.me',
+      'Customer.id',
+      'Customer.displayName',
+    ]);
     expect(stats.visited).toBeLessThanOrEqual(selectionNodes(document));
     // The hard cap refuses (never allows) a walk that would go beyond it.
     const capped = { visited: 0 };
     expect(() => selectedFields(schema, document, operation, {}, { maxSelections: 50, stats: capped })).toThrow(
-      expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'selections', max: 50 }) }),
+      expect.objectContaining({
+        extensions: expect.objectContaining({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'selections', max: 50 }),
+      }),
     );
     expect(capped.visited).toBe(51);
   });
@@ -144,17 +182,33 @@ describe('fragment doubling (each fragment spreads the next one twice)', () => {
     // Also invalid (an unknown field): the limit answering shows the GET query string is checked before validation too.
     url.searchParams.set('query', doubling(30, 'query Doubling { me { noSuchField ...F%N } }'));
     const before = stub.seen.length;
-    const res = await fetch(url, { headers: { authorization: `Bearer ${await token()}`, 'apollo-require-preflight': 'true' } });
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${await token()}`, 'apollo-require-preflight': 'true' },
+    });
     const raw = await res.text();
-    expectClientError({ status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw }, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections' });
+    expectClientError(
+      { status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw },
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      { limit: 'selections' },
+    );
     expect(stub.seen.length).toBe(before);
   });
 
   it('is refused by the limits before validation: an invalid document over a limit gets QUERY_LIMIT_EXCEEDED, not GRAPHQL_VALIDATION_FAILED', async () => {
     // Validation would refuse the unknown field; the limit answering proves it ran first.
-    await expectRefusedBeforeAnything(doubling(30, 'query Doubling { me { noSuchField ...F%N } }'), 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections' });
+    await expectRefusedBeforeAnything(
+      doubling(30, 'query Doubling { me { noSuchField ...F%N } }'),
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      { limit: 'selections' },
+    );
     // The same document within the limits reaches validation.
-    await expectRefusedBeforeAnything(doubling(3, 'query Doubling { me { noSuchField ...F%N } }'), 400, 'GRAPHQL_VALIDATION_FAILED');
+    await expectRefusedBeforeAnything(
+      doubling(3, 'query Doubling { me { noSuchField ...F%N } }'),
+      400,
+      'GRAPHQL_VALIDATION_FAILED',
+    );
   });
 });
 
@@ -166,9 +220,14 @@ describe('the authorization walk starts only once the limits passed', () => {
     const query = 'query Pages($n: Int) { me { accounts { transactions(first: $n) { edges { cursor } } } } }';
     const sha256Hash = createHash('sha256').update(query).digest('hex');
     const persistedQuery = { version: 1, sha256Hash };
-    const registered = await post({ query, variables: { n: 1 }, extensions: { persistedQuery } }, { authorization: `Bearer ${await token('web-app-registers')}` });
+    const registered = await post(
+      { query, variables: { n: 1 }, extensions: { persistedQuery } },
+      { authorization: `Bearer ${await token('web-app-registers')}` },
+    );
     expect(registered.body.errors?.[0]?.extensions?.code).not.toBe('QUERY_LIMIT_EXCEEDED');
-    expect(stub.seen.some((r) => r.operationName === 'GatewayAuthzClientKind' && r.variables?.id === 'web-app-registers')).toBe(true);
+    expect(
+      stub.seen.some((r) => r.operationName === 'GatewayAuthzClientKind' && r.variables?.id === 'web-app-registers'),
+    ).toBe(true);
 
     // …then send it by hash with a page over the maximum, as a client whose kind is not cached yet.
     const before = stub.seen.length;
@@ -178,11 +237,16 @@ describe('the authorization walk starts only once the limits passed', () => {
       body: JSON.stringify({ variables: { n: 1000 }, extensions: { persistedQuery } }),
     });
     const raw = await res.text();
-    expectClientError({ status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw }, 400, 'QUERY_LIMIT_EXCEEDED', {
-      limit: 'pageSize',
-      actual: 1000,
-      field: 'Account.transactions',
-    });
+    expectClientError(
+      { status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw },
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      {
+        limit: 'pageSize',
+        actual: 1000,
+        field: 'Account.transactions',
+      },
+    );
     // Had the walk started alongside the limits, it would now be asking the registry for the kind
     // of 'web-app-uncached'; give such a stray lookup the time to arrive before looking.
     await new Promise((resolve) => setTimeout(resolve, scaled(200)));
@@ -193,7 +257,10 @@ describe('the authorization walk starts only once the limits passed', () => {
 describe('cyclic fragments', () => {
   it.each([
     ['a fragment spreading itself', '{ me { ...A } } fragment A on Customer { id ...A }'],
-    ['two fragments spreading each other', '{ me { ...A } } fragment A on Customer { id ...B } fragment B on Customer { displayName ...A }'],
+    [
+      'two fragments spreading each other',
+      '{ me { ...A } } fragment A on Customer { id ...B } fragment B on Customer { displayName ...A }',
+    ],
     ['a doubling cycle', '{ me { ...A } } fragment A on Customer { ...B ...B } fragment B on Customer { ...A ...A }'],
   ])('%s is refused by validation', async (_name, query) => {
     const res = await expectRefusedBeforeAnything(query, 400, 'GRAPHQL_VALIDATION_FAILED');
@@ -204,67 +271,123 @@ describe('cyclic fragments', () => {
 describe('alias, field and root-field floods', () => {
   it('refuses an alias flood', async () => {
     const aliases = Array.from({ length: 100 }, (_, i) => `a${i}: id`).join(' ');
-    await expectRefusedBeforeAnything(`{ me { ${aliases} } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'aliases', max: L.maxAliases, actual: 100 });
+    await expectRefusedBeforeAnything(`{ me { ${aliases} } }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'aliases',
+      max: L.maxAliases,
+      actual: 100,
+    });
   });
 
   it('refuses an alias flood over a list field', async () => {
     const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: accounts { id }`).join(' ');
-    await expectRefusedBeforeAnything(`{ me { ${aliases} } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'aliases', max: L.maxAliases, actual: 31 });
+    await expectRefusedBeforeAnything(`{ me { ${aliases} } }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'aliases',
+      max: L.maxAliases,
+      actual: 31,
+    });
   });
 
   it('refuses the same field repeated (which validation compares pair by pair)', async () => {
-    await expectRefusedBeforeAnything(`{ me { ${'accounts { id } '.repeat(600)}} }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections', max: L.maxSelections, actual: 1 + 600 * 2 });
+    await expectRefusedBeforeAnything(`{ me { ${'accounts { id } '.repeat(600)}} }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'selections',
+      max: L.maxSelections,
+      actual: 1 + 600 * 2,
+    });
   });
 
   it('refuses too many root fields', async () => {
     const roots = Array.from({ length: 11 }, (_, i) => `r${i}: account(id: "acc_${i}") { id }`).join(' ');
-    await expectRefusedBeforeAnything(`{ ${roots} }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'rootFields', max: L.maxRootFields, actual: 11 });
+    await expectRefusedBeforeAnything(`{ ${roots} }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'rootFields',
+      max: L.maxRootFields,
+      actual: 11,
+    });
   });
 
   it('refuses a token flood while parsing', async () => {
-    await expectRefusedBeforeAnything(`{ me { ${'id '.repeat(6000)}} }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'tokens', max: L.maxTokens, actual: 6005 });
+    await expectRefusedBeforeAnything(`{ me { ${'id '.repeat(6000)}} }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'tokens',
+      max: L.maxTokens,
+      actual: 6005,
+    });
   });
 });
 
 describe('deep nesting through lists', () => {
   it('refuses nesting beyond the depth limit', async () => {
     const nested = 'accounts { holder { '.repeat(7) + 'id' + ' } }'.repeat(7);
-    await expectRefusedBeforeAnything(`{ me { ${nested} } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'depth', max: L.maxDepth, actual: 16 });
+    await expectRefusedBeforeAnything(`{ me { ${nested} } }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'depth',
+      max: L.maxDepth,
+      actual: 16,
+    });
   });
 
   it('refuses nested pages whose product is over the cost limit', async () => {
-    const q = '{ account(id: "acc_1") { transactions(first: 100) { edges { node { account { transactions(first: 100) { edges { node { id } } } } } } } } }';
+    const q =
+      '{ account(id: "acc_1") { transactions(first: 100) { edges { node { account { transactions(first: 100) { edges { node { id } } } } } } } } }';
     await expectRefusedBeforeAnything(q, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'cost', max: L.maxCost });
   });
 
   it('refuses nested introspection (graphql bounds it in validation)', async () => {
-    await expectRefusedBeforeAnything('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }', 400, 'GRAPHQL_VALIDATION_FAILED');
+    await expectRefusedBeforeAnything(
+      '{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }',
+      400,
+      'GRAPHQL_VALIDATION_FAILED',
+    );
   });
 });
 
 describe('directive floods', () => {
   it('refuses directives over the limit on many fields', async () => {
     const fields = `{ me { ${'id @include(if: true) '.repeat(L.maxDirectives + 1)}} }`;
-    await expectRefusedBeforeAnything(fields, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'directives', max: L.maxDirectives, actual: L.maxDirectives + 1 });
+    await expectRefusedBeforeAnything(fields, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'directives',
+      max: L.maxDirectives,
+      actual: L.maxDirectives + 1,
+    });
   });
 
   it('refuses directives repeated on one field', async () => {
-    await expectRefusedBeforeAnything(`{ me ${'@skip(if: false) '.repeat(200)}{ id } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'directives', max: L.maxDirectives, actual: 200 });
+    await expectRefusedBeforeAnything(`{ me ${'@skip(if: false) '.repeat(200)}{ id } }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'directives',
+      max: L.maxDirectives,
+      actual: 200,
+    });
   });
 });
 
 describe('huge literals', () => {
   it('refuses a huge string literal', async () => {
-    await expectRefusedBeforeAnything(`{ account(id: "${'a'.repeat(100_000)}") { id } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'literalLength', max: L.maxLiteralLength, actual: 100_000 });
+    await expectRefusedBeforeAnything(`{ account(id: "${'a'.repeat(100_000)}") { id } }`, 400, 'QUERY_LIMIT_EXCEEDED', {
+      limit: 'literalLength',
+      max: L.maxLiteralLength,
+      actual: 100_000,
+    });
   });
 
   it('refuses a huge block string literal', async () => {
-    await expectRefusedBeforeAnything(`{ account(id: """${'b'.repeat(5_000)}""") { id } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'literalLength', actual: 5_000 });
+    await expectRefusedBeforeAnything(
+      `{ account(id: """${'b'.repeat(5_000)}""") { id } }`,
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      { limit: 'literalLength', actual: 5_000 },
+    );
   });
 
   it('refuses huge number literals, integer and float', async () => {
-    await expectRefusedBeforeAnything(`{ me { payments(first: ${'9'.repeat(5_000)}) { edges { cursor } } } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'literalLength', actual: 5_000 });
-    await expectRefusedBeforeAnything(`{ me { payments(first: 1.${'0'.repeat(2_000)}e5) { edges { cursor } } } }`, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'literalLength', actual: 2_004 });
+    await expectRefusedBeforeAnything(
+      `{ me { payments(first: ${'9'.repeat(5_000)}) { edges { cursor } } } }`,
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      { limit: 'literalLength', actual: 5_000 },
+    );
+    await expectRefusedBeforeAnything(
+      `{ me { payments(first: 1.${'0'.repeat(2_000)}e5) { edges { cursor } } } }`,
+      400,
+      'QUERY_LIMIT_EXCEEDED',
+      { limit: 'literalLength', actual: 2_004 },
+    );
   });
 
   it('refuses a body over the size limit with PAYLOAD_TOO_LARGE', async () => {
@@ -289,7 +412,11 @@ describe('batched operations', () => {
 
   it('refuses a batch of individually heavy operations as a whole, naming the first heavy one', async () => {
     const before = stub.seen.length;
-    const mixed = await post([{ query: '{ me { id } }' }, { query: doubling(30) }, { query: `{ me { ${'accounts { id } '.repeat(600)}} }` }]);
+    const mixed = await post([
+      { query: '{ me { id } }' },
+      { query: doubling(30) },
+      { query: `{ me { ${'accounts { id } '.repeat(600)}} }` },
+    ]);
     expectClientError(mixed, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections', batchIndex: 1 });
     const heavy = await post(Array.from({ length: L.maxBatch }, (_, i) => ({ query: doubling(20 + i) })));
     expectClientError(heavy, 400, 'QUERY_LIMIT_EXCEEDED', { limit: 'selections', batchIndex: 0 });
@@ -316,8 +443,16 @@ function selectionNodes(document: DocumentNode): number {
 describe('the document check itself', () => {
   it('names the limit, passes ordinary documents and leaves syntax errors to Apollo', async () => {
     const schema = buildSchema(readFileSync(new URL('../../schema/public.graphql', import.meta.url), 'utf8'));
-    expect(checkDocument({ schema, query: doubling(10) }, L)).toMatchObject({ limit: 'selections', actual: doublingSelections(10) });
-    expect(checkDocument({ schema, query: readFileSync(new URL('../operations/dashboard.graphql', import.meta.url), 'utf8') }, L)).toBeNull();
+    expect(checkDocument({ schema, query: doubling(10) }, L)).toMatchObject({
+      limit: 'selections',
+      actual: doublingSelections(10),
+    });
+    expect(
+      checkDocument(
+        { schema, query: readFileSync(new URL('../operations/dashboard.graphql', import.meta.url), 'utf8') },
+        L,
+      ),
+    ).toBeNull();
     expect(checkDocument({ schema, query: '{ me { id }' }, L)).toBeNull();
     // …which answers it as usual.
     await expectRefusedBeforeAnything('{ me { id }', 400, 'GRAPHQL_PARSE_FAILED');

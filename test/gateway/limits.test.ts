@@ -4,12 +4,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { buildSchema, getIntrospectionQuery, getOperationAST, GraphQLError, parse } from 'graphql';
 import { loadGatewayConfig, queryLimitsOf } from '../../gateway/config.ts';
-import { checkBatch, checkOperation, countTokens, DEFAULT_QUERY_LIMITS, measureOperation, withoutSuggestions, type QueryLimits } from '../../gateway/limits.ts';
+import {
+  checkBatch,
+  checkOperation,
+  countTokens,
+  DEFAULT_QUERY_LIMITS,
+  measureOperation,
+  withoutSuggestions,
+  type QueryLimits,
+} from '../../gateway/limits.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { openSharedCache } from '../../lib/cache.ts';
 import { HttpError } from '../../lib/http-server.ts';
 import { currentRequestContext } from '../../lib/request-context.ts';
-import { AUDIENCE, composeToySupergraph, gql, hasStackTrace, ISSUER, logger, startLocalJwks, startToySubgraph, USERS_SDL, writeTempSupergraph, type LocalJwks, type ToySubgraph } from './helpers.ts';
+import {
+  AUDIENCE,
+  composeToySupergraph,
+  gql,
+  hasStackTrace,
+  ISSUER,
+  logger,
+  startLocalJwks,
+  startToySubgraph,
+  USERS_SDL,
+  writeTempSupergraph,
+  type LocalJwks,
+  type ToySubgraph,
+} from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The cost calculator and the other measurements, on a small schema.
@@ -32,7 +53,12 @@ function measure(query: string, variables: Record<string, unknown> = {}, schema 
   return measureOperation({ schema, document, operation, variables });
 }
 
-function check(query: string, variables: Record<string, unknown> = {}, limits: QueryLimits = DEFAULT_QUERY_LIMITS, schema = UNIT_SCHEMA): GraphQLError | null {
+function check(
+  query: string,
+  variables: Record<string, unknown> = {},
+  limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+  schema = UNIT_SCHEMA,
+): GraphQLError | null {
   const document = parse(query);
   return checkOperation({ schema, document, operation: getOperationAST(document)!, variables }, limits);
 }
@@ -46,7 +72,14 @@ describe('cost calculator', () => {
   it('multiplies a list without a page size by the default list multiplier', () => {
     // me (1) + accounts (1 + 10 × 2)
     expect(measure('{ me { accounts { id balance } } }').cost).toBe(1 + (1 + 10 * 2));
-    expect(measureOperation({ schema: UNIT_SCHEMA, document: parse('{ me { accounts { id } } }'), operation: getOperationAST(parse('{ me { accounts { id } } }'))!, listMultiplier: 3 }).cost).toBe(1 + (1 + 3));
+    expect(
+      measureOperation({
+        schema: UNIT_SCHEMA,
+        document: parse('{ me { accounts { id } } }'),
+        operation: getOperationAST(parse('{ me { accounts { id } } }'))!,
+        listMultiplier: 3,
+      }).cost,
+    ).toBe(1 + (1 + 3));
     // A list of scalars is a leaf.
     expect(measure('{ tags }').cost).toBe(1);
   });
@@ -72,7 +105,12 @@ describe('cost calculator', () => {
     // users 1 + 100 × edges(1 + node(1 + friends(1 + 100 × 3)))
     expect(measure(q).cost).toBe(1 + 100 * (1 + 1 + (1 + 100 * 3)));
     const error = check(q);
-    expect(error?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost', max: DEFAULT_QUERY_LIMITS.maxCost, actual: 30_301 });
+    expect(error?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'cost',
+      max: DEFAULT_QUERY_LIMITS.maxCost,
+      actual: 30_301,
+    });
   });
 
   it('expands named and inline fragments like the equivalent inline selections', () => {
@@ -87,7 +125,9 @@ describe('cost calculator', () => {
     const { selections: inlined, ...inlineRest } = inline;
     expect(rest).toEqual(inlineRest);
     expect(viaFragments).toBe(inlined + 3); // ...Conn, ...U, ... on User
-    expect(measure('{ node(id: "1") { id ... on Account { balance } ... on User { accounts { id } } } }').cost).toBe(1 + (1 + 1 + (1 + 10)));
+    expect(measure('{ node(id: "1") { id ... on Account { balance } ... on User { accounts { id } } } }').cost).toBe(
+      1 + (1 + 1 + (1 + 10)),
+    );
   });
 
   it('measures a fragment bomb in linear time and refuses it', () => {
@@ -99,19 +139,30 @@ describe('cost calculator', () => {
     expect(m.depth).toBe(2);
     // me, then the spread of F24; each Fi (i ≥ 1) is two spreads plus twice F(i-1); F0 is 2 fields.
     expect(m.selections).toBe(2 + (2 ** 26 - 2));
-    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`)?.extensions).toMatchObject({ limit: 'selections', max: DEFAULT_QUERY_LIMITS.maxSelections, actual: m.selections });
+    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`)?.extensions).toMatchObject({
+      limit: 'selections',
+      max: DEFAULT_QUERY_LIMITS.maxSelections,
+      actual: m.selections,
+    });
     // Without the selections limit, the cost limit refuses it too.
-    expect(check(`{ me { ...F24 } } ${defs.join(' ')}`, {}, { ...DEFAULT_QUERY_LIMITS, maxSelections: 2 ** 30 })?.extensions?.limit).toBe('cost');
+    expect(
+      check(`{ me { ...F24 } } ${defs.join(' ')}`, {}, { ...DEFAULT_QUERY_LIMITS, maxSelections: 2 ** 30 })?.extensions
+        ?.limit,
+    ).toBe('cost');
   });
 
   it('cuts fragment cycles (which validation refuses anyway) instead of looping', () => {
-    const m = measure('{ me { ...A } } fragment A on User { friends(first: 1) { nodes { ...B } } } fragment B on User { ...A id }');
+    const m = measure(
+      '{ me { ...A } } fragment A on User { friends(first: 1) { nodes { ...B } } } fragment B on User { ...A id }',
+    );
     expect(m.depth).toBeGreaterThan(0);
     expect(Number.isFinite(m.cost)).toBe(true);
   });
 
   it('counts depth, aliases and root fields through fragments; __typename is free', () => {
-    const m = measure('query { ...Root a: me { __typename x: id } __typename } fragment Root on Query { me { friends { nodes { id } } } b: tags }');
+    const m = measure(
+      'query { ...Root a: me { __typename x: id } __typename } fragment Root on Query { me { friends { nodes { id } } } b: tags }',
+    );
     expect(m.rootFields).toBe(3); // me, tags (b), me (a); __typename excluded
     expect(m.aliases).toBe(3); // a, x, b
     expect(m.depth).toBe(4); // me > friends > nodes > id
@@ -119,7 +170,14 @@ describe('cost calculator', () => {
 
   it('names the field and the size of a page over the maximum, also from a variable', () => {
     const literal = check('{ me { friends(first: 1000) { nodes { id } } } }');
-    expect(literal?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'pageSize', max: 100, actual: 1000, field: 'User.friends', argument: 'first' });
+    expect(literal?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'pageSize',
+      max: 100,
+      actual: 1000,
+      field: 'User.friends',
+      argument: 'first',
+    });
     expect(literal?.message).toContain('User.friends');
     const variable = check('query($n: Int) { users(first: $n) { nodes { id } } }', { n: 101 });
     expect(variable?.extensions).toMatchObject({ limit: 'pageSize', actual: 101, field: 'Query.users' });
@@ -128,9 +186,21 @@ describe('cost calculator', () => {
 
   it('reports depth, aliases and root fields over their limits', () => {
     const limits = { ...DEFAULT_QUERY_LIMITS, maxDepth: 3, maxAliases: 2, maxRootFields: 2 };
-    expect(check('{ me { friends { nodes { id } } } }', {}, limits)?.extensions).toMatchObject({ limit: 'depth', max: 3, actual: 4 });
-    expect(check('{ me { a: id b: id c: id } }', {}, limits)?.extensions).toMatchObject({ limit: 'aliases', max: 2, actual: 3 });
-    expect(check('{ me { id } tags users { nodes { id } } }', {}, limits)?.extensions).toMatchObject({ limit: 'rootFields', max: 2, actual: 3 });
+    expect(check('{ me { friends { nodes { id } } } }', {}, limits)?.extensions).toMatchObject({
+      limit: 'depth',
+      max: 3,
+      actual: 4,
+    });
+    expect(check('{ me { a: id b: id c: id } }', {}, limits)?.extensions).toMatchObject({
+      limit: 'aliases',
+      max: 2,
+      actual: 3,
+    });
+    expect(check('{ me { id } tags users { nodes { id } } }', {}, limits)?.extensions).toMatchObject({
+      limit: 'rootFields',
+      max: 2,
+      actual: 3,
+    });
   });
 
   it('does not hold introspection to the data limits (graphql bounds it itself)', () => {
@@ -147,10 +217,15 @@ describe('cost calculator', () => {
   });
 
   it('strips "Did you mean" suggestions', () => {
-    expect(withoutSuggestions({ message: 'Cannot query field "nam" on type "User". Did you mean "name"?' }).message).toBe('Cannot query field "nam" on type "User".');
-    expect(withoutSuggestions({ message: 'Variable "$k" got invalid value "CREDT"; Value "CREDT" does not exist in "Kind" enum. Did you mean the enum value "CREDIT"?' }).message).toBe(
-      'Variable "$k" got invalid value "CREDT"; Value "CREDT" does not exist in "Kind" enum.',
-    );
+    expect(
+      withoutSuggestions({ message: 'Cannot query field "nam" on type "User". Did you mean "name"?' }).message,
+    ).toBe('Cannot query field "nam" on type "User".');
+    expect(
+      withoutSuggestions({
+        message:
+          'Variable "$k" got invalid value "CREDT"; Value "CREDT" does not exist in "Kind" enum. Did you mean the enum value "CREDIT"?',
+      }).message,
+    ).toBe('Variable "$k" got invalid value "CREDT"; Value "CREDT" does not exist in "Kind" enum.');
   });
 
   it('refuses a batch over the maximum with HTTP 400', () => {
@@ -161,7 +236,11 @@ describe('cost calculator', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(HttpError);
-      expect(err).toMatchObject({ status: 400, code: 'QUERY_LIMIT_EXCEEDED', extensions: { limit: 'batch', max: 2, actual: 3 } });
+      expect(err).toMatchObject({
+        status: 400,
+        code: 'QUERY_LIMIT_EXCEEDED',
+        extensions: { limit: 'batch', max: 2, actual: 3 },
+      });
     }
   });
 });
@@ -183,17 +262,27 @@ describe('the customer dashboard query within the default limits', () => {
   });
 
   it('refuses it with 101 transactions per page, naming Account.transactions', () => {
-    expect(check(dashboard, { transactions: 101 }, DEFAULT_QUERY_LIMITS, schema)?.extensions).toMatchObject({ limit: 'pageSize', field: 'Account.transactions', actual: 101 });
+    expect(check(dashboard, { transactions: 101 }, DEFAULT_QUERY_LIMITS, schema)?.extensions).toMatchObject({
+      limit: 'pageSize',
+      field: 'Account.transactions',
+      actual: 101,
+    });
   });
 });
 
 describe('configuration', () => {
   it('has the documented defaults and reads QUERY_* variables', () => {
     expect(queryLimitsOf(loadGatewayConfig({}))).toEqual(DEFAULT_QUERY_LIMITS);
-    expect(queryLimitsOf(loadGatewayConfig({ QUERY_MAX_DEPTH: '5', QUERY_MAX_BATCH: '2', QUERY_LIST_COST_MULTIPLIER: '3' }))).toMatchObject({ maxDepth: 5, maxBatch: 2, listMultiplier: 3 });
+    expect(
+      queryLimitsOf(loadGatewayConfig({ QUERY_MAX_DEPTH: '5', QUERY_MAX_BATCH: '2', QUERY_LIST_COST_MULTIPLIER: '3' })),
+    ).toMatchObject({ maxDepth: 5, maxBatch: 2, listMultiplier: 3 });
     expect(() => loadGatewayConfig({ QUERY_MAX_COST: 'lots' })).toThrow(/QUERY_MAX_COST/);
     expect(() => loadGatewayConfig({ QUERY_MAX_PAGE_SIZE: '0' })).toThrow(/QUERY_MAX_PAGE_SIZE/);
-    expect(queryLimitsOf(loadGatewayConfig({ QUERY_MAX_SELECTIONS: '200', QUERY_MAX_DIRECTIVES: '4', QUERY_MAX_LITERAL_LENGTH: '64' }))).toMatchObject({
+    expect(
+      queryLimitsOf(
+        loadGatewayConfig({ QUERY_MAX_SELECTIONS: '200', QUERY_MAX_DIRECTIVES: '4', QUERY_MAX_LITERAL_LENGTH: '64' }),
+      ),
+    ).toMatchObject({
       maxSelections: 200,
       maxDirectives: 4,
       maxLiteralLength: 64,
@@ -224,7 +313,10 @@ type LedgerPageInfo { hasNextPage: Boolean! }`;
 
 function page(first: number | null | undefined, prefix = 'e') {
   const n = Math.min(first ?? 20, 3);
-  return { edges: Array.from({ length: n }, (_, i) => ({ cursor: `${prefix}${i}`, node: { id: `${prefix}${i}`, amount: i } })), pageInfo: { hasNextPage: false } };
+  return {
+    edges: Array.from({ length: n }, (_, i) => ({ cursor: `${prefix}${i}`, node: { id: `${prefix}${i}`, amount: i } })),
+    pageInfo: { hasNextPage: false },
+  };
 }
 
 const SECRET = 'limits-test-internal-secret-0123456789abcdef';
@@ -235,7 +327,8 @@ async function startToys(secret?: string) {
     USERS_SDL,
     {
       Query: {
-        me: (_: unknown, __: unknown, ctx: { principal: { customerId?: string } | null }) => (ctx.principal?.customerId ? { id: ctx.principal.customerId, name: 'Alice' } : null),
+        me: (_: unknown, __: unknown, ctx: { principal: { customerId?: string } | null }) =>
+          ctx.principal?.customerId ? { id: ctx.principal.customerId, name: 'Alice' } : null,
         whoami: () => ({ customerId: 'x', clientId: null, scopes: [], requestId: null, traceparent: null }),
         failing: () => {
           throw new Error('connection to db at 10.0.0.5 failed: password authentication failed');
@@ -278,11 +371,15 @@ beforeAll(async () => {
   const base = { GATEWAY_PORT: '0', AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: jwks.url };
   // The toy graph has no authorization rules (the real rule set would deny every toy field), so
   // these gateways run without them: the limits are decided before authorization anyway.
-  sandbox = await startGateway(loadGatewayConfig({ ...base, SUPERGRAPH: sandboxFile.path }), { logger, authorization: 'disabled' });
+  sandbox = await startGateway(loadGatewayConfig({ ...base, SUPERGRAPH: sandboxFile.path }), {
+    logger,
+    authorization: 'disabled',
+  });
   // The production gateway logs into memory, so the test can find the detail under the request id.
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -290,11 +387,20 @@ beforeAll(async () => {
   // Production refuses to start without REDIS_URL; the test hands the gateway an in-memory cache instead of a Redis server.
   const productionCache = await openSharedCache({ logger });
   cleanups.push(() => productionCache.close());
-  production = await startGateway(loadGatewayConfig({ ...base, SUPERGRAPH: productionFile.path, PROFILE: 'production', INTERNAL_AUTH_SECRET: SECRET, REDIS_URL: 'redis://127.0.0.1:9' }), {
-    logger: capturing,
-    cache: productionCache,
-    authorization: 'disabled',
-  });
+  production = await startGateway(
+    loadGatewayConfig({
+      ...base,
+      SUPERGRAPH: productionFile.path,
+      PROFILE: 'production',
+      INTERNAL_AUTH_SECRET: SECRET,
+      REDIS_URL: 'redis://127.0.0.1:9',
+    }),
+    {
+      logger: capturing,
+      cache: productionCache,
+      authorization: 'disabled',
+    },
+  );
 });
 
 afterAll(async () => {
@@ -329,7 +435,11 @@ async function expectRefused(query: string, limit: string, variables?: Record<st
 describe('hostile queries through the gateway', () => {
   it('answers an ordinary query (and calls the subgraph)', async () => {
     const before = subgraphCalls();
-    const res = await gql(sandbox.url, '{ me { id name } entries(first: 100) { edges { node { id related(first: 2) { edges { node { id } } } } } } }', { token: await jwks.sign() });
+    const res = await gql(
+      sandbox.url,
+      '{ me { id name } entries(first: 100) { edges { node { id related(first: 2) { edges { node { id } } } } } } }',
+      { token: await jwks.sign() },
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.me).toEqual({ id: 'cus_u57fz5zj7ojayz6np3d6x6kon4', name: 'Alice' });
     expect(subgraphCalls()).toBeGreaterThan(before);
@@ -364,19 +474,30 @@ describe('hostile queries through the gateway', () => {
     const literal = await expectRefused('{ entries(first: 1000) { edges { node { id } } } }', 'pageSize');
     expect(literal.extensions).toMatchObject({ max: 100, actual: 1000, field: 'Query.entries' });
     expect(literal.message).toContain('Query.entries');
-    const variable = await expectRefused('query Q($n: Int) { entries(first: 1) { edges { node { related(first: $n) { edges { cursor } } } } } }', 'pageSize', { n: 500 });
+    const variable = await expectRefused(
+      'query Q($n: Int) { entries(first: 1) { edges { node { related(first: $n) { edges { cursor } } } } } }',
+      'pageSize',
+      { n: 500 },
+    );
     expect(variable.extensions).toMatchObject({ actual: 500, field: 'Entry.related' });
   });
 
   it('refuses a cost explosion (first: 100 × first: 100)', async () => {
-    const error = await expectRefused('{ entries(first: 100) { edges { node { id related(first: 100) { edges { node { id amount } } } } } } }', 'cost');
+    const error = await expectRefused(
+      '{ entries(first: 100) { edges { node { id related(first: 100) { edges { node { id amount } } } } } } }',
+      'cost',
+    );
     expect(error.extensions).toMatchObject({ max: 20_000 });
   });
 
   it('accepts a batch up to the maximum and refuses a larger one with HTTP 400 before anything runs', async () => {
     const token = await jwks.sign();
     const post = (ops: unknown[]) =>
-      fetch(sandbox.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(ops) });
+      fetch(sandbox.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(ops),
+      });
     const ok = await post([{ query: '{ me { id } }' }, { query: '{ entries(first: 1) { edges { cursor } } }' }]);
     expect(ok.status).toBe(200);
     const results = (await ok.json()) as { data?: unknown; errors?: unknown }[];
@@ -388,7 +509,12 @@ describe('hostile queries through the gateway', () => {
     expect(flood.status).toBe(400);
     const raw = await flood.text();
     const body = JSON.parse(raw) as { errors: { message: string; extensions: Record<string, unknown> }[] };
-    expect(body.errors[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'batch', max: 5, actual: 6 });
+    expect(body.errors[0]?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'batch',
+      max: 5,
+      actual: 6,
+    });
     expect(body.errors[0]?.message).toMatch(/6 operations/);
     expect(hasStackTrace(raw)).toBe(false);
     expect(subgraphCalls()).toBe(before);
@@ -399,13 +525,23 @@ describe('hostile queries through the gateway', () => {
     const res = await fetch(sandbox.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await jwks.sign()}` },
-      body: JSON.stringify([{ query: '{ me { id } }' }, { query: '{ entries(first: 1000) { edges { cursor } } }' }, { query: '{ entries(first: 500) { edges { cursor } } }' }]),
+      body: JSON.stringify([
+        { query: '{ me { id } }' },
+        { query: '{ entries(first: 1000) { edges { cursor } } }' },
+        { query: '{ entries(first: 500) { edges { cursor } } }' },
+      ]),
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { errors: { extensions?: Record<string, unknown> }[] };
     // The first operation over a limit is named by its position in the batch.
     expect(body.errors).toHaveLength(1);
-    expect(body.errors[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'pageSize', max: 100, actual: 1000, batchIndex: 1 });
+    expect(body.errors[0]?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'pageSize',
+      max: 100,
+      actual: 1000,
+      batchIndex: 1,
+    });
     expect(subgraphCalls()).toBe(before);
   });
 
@@ -443,7 +579,10 @@ describe('production profile', () => {
       expect(hasStackTrace(res.raw), q).toBe(false);
     }
     // A bad enum value in variables fails during coercion, also without a suggestion.
-    const coercion = await gql(production.url, 'query($k: EntryKind) { entries(kind: $k) { edges { cursor } } }', { token: await jwks.sign(), variables: { k: 'CREDT' } });
+    const coercion = await gql(production.url, 'query($k: EntryKind) { entries(kind: $k) { edges { cursor } } }', {
+      token: await jwks.sign(),
+      variables: { k: 'CREDT' },
+    });
     expect(coercion.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(coercion.raw).not.toMatch(/Did you mean|CREDIT/);
     expect(subgraphCalls(productionToys)).toBe(before);
@@ -460,7 +599,10 @@ describe('production profile', () => {
     expect(limit.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'pageSize' });
 
     const failing = await gql(production.url, '{ failing }', { token });
-    expect(failing.body.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(failing.body.errors?.[0]).toMatchObject({
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
     expect(failing.raw).not.toMatch(/10\.0\.0\.5|password/);
     expect(hasStackTrace(failing.raw)).toBe(false);
     // The detail is in the gateway's log under the request id the client got back.
@@ -471,7 +613,9 @@ describe('production profile', () => {
   });
 
   it('still answers valid queries', async () => {
-    const res = await gql(production.url, '{ me { id } entries(first: 2) { edges { cursor } } }', { token: await jwks.sign() });
+    const res = await gql(production.url, '{ me { id } entries(first: 2) { edges { cursor } } }', {
+      token: await jwks.sign(),
+    });
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.me).toEqual({ id: 'cus_u57fz5zj7ojayz6np3d6x6kon4' });
   });
@@ -507,14 +651,25 @@ describe('the real supergraph, with authorization enforced', () => {
   it('refuses the dashboard with 1000 transactions per page, naming Account.transactions', async () => {
     const res = await gql(real.url, dashboard, { token: await jwks.sign(), variables: { transactions: 1000 } });
     expect(res.status).toBe(400);
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'pageSize', max: 100, actual: 1000, field: 'Account.transactions' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'pageSize',
+      max: 100,
+      actual: 1000,
+      field: 'Account.transactions',
+    });
   });
 
   it('refuses nested pages through payments → debtorAccount → transactions', async () => {
-    const q = '{ me { payments(first: 100) { edges { node { id debtorAccount { transactions(first: 100) { edges { node { id description } } } } } } } } }';
+    const q =
+      '{ me { payments(first: 100) { edges { node { id debtorAccount { transactions(first: 100) { edges { node { id description } } } } } } } } }';
     const res = await gql(real.url, q, { token: await jwks.sign() });
     expect(res.status).toBe(400);
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'cost', max: 20_000 });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'QUERY_LIMIT_EXCEEDED',
+      limit: 'cost',
+      max: 20_000,
+    });
     expect(hasStackTrace(res.raw)).toBe(false);
   });
 });

@@ -12,7 +12,14 @@ import { gql, hasStackTrace, logger } from './helpers.ts';
  */
 const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-const SCOPES = ['accounts:read', 'balances:read', 'transactions:read', 'payments:read', 'identity:read', 'consents:read'];
+const SCOPES = [
+  'accounts:read',
+  'balances:read',
+  'transactions:read',
+  'payments:read',
+  'identity:read',
+  'consents:read',
+];
 
 let platform: RunningPlatform;
 const realFetch = globalThis.fetch;
@@ -22,7 +29,11 @@ let swap: { url: string; body: string } | undefined;
 const lastAnswer = new Map<string, string>();
 
 beforeAll(async () => {
-  platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+  platform = await startPlatform({
+    ports: 'free',
+    env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' },
+    logger,
+  });
   globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (swap && url === swap.url) {
@@ -46,21 +57,31 @@ afterAll(async () => {
 });
 
 const token = (customerId: string) => platform.sandboxes.auth.mint({ customerId, clientId: 'web-app', scopes: SCOPES });
-const foreignObjectEvents = async () => (await metricsOf('gateway').securityEvents.get()).values.find((v) => v.labels.kind === 'foreign_object')?.value ?? 0;
+const foreignObjectEvents = async () =>
+  (await metricsOf('gateway').securityEvents.get()).values.find((v) => v.labels.kind === 'foreign_object')?.value ?? 0;
 
 describe('ownership stamps', () => {
   it('every subgraph stamps the first-party objects it serves with their owner', async () => {
-    const accounts = await callSubgraph(platform.urls.accounts, 'accounts', '{ _entities(representations: [{ __typename: "Customer", id: "' + ALICE + '" }]) { ... on Customer { accounts { id } } } }', {
-      principal: { customerId: ALICE, clientId: 'web-app', scopes: SCOPES },
-    });
-    const ids = (accounts.data as { _entities: { accounts: { id: string }[] }[] })._entities[0]!.accounts.map((a) => a.id);
+    const accounts = await callSubgraph(
+      platform.urls.accounts,
+      'accounts',
+      '{ _entities(representations: [{ __typename: "Customer", id: "' +
+        ALICE +
+        '" }]) { ... on Customer { accounts { id } } } }',
+      {
+        principal: { customerId: ALICE, clientId: 'web-app', scopes: SCOPES },
+      },
+    );
+    const ids = (accounts.data as { _entities: { accounts: { id: string }[] }[] })._entities[0]!.accounts.map(
+      (a) => a.id,
+    );
     expect(ids.length).toBeGreaterThan(0);
     const owners = (accounts as { extensions?: { owners?: Record<string, string> } }).extensions?.owners ?? {};
     for (const id of ids) expect(owners[id]).toBe(ALICE);
     expect(owners[ALICE]).toBe(ALICE);
   });
 
-  it('refuses another customer\'s objects that a bug put into an answer, and counts a security event', async () => {
+  it("refuses another customer's objects that a bug put into an answer, and counts a security event", async () => {
     const query = '{ me { id accounts { id name } } }';
     const alice = await gql(platform.gatewayUrl, query, { token: await token(ALICE) });
     expect(alice.body.errors).toBeUndefined();
@@ -84,10 +105,13 @@ describe('ownership stamps', () => {
     expect((benAgain.body.data as { me: { id: string } }).me.id).toBe(BEN);
   });
 
-  it('refuses another customer\'s payment served by id', async () => {
+  it("refuses another customer's payment served by id", async () => {
     const query = 'query P($id: ID!) { payment(id: $id) { id status } }';
-    const page = await gql(platform.gatewayUrl, '{ me { payments(first: 1) { edges { node { id } } } } }', { token: await token(ALICE) });
-    const paymentId = (page.body.data as { me: { payments: { edges: { node: { id: string } }[] } } }).me.payments.edges[0]!.node.id;
+    const page = await gql(platform.gatewayUrl, '{ me { payments(first: 1) { edges { node { id } } } } }', {
+      token: await token(ALICE),
+    });
+    const paymentId = (page.body.data as { me: { payments: { edges: { node: { id: string } }[] } } }).me.payments
+      .edges[0]!.node.id;
     await gql(platform.gatewayUrl, query, { token: await token(ALICE), variables: { id: paymentId } });
     const aliceAnswer = lastAnswer.get(platform.urls.payments)!;
     expect(aliceAnswer).toContain(paymentId);

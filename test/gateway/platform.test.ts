@@ -34,7 +34,9 @@ describe('platform launcher', () => {
     const { stdout } = await token(['--customer', ALICE]);
     const accessToken = stdout.trim();
     expect(accessToken.split('.')).toHaveLength(3);
-    const res = await gql(platform.gatewayUrl, '{ me { id displayName consents { status client { id } } } }', { token: accessToken });
+    const res = await gql(platform.gatewayUrl, '{ me { id displayName consents { status client { id } } } }', {
+      token: accessToken,
+    });
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toMatchObject({ me: { id: ALICE, displayName: 'Alice' } });
     const ready = await fetch(platform.gatewayUrl.replace(/graphql$/, 'readyz'));
@@ -48,12 +50,18 @@ describe('platform launcher', () => {
   });
 
   it('npm run token explains what is wrong', async () => {
-    const unknown = await token(['--customer', 'cus_aaaaaaaaaaaaaaaaaaaaaaaaaa']).catch((e: { stderr: string; code: number }) => e);
+    const unknown = await token(['--customer', 'cus_aaaaaaaaaaaaaaaaaaaaaaaaaa']).catch(
+      (e: { stderr: string; code: number }) => e,
+    );
     expect(unknown).toMatchObject({ code: 2 }); // a wrong argument, like a wrong setting (README.md, Configuration)
     expect((unknown as { stderr: string }).stderr).toMatch(/unknown customer/);
-    const scope = await token(['--customer', ALICE, '--client', 'budgetly', '--scopes', 'payments:write']).catch((e: { stderr: string }) => e);
+    const scope = await token(['--customer', ALICE, '--client', 'budgetly', '--scopes', 'payments:write']).catch(
+      (e: { stderr: string }) => e,
+    );
     expect((scope as { stderr: string }).stderr).toMatch(/budgetly may not be granted payments:write/);
-    const down = await exec(process.execPath, [TOKEN_SCRIPT, '--customer', ALICE], { env: { ...process.env, AUTH_ISSUER: 'http://127.0.0.1:9' } }).catch((e: { stderr: string }) => e);
+    const down = await exec(process.execPath, [TOKEN_SCRIPT, '--customer', ALICE], {
+      env: { ...process.env, AUTH_ISSUER: 'http://127.0.0.1:9' },
+    }).catch((e: { stderr: string }) => e);
     expect((down as { stderr: string }).stderr).toMatch(/start the platform with npm start first/);
   });
 });

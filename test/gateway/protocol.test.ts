@@ -11,7 +11,15 @@ import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { APOLLO_CLIENT_CODES, CLIENT_CODES, maskError } from '../../lib/error-masking.ts';
 import { ErrorCode, PartnerError } from '../../lib/errors.ts';
 import { closeServer, listen } from '../../lib/http-server.ts';
-import { gql, hasStackTrace, logger, startLocalJwks, stubGatewayEnv, type GraphQLResult, type LocalJwks } from './helpers.ts';
+import {
+  gql,
+  hasStackTrace,
+  logger,
+  startLocalJwks,
+  stubGatewayEnv,
+  type GraphQLResult,
+  type LocalJwks,
+} from './helpers.ts';
 
 /**
  * Protocol mistakes get the code that names them (not INTERNAL_SERVER_ERROR), the production
@@ -33,7 +41,13 @@ async function startKindStub() {
       requests++;
       const kindLookup = raw.includes('GatewayAuthzClientKind');
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(kindLookup ? { data: { clientApp: { kind: 'FIRST_PARTY' } } } : { errors: [{ message: 'the stub has no data' }] }));
+      res.end(
+        JSON.stringify(
+          kindLookup
+            ? { data: { clientApp: { kind: 'FIRST_PARTY' } } }
+            : { errors: [{ message: 'the stub has no data' }] },
+        ),
+      );
     });
   });
   const { url } = await listen(server, 0);
@@ -53,10 +67,18 @@ beforeAll(async () => {
   sandbox = await startGateway(loadGatewayConfig(base), { logger });
   // Production requires REDIS_URL; the shared cache plays no part here, so an in-memory one stands in for it.
   productionCache = await openSharedCache({ logger });
-  production = await startGateway(loadGatewayConfig({ ...base, PROFILE: 'production', INTERNAL_AUTH_SECRET: PRODUCTION_SECRET, REDIS_URL: 'redis://127.0.0.1:9' }), {
-    logger,
-    cache: productionCache,
-  });
+  production = await startGateway(
+    loadGatewayConfig({
+      ...base,
+      PROFILE: 'production',
+      INTERNAL_AUTH_SECRET: PRODUCTION_SECRET,
+      REDIS_URL: 'redis://127.0.0.1:9',
+    }),
+    {
+      logger,
+      cache: productionCache,
+    },
+  );
 });
 
 afterAll(async () => {
@@ -70,7 +92,11 @@ afterAll(async () => {
 const token = () => jwks.sign({ scope: SCOPES });
 
 async function post(url: string, body: unknown): Promise<GraphQLResult> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
+    body: JSON.stringify(body),
+  });
   const raw = await res.text();
   return { status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw };
 }
@@ -95,9 +121,15 @@ describe('persisted queries (APQ)', () => {
 
     const url = new URL(sandbox.url);
     url.searchParams.set('extensions', JSON.stringify({ persistedQuery: { version: 1, sha256Hash: unknown } }));
-    const get = await fetch(url, { headers: { authorization: `Bearer ${await token()}`, 'apollo-require-preflight': 'true' } });
+    const get = await fetch(url, {
+      headers: { authorization: `Bearer ${await token()}`, 'apollo-require-preflight': 'true' },
+    });
     const raw = await get.text();
-    expectCode({ status: get.status, headers: get.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw }, 200, 'PERSISTED_QUERY_NOT_FOUND');
+    expectCode(
+      { status: get.status, headers: get.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw },
+      200,
+      'PERSISTED_QUERY_NOT_FOUND',
+    );
   });
 
   it('runs a document registered with its hash when it is later sent by hash alone', async () => {
@@ -110,7 +142,10 @@ describe('persisted queries (APQ)', () => {
 
   it('answers a hash that does not match the document, or an unknown APQ version, with BAD_REQUEST', async () => {
     // Apollo raises both without a code (only HTTP 400); they must not read as a server failure.
-    const mismatch = await post(sandbox.url, { query, extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } });
+    const mismatch = await post(sandbox.url, {
+      query,
+      extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } },
+    });
     expectCode(mismatch, 400, 'BAD_REQUEST');
     expect(mismatch.body.errors?.[0]?.message).toBe('provided sha does not match query');
     const version = await post(sandbox.url, { query, extensions: { persistedQuery: { version: 2, sha256Hash } } });
@@ -120,7 +155,12 @@ describe('persisted queries (APQ)', () => {
 
   it('answers PERSISTED_QUERY_NOT_SUPPORTED through the shared masking where APQ is off', async () => {
     // The gateway keeps APQ on; a service that turns it off answers with Apollo's code, which the shared masking must let through.
-    const apollo = new ApolloServer({ schema: buildSchema('type Query { ok: Boolean }'), persistedQueries: false, formatError: maskError(logger), includeStacktraceInErrorResponses: false });
+    const apollo = new ApolloServer({
+      schema: buildSchema('type Query { ok: Boolean }'),
+      persistedQueries: false,
+      formatError: maskError(logger),
+      includeStacktraceInErrorResponses: false,
+    });
     await apollo.start();
     try {
       const res = await apollo.executeHTTPGraphQLRequest({
@@ -167,32 +207,55 @@ describe('the shared masking (lib/error-masking.ts)', () => {
 
   it('lets every client code through, without a stack trace', () => {
     for (const code of CLIENT_CODES) {
-      const masked = mask({ message: 'what went wrong', extensions: { code, stacktrace: ['at x (y.ts:1:1)'] } }, new GraphQLError('what went wrong'));
+      const masked = mask(
+        { message: 'what went wrong', extensions: { code, stacktrace: ['at x (y.ts:1:1)'] } },
+        new GraphQLError('what went wrong'),
+      );
       expect(masked, code).toEqual({ message: 'what went wrong', extensions: { code } });
     }
   });
 
   it('lists Apollo’s client codes and ours, but not INTERNAL_SERVER_ERROR', () => {
-    const apolloCodes = Object.values(ApolloServerErrorCode).filter((c) => c !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR);
+    const apolloCodes = Object.values(ApolloServerErrorCode).filter(
+      (c) => c !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR,
+    );
     expect([...APOLLO_CLIENT_CODES].sort()).toEqual([...apolloCodes].sort());
-    for (const code of [...apolloCodes, ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR)]) expect(CLIENT_CODES.has(code), code).toBe(true);
+    for (const code of [
+      ...apolloCodes,
+      ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR),
+    ])
+      expect(CLIENT_CODES.has(code), code).toBe(true);
     expect(CLIENT_CODES.has('INTERNAL_SERVER_ERROR')).toBe(false);
   });
 
   it('answers BAD_REQUEST for an error raised with a 4xx status and no code, and masks one with a 5xx status', () => {
-    const clientMistake = new GraphQLError('provided sha does not match query', { extensions: { http: { status: 400 } } });
-    expect(mask({ message: clientMistake.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, clientMistake)).toEqual({ message: clientMistake.message, extensions: { code: 'BAD_REQUEST' } });
+    const clientMistake = new GraphQLError('provided sha does not match query', {
+      extensions: { http: { status: 400 } },
+    });
+    expect(
+      mask({ message: clientMistake.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, clientMistake),
+    ).toEqual({ message: clientMistake.message, extensions: { code: 'BAD_REQUEST' } });
     const serverFault = new GraphQLError('upstream pool exhausted', { extensions: { http: { status: 503 } } });
-    expect(mask({ message: serverFault.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, serverFault)).toEqual({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(mask({ message: serverFault.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, serverFault)).toEqual({
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
   });
 
   it('replaces anything else with a bare INTERNAL_SERVER_ERROR and names a failing partner', () => {
-    expect(mask({ message: 'connect ECONNREFUSED 10.0.0.5:5432', path: ['me'], extensions: { code: 'SOMETHING_INTERNAL' } }, new Error('connect ECONNREFUSED 10.0.0.5:5432'))).toEqual({
+    expect(
+      mask(
+        { message: 'connect ECONNREFUSED 10.0.0.5:5432', path: ['me'], extensions: { code: 'SOMETHING_INTERNAL' } },
+        new Error('connect ECONNREFUSED 10.0.0.5:5432'),
+      ),
+    ).toEqual({
       message: 'Internal server error',
       path: ['me'],
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
-    expect(mask({ message: 'x', extensions: {} }, new PartnerError('northwind', 'unavailable', 'HTTP 503'))).toMatchObject({
+    expect(
+      mask({ message: 'x', extensions: {} }, new PartnerError('northwind', 'unavailable', 'HTTP 503')),
+    ).toMatchObject({
       message: 'northwind is unavailable',
       extensions: { code: 'PARTNER_UNAVAILABLE', partner: 'northwind' },
     });
@@ -206,13 +269,28 @@ describe('production profile: validation messages carry no suggestions', () => {
     ['root field', '{ acount(id: "acc_1") { id } }', undefined, /"account"/],
     ['argument', '{ account(idd: "acc_1") { id } }', undefined, /Did you mean "id"/],
     ['directive argument', '{ me @include(iff: true) { id } }', undefined, /Did you mean "if"/],
-    ['variable type', 'query($f: PaymentFiltr) { me { payments(filter: $f) { edges { cursor } } } }', undefined, /PaymentFilter\b/],
+    [
+      'variable type',
+      'query($f: PaymentFiltr) { me { payments(filter: $f) { edges { cursor } } } }',
+      undefined,
+      /PaymentFilter\b/,
+    ],
     ['fragment type', '{ me { ...F } } fragment F on Custmer { id }', undefined, /"Customer"/],
     ['inline fragment type', '{ me { ... on Custmer { id } } }', undefined, /"Customer"/],
     ['enum value', '{ me { consents(status: [AUTHORISD]) { id } } }', undefined, /AUTHORISED/],
-    ['enum value in variables', 'query($s: [ConsentStatus!]) { me { consents(status: $s) { id } } }', { s: ['AUTHORISD'] }, /AUTHORISED/],
+    [
+      'enum value in variables',
+      'query($s: [ConsentStatus!]) { me { consents(status: $s) { id } } }',
+      { s: ['AUTHORISD'] },
+      /AUTHORISED/,
+    ],
     ['input field', '{ me { payments(filter: { frm: "2024-01-01" }) { edges { cursor } } } }', undefined, /"from"/],
-    ['input field in variables', 'query($f: PaymentFilter) { me { payments(filter: $f) { edges { cursor } } } }', { f: { frm: '2024-01-01' } }, /"from"/],
+    [
+      'input field in variables',
+      'query($f: PaymentFilter) { me { payments(filter: $f) { edges { cursor } } } }',
+      { f: { frm: '2024-01-01' } },
+      /"from"/,
+    ],
   ];
 
   it.each(cases)('%s', async (_what, query, variables, revealed) => {
@@ -245,7 +323,9 @@ describe('GraphQL over HTTP: graphql-http server audits', () => {
     const results = await Promise.all(audits.map((audit) => audit.fn()));
     const failed = results.flatMap((r) => (r.status === 'ok' ? [] : [r]));
     for (const r of failed) console.log(`graphql-http audit ${r.status}: ${r.id} ${r.name}: ${r.reason}`);
-    console.log(`graphql-http audits: ${results.length} run, ${results.length - failed.length} ok, ${failed.length} warnings or notices`);
+    console.log(
+      `graphql-http audits: ${results.length} run, ${results.length - failed.length} ok, ${failed.length} warnings or notices`,
+    );
     expect(failed.filter((r) => r.status === 'error').map((r) => `${r.id} ${r.name}: ${r.reason}`)).toEqual([]);
     expect(results.length).toBeGreaterThan(30);
   });

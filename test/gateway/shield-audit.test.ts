@@ -35,12 +35,24 @@ describe('shield:audit', () => {
     const schema = loadPublicSchema();
     const expected = Object.values(schema.getTypeMap())
       .filter((t) => t.astNode?.kind === 'ObjectTypeDefinition')
-      .flatMap((t) => Object.keys((t as unknown as { getFields(): Record<string, unknown> }).getFields()).map((f) => `${t.name}.${f}`));
+      .flatMap((t) =>
+        Object.keys((t as unknown as { getFields(): Record<string, unknown> }).getFields()).map(
+          (f) => `${t.name}.${f}`,
+        ),
+      );
     expect(report.rows.map((r) => `${r.type}.${r.field}`).sort()).toEqual(expected.sort());
     // Every PII field needs pii:read, and the fields the schema calls personal data are PII.
     for (const r of report.rows.filter((r) => r.pii)) expect(r.scopes).toContain('pii:read');
     expect(report.rows.filter((r) => r.pii).map((r) => `${r.type}.${r.field}`)).toEqual(
-      expect.arrayContaining(['Customer.legalName', 'Customer.dateOfBirth', 'Customer.email', 'Customer.phone', 'Customer.address', 'Account.identification', 'PaymentCreditor.identification']),
+      expect.arrayContaining([
+        'Customer.legalName',
+        'Customer.dateOfBirth',
+        'Customer.email',
+        'Customer.phone',
+        'Customer.address',
+        'Account.identification',
+        'PaymentCreditor.identification',
+      ]),
     );
   });
 
@@ -60,7 +72,9 @@ describe('shield:audit', () => {
 
   it('reports a field the schema calls personal data that the policy forgot to mark as PII', () => {
     patch('Customer', 'dateOfBirth', { ...POLICY.Customer!.dateOfBirth!, pii: false, scopes: ['identity:read'] });
-    expect(auditRules().problems).toEqual(expect.arrayContaining([expect.stringMatching(/^Customer\.dateOfBirth: described as personal data/)]));
+    expect(auditRules().problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Customer\.dateOfBirth: described as personal data/)]),
+    );
   });
 
   it('docs/permissions.md is up to date (regenerate with `npm run shield:audit -- --write`)', () => {
@@ -70,9 +84,14 @@ describe('shield:audit', () => {
   it('the command prints Markdown, or JSON with --json, and exits 0 on the live rule set', async () => {
     const md = await exec(process.execPath, [SCRIPT]);
     expect(md.stdout).toContain('| `email` |');
-    expect(md.stderr).toMatch(/shield:audit: \d+ types, \d+ fields with explicit rules, \d+ PII fields behind pii:read, .*; 0 problems/);
+    expect(md.stderr).toMatch(
+      /shield:audit: \d+ types, \d+ fields with explicit rules, \d+ PII fields behind pii:read, .*; 0 problems/,
+    );
     const json = await exec(process.execPath, [SCRIPT, '--json']);
-    const parsed = JSON.parse(json.stdout) as { rows: { type: string; field: string; decided: string }[]; problems: string[] };
+    const parsed = JSON.parse(json.stdout) as {
+      rows: { type: string; field: string; decided: string }[];
+      problems: string[];
+    };
     expect(parsed.problems).toEqual([]);
     expect(parsed.rows.find((r) => r.type === 'Account' && r.field === 'balances')?.decided).toBe('per object');
   });

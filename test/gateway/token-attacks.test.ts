@@ -1,13 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64url, calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import {
+  base64url,
+  calculateJwkThumbprint,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import { Keyv } from 'keyv';
 import type { SharedCache } from '../../lib/cache.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { accessTokenHash, normalizeHtu } from '../../gateway/dpop.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { generateSigningKey, startAuthServer, type RunningAuthServer } from '../../sandboxes/auth-server.ts';
-import { ALICE, AUDIENCE, composeToySupergraph, gql, hasStackTrace, logger, startToySubgraphs, writeTempSupergraph, type GraphQLResult } from './helpers.ts';
+import {
+  ALICE,
+  AUDIENCE,
+  composeToySupergraph,
+  gql,
+  hasStackTrace,
+  logger,
+  startToySubgraphs,
+  writeTempSupergraph,
+  type GraphQLResult,
+} from './helpers.ts';
 
 /**
  * Token attacks against a live gateway (toy subgraphs, the sandbox authorization server): each
@@ -37,7 +56,14 @@ async function newDpopKey(alg: 'ES256' | 'PS256' | 'EdDSA' = 'ES256') {
 
 function startTestGateway(env: Record<string, string> = {}) {
   return startGateway(
-    loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: auth.issuer, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: auth.jwksUrl, ...env }),
+    loadGatewayConfig({
+      GATEWAY_PORT: '0',
+      SUPERGRAPH: supergraphFile.path,
+      AUTH_ISSUER: auth.issuer,
+      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_JWKS_URL: auth.jwksUrl,
+      ...env,
+    }),
     { logger, authorization: 'disabled' },
   );
 }
@@ -57,7 +83,9 @@ afterAll(async () => {
   await toys?.close();
   await auth?.close();
   supergraphFile?.cleanup();
-  console.log(`token attacks refused: ${attacksRun} of ${attackNumber} (401 UNAUTHENTICATED + WWW-Authenticate, no subgraph called)`);
+  console.log(
+    `token attacks refused: ${attacksRun} of ${attackNumber} (401 UNAUTHENTICATED + WWW-Authenticate, no subgraph called)`,
+  );
 });
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -82,13 +110,23 @@ interface ProofOptions {
 /** A DPoP proof (RFC 9449 §4.2) for a POST to `url` with `token`, with any part overridable. */
 async function proof(url: string, token: string, o: ProofOptions = {}): Promise<string> {
   const key = o.key ?? dpopKey;
-  const claims: Record<string, unknown> = { htm: o.htm ?? 'POST', htu: o.htu ?? url, iat: o.iat ?? nowSeconds(), jti: o.jti ?? randomUUID() };
+  const claims: Record<string, unknown> = {
+    htm: o.htm ?? 'POST',
+    htu: o.htu ?? url,
+    iat: o.iat ?? nowSeconds(),
+    jti: o.jti ?? randomUUID(),
+  };
   const ath = 'ath' in o ? o.ath : accessTokenHash(token);
   if (ath !== undefined) claims.ath = ath;
-  return new SignJWT(claims).setProtectedHeader({ alg: o.alg ?? 'ES256', typ: o.typ ?? 'dpop+jwt', jwk: o.jwk ?? key.publicJwk }).sign(key.privateKey);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: o.alg ?? 'ES256', typ: o.typ ?? 'dpop+jwt', jwk: o.jwk ?? key.publicJwk })
+    .sign(key.privateKey);
 }
 
-const dpopHeaders = (token: string, dpop?: string): Record<string, string> => ({ authorization: `DPoP ${token}`, ...(dpop ? { dpop } : {}) });
+const dpopHeaders = (token: string, dpop?: string): Record<string, string> => ({
+  authorization: `DPoP ${token}`,
+  ...(dpop ? { dpop } : {}),
+});
 
 /** Asserts a refusal: 401, UNAUTHENTICATED, the expected challenge, no data, no detail, no subgraph call. */
 async function expectRefused(send: () => Promise<GraphQLResult>, challenge: RegExp): Promise<GraphQLResult> {
@@ -129,7 +167,18 @@ describe('token attacks: bearer tokens', () => {
   attack('alg none', async () => {
     const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: auth.signingKey().kid }));
     const now = nowSeconds();
-    const payload = base64url.encode(JSON.stringify({ iss: auth.issuer, aud: AUDIENCE, sub: ALICE, client_id: 'web-app', scope: 'accounts:read', iat: now, nbf: now, exp: now + 300 }));
+    const payload = base64url.encode(
+      JSON.stringify({
+        iss: auth.issuer,
+        aud: AUDIENCE,
+        sub: ALICE,
+        client_id: 'web-app',
+        scope: 'accounts:read',
+        iat: now,
+        nbf: now,
+        exp: now + 300,
+      }),
+    );
     await expectRefused(() => gql(gateway.url, WHOAMI, { token: `${header}.${payload}.` }), INVALID_BEARER);
   });
 
@@ -163,20 +212,41 @@ describe('token attacks: bearer tokens', () => {
     await expectRefused(() => gql(gateway.url, WHOAMI, { token }), INVALID_BEARER);
   });
 
-  attack('wrong issuer', async () => expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mint({ iss: 'https://evil.example' }) }), INVALID_BEARER));
-  attack('wrong audience', async () => expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mint({ aud: 'https://another-api.example' }) }), INVALID_BEARER));
+  attack('wrong issuer', async () =>
+    expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await mint({ iss: 'https://evil.example' }) }),
+      INVALID_BEARER,
+    ),
+  );
+  attack('wrong audience', async () =>
+    expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await mint({ aud: 'https://another-api.example' }) }),
+      INVALID_BEARER,
+    ),
+  );
   attack('expired (beyond the clock leeway)', async () => {
     const token = await mint({ iat: nowSeconds() - 600, nbf: nowSeconds() - 600 }, { expiresInSeconds: -60 });
     await expectRefused(() => gql(gateway.url, WHOAMI, { token }), INVALID_BEARER);
   });
-  attack('not yet valid (nbf beyond the clock leeway)', async () => expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mint({ nbf: nowSeconds() + 120 }) }), INVALID_BEARER));
+  attack('not yet valid (nbf beyond the clock leeway)', async () =>
+    expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await mint({ nbf: nowSeconds() + 120 }) }),
+      INVALID_BEARER,
+    ),
+  );
   attack('unknown kid (a key the authorization server never published)', async () => {
     const rogue = await generateSigningKey('rogue-key');
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mint({}, { key: rogue }) }), INVALID_BEARER);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await mint({}, { key: rogue }) }),
+      INVALID_BEARER,
+    );
   });
   attack('a rogue key under the published kid', async () => {
     const rogue = await generateSigningKey(auth.signingKey().kid);
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mint({}, { key: rogue }) }), INVALID_BEARER);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await mint({}, { key: rogue }) }),
+      INVALID_BEARER,
+    );
   });
   attack('tampered payload (scopes widened, signature kept)', async () => {
     const [h, p, s] = (await mint()).split('.');
@@ -191,14 +261,21 @@ describe('token attacks: bearer tokens', () => {
   attack('token in the request body', async () => {
     const token = await mint();
     await expectRefused(async () => {
-      const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: WHOAMI, access_token: token }) });
+      const res = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: WHOAMI, access_token: token }),
+      });
       const raw = await res.text();
       return { status: res.status, headers: res.headers, body: JSON.parse(raw) as GraphQLResult['body'], raw };
     }, /^Bearer/);
   });
   attack('a DPoP proof presented as the access token', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { token: await proof(gateway.url, token) }), INVALID_BEARER);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { token: await proof(gateway.url, token) }),
+      INVALID_BEARER,
+    );
   });
 
   it('tolerates clock skew within the leeway (token expired 2 s ago)', async () => {
@@ -215,7 +292,9 @@ describe('JWKS rotation and caching', () => {
     const fetchesBefore = auth.requests.list({ route: '/jwks.json' }).length;
     const next = await auth.rotateKey();
     const token = await mint();
-    expect(JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[0]!)))).toMatchObject({ kid: next.kid });
+    expect(JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[0]!)))).toMatchObject({
+      kid: next.kid,
+    });
     const res = await gql(gateway.url, WHOAMI, { token });
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({ whoami: { customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read'] } });
@@ -259,29 +338,45 @@ describe('token attacks: DPoP sender-constrained tokens (RFC 9449)', () => {
     const body = (await issued.json()) as { access_token: string; token_type: string };
     expect(body.token_type).toBe('DPoP');
     const token = body.access_token;
-    expect(JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[1]!)))).toMatchObject({ cnf: { jkt: dpopKey.jkt } });
-    expect((await gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) })).status).toBe(200);
+    expect(JSON.parse(new TextDecoder().decode(base64url.decode(token.split('.')[1]!)))).toMatchObject({
+      cnf: { jkt: dpopKey.jkt },
+    });
+    expect(
+      (await gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) })).status,
+    ).toBe(200);
   });
 
   it('accepts PS256 and EdDSA proof keys, and htu with a query string, upper-case host or default port', async () => {
     for (const alg of ['PS256', 'EdDSA'] as const) {
       const key = await newDpopKey(alg);
       const token = await mintBound(key.jkt);
-      const res = await gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { key, alg: alg === 'EdDSA' ? 'EdDSA' : 'PS256' })) });
+      const res = await gql(gateway.url, WHOAMI, {
+        headers: dpopHeaders(token, await proof(gateway.url, token, { key, alg: alg === 'EdDSA' ? 'EdDSA' : 'PS256' })),
+      });
       expect(res.status).toBe(200);
     }
     const token = await mintBound();
     const upper = gateway.url.replace('http://127.0.0.1', 'HTTP://127.0.0.1');
-    expect((await gql(`${gateway.url}?x=1`, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { htu: `${upper}?ignored=1#frag` })) })).status).toBe(200);
+    expect(
+      (
+        await gql(`${gateway.url}?x=1`, WHOAMI, {
+          headers: dpopHeaders(token, await proof(gateway.url, token, { htu: `${upper}?ignored=1#frag` })),
+        })
+      ).status,
+    ).toBe(200);
   });
 
-  attack('DPoP-bound token presented as a bearer token', async () => expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mintBound() }), INVALID_BEARER));
+  attack('DPoP-bound token presented as a bearer token', async () =>
+    expectRefused(async () => gql(gateway.url, WHOAMI, { token: await mintBound() }), INVALID_BEARER),
+  );
   attack('DPoP-bound token presented as a bearer token with a valid proof', async () => {
     const token = await mintBound();
     const dpop = await proof(gateway.url, token);
     await expectRefused(() => gql(gateway.url, WHOAMI, { token, headers: { dpop } }), INVALID_BEARER);
   });
-  attack('DPoP proof missing', async () => expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(await mintBound()) }), INVALID_PROOF));
+  attack('DPoP proof missing', async () =>
+    expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(await mintBound()) }), INVALID_PROOF),
+  );
   attack('DPoP proof replayed (same jti twice)', async () => {
     const token = await mintBound();
     const dpop = await proof(gateway.url, token);
@@ -291,62 +386,135 @@ describe('token attacks: DPoP sender-constrained tokens (RFC 9449)', () => {
   attack('DPoP jti reused in a fresh proof', async () => {
     const token = await mintBound();
     const jti = randomUUID();
-    expect((await gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jti })) })).status).toBe(200);
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jti })) }), INVALID_PROOF);
+    expect(
+      (await gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jti })) }))
+        .status,
+    ).toBe(200);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jti })) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof for another URL', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { htu: 'https://api.elsewhere.example/graphql' })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, {
+          headers: dpopHeaders(
+            token,
+            await proof(gateway.url, token, { htu: 'https://api.elsewhere.example/graphql' }),
+          ),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof for another path on the same host', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { htu: gateway.url.replace(/graphql$/, 'admin') })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, {
+          headers: dpopHeaders(
+            token,
+            await proof(gateway.url, token, { htu: gateway.url.replace(/graphql$/, 'admin') }),
+          ),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof for another method', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { htm: 'GET' })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { htm: 'GET' })) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof with a wrong ath (made for another token)', async () => {
     const token = await mintBound();
     const other = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, other)) }), INVALID_PROOF);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, other)) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof without ath', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { ath: undefined })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { ath: undefined })) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof signed by another key (thumbprint mismatch)', async () => {
     const token = await mintBound();
     const thief = await newDpopKey();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { key: thief })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { key: thief })) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof naming the bound jwk but signed by another key', async () => {
     const token = await mintBound();
     const thief = await newDpopKey();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { key: thief, jwk: dpopKey.publicJwk })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, {
+          headers: dpopHeaders(token, await proof(gateway.url, token, { key: thief, jwk: dpopKey.publicJwk })),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof with a stale iat', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { iat: nowSeconds() - 300 })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, {
+          headers: dpopHeaders(token, await proof(gateway.url, token, { iat: nowSeconds() - 300 })),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof with an iat in the future', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { iat: nowSeconds() + 300 })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, {
+          headers: dpopHeaders(token, await proof(gateway.url, token, { iat: nowSeconds() + 300 })),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof with typ jwt instead of dpop+jwt', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { typ: 'JWT' })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { typ: 'JWT' })) }),
+      INVALID_PROOF,
+    );
   });
   attack('DPoP proof with alg none', async () => {
     const token = await mintBound();
     const h = base64url.encode(JSON.stringify({ alg: 'none', typ: 'dpop+jwt', jwk: dpopKey.publicJwk }));
-    const p = base64url.encode(JSON.stringify({ htm: 'POST', htu: gateway.url, iat: nowSeconds(), jti: randomUUID(), ath: accessTokenHash(token) }));
+    const p = base64url.encode(
+      JSON.stringify({
+        htm: 'POST',
+        htu: gateway.url,
+        iat: nowSeconds(),
+        jti: randomUUID(),
+        ath: accessTokenHash(token),
+      }),
+    );
     await expectRefused(() => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, `${h}.${p}.`) }), INVALID_PROOF);
   });
   attack('DPoP proof carrying a private key in its jwk header', async () => {
     const token = await mintBound();
     const privateJwk = await exportJWK(dpopKey.privateKey);
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jwk: privateJwk })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token, { jwk: privateJwk })) }),
+      INVALID_PROOF,
+    );
   });
   attack('two DPoP headers', async () => {
     const token = await mintBound();
@@ -362,11 +530,20 @@ describe('token attacks: DPoP sender-constrained tokens (RFC 9449)', () => {
   });
   attack('DPoP scheme with a token that is not DPoP-bound', async () => {
     const token = await mint();
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) }), INVALID_DPOP_TOKEN);
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) }),
+      INVALID_DPOP_TOKEN,
+    );
   });
   attack('DPoP-bound but expired token with a valid proof', async () => {
-    const token = await mint({ cnf: { jkt: dpopKey.jkt }, iat: nowSeconds() - 600, nbf: nowSeconds() - 600 }, { expiresInSeconds: -60 });
-    await expectRefused(async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) }), INVALID_DPOP_TOKEN);
+    const token = await mint(
+      { cnf: { jkt: dpopKey.jkt }, iat: nowSeconds() - 600, nbf: nowSeconds() - 600 },
+      { expiresInSeconds: -60 },
+    );
+    await expectRefused(
+      async () => gql(gateway.url, WHOAMI, { headers: dpopHeaders(token, await proof(gateway.url, token)) }),
+      INVALID_DPOP_TOKEN,
+    );
   });
 });
 
@@ -380,22 +557,45 @@ describe('DPoP behind a proxy (GATEWAY_PUBLIC_URL)', () => {
 
   it('binds htu to the public URL (scheme, host case and default port normalised)', async () => {
     const token = await mintBound();
-    const res = await gql(proxied.url, WHOAMI, { headers: dpopHeaders(token, await proof(proxied.url, token, { htu: 'https://api.financial-graph.test/graphql' })) });
+    const res = await gql(proxied.url, WHOAMI, {
+      headers: dpopHeaders(token, await proof(proxied.url, token, { htu: 'https://api.financial-graph.test/graphql' })),
+    });
     expect(res.status).toBe(200);
   });
 
   attack('behind a proxy: proof for the internal listening URL', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(proxied.url, WHOAMI, { headers: dpopHeaders(token, await proof(proxied.url, token)) }), INVALID_PROOF);
+    await expectRefused(
+      async () => gql(proxied.url, WHOAMI, { headers: dpopHeaders(token, await proof(proxied.url, token)) }),
+      INVALID_PROOF,
+    );
   });
   attack('behind a proxy: proof for the public host over plain http', async () => {
     const token = await mintBound();
-    await expectRefused(async () => gql(proxied.url, WHOAMI, { headers: dpopHeaders(token, await proof(proxied.url, token, { htu: 'http://api.financial-graph.test/graphql' })) }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(proxied.url, WHOAMI, {
+          headers: dpopHeaders(
+            token,
+            await proof(proxied.url, token, { htu: 'http://api.financial-graph.test/graphql' }),
+          ),
+        }),
+      INVALID_PROOF,
+    );
   });
   attack('behind a proxy: X-Forwarded-Host does not move htu', async () => {
     const token = await mintBound();
     const listening = new URL(proxied.url);
-    await expectRefused(async () => gql(proxied.url, WHOAMI, { headers: { ...dpopHeaders(token, await proof(proxied.url, token, { htu: `http://evil.example${listening.pathname}` })), 'x-forwarded-host': 'evil.example' } }), INVALID_PROOF);
+    await expectRefused(
+      async () =>
+        gql(proxied.url, WHOAMI, {
+          headers: {
+            ...dpopHeaders(token, await proof(proxied.url, token, { htu: `http://evil.example${listening.pathname}` })),
+            'x-forwarded-host': 'evil.example',
+          },
+        }),
+      INVALID_PROOF,
+    );
   });
 });
 
@@ -410,7 +610,13 @@ describe('DPoP replay cache outage', () => {
       close: async () => {},
     };
     const gw = await startGateway(
-      loadGatewayConfig({ GATEWAY_PORT: '0', SUPERGRAPH: supergraphFile.path, AUTH_ISSUER: auth.issuer, AUTH_AUDIENCE: AUDIENCE, AUTH_JWKS_URL: auth.jwksUrl }),
+      loadGatewayConfig({
+        GATEWAY_PORT: '0',
+        SUPERGRAPH: supergraphFile.path,
+        AUTH_ISSUER: auth.issuer,
+        AUTH_AUDIENCE: AUDIENCE,
+        AUTH_JWKS_URL: auth.jwksUrl,
+      }),
       { logger, cache: broken, authorization: 'disabled' },
     );
     try {
@@ -428,7 +634,10 @@ describe('DPoP replay cache outage', () => {
 });
 
 const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL) console.log('SKIPPED: DPoP replay across two gateway replicas needs REDIS_URL (e.g. redis://127.0.0.1:6379); it is unset');
+if (!REDIS_URL)
+  console.log(
+    'SKIPPED: DPoP replay across two gateway replicas needs REDIS_URL (e.g. redis://127.0.0.1:6379); it is unset',
+  );
 
 describe.skipIf(!REDIS_URL)('DPoP replay across two gateway replicas sharing REDIS_URL', () => {
   let a: RunningGateway;
@@ -458,10 +667,16 @@ describe.skipIf(!REDIS_URL)('DPoP replay across two gateway replicas sharing RED
 describe('token verification configuration', () => {
   it('has safe defaults and validates the variables', () => {
     const config = loadGatewayConfig({});
-    expect(config).toMatchObject({ AUTH_CLOCK_TOLERANCE_SECONDS: 5, AUTH_JWKS_COOLDOWN_MS: 30_000, DPOP_IAT_WINDOW_SECONDS: 60 });
+    expect(config).toMatchObject({
+      AUTH_CLOCK_TOLERANCE_SECONDS: 5,
+      AUTH_JWKS_COOLDOWN_MS: 30_000,
+      DPOP_IAT_WINDOW_SECONDS: 60,
+    });
     expect(config.GATEWAY_PUBLIC_URL).toBeUndefined();
     expect(config.REDIS_URL).toBeUndefined();
-    expect(loadGatewayConfig({ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_PUBLIC_URL: 'https://api.example.com' })).toMatchObject({ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_PUBLIC_URL: 'https://api.example.com' });
+    expect(
+      loadGatewayConfig({ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_PUBLIC_URL: 'https://api.example.com' }),
+    ).toMatchObject({ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_PUBLIC_URL: 'https://api.example.com' });
     expect(() => loadGatewayConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL/);
     expect(() => loadGatewayConfig({ GATEWAY_PUBLIC_URL: 'api.example.com' })).toThrow(/GATEWAY_PUBLIC_URL/);
     expect(() => loadGatewayConfig({ DPOP_IAT_WINDOW_SECONDS: '0' })).toThrow(/DPOP_IAT_WINDOW_SECONDS/);
@@ -478,6 +693,8 @@ describe('dpop helpers', () => {
     expect(normalizeHtu('not a url')).toBeNull();
   });
   it('accessTokenHash is base64url(SHA-256(token)) (RFC 9449 §7 example)', () => {
-    expect(accessTokenHash('Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU')).toBe('fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo');
+    expect(accessTokenHash('Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU')).toBe(
+      'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo',
+    );
   });
 });

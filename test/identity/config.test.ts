@@ -28,8 +28,14 @@ describe('identity configuration', () => {
   });
 
   it('names every bad variable', () => {
-    const p = problems({ IDENTITY_PORT: 'abc', ONFIDO_URL: 'ftp://x', ONFIDO_TIMEOUT_MS: '0', ID_HASH_SECRET: 'short' });
-    for (const name of ['IDENTITY_PORT', 'ONFIDO_URL', 'ONFIDO_TIMEOUT_MS', 'ID_HASH_SECRET']) expect(p.join('\n')).toContain(name);
+    const p = problems({
+      IDENTITY_PORT: 'abc',
+      ONFIDO_URL: 'ftp://x',
+      ONFIDO_TIMEOUT_MS: '0',
+      ID_HASH_SECRET: 'short',
+    });
+    for (const name of ['IDENTITY_PORT', 'ONFIDO_URL', 'ONFIDO_TIMEOUT_MS', 'ID_HASH_SECRET'])
+      expect(p.join('\n')).toContain(name);
   });
 
   it('refuses the public sandbox token, the sandbox URL and development secrets in production', () => {
@@ -46,7 +52,11 @@ describe('identity configuration', () => {
     };
     expect(loadIdentityConfig(real).PROFILE).toBe('production');
     // A real token is long: the 32-byte floor of every secret applies to partner credentials too.
-    expect(problems({ ...real, ONFIDO_API_TOKEN: 'api_live.short' })).toEqual(['ONFIDO_API_TOKEN: must be at least 32 bytes (UTF-8)']);
-    expect(problems({ ...real, INTERNAL_AUTH_PREVIOUS_SECRET: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken })).toEqual([expect.stringMatching(/^INTERNAL_AUTH_PREVIOUS_SECRET: is a publicly known/)]);
+    expect(problems({ ...real, ONFIDO_API_TOKEN: 'api_live.short' })).toEqual([
+      'ONFIDO_API_TOKEN: must be at least 32 bytes (UTF-8)',
+    ]);
+    expect(problems({ ...real, INTERNAL_AUTH_PREVIOUS_SECRET: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken })).toEqual([
+      expect.stringMatching(/^INTERNAL_AUTH_PREVIOUS_SECRET: is a publicly known/),
+    ]);
   });
 });

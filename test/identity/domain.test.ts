@@ -3,11 +3,21 @@ import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { isId } from '../../lib/ids.ts';
 import { createIdentityService } from '../../subgraphs/identity/domain/identity-service.ts';
 import { overallKycStatus, summariseKyc } from '../../subgraphs/identity/domain/kyc.ts';
-import type { CustomerModel, KycCheckStatus, KycResult, ProviderKycCheck } from '../../subgraphs/identity/domain/model.ts';
+import type {
+  CustomerModel,
+  KycCheckStatus,
+  KycResult,
+  ProviderKycCheck,
+} from '../../subgraphs/identity/domain/model.ts';
 import type { IdentityLoaders } from '../../subgraphs/identity/domain/ports.ts';
 import { ALICE, BEN, customerPrincipal, fixtureUuid, staffPrincipal } from './helpers.ts';
 
-const check = (status: KycCheckStatus, result: KycResult | null, createdAt: string, key = createdAt): ProviderKycCheck => ({
+const check = (
+  status: KycCheckStatus,
+  result: KycResult | null,
+  createdAt: string,
+  key = createdAt,
+): ProviderKycCheck => ({
   providerCheckId: fixtureUuid(key),
   status,
   result,
@@ -30,17 +40,30 @@ describe('KYC summary', () => {
 
   it('orders checks newest first whatever order the provider lists them in', () => {
     const summary = summariseKyc(
-      [check('COMPLETE', 'CONSIDER', '2026-01-01T00:00:00Z'), check('COMPLETE', 'CLEAR', '2026-03-01T00:00:00Z'), check('WITHDRAWN', null, '2025-12-01T00:00:00Z')],
+      [
+        check('COMPLETE', 'CONSIDER', '2026-01-01T00:00:00Z'),
+        check('COMPLETE', 'CLEAR', '2026-03-01T00:00:00Z'),
+        check('WITHDRAWN', null, '2025-12-01T00:00:00Z'),
+      ],
       DEV_ID_HASH_SECRET,
     );
     expect(summary.status).toBe('APPROVED');
     expect(summary.startedAt?.toISOString()).toBe('2026-03-01T00:00:00.000Z');
     expect(summary.completedAt).toBeNull();
-    expect(summary.checks.map((c) => c.createdAt.toISOString())).toEqual(['2026-03-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2025-12-01T00:00:00.000Z']);
+    expect(summary.checks.map((c) => c.createdAt.toISOString())).toEqual([
+      '2026-03-01T00:00:00.000Z',
+      '2026-01-01T00:00:00.000Z',
+      '2025-12-01T00:00:00.000Z',
+    ]);
   });
 
   it('is NOT_STARTED without checks', () => {
-    expect(summariseKyc([], DEV_ID_HASH_SECRET)).toEqual({ status: 'NOT_STARTED', startedAt: null, completedAt: null, checks: [] });
+    expect(summariseKyc([], DEV_ID_HASH_SECRET)).toEqual({
+      status: 'NOT_STARTED',
+      startedAt: null,
+      completedAt: null,
+      checks: [],
+    });
   });
 
   it('gives checks opaque, stable kyc_ ids that do not reveal the provider id', () => {
@@ -57,17 +80,38 @@ describe('KYC summary', () => {
 
 describe('identity service ownership', () => {
   const customers: Record<string, CustomerModel> = {
-    [ALICE]: { id: ALICE, displayName: 'Alice', email: 'a@example.com', phone: null, createdAt: new Date('2024-03-14T09:30:00Z'), kycApplicantId: fixtureUuid('alice') },
-    [BEN]: { id: BEN, displayName: 'Ben', email: null, phone: null, createdAt: new Date('2025-01-08T14:05:00Z'), kycApplicantId: null },
+    [ALICE]: {
+      id: ALICE,
+      displayName: 'Alice',
+      email: 'a@example.com',
+      phone: null,
+      createdAt: new Date('2024-03-14T09:30:00Z'),
+      kycApplicantId: fixtureUuid('alice'),
+    },
+    [BEN]: {
+      id: BEN,
+      displayName: 'Ben',
+      email: null,
+      phone: null,
+      createdAt: new Date('2025-01-08T14:05:00Z'),
+      kycApplicantId: null,
+    },
   };
   const loaded: string[] = [];
   const loaders: IdentityLoaders = {
     customers: { load: async (id) => (loaded.push(id), customers[id] ?? null) },
-    applicants: { load: async () => ({ legalName: { givenName: 'Alice', familyName: 'Carter' }, dateOfBirth: '1988-07-21', address: null }) },
+    applicants: {
+      load: async () => ({
+        legalName: { givenName: 'Alice', familyName: 'Carter' },
+        dateOfBirth: '1988-07-21',
+        address: null,
+      }),
+    },
     checks: { load: async () => [check('IN_PROGRESS', null, '2026-01-01T00:00:00Z')] },
     reports: { load: async () => [] },
   };
-  const service = (principal = customerPrincipal(ALICE)) => createIdentityService({ principal, loaders, idSecret: DEV_ID_HASH_SECRET });
+  const service = (principal = customerPrincipal(ALICE)) =>
+    createIdentityService({ principal, loaders, idSecret: DEV_ID_HASH_SECRET });
 
   it('gives a customer principal its own customer, by me, by id and by reference', async () => {
     expect((await service().me())?.id).toBe(ALICE);

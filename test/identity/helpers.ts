@@ -17,18 +17,22 @@ export { BACKENDS, type TestDatabase } from '../support/database.ts';
 
 export const silentLogger = createLogger('identity-test', 'silent');
 
-export const customerPrincipal = (customerId: string): Principal => principalOf(customerId, ['identity:read', 'pii:read']);
+export const customerPrincipal = (customerId: string): Principal =>
+  principalOf(customerId, ['identity:read', 'pii:read']);
 export const staffPrincipal: Principal = principalOf(null, ['identity:read'], 'ops-console');
 
 /** A migrated identity database (PostgreSQL: its own schema, dropped by dispose()). */
-export const openTestDatabase = (kind: Backend): Promise<TestDatabase> => openDatabase(kind, { schema: 'identity', migrations: identityMigrations });
+export const openTestDatabase = (kind: Backend): Promise<TestDatabase> =>
+  openDatabase(kind, { schema: 'identity', migrations: identityMigrations });
 
 // ---------------------------------------------------------------------------------------------
 // The Onfido v3.6 contract, for checking that the fixtures below are spec-valid. The spec is the
 // partner's published document (PARTNER_SPECS_DIR), absent from a bare clone: it is read on first
 // use, and the tests that use it are skipped without it (test/support/partner-specs.ts).
 
-type OnfidoSpecDocument = { components: { schemas: Record<string, { enum?: string[]; discriminator?: { mapping: Record<string, string> } }> } };
+type OnfidoSpecDocument = {
+  components: { schemas: Record<string, { enum?: string[]; discriminator?: { mapping: Record<string, string> } }> };
+};
 let onfido: { document: OnfidoSpecDocument; ajv: Ajv } | undefined;
 
 function onfidoContract(): { document: OnfidoSpecDocument; ajv: Ajv } {
@@ -36,7 +40,9 @@ function onfidoContract(): { document: OnfidoSpecDocument; ajv: Ajv } {
     const file = partnerSpecPath('onfido');
     if (!existsSync(file)) throw new PartnerSpecMissingError('onfido', file);
     const document = JSON.parse(readFileSync(file, 'utf8')) as OnfidoSpecDocument;
-    const addFormats = ((addFormatsImport as unknown as { default?: unknown }).default ?? addFormatsImport) as (ajv: Ajv) => Ajv;
+    const addFormats = ((addFormatsImport as unknown as { default?: unknown }).default ?? addFormatsImport) as (
+      ajv: Ajv,
+    ) => Ajv;
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(ajv);
     ajv.addSchema(document as object, 'onfido');
@@ -104,7 +110,13 @@ function applicantOf(c: SandboxCustomer): Record<string, unknown> {
   };
 }
 
-function check(applicantId: string, key: string, createdAt: string, status: string, result?: string): Record<string, unknown> {
+function check(
+  applicantId: string,
+  key: string,
+  createdAt: string,
+  status: string,
+  result?: string,
+): Record<string, unknown> {
   const id = fixtureUuid(`check:${key}`);
   return {
     id,
@@ -121,7 +133,15 @@ function check(applicantId: string, key: string, createdAt: string, status: stri
 
 function report(checkId: string, name: string, status: string, result?: string): Record<string, unknown> {
   const id = fixtureUuid(`report:${checkId}:${name}`);
-  return { id, check_id: checkId, name, status, ...(result ? { result } : {}), created_at: '2026-10-01T10:00:05Z', href: `/v3.6/reports/${id}` };
+  return {
+    id,
+    check_id: checkId,
+    name,
+    status,
+    ...(result ? { result } : {}),
+    created_at: '2026-10-01T10:00:05Z',
+    href: `/v3.6/reports/${id}`,
+  };
 }
 
 /**
@@ -155,7 +175,10 @@ export function sandboxOnfidoFixtures(): OnfidoFixtures {
     } else if (c.kycOutcome === 'in_progress') {
       const k = check(c.kycApplicantId, `${c.customerId}:1`, '2025-06-30T08:05:00Z', 'in_progress');
       checks.push(k);
-      f.reports.set(k.id as string, [report(k.id as string, 'document', 'awaiting_data'), report(k.id as string, 'identity_enhanced', 'awaiting_approval')]);
+      f.reports.set(k.id as string, [
+        report(k.id as string, 'document', 'awaiting_data'),
+        report(k.id as string, 'identity_enhanced', 'awaiting_approval'),
+      ]);
     }
     f.checks.set(c.kycApplicantId, checks);
   }
@@ -174,7 +197,10 @@ export interface FakeOnfido {
   close(): Promise<void>;
 }
 
-export async function startFakeOnfido(fixtures: OnfidoFixtures = sandboxOnfidoFixtures(), token = PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken): Promise<FakeOnfido> {
+export async function startFakeOnfido(
+  fixtures: OnfidoFixtures = sandboxOnfidoFixtures(),
+  token = PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+): Promise<FakeOnfido> {
   const calls: string[] = [];
   const overrides = new Map<string, { status: number; body: string }>();
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
@@ -187,8 +213,10 @@ export async function startFakeOnfido(fixtures: OnfidoFixtures = sandboxOnfidoFi
     for (const [prefix, answer] of overrides) {
       if (url.pathname.startsWith(prefix)) return send(res, answer.status, answer.body);
     }
-    if (req.headers.authorization !== `Token token=${token}`) return send(res, 401, { error: { type: 'authorization_error', message: 'Authorization error' } });
-    const notFound = () => send(res, 404, { error: { type: 'resource_not_found', message: 'The resource could not be found.' } });
+    if (req.headers.authorization !== `Token token=${token}`)
+      return send(res, 401, { error: { type: 'authorization_error', message: 'Authorization error' } });
+    const notFound = () =>
+      send(res, 404, { error: { type: 'resource_not_found', message: 'The resource could not be found.' } });
     const applicant = /^\/v3\.6\/applicants\/([^/]+)$/.exec(url.pathname);
     if (applicant) {
       const a = fixtures.applicants.get(applicant[1]!);
@@ -235,5 +263,8 @@ export async function unusedUrl(): Promise<string> {
 // Calling a subgraph the way the gateway does.
 
 /** Calls the identity subgraph (or, with `audience`, signs the context for another one). */
-export const graphql = (url: string, query: string, opts: SubgraphCallOptions = {}): Promise<SubgraphResult<Record<string, unknown>>> =>
-  callSubgraph(url, 'identity', query, opts);
+export const graphql = (
+  url: string,
+  query: string,
+  opts: SubgraphCallOptions = {},
+): Promise<SubgraphResult<Record<string, unknown>>> => callSubgraph(url, 'identity', query, opts);

@@ -22,7 +22,13 @@ describe('Onfido client against a spec-valid Onfido', () => {
 
   beforeAll(async () => {
     onfido = await startFakeOnfido();
-    client = createOnfidoClient({ url: onfido.url, apiToken: 'api_sandbox.onfido-platform-token-2f8d1c7e', timeoutMs: 2000, logger: silentLogger, retries: 0 });
+    client = createOnfidoClient({
+      url: onfido.url,
+      apiToken: 'api_sandbox.onfido-platform-token-2f8d1c7e',
+      timeoutMs: 2000,
+      logger: silentLogger,
+      retries: 0,
+    });
   });
   afterAll(async () => {
     client.shutdown();
@@ -62,14 +68,29 @@ describe('Onfido client against a spec-valid Onfido', () => {
   });
 
   it('reports a spec-violating payload as a contract violation by onfido', async () => {
-    onfido.override('/v3.6/checks', { status: 200, body: JSON.stringify({ checks: [{ id: fixtureUuid('c'), applicant_id: ALICE_APPLICANT, status: 'approved', created_at: '2026-01-01T00:00:00Z' }] }) });
+    onfido.override('/v3.6/checks', {
+      status: 200,
+      body: JSON.stringify({
+        checks: [
+          {
+            id: fixtureUuid('c'),
+            applicant_id: ALICE_APPLICANT,
+            status: 'approved',
+            created_at: '2026-01-01T00:00:00Z',
+          },
+        ],
+      }),
+    });
     const err = await partnerError(client.listChecks(ALICE_APPLICANT));
     expect(err.kind).toBe('contract');
     expect(err.message).toMatch(/list_checks.*status/);
   });
 
   it('reports a rejected token and server errors as onfido being unavailable', async () => {
-    onfido.override('/v3.6/applicants', { status: 401, body: JSON.stringify({ error: { type: 'authorization_error', message: 'nope' } }) });
+    onfido.override('/v3.6/applicants', {
+      status: 401,
+      body: JSON.stringify({ error: { type: 'authorization_error', message: 'nope' } }),
+    });
     const rejected = await partnerError(client.getApplicant(ALICE_APPLICANT));
     expect(rejected.kind).toBe('unavailable');
     expect(rejected.message).toMatch(/API token/);
@@ -81,7 +102,13 @@ describe('Onfido client against a spec-valid Onfido', () => {
   });
 
   it('reports an unreachable Onfido as unavailable', async () => {
-    const offline = createOnfidoClient({ url: await unusedUrl(), apiToken: 't', timeoutMs: 1000, logger: silentLogger, retries: 0 });
+    const offline = createOnfidoClient({
+      url: await unusedUrl(),
+      apiToken: 't',
+      timeoutMs: 1000,
+      logger: silentLogger,
+      retries: 0,
+    });
     try {
       expect((await partnerError(offline.getApplicant(ALICE_APPLICANT))).kind).toBe('unavailable');
     } finally {

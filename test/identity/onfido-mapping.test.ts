@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { PartnerError } from '../../lib/errors.ts';
 import { ONFIDO_COUNTRY_CODES } from '../../subgraphs/identity/partners/onfido/country-codes.ts';
-import { mapAddress, mapApplicant, mapChecks, mapReports, reportKind } from '../../subgraphs/identity/partners/onfido/mapping.ts';
-import { CHECK_RESULTS, CHECK_STATUSES, REPORT_NAMES, REPORT_RESULTS, REPORT_STATUSES } from '../../subgraphs/identity/partners/onfido/schemas.ts';
+import {
+  mapAddress,
+  mapApplicant,
+  mapChecks,
+  mapReports,
+  reportKind,
+} from '../../subgraphs/identity/partners/onfido/mapping.ts';
+import {
+  CHECK_RESULTS,
+  CHECK_STATUSES,
+  REPORT_NAMES,
+  REPORT_RESULTS,
+  REPORT_STATUSES,
+} from '../../subgraphs/identity/partners/onfido/schemas.ts';
 import { describeWithSpecs } from '../support/partner-specs.ts';
 import { fixtureUuid, onfidoSpecDocument, reportSpecErrors, sandboxOnfidoFixtures, specErrors } from './helpers.ts';
 
@@ -39,7 +51,14 @@ const check = (overrides: Record<string, unknown> = {}) => ({
   result: 'clear',
   ...overrides,
 });
-const report = (overrides: Record<string, unknown> = {}) => ({ id: fixtureUuid(`r:${JSON.stringify(overrides)}`), check_id: CHECK, name: 'document', status: 'complete', result: 'clear', ...overrides });
+const report = (overrides: Record<string, unknown> = {}) => ({
+  id: fixtureUuid(`r:${JSON.stringify(overrides)}`),
+  check_id: CHECK,
+  name: 'document',
+  status: 'complete',
+  result: 'clear',
+  ...overrides,
+});
 
 // Needs the partner's published spec (PARTNER_SPECS_DIR); the mapping tests below do not.
 describeWithSpecs(['onfido'])('the fixtures and schemas follow the Onfido v3.6 spec', () => {
@@ -47,7 +66,8 @@ describeWithSpecs(['onfido'])('the fixtures and schemas follow the Onfido v3.6 s
     const f = sandboxOnfidoFixtures();
     for (const a of f.applicants.values()) expect(specErrors('applicant', a)).toEqual([]);
     for (const checks of f.checks.values()) expect(specErrors('Checks_list', { checks })).toEqual([]);
-    for (const reports of f.reports.values()) for (const r of reports) expect(reportSpecErrors(r as { name: string })).toEqual([]);
+    for (const reports of f.reports.values())
+      for (const r of reports) expect(reportSpecErrors(r as { name: string })).toEqual([]);
     expect(specErrors('applicant', applicant())).toEqual([]);
     expect(specErrors('check', check())).toEqual([]);
     expect(reportSpecErrors(report())).toEqual([]);
@@ -74,26 +94,54 @@ describe('applicant -> verified identity', () => {
   });
 
   it('leaves out what Onfido does not have (absent or null) instead of inventing it', () => {
-    expect(mapApplicant({ id: APPLICANT, first_name: 'Alice', last_name: null, dob: null }, APPLICANT)).toEqual({ legalName: null, dateOfBirth: null, address: null });
+    expect(mapApplicant({ id: APPLICANT, first_name: 'Alice', last_name: null, dob: null }, APPLICANT)).toEqual({
+      legalName: null,
+      dateOfBirth: null,
+      address: null,
+    });
   });
 
   it('maps the Onfido address variants onto PostalAddress', () => {
-    expect(mapAddress({ flat_number: '3', building_name: 'Rose Court', street: 'High Street', sub_street: 'Old Town', town: 'Bath', postcode: 'BA1 1AA', country: 'GBR' })).toEqual({
+    expect(
+      mapAddress({
+        flat_number: '3',
+        building_name: 'Rose Court',
+        street: 'High Street',
+        sub_street: 'Old Town',
+        town: 'Bath',
+        postcode: 'BA1 1AA',
+        country: 'GBR',
+      }),
+    ).toEqual({
       buildingNumber: 'Flat 3, Rose Court',
       street: 'High Street, Old Town',
       town: 'Bath',
       postcode: 'BA1 1AA',
       country: 'GBR',
     });
-    expect(mapAddress({ town: 'Berlin', postcode: '10625', country: 'DEU' })).toEqual({ buildingNumber: null, street: null, town: 'Berlin', postcode: '10625', country: 'DEU' });
+    expect(mapAddress({ town: 'Berlin', postcode: '10625', country: 'DEU' })).toEqual({
+      buildingNumber: null,
+      street: null,
+      town: 'Berlin',
+      postcode: '10625',
+      country: 'DEU',
+    });
     // The canonical address needs a town: none is better than a wrong one.
     expect(mapAddress({ street: 'Somewhere', postcode: 'X1', country: 'GBR' })).toBeNull();
   });
 
   it('refuses contract violations, naming onfido and the field', () => {
-    expect(contractError(() => mapApplicant(applicant({ dob: '21/07/1988' }), APPLICANT)).message).toMatch(/find_applicant.*dob/);
-    expect(contractError(() => mapApplicant(applicant({ address: { town: 'London', postcode: 'N1', country: 'UK' } }), APPLICANT)).message).toMatch(/address\.country/);
-    expect(contractError(() => mapApplicant(applicant({ address: { town: 'London', country: 'GBR' } }), APPLICANT)).message).toMatch(/address\.postcode/);
+    expect(contractError(() => mapApplicant(applicant({ dob: '21/07/1988' }), APPLICANT)).message).toMatch(
+      /find_applicant.*dob/,
+    );
+    expect(
+      contractError(() =>
+        mapApplicant(applicant({ address: { town: 'London', postcode: 'N1', country: 'UK' } }), APPLICANT),
+      ).message,
+    ).toMatch(/address\.country/);
+    expect(
+      contractError(() => mapApplicant(applicant({ address: { town: 'London', country: 'GBR' } }), APPLICANT)).message,
+    ).toMatch(/address\.postcode/);
     expect(contractError(() => mapApplicant(applicant({ id: 'not-a-uuid' }), APPLICANT)).message).toMatch(/id/);
     expect(contractError(() => mapApplicant(applicant({ first_name: 42 }), APPLICANT)).message).toMatch(/first_name/);
     contractError(() => mapApplicant('<html>oops</html>', APPLICANT));
@@ -101,18 +149,29 @@ describe('applicant -> verified identity', () => {
   });
 
   it('refuses another applicant than the one asked for', () => {
-    expect(contractError(() => mapApplicant(applicant({ id: fixtureUuid('someone-else') }), APPLICANT)).message).toMatch(/different applicant/);
+    expect(
+      contractError(() => mapApplicant(applicant({ id: fixtureUuid('someone-else') }), APPLICANT)).message,
+    ).toMatch(/different applicant/);
   });
 
   it('never puts personal data into the error message', () => {
-    const e = contractError(() => mapApplicant(applicant({ dob: 'born 21 July 1988', last_name: 'Carter{}' }), APPLICANT));
+    const e = contractError(() =>
+      mapApplicant(applicant({ dob: 'born 21 July 1988', last_name: 'Carter{}' }), APPLICANT),
+    );
     expect(e.message).not.toMatch(/Carter|1988/);
   });
 });
 
 describe('checks -> canonical checks', () => {
   it('normalises every status and result', () => {
-    const statuses = { in_progress: 'IN_PROGRESS', awaiting_applicant: 'AWAITING_APPLICANT', complete: 'COMPLETE', withdrawn: 'WITHDRAWN', paused: 'PAUSED', reopened: 'REOPENED' };
+    const statuses = {
+      in_progress: 'IN_PROGRESS',
+      awaiting_applicant: 'AWAITING_APPLICANT',
+      complete: 'COMPLETE',
+      withdrawn: 'WITHDRAWN',
+      paused: 'PAUSED',
+      reopened: 'REOPENED',
+    };
     for (const [onfido, canonical] of Object.entries(statuses)) {
       const [mapped] = mapChecks({ checks: [check({ status: onfido, result: undefined })] }, APPLICANT);
       expect(mapped?.status).toBe(canonical);
@@ -129,12 +188,24 @@ describe('checks -> canonical checks', () => {
   });
 
   it('refuses unknown statuses, local times, missing fields the platform needs and foreign checks', () => {
-    expect(contractError(() => mapChecks({ checks: [check({ status: 'approved' })] }, APPLICANT)).message).toMatch(/checks\.0\.status/);
-    expect(contractError(() => mapChecks({ checks: [check({ result: 'unidentified' })] }, APPLICANT)).message).toMatch(/checks\.0\.result/);
-    expect(contractError(() => mapChecks({ checks: [check({ created_at: '2026-10-01T10:00:00' })] }, APPLICANT)).message).toMatch(/created_at/);
-    expect(contractError(() => mapChecks({ checks: [check({ status: undefined })] }, APPLICANT)).message).toMatch(/status is missing/);
-    expect(contractError(() => mapChecks({ checks: [check({ created_at: undefined })] }, APPLICANT)).message).toMatch(/created_at is missing/);
-    expect(contractError(() => mapChecks({ checks: [check({ applicant_id: fixtureUuid('x') })] }, APPLICANT)).message).toMatch(/another applicant/);
+    expect(contractError(() => mapChecks({ checks: [check({ status: 'approved' })] }, APPLICANT)).message).toMatch(
+      /checks\.0\.status/,
+    );
+    expect(contractError(() => mapChecks({ checks: [check({ result: 'unidentified' })] }, APPLICANT)).message).toMatch(
+      /checks\.0\.result/,
+    );
+    expect(
+      contractError(() => mapChecks({ checks: [check({ created_at: '2026-10-01T10:00:00' })] }, APPLICANT)).message,
+    ).toMatch(/created_at/);
+    expect(contractError(() => mapChecks({ checks: [check({ status: undefined })] }, APPLICANT)).message).toMatch(
+      /status is missing/,
+    );
+    expect(contractError(() => mapChecks({ checks: [check({ created_at: undefined })] }, APPLICANT)).message).toMatch(
+      /created_at is missing/,
+    );
+    expect(
+      contractError(() => mapChecks({ checks: [check({ applicant_id: fixtureUuid('x') })] }, APPLICANT)).message,
+    ).toMatch(/another applicant/);
     expect(contractError(() => mapChecks({ check: [] }, APPLICANT)).message).toMatch(/checks/);
     expect(contractError(() => mapChecks([], APPLICANT)).message).toMatch(/list_checks/);
   });
@@ -178,9 +249,17 @@ describe('reports -> canonical reports', () => {
   });
 
   it('refuses unknown names and statuses, and reports of another check', () => {
-    expect(contractError(() => mapReports({ reports: [report({ name: 'selfie' })] }, CHECK)).message).toMatch(/reports\.0\.name/);
-    expect(contractError(() => mapReports({ reports: [report({ status: 'done' })] }, CHECK)).message).toMatch(/reports\.0\.status/);
-    expect(contractError(() => mapReports({ reports: [report({ status: undefined })] }, CHECK)).message).toMatch(/status is missing/);
-    expect(contractError(() => mapReports({ reports: [report({ check_id: fixtureUuid('other') })] }, CHECK)).message).toMatch(/another check/);
+    expect(contractError(() => mapReports({ reports: [report({ name: 'selfie' })] }, CHECK)).message).toMatch(
+      /reports\.0\.name/,
+    );
+    expect(contractError(() => mapReports({ reports: [report({ status: 'done' })] }, CHECK)).message).toMatch(
+      /reports\.0\.status/,
+    );
+    expect(contractError(() => mapReports({ reports: [report({ status: undefined })] }, CHECK)).message).toMatch(
+      /status is missing/,
+    );
+    expect(
+      contractError(() => mapReports({ reports: [report({ check_id: fixtureUuid('other') })] }, CHECK)).message,
+    ).toMatch(/another check/);
   });
 });

@@ -17,7 +17,9 @@ describe.each(BACKENDS)('identity storage on %s', (backend) => {
   it('seeds the sandbox customers once, however often it runs', async () => {
     expect(await seedSandboxCustomers(t.db, silentLogger)).toBe(SANDBOX_CUSTOMERS.length);
     expect(await seedSandboxCustomers(t.db, silentLogger)).toBe(0);
-    const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM customers')) as [{ count: number }];
+    const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM customers')) as [
+      { count: number },
+    ];
     expect(count).toBe(SANDBOX_CUSTOMERS.length);
   });
 
@@ -47,7 +49,13 @@ describe.each(BACKENDS)('identity storage on %s', (backend) => {
   });
 
   it('refuses malformed ids and phone numbers', async () => {
-    await expect(t.db.query(`INSERT INTO customers (id, display_name, created_at) VALUES ('customer-1', 'X', now())`)).rejects.toThrow();
-    await expect(t.db.query(`INSERT INTO customers (id, display_name, phone, created_at) VALUES ('cus_bbbbbbbbbbbbbbbbbbbbbbbbbb', 'X', '07700 900123', now())`)).rejects.toThrow();
+    await expect(
+      t.db.query(`INSERT INTO customers (id, display_name, created_at) VALUES ('customer-1', 'X', now())`),
+    ).rejects.toThrow();
+    await expect(
+      t.db.query(
+        `INSERT INTO customers (id, display_name, phone, created_at) VALUES ('cus_bbbbbbbbbbbbbbbbbbbbbbbbbb', 'X', '07700 900123', now())`,
+      ),
+    ).rejects.toThrow();
   });
 });

@@ -5,7 +5,19 @@ import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-au
 import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 import { startIdentitySubgraph } from '../../subgraphs/identity/server.ts';
-import { ALICE, BEN, CLARA, DEV, customerPrincipal, graphql, silentLogger, staffPrincipal, startFakeOnfido, unusedUrl, type FakeOnfido } from './helpers.ts';
+import {
+  ALICE,
+  BEN,
+  CLARA,
+  DEV,
+  customerPrincipal,
+  graphql,
+  silentLogger,
+  staffPrincipal,
+  startFakeOnfido,
+  unusedUrl,
+  type FakeOnfido,
+} from './helpers.ts';
 
 const PROFILE = /* GraphQL */ `
   query Profile {
@@ -15,21 +27,42 @@ const PROFILE = /* GraphQL */ `
       email
       phone
       createdAt
-      legalName { givenName familyName }
+      legalName {
+        givenName
+        familyName
+      }
       dateOfBirth
-      address { buildingNumber street town postcode country }
+      address {
+        buildingNumber
+        street
+        town
+        postcode
+        country
+      }
       kyc {
         status
         startedAt
         completedAt
-        checks { id status result createdAt reports { kind status result } }
+        checks {
+          id
+          status
+          result
+          createdAt
+          reports {
+            kind
+            status
+            result
+          }
+        }
       }
     }
   }
 `;
 
 async function start(onfidoUrl: string): Promise<RunningServer> {
-  return startIdentitySubgraph(loadIdentityConfig({ IDENTITY_PORT: '0', ONFIDO_URL: onfidoUrl, LOG_LEVEL: 'silent' }), { logger: silentLogger });
+  return startIdentitySubgraph(loadIdentityConfig({ IDENTITY_PORT: '0', ONFIDO_URL: onfidoUrl, LOG_LEVEL: 'silent' }), {
+    logger: silentLogger,
+  });
 }
 
 describe('identity subgraph', () => {
@@ -47,7 +80,7 @@ describe('identity subgraph', () => {
 
   const as = (customerId: string) => customerPrincipal(customerId);
 
-  it("gives Alice her profile, her KYC-verified identity and her KYC from Onfido, with one Onfido call per resource", async () => {
+  it('gives Alice her profile, her KYC-verified identity and her KYC from Onfido, with one Onfido call per resource', async () => {
     onfido.calls.length = 0;
     const res = await graphql(server.url, PROFILE, { principal: as(ALICE) });
     expect(res.errors).toBeUndefined();
@@ -90,7 +123,11 @@ describe('identity subgraph', () => {
   });
 
   it("summarises Ben's KYC from his latest check and lists older checks after it", async () => {
-    const res = await graphql(server.url, '{ me { legalName { givenName } kyc { status checks { status result reports { kind result } } } } }', { principal: as(BEN) });
+    const res = await graphql(
+      server.url,
+      '{ me { legalName { givenName } kyc { status checks { status result reports { kind result } } } } }',
+      { principal: as(BEN) },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data?.me).toEqual({
       legalName: { givenName: 'Benjamin' },
@@ -113,26 +150,57 @@ describe('identity subgraph', () => {
   });
 
   it('shows a running check as IN_PROGRESS and a customer without an applicant as NOT_STARTED without calling Onfido', async () => {
-    const clara = await graphql(server.url, '{ me { kyc { status checks { reports { kind status } } } } }', { principal: as(CLARA) });
-    expect(clara.data?.me).toEqual({ kyc: { status: 'IN_PROGRESS', checks: [{ reports: [{ kind: 'DOCUMENT', status: 'AWAITING_DATA' }, { kind: 'IDENTITY', status: 'AWAITING_APPROVAL' }] }] } });
+    const clara = await graphql(server.url, '{ me { kyc { status checks { reports { kind status } } } } }', {
+      principal: as(CLARA),
+    });
+    expect(clara.data?.me).toEqual({
+      kyc: {
+        status: 'IN_PROGRESS',
+        checks: [
+          {
+            reports: [
+              { kind: 'DOCUMENT', status: 'AWAITING_DATA' },
+              { kind: 'IDENTITY', status: 'AWAITING_APPROVAL' },
+            ],
+          },
+        ],
+      },
+    });
 
     onfido.calls.length = 0;
-    const dev = await graphql(server.url, '{ me { displayName legalName { givenName } dateOfBirth address { town } kyc { status startedAt checks { id } } } }', { principal: as(DEV) });
-    expect(dev.data?.me).toEqual({ displayName: 'Dev', legalName: null, dateOfBirth: null, address: null, kyc: { status: 'NOT_STARTED', startedAt: null, checks: [] } });
+    const dev = await graphql(
+      server.url,
+      '{ me { displayName legalName { givenName } dateOfBirth address { town } kyc { status startedAt checks { id } } } }',
+      { principal: as(DEV) },
+    );
+    expect(dev.data?.me).toEqual({
+      displayName: 'Dev',
+      legalName: null,
+      dateOfBirth: null,
+      address: null,
+      kyc: { status: 'NOT_STARTED', startedAt: null, checks: [] },
+    });
     expect(onfido.calls).toEqual([]);
   });
 
   it("lets Ben read only himself: Alice's id behaves like an id that does not exist", async () => {
     const q = 'query($id: ID!) { customer(id: $id) { id displayName } }';
-    expect((await graphql(server.url, q, { principal: as(BEN), variables: { id: BEN } })).data).toEqual({ customer: { id: BEN, displayName: 'Ben' } });
+    expect((await graphql(server.url, q, { principal: as(BEN), variables: { id: BEN } })).data).toEqual({
+      customer: { id: BEN, displayName: 'Ben' },
+    });
     const alice = await graphql(server.url, q, { principal: as(BEN), variables: { id: ALICE } });
-    const missing = await graphql(server.url, q, { principal: as(BEN), variables: { id: 'cus_aaaaaaaaaaaaaaaaaaaaaaaaaa' } });
+    const missing = await graphql(server.url, q, {
+      principal: as(BEN),
+      variables: { id: 'cus_aaaaaaaaaaaaaaaaaaaaaaaaaa' },
+    });
     const junk = await graphql(server.url, q, { principal: as(BEN), variables: { id: 'not-an-id' } });
-    for (const r of [alice, missing, junk]) expect({ data: r.data, errors: r.errors }).toEqual({ data: { customer: null }, errors: undefined });
+    for (const r of [alice, missing, junk])
+      expect({ data: r.data, errors: r.errors }).toEqual({ data: { customer: null }, errors: undefined });
   });
 
   it('applies the same rule to entity references from other subgraphs', async () => {
-    const q = 'query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Customer { id displayName kyc { status } } } }';
+    const q =
+      'query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Customer { id displayName kyc { status } } } }';
     const reps = [
       { __typename: 'Customer', id: BEN },
       { __typename: 'Customer', id: ALICE },
@@ -143,7 +211,10 @@ describe('identity subgraph', () => {
   });
 
   it('shows no customer to callers that do not act for a customer', async () => {
-    const res = await graphql(server.url, 'query($id: ID!) { me { id } customer(id: $id) { id } }', { principal: staffPrincipal, variables: { id: ALICE } });
+    const res = await graphql(server.url, 'query($id: ID!) { me { id } customer(id: $id) { id } }', {
+      principal: staffPrincipal,
+      variables: { id: ALICE },
+    });
     expect(res.data).toEqual({ me: null, customer: null });
     const anonymous = await graphql(server.url, '{ me { id } }', { principal: null });
     expect(anonymous.data).toEqual({ me: null });
@@ -159,7 +230,13 @@ describe('identity subgraph', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [INTERNAL_AUTH_HEADER]: await signInternalContext('a-secret-that-is-not-the-gateways-0000000', 'identity', customerPrincipal(ALICE), 'r', body),
+        [INTERNAL_AUTH_HEADER]: await signInternalContext(
+          'a-secret-that-is-not-the-gateways-0000000',
+          'identity',
+          customerPrincipal(ALICE),
+          'r',
+          body,
+        ),
       },
       body,
     });
@@ -172,7 +249,12 @@ describe('identity subgraph', () => {
   it('refuses a valid gateway token replayed with another body', async () => {
     const signedFor = JSON.stringify({ query: '{ me { id } }' });
     const token = await signInternalContext(DEV_INTERNAL_SECRET, 'identity', customerPrincipal(ALICE), 'r', signedFor);
-    const send = (body: string) => fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: token }, body });
+    const send = (body: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [INTERNAL_AUTH_HEADER]: token },
+        body,
+      });
     const original = await send(signedFor);
     expect(original.status).toBe(200);
     expect(((await original.json()) as { data: unknown }).data).toEqual({ me: { id: ALICE } });
@@ -184,12 +266,20 @@ describe('identity subgraph', () => {
   });
 
   it('reports an Onfido contract violation on the KYC fields only', async () => {
-    onfido.override('/v3.6/checks', { status: 200, body: JSON.stringify({ checks: [{ id: 'nope', status: 'approved' }] }) });
+    onfido.override('/v3.6/checks', {
+      status: 200,
+      body: JSON.stringify({ checks: [{ id: 'nope', status: 'approved' }] }),
+    });
     try {
-      const res = await graphql(server.url, '{ me { displayName legalName { givenName } kyc { status } } }', { principal: as(ALICE) });
+      const res = await graphql(server.url, '{ me { displayName legalName { givenName } kyc { status } } }', {
+        principal: as(ALICE),
+      });
       expect(res.data?.me).toEqual({ displayName: 'Alice', legalName: { givenName: 'Alice' }, kyc: null });
       expect(res.errors).toHaveLength(1);
-      expect(res.errors?.[0]).toMatchObject({ path: ['me', 'kyc'], extensions: { code: 'PARTNER_CONTRACT_VIOLATION', partner: 'onfido' } });
+      expect(res.errors?.[0]).toMatchObject({
+        path: ['me', 'kyc'],
+        extensions: { code: 'PARTNER_CONTRACT_VIOLATION', partner: 'onfido' },
+      });
     } finally {
       onfido.override('/v3.6/checks', null);
     }

@@ -27,7 +27,7 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
     }
   });
 
-  it('gives everyone who opens a namespace the same entries, so one holder\'s delete reaches the others', async () => {
+  it("gives everyone who opens a namespace the same entries, so one holder's delete reaches the others", async () => {
     const cache = await openSharedCache({ redisUrl, logger, prefix });
     try {
       const first = cache.store('shared');
@@ -46,7 +46,11 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
     const two = redisUrl ? await openSharedCache({ redisUrl, logger, prefix }) : one;
     try {
       const key = `jti-${randomBytes(6).toString('hex')}`;
-      const results = await Promise.all([one.claimOnce(key, 5_000), two.claimOnce(key, 5_000), one.claimOnce(key, 5_000)]);
+      const results = await Promise.all([
+        one.claimOnce(key, 5_000),
+        two.claimOnce(key, 5_000),
+        one.claimOnce(key, 5_000),
+      ]);
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await two.claimOnce(key, 5_000)).toBe(false);
     } finally {
@@ -60,7 +64,7 @@ describe('in-memory store bounds', () => {
   it('drops the oldest entries instead of growing without limit', async () => {
     const cache = await openSharedCache({ logger, prefix: 'bounded' });
     const kv = cache.store('n');
-    const map = (kv.store as Map<string, unknown> & { max: number });
+    const map = kv.store as Map<string, unknown> & { max: number };
     expect(map.max).toBeGreaterThan(0);
     for (let i = 0; i < map.max + 10; i++) map.set(`k${i}`, i);
     expect(map.size).toBe(map.max);

@@ -16,12 +16,22 @@ import {
   type ConsentPermission,
 } from '../../lib/consent.ts';
 import { newId } from '../../lib/ids.ts';
-import { ACCOUNT_NAMES, CASE_CLIENT, CONSENT_CASES, caseAccountId, caseAt, gridOf, storedConsents } from '../support/consent-cases.ts';
+import {
+  ACCOUNT_NAMES,
+  CASE_CLIENT,
+  CONSENT_CASES,
+  caseAccountId,
+  caseAt,
+  gridOf,
+  storedConsents,
+} from '../support/consent-cases.ts';
 
 /** The values of `enum <name>` in schema/consents.graphql, in declaration order. */
 function schemaEnum(name: string): string[] {
   const document = parse(readFileSync(new URL('../../schema/consents.graphql', import.meta.url), 'utf8'));
-  const node = document.definitions.find((d): d is EnumTypeDefinitionNode => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === name);
+  const node = document.definitions.find(
+    (d): d is EnumTypeDefinitionNode => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === name,
+  );
   if (!node) throw new Error(`schema/consents.graphql has no enum ${name}`);
   return (node.values ?? []).map((v) => v.name.value);
 }
@@ -57,7 +67,17 @@ function heldByCaller(consentCase: (typeof CONSENT_CASES)[number]): ConsentFacts
 describe('the shared table of consent cases, against lib/consent.ts', () => {
   it('has the cases the semantics must cover', () => {
     const names = CONSENT_CASES.map((c) => c.name).join('\n');
-    const kinds = [/expir/i, /REVOKED/, /REJECTED/, /AWAITING/, /another client/, /multiple/, /empty accounts/, /IDENTITY without accounts/, /IDENTITY with accounts/];
+    const kinds = [
+      /expir/i,
+      /REVOKED/,
+      /REJECTED/,
+      /AWAITING/,
+      /another client/,
+      /multiple/,
+      /empty accounts/,
+      /IDENTITY without accounts/,
+      /IDENTITY with accounts/,
+    ];
     for (const kind of kinds) expect(names).toMatch(kind);
   });
 
@@ -66,7 +86,10 @@ describe('the shared table of consent cases, against lib/consent.ts', () => {
     const at = caseAt(consentCase);
 
     it('answers every question of the grid as the table says', () => {
-      const answers = gridOf(consentCase).map((q) => [q.question, consentGrants(consents, q.permission, q.accountId === undefined ? { at } : { accountId: q.accountId, at })]);
+      const answers = gridOf(consentCase).map((q) => [
+        q.question,
+        consentGrants(consents, q.permission, q.accountId === undefined ? { at } : { accountId: q.accountId, at }),
+      ]);
       expect(answers).toEqual(gridOf(consentCase).map((q) => [q.question, q.expected]));
     });
 
@@ -74,7 +97,9 @@ describe('the shared table of consent cases, against lib/consent.ts', () => {
       const accounts = consentedAccountsOf(consents, at);
       const grid = gridOf(consentCase);
       for (const permission of ACCOUNT_PERMISSIONS) {
-        const expected = grid.filter((q) => q.permission === permission && q.accountId !== undefined && q.expected).map((q) => q.accountId);
+        const expected = grid
+          .filter((q) => q.permission === permission && q.accountId !== undefined && q.expected)
+          .map((q) => q.accountId);
         expect([...accounts[permission]].sort(), permission).toEqual(expected.sort());
         expect(accounts[permission].length > 0, permission).toBe(grid.find((q) => q.question === permission)!.expected);
       }
@@ -86,13 +111,21 @@ describe('the shared table of consent cases, against lib/consent.ts', () => {
 describe('consentGrants: what the table cannot show', () => {
   const at = new Date('2026-11-23T10:00:00.000Z');
   const A1 = caseAccountId('A1');
-  const authorised: ConsentFacts = { status: 'AUTHORISED', permissions: ['ACCOUNTS', 'IDENTITY'], accountIds: [A1], expiresAt: '2026-12-01T00:00:00.000Z' };
+  const authorised: ConsentFacts = {
+    status: 'AUTHORISED',
+    permissions: ['ACCOUNTS', 'IDENTITY'],
+    accountIds: [A1],
+    expiresAt: '2026-12-01T00:00:00.000Z',
+  };
 
   it('an account id property that is present but not an id is refused, never read as the caller-level question', () => {
     expect(consentGrants([authorised], 'ACCOUNTS', { at })).toBe(true);
     expect(consentGrants([authorised], 'ACCOUNTS', { accountId: A1, at })).toBe(true);
     for (const missing of [undefined, null, '', 0]) {
-      expect(consentGrants([authorised], 'ACCOUNTS', { accountId: missing as unknown as string, at }), String(missing)).toBe(false);
+      expect(
+        consentGrants([authorised], 'ACCOUNTS', { accountId: missing as unknown as string, at }),
+        String(missing),
+      ).toBe(false);
     }
   });
 
@@ -117,9 +150,12 @@ describe('consentGrants: what the table cannot show', () => {
 
   it('only AUTHORISED grants; terminal statuses stay what they are whatever the instant', () => {
     for (const status of CONSENT_STATUSES) {
-      expect(consentGrants([{ ...authorised, status }], 'ACCOUNTS', { accountId: A1, at }), status).toBe(status === 'AUTHORISED');
+      expect(consentGrants([{ ...authorised, status }], 'ACCOUNTS', { accountId: A1, at }), status).toBe(
+        status === 'AUTHORISED',
+      );
     }
-    for (const status of ['REJECTED', 'REVOKED', 'EXPIRED'] as const) expect(effectiveStatus({ ...authorised, status, expiresAt: '2020-01-01T00:00:00Z' }, at)).toBe(status);
+    for (const status of ['REJECTED', 'REVOKED', 'EXPIRED'] as const)
+      expect(effectiveStatus({ ...authorised, status, expiresAt: '2020-01-01T00:00:00Z' }, at)).toBe(status);
   });
 
   it('consentedAccountsOf keeps each account once, in the order the consents list them', () => {
@@ -128,7 +164,12 @@ describe('consentGrants: what the table cannot show', () => {
       { ...authorised, permissions: ['BALANCES'], accountIds: [A3, A1] },
       { ...authorised, permissions: ['BALANCES', 'ACCOUNTS'], accountIds: [A1, A2] },
     ];
-    expect(consentedAccountsOf(consents, at)).toEqual({ ACCOUNTS: [A1, A2], BALANCES: [A3, A1, A2], TRANSACTIONS: [], PAYMENTS_INITIATION: [] });
+    expect(consentedAccountsOf(consents, at)).toEqual({
+      ACCOUNTS: [A1, A2],
+      BALANCES: [A3, A1, A2],
+      TRANSACTIONS: [],
+      PAYMENTS_INITIATION: [],
+    });
     expect(ACCOUNT_NAMES).toHaveLength(3);
   });
 });

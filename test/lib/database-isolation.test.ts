@@ -15,7 +15,9 @@ import { startPlatform } from '../../scripts/platform.ts';
  * statement of a subgraph runs as that role (lib/database.ts).
  */
 const logger = createLogger('test', 'silent');
-const migrations = (table: string) => [{ name: '001', sql: `CREATE TABLE ${table} (id text PRIMARY KEY, secret text NOT NULL)` }];
+const migrations = (table: string) => [
+  { name: '001', sql: `CREATE TABLE ${table} (id text PRIMARY KEY, secret text NOT NULL)` },
+];
 const dirs: string[] = [];
 const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'db-isolation-'));
@@ -40,16 +42,28 @@ async function expectIsolated(accounts: Database, payments: Database): Promise<v
   expect(await accounts.query('SELECT secret FROM ledger')).toEqual([{ secret: 'accounts-only' }]);
   expect(await payments.query('SELECT secret FROM ledger')).toEqual([{ secret: 'payments-only' }]);
   // Naming the other schema does not help: reading, writing, even looking a table up is refused.
-  await expect(accounts.query('SELECT secret FROM payments.ledger')).rejects.toThrow(/permission denied for schema payments/);
-  await expect(payments.query('SELECT secret FROM accounts.ledger')).rejects.toThrow(/permission denied for schema accounts/);
-  await expect(accounts.query(`INSERT INTO payments.ledger (id, secret) VALUES ('x', 'y')`)).rejects.toThrow(/permission denied for schema payments/);
-  await expect(accounts.exec('CREATE TABLE payments.planted (id int)')).rejects.toThrow(/permission denied for schema payments/);
-  await expect(payments.transaction((tx) => tx.query('SELECT name FROM accounts.schema_migrations'))).rejects.toThrow(/permission denied for schema accounts/);
+  await expect(accounts.query('SELECT secret FROM payments.ledger')).rejects.toThrow(
+    /permission denied for schema payments/,
+  );
+  await expect(payments.query('SELECT secret FROM accounts.ledger')).rejects.toThrow(
+    /permission denied for schema accounts/,
+  );
+  await expect(accounts.query(`INSERT INTO payments.ledger (id, secret) VALUES ('x', 'y')`)).rejects.toThrow(
+    /permission denied for schema payments/,
+  );
+  await expect(accounts.exec('CREATE TABLE payments.planted (id int)')).rejects.toThrow(
+    /permission denied for schema payments/,
+  );
+  await expect(payments.transaction((tx) => tx.query('SELECT name FROM accounts.schema_migrations'))).rejects.toThrow(
+    /permission denied for schema accounts/,
+  );
   // Nor can a subgraph widen its own search path to reach another's tables, or open another schema.
-  await expect(accounts.transaction(async (tx) => {
-    await tx.query('SET LOCAL search_path TO payments, accounts');
-    return tx.query('SELECT secret FROM ledger');
-  })).resolves.toEqual([{ secret: 'accounts-only' }]);
+  await expect(
+    accounts.transaction(async (tx) => {
+      await tx.query('SET LOCAL search_path TO payments, accounts');
+      return tx.query('SELECT secret FROM ledger');
+    }),
+  ).resolves.toEqual([{ secret: 'accounts-only' }]);
   await expect(accounts.exec('CREATE SCHEMA stolen')).rejects.toThrow(/permission denied/);
 }
 
@@ -73,14 +87,18 @@ describe('PGlite shared between subgraphs', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
         return tx.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger');
       });
-      const others = Promise.all(Array.from({ length: 5 }, () => payments.query<{ secret: string }>('SELECT secret FROM ledger')));
+      const others = Promise.all(
+        Array.from({ length: 5 }, () => payments.query<{ secret: string }>('SELECT secret FROM ledger')),
+      );
       expect(await slow).toEqual([{ n: 2 }]);
       for (const rows of await others) expect(rows).toEqual([{ secret: 'payments-only' }]);
       // A failed transaction rolls back its own work and leaves the session to the next subgraph as it should be.
-      await expect(payments.transaction(async (tx) => {
-        await tx.query(`INSERT INTO ledger (id, secret) VALUES ('p2', 'rolled back')`);
-        await tx.query('SELECT secret FROM accounts.ledger');
-      })).rejects.toThrow(/permission denied/);
+      await expect(
+        payments.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ledger (id, secret) VALUES ('p2', 'rolled back')`);
+          await tx.query('SELECT secret FROM accounts.ledger');
+        }),
+      ).rejects.toThrow(/permission denied/);
       expect(await payments.query('SELECT id FROM ledger ORDER BY id')).toEqual([{ id: 'p1' }]);
       expect(await accounts.query('SELECT id FROM ledger ORDER BY id')).toEqual([{ id: 'a1' }, { id: 'a2' }]);
     } finally {
@@ -90,8 +108,18 @@ describe('PGlite shared between subgraphs', () => {
   });
 
   it('plain memory:// stays a private database per handle', async () => {
-    const one = await openDatabase({ schema: 'accounts', pgliteDir: 'memory://', migrations: migrations('ledger'), logger });
-    const two = await openDatabase({ schema: 'accounts', pgliteDir: 'memory://', migrations: migrations('ledger'), logger });
+    const one = await openDatabase({
+      schema: 'accounts',
+      pgliteDir: 'memory://',
+      migrations: migrations('ledger'),
+      logger,
+    });
+    const two = await openDatabase({
+      schema: 'accounts',
+      pgliteDir: 'memory://',
+      migrations: migrations('ledger'),
+      logger,
+    });
     try {
       await one.query(`INSERT INTO ledger (id, secret) VALUES ('only-in-one', 's')`);
       expect(await two.query('SELECT id FROM ledger')).toEqual([]);
@@ -112,7 +140,12 @@ describe('PGlite shared between subgraphs', () => {
 
     // A cold start on the existing data: nothing re-initialised, the data and the isolation are there.
     const again = await openDatabase({ schema: 'accounts', pgliteDir: dir, migrations: migrations('ledger'), logger });
-    const paymentsAgain = await openDatabase({ schema: 'payments', pgliteDir: dir, migrations: migrations('ledger'), logger });
+    const paymentsAgain = await openDatabase({
+      schema: 'payments',
+      pgliteDir: dir,
+      migrations: migrations('ledger'),
+      logger,
+    });
     try {
       await expectIsolated(again, paymentsAgain);
     } finally {
@@ -130,12 +163,24 @@ describe('PGlite shared between subgraphs', () => {
       INSERT INTO accounts.schema_migrations (name) VALUES ('001'); INSERT INTO accounts.ledger VALUES ('old', 'from before');`);
     await legacy.close();
 
-    const accounts = await openDatabase({ schema: 'accounts', pgliteDir: dir, migrations: migrations('ledger'), logger });
-    const payments = await openDatabase({ schema: 'payments', pgliteDir: dir, migrations: migrations('ledger'), logger });
+    const accounts = await openDatabase({
+      schema: 'accounts',
+      pgliteDir: dir,
+      migrations: migrations('ledger'),
+      logger,
+    });
+    const payments = await openDatabase({
+      schema: 'payments',
+      pgliteDir: dir,
+      migrations: migrations('ledger'),
+      logger,
+    });
     try {
       expect(await accounts.query('SELECT secret FROM ledger')).toEqual([{ secret: 'from before' }]);
       await accounts.query(`INSERT INTO ledger (id, secret) VALUES ('new', 'after')`);
-      await expect(payments.query('SELECT secret FROM accounts.ledger')).rejects.toThrow(/permission denied for schema accounts/);
+      await expect(payments.query('SELECT secret FROM accounts.ledger')).rejects.toThrow(
+        /permission denied for schema accounts/,
+      );
     } finally {
       await accounts.close();
       await payments.close();
@@ -146,25 +191,38 @@ describe('PGlite shared between subgraphs', () => {
 describe('the all-in-one platform on embedded defaults', () => {
   it('keeps the four subgraphs in one database, each schema owned by its own role and closed to the others', async () => {
     const dir = tempDir();
-    const platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: dir, DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+    const platform = await startPlatform({
+      ports: 'free',
+      env: { PGLITE_DIR: dir, DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' },
+      logger,
+    });
     await platform.close();
 
     // One data directory, not one per subgraph.
     expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
-    for (const name of ['identity', 'accounts', 'payments', 'consents']) expect(existsSync(join(dir, name)), name).toBe(false);
+    for (const name of ['identity', 'accounts', 'payments', 'consents'])
+      expect(existsSync(join(dir, name)), name).toBe(false);
 
     const lite = await PGlite.create(dir);
     try {
       const subgraphs = ['identity', 'accounts', 'payments', 'consents'];
-      const owners = await lite.query<{ nspname: string; owner: string }>(`SELECT nspname, nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = ANY($1) ORDER BY nspname`, [subgraphs]);
+      const owners = await lite.query<{ nspname: string; owner: string }>(
+        `SELECT nspname, nspowner::regrole::text AS owner FROM pg_namespace WHERE nspname = ANY($1) ORDER BY nspname`,
+        [subgraphs],
+      );
       expect(owners.rows).toEqual([...subgraphs].sort().map((name) => ({ nspname: name, owner: name })));
       for (const reader of subgraphs) {
         for (const schema of subgraphs) {
-          const { rows } = await lite.query<{ usage: boolean }>(`SELECT has_schema_privilege($1, $2, 'USAGE') AS usage`, [reader, schema]);
+          const { rows } = await lite.query<{ usage: boolean }>(
+            `SELECT has_schema_privilege($1, $2, 'USAGE') AS usage`,
+            [reader, schema],
+          );
           expect(rows[0]!.usage, `${reader} on ${schema}`).toBe(reader === schema);
         }
         // Every table of a subgraph belongs to its role (so no other role has a grant on it).
-        const foreign = await lite.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tableowner <> $1`, [reader]);
+        const foreign = await lite.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tableowner <> $1`, [
+          reader,
+        ]);
         expect(foreign.rows, reader).toEqual([]);
       }
     } finally {

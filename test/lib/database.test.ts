@@ -5,7 +5,10 @@ import { createLogger } from '../../lib/logger.ts';
 
 const logger = createLogger('test', 'silent');
 const migrations = [
-  { name: '001_items', sql: 'CREATE TABLE items (id text PRIMARY KEY, n integer NOT NULL); CREATE INDEX items_n ON items (n);' },
+  {
+    name: '001_items',
+    sql: 'CREATE TABLE items (id text PRIMARY KEY, n integer NOT NULL); CREATE INDEX items_n ON items (n);',
+  },
   { name: '002_items_note', sql: 'ALTER TABLE items ADD COLUMN note text;' },
 ];
 
@@ -52,6 +55,8 @@ describe.each(backends)('database on %s', (_name, databaseUrl) => {
     }));
 
   it('refuses unsafe schema names', async () => {
-    await expect(openDatabase({ schema: 'x; DROP TABLE y', databaseUrl, migrations, logger })).rejects.toThrow(/invalid schema name/);
+    await expect(openDatabase({ schema: 'x; DROP TABLE y', databaseUrl, migrations, logger })).rejects.toThrow(
+      /invalid schema name/,
+    );
   });
 });

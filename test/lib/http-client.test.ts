@@ -36,8 +36,9 @@ const client = (extra: Partial<Parameters<typeof createHttpClient>[0]> = {}) =>
 describe('resilient HTTP client', () => {
   it('sends correlation headers and parses JSON', async () => {
     const c = client();
-    const res = await runWithRequestContext({ requestId: 'req-42', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, () =>
-      c.request({ method: 'GET', path: '/things', operation: 'getThings', query: { page: 2 } }),
+    const res = await runWithRequestContext(
+      { requestId: 'req-42', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      () => c.request({ method: 'GET', path: '/things', operation: 'getThings', query: { page: 2 } }),
     );
     expect(res.body).toEqual({ ok: true });
     expect(seen[0]!.url).toBe('/things?page=2');
@@ -47,7 +48,12 @@ describe('resilient HTTP client', () => {
   });
 
   it('retries a GET after a 503 and returns the later success', async () => {
-    script = [(_q, r) => { r.statusCode = 503; r.end(); }];
+    script = [
+      (_q, r) => {
+        r.statusCode = 503;
+        r.end();
+      },
+    ];
     const c = client();
     await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).resolves.toMatchObject({ status: 200 });
     expect(seen).toHaveLength(2);
@@ -55,20 +61,40 @@ describe('resilient HTTP client', () => {
   });
 
   it('honours a short Retry-After on 429 and gives up on a long one', async () => {
-    script = [(_q, r) => { r.writeHead(429, { 'retry-after': '0' }); r.end(); }];
+    script = [
+      (_q, r) => {
+        r.writeHead(429, { 'retry-after': '0' });
+        r.end();
+      },
+    ];
     const c = client();
     await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).resolves.toMatchObject({ status: 200 });
-    script = [(_q, r) => { r.writeHead(429, { 'retry-after': '120' }); r.end(); }];
+    script = [
+      (_q, r) => {
+        r.writeHead(429, { 'retry-after': '120' });
+        r.end();
+      },
+    ];
     seen = [];
-    await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).rejects.toMatchObject({ kind: 'unavailable', status: 429 });
+    await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).rejects.toMatchObject({
+      kind: 'unavailable',
+      status: 429,
+    });
     expect(seen).toHaveLength(1);
     c.shutdown();
   });
 
   it('never retries a POST without an idempotency key', async () => {
-    script = [(_q, r) => { r.statusCode = 502; r.end(); }];
+    script = [
+      (_q, r) => {
+        r.statusCode = 502;
+        r.end();
+      },
+    ];
     const c = client();
-    await expect(c.request({ method: 'POST', path: '/pay', operation: 'pay', body: { a: 1 } })).rejects.toBeInstanceOf(PartnerError);
+    await expect(c.request({ method: 'POST', path: '/pay', operation: 'pay', body: { a: 1 } })).rejects.toBeInstanceOf(
+      PartnerError,
+    );
     expect(seen).toHaveLength(1);
     c.shutdown();
   });
@@ -87,16 +113,25 @@ describe('resilient HTTP client', () => {
   it('turns a non-JSON body into a contract error without retrying or tripping the breaker', async () => {
     script = [(_q, r) => r.end('<html>oops</html>')];
     const c = client({ breaker: { volumeThreshold: 1 } });
-    await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).rejects.toMatchObject({ kind: 'contract', partner: 'test-partner' });
+    await expect(c.request({ method: 'GET', path: '/x', operation: 'x' })).rejects.toMatchObject({
+      kind: 'contract',
+      partner: 'test-partner',
+    });
     expect(seen).toHaveLength(1);
     expect(c.state()).toBe('closed');
     c.shutdown();
   });
 
   it('opens the circuit after repeated failures and then fails fast without calling the partner', async () => {
-    const fail: Responder = (_q, r) => { r.statusCode = 500; r.end(); };
+    const fail: Responder = (_q, r) => {
+      r.statusCode = 500;
+      r.end();
+    };
     script = Array.from({ length: 10 }, () => fail);
-    const c = client({ retries: 0, breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } });
+    const c = client({
+      retries: 0,
+      breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 },
+    });
     for (let i = 0; i < 3; i++) await c.request({ method: 'GET', path: '/x', operation: 'x' }).catch(() => {});
     expect(c.state()).toBe('open');
     const calls = seen.length;

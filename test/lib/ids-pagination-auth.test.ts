@@ -69,7 +69,10 @@ describe('internal auth (gateway to subgraph)', () => {
 
   it('carries the principal and request id for the intended subgraph only', async () => {
     const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1', BODY);
-    await expect(verifyInternalContext(token, 'accounts', [SECRET], BODY)).resolves.toEqual({ principal, requestId: 'req-1' });
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], BODY)).resolves.toEqual({
+      principal,
+      requestId: 'req-1',
+    });
     await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).rejects.toThrow(/invalid internal auth/);
   });
 
@@ -77,24 +80,46 @@ describe('internal auth (gateway to subgraph)', () => {
     await expect(verifyInternalContext(undefined, 'accounts', [SECRET], BODY)).rejects.toThrow(/missing/);
     const forged = await signInternalContext('z'.repeat(40), 'accounts', principal, 'r', BODY);
     await expect(verifyInternalContext(forged, 'accounts', [SECRET], BODY)).rejects.toThrow();
-    await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)], BODY)).resolves.toMatchObject({ principal });
-    const expired = await handMade({ principal, rid: 'r', bh: contentHash(BODY) }, { iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 540 });
+    await expect(verifyInternalContext(forged, 'accounts', [SECRET, 'z'.repeat(40)], BODY)).resolves.toMatchObject({
+      principal,
+    });
+    const expired = await handMade(
+      { principal, rid: 'r', bh: contentHash(BODY) },
+      { iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 540 },
+    );
     await expect(verifyInternalContext(expired, 'accounts', [SECRET], BODY)).rejects.toThrow();
   });
 
-  it('carries a third party\'s consented accounts, and refuses a malformed consent scope', async () => {
-    const thirdParty = { ...principal, clientId: 'budgetly', consentedAccounts: { PAYMENTS_INITIATION: ['acc_x'], TRANSACTIONS: [] } };
+  it("carries a third party's consented accounts, and refuses a malformed consent scope", async () => {
+    const thirdParty = {
+      ...principal,
+      clientId: 'budgetly',
+      consentedAccounts: { PAYMENTS_INITIATION: ['acc_x'], TRANSACTIONS: [] },
+    };
     const token = await signInternalContext(SECRET, 'payments', thirdParty, 'r', BODY);
-    await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).resolves.toEqual({ principal: thirdParty, requestId: 'r' });
-    const bad = await signInternalContext(SECRET, 'payments', { ...principal, consentedAccounts: { EVERYTHING: ['acc_x'] } } as never, 'r', BODY);
+    await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).resolves.toEqual({
+      principal: thirdParty,
+      requestId: 'r',
+    });
+    const bad = await signInternalContext(
+      SECRET,
+      'payments',
+      { ...principal, consentedAccounts: { EVERYTHING: ['acc_x'] } } as never,
+      'r',
+      BODY,
+    );
     await expect(verifyInternalContext(bad, 'payments', [SECRET], BODY)).rejects.toThrow(/malformed principal/);
   });
 
   it('covers exactly one request content: the same token with another body, or without a content hash, is refused', async () => {
     const token = await signInternalContext(SECRET, 'accounts', principal, 'r', BODY);
     await expect(verifyInternalContext(token, 'accounts', [SECRET], BODY)).resolves.toMatchObject({ principal });
-    await expect(verifyInternalContext(token, 'accounts', [SECRET], '{"query":"{ me { id accounts { id } } }"}')).rejects.toThrow(/another request body/);
-    await expect(verifyInternalContext(token, 'accounts', [SECRET], `${BODY} `)).rejects.toThrow(/another request body/);
+    await expect(
+      verifyInternalContext(token, 'accounts', [SECRET], '{"query":"{ me { id accounts { id } } }"}'),
+    ).rejects.toThrow(/another request body/);
+    await expect(verifyInternalContext(token, 'accounts', [SECRET], `${BODY} `)).rejects.toThrow(
+      /another request body/,
+    );
     await expect(verifyInternalContext(token, 'accounts', [SECRET], '')).rejects.toThrow(/another request body/);
     const unbound = await handMade({ principal, rid: 'r' });
     await expect(verifyInternalContext(unbound, 'accounts', [SECRET], BODY)).rejects.toThrow(/another request body/);

@@ -18,7 +18,11 @@ const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 
 function testRegistry(): Registry {
   const registry = new Registry();
-  new Counter({ name: 'metrics_server_test_total', help: 'A counter only this test registers.', registers: [registry] }).inc(3);
+  new Counter({
+    name: 'metrics_server_test_total',
+    help: 'A counter only this test registers.',
+    registers: [registry],
+  }).inc(3);
   return registry;
 }
 
@@ -29,8 +33,19 @@ describe('the operator metrics listener', () => {
   beforeAll(async () => {
     // The defaults of METRICS_HOST (METRICS_PORT=0 only so that tests never collide).
     const config = loadMetricsConfig('gateway', { METRICS_PORT: '0' });
-    open = await startMetricsServer({ host: config.METRICS_HOST, port: config.METRICS_PORT, logger, registries: { test: testRegistry() } });
-    guarded = await startMetricsServer({ host: '127.0.0.1', port: 0, token: TOKEN, logger, registries: { test: testRegistry() } });
+    open = await startMetricsServer({
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+      logger,
+      registries: { test: testRegistry() },
+    });
+    guarded = await startMetricsServer({
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      logger,
+      registries: { test: testRegistry() },
+    });
   });
 
   afterAll(async () => {
@@ -53,7 +68,9 @@ describe('the operator metrics listener', () => {
   it('serves nothing else', async () => {
     const other = await fetch(open.url.replace(/metrics$/, 'graphql'));
     expect(other.status).toBe(404);
-    expect(((await other.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    expect(((await other.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'NOT_FOUND',
+    );
     const post = await fetch(open.url, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
@@ -85,7 +102,11 @@ describe('the all-in-one platform', () => {
   let platform: RunningPlatform;
 
   beforeAll(async () => {
-    platform = await startPlatform({ ports: 'free', env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' }, logger });
+    platform = await startPlatform({
+      ports: 'free',
+      env: { PGLITE_DIR: 'memory://', DATABASE_URL: undefined, REDIS_URL: undefined, LOG_LEVEL: 'silent' },
+      logger,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -93,7 +114,13 @@ describe('the all-in-one platform', () => {
   });
 
   it('answers /metrics with 404 on every public port', async () => {
-    for (const url of [platform.urls.gateway, platform.urls.identity, platform.urls.accounts, platform.urls.payments, platform.urls.consents]) {
+    for (const url of [
+      platform.urls.gateway,
+      platform.urls.identity,
+      platform.urls.accounts,
+      platform.urls.payments,
+      platform.urls.consents,
+    ]) {
       const res = await fetch(url.replace(/graphql$/, 'metrics'));
       expect(res.status, url).toBe(404);
       expect(await res.text(), url).not.toContain('# HELP');
@@ -103,7 +130,11 @@ describe('the all-in-one platform', () => {
   it('serves each part its own registry, on loopback: /metrics/<part>, and all of them on /metrics', async () => {
     expect(new URL(platform.urls.metrics).hostname).toBe('127.0.0.1');
     // A query through the gateway that reaches identity and accounts (the gateway's authorization lookups also reach consents).
-    const token = await platform.sandboxes.auth.mint({ customerId: ALICE, clientId: 'web-app', scopes: ['accounts:read', 'identity:read'] });
+    const token = await platform.sandboxes.auth.mint({
+      customerId: ALICE,
+      clientId: 'web-app',
+      scopes: ['accounts:read', 'identity:read'],
+    });
     const answer = await fetch(platform.gatewayUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -127,19 +158,39 @@ describe('the all-in-one platform', () => {
     expect(services(series(accounts, 'graphql_request_duration_seconds_count'))).toEqual(new Set(['accounts']));
     expect(services(series(identity, 'http_request_duration_seconds_count'))).toEqual(new Set(['identity']));
     // The gateway measured its calls to the subgraphs; accounts measured its own calls to the banks.
-    expect(series(gateway, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="subgraph:accounts"'))).toBe(true);
-    expect(series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="subgraph:'))).toBe(false);
-    expect(series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="northwind"'))).toBe(true);
+    expect(
+      series(gateway, 'outbound_request_duration_seconds_count').some((line) =>
+        line.includes('target="subgraph:accounts"'),
+      ),
+    ).toBe(true);
+    expect(
+      series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="subgraph:')),
+    ).toBe(false);
+    expect(
+      series(accounts, 'outbound_request_duration_seconds_count').some((line) => line.includes('target="northwind"')),
+    ).toBe(true);
     // Process metrics once, under the platform.
     expect(await scrape('/platform')).toContain('process_cpu_user_seconds_total{service="platform"}');
     expect(gateway).not.toContain('process_cpu_user_seconds_total');
 
     // /metrics: every part, one HELP and TYPE per metric (a valid exposition), the series told apart by `service`.
     const all = await scrape('');
-    for (const name of ['graphql_request_duration_seconds', 'http_request_duration_seconds', 'outbound_request_duration_seconds', 'process_start_time_seconds']) {
-      expect(all.split('\n').filter((line) => line === `# TYPE ${name} ${name === 'process_start_time_seconds' ? 'gauge' : 'histogram'}`), name).toHaveLength(1);
+    for (const name of [
+      'graphql_request_duration_seconds',
+      'http_request_duration_seconds',
+      'outbound_request_duration_seconds',
+      'process_start_time_seconds',
+    ]) {
+      expect(
+        all
+          .split('\n')
+          .filter((line) => line === `# TYPE ${name} ${name === 'process_start_time_seconds' ? 'gauge' : 'histogram'}`),
+        name,
+      ).toHaveLength(1);
     }
-    expect(services(series(all, 'graphql_request_duration_seconds_count'))).toEqual(new Set(['gateway', 'identity', 'accounts', 'consents']));
+    expect(services(series(all, 'graphql_request_duration_seconds_count'))).toEqual(
+      new Set(['gateway', 'identity', 'accounts', 'consents']),
+    );
 
     expect((await fetch(`${platform.urls.metrics}/sandboxes`)).status).toBe(404);
     expect((await fetch(`${platform.urls.metrics}/constructor`)).status).toBe(404);
@@ -153,14 +204,23 @@ describe('a service process (lib/service-main.ts)', () => {
   /** Starts the payments subgraph as its own process and waits until both listeners have logged their URLs. */
   async function startPayments(env: Record<string, string>): Promise<{ metricsUrl: string; graphqlUrl: string }> {
     child = spawn(process.execPath, [entry], {
-      env: { PATH: process.env.PATH ?? '', PAYMENTS_PORT: '0', METRICS_PORT: '0', PGLITE_DIR: 'memory://', LOG_LEVEL: 'info', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        PAYMENTS_PORT: '0',
+        METRICS_PORT: '0',
+        PGLITE_DIR: 'memory://',
+        LOG_LEVEL: 'info',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const urls: { metricsUrl?: string; graphqlUrl?: string } = {};
     const stderr: string[] = [];
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
     return new Promise((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`payments exited with ${code} before listening: ${stderr.join('')}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`payments exited with ${code} before listening: ${stderr.join('')}`)),
+      );
       createInterface({ input: child.stdout! }).on('line', (line) => {
         const entryLine = JSON.parse(line) as Record<string, unknown>;
         if (String(entryLine.msg).startsWith('metrics listening')) urls.metricsUrl = entryLine.url as string;
@@ -197,7 +257,13 @@ describe('a service process (lib/service-main.ts)', () => {
   it('stops with status 2 and names the variable when the metrics configuration is bad', async () => {
     const exit = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const proc = spawn(process.execPath, [entry], {
-        env: { PATH: process.env.PATH ?? '', PAYMENTS_PORT: '0', PROFILE: 'sandbox', METRICS_TOKEN: 'too-short', LOG_LEVEL: 'silent' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          PAYMENTS_PORT: '0',
+          PROFILE: 'sandbox',
+          METRICS_TOKEN: 'too-short',
+          LOG_LEVEL: 'silent',
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       const stderr: string[] = [];

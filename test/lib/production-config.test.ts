@@ -31,7 +31,12 @@ const PRIVATE = {
   onfido: 'api_live.prod-onfido-token-0123456789abcdef',
 };
 
-const subgraphBase: Env = { PROFILE: 'production', INTERNAL_AUTH_SECRET: PRIVATE.internal, ID_HASH_SECRET: PRIVATE.idHash, DATABASE_URL: 'postgres://db/platform' };
+const subgraphBase: Env = {
+  PROFILE: 'production',
+  INTERNAL_AUTH_SECRET: PRIVATE.internal,
+  ID_HASH_SECRET: PRIVATE.idHash,
+  DATABASE_URL: 'postgres://db/platform',
+};
 
 interface Service {
   load: (e: Env) => unknown;
@@ -58,7 +63,11 @@ const services: Record<ServiceName, Service> = {
   },
   accounts: {
     load: loadAccountsConfig,
-    production: { ...subgraphBase, NORTHWIND_URL: 'https://northwind.example.com', RHEINBANK_URL: 'https://rheinbank.example.com' },
+    production: {
+      ...subgraphBase,
+      NORTHWIND_URL: 'https://northwind.example.com',
+      RHEINBANK_URL: 'https://rheinbank.example.com',
+    },
     secrets: ['INTERNAL_AUTH_SECRET', 'INTERNAL_AUTH_PREVIOUS_SECRET', 'ID_HASH_SECRET'],
     defaulted: ['INTERNAL_AUTH_SECRET', 'ID_HASH_SECRET'],
   },
@@ -100,7 +109,9 @@ function problemsOf(load: (e: Env) => unknown, environment: Env): string[] {
 }
 
 const serviceList = Object.entries(services) as [ServiceName, Service][];
-const secretCases = serviceList.flatMap(([name, s]) => s.secrets.flatMap((variable) => PUBLIC_VALUES.map(([what, value]) => [name, variable, what, value] as const)));
+const secretCases = serviceList.flatMap(([name, s]) =>
+  s.secrets.flatMap((variable) => PUBLIC_VALUES.map(([what, value]) => [name, variable, what, value] as const)),
+);
 
 describe('the production profile', () => {
   it.each(serviceList)('%s starts with private values for everything', (_name, service) => {
@@ -115,11 +126,16 @@ describe('the production profile', () => {
     expect(problems.join('\n')).not.toContain(value);
   });
 
-  it.each(serviceList.flatMap(([name, s]) => s.defaulted.map((variable) => [name, variable] as const)))('%s refuses %s left unset (its default is public)', (name, variable) => {
-    const service = services[name];
-    const problems = problemsOf(service.load, { ...service.production, [variable]: undefined });
-    expect(problems).toEqual([expect.stringMatching(new RegExp(`^${variable}: must be set in the production profile`))]);
-  });
+  it.each(serviceList.flatMap(([name, s]) => s.defaulted.map((variable) => [name, variable] as const)))(
+    '%s refuses %s left unset (its default is public)',
+    (name, variable) => {
+      const service = services[name];
+      const problems = problemsOf(service.load, { ...service.production, [variable]: undefined });
+      expect(problems).toEqual([
+        expect.stringMatching(new RegExp(`^${variable}: must be set in the production profile`)),
+      ]);
+    },
+  );
 
   it('refuses the sandbox partner credentials in every identity secret, not only the one they are the default of', () => {
     for (const variable of services.identity.secrets) {
@@ -133,15 +149,24 @@ describe('the production profile', () => {
   });
 
   it('refuses a public value with surrounding whitespace', () => {
-    expect(problemsOf(loadAccountsConfig, { ...services.accounts.production, INTERNAL_AUTH_PREVIOUS_SECRET: ` ${DEV_INTERNAL_SECRET}\n` })).toEqual([
-      expect.stringMatching(/^INTERNAL_AUTH_PREVIOUS_SECRET: is a publicly known/),
-    ]);
+    expect(
+      problemsOf(loadAccountsConfig, {
+        ...services.accounts.production,
+        INTERNAL_AUTH_PREVIOUS_SECRET: ` ${DEV_INTERNAL_SECRET}\n`,
+      }),
+    ).toEqual([expect.stringMatching(/^INTERNAL_AUTH_PREVIOUS_SECRET: is a publicly known/)]);
   });
 
   it('refuses a missing REDIS_URL at the gateway, naming it', () => {
     const problems = problemsOf(loadGatewayConfig, { ...services.gateway.production, REDIS_URL: undefined });
-    expect(problems).toEqual([expect.stringMatching(/^REDIS_URL: must be set in the production profile \(.*DPoP replay cache and the consent cache/)]);
-    expect(problemsOf(loadGatewayConfig, { ...services.gateway.production, REDIS_URL: '' })).toEqual(expect.arrayContaining([expect.stringMatching(/^REDIS_URL: must be set/)]));
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^REDIS_URL: must be set in the production profile \(.*DPoP replay cache and the consent cache/,
+      ),
+    ]);
+    expect(problemsOf(loadGatewayConfig, { ...services.gateway.production, REDIS_URL: '' })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^REDIS_URL: must be set/)]),
+    );
   });
 
   it.each([
@@ -153,13 +178,21 @@ describe('the production profile', () => {
   ] as const)('%s refuses the sandbox default of %s', (name, variable) => {
     const service = services[name];
     expect(problemsOf(service.load, { ...service.production, [variable]: undefined })).toEqual([
-      expect.stringMatching(new RegExp(`^${variable}: must be set in the production profile \\(the default is the .*sandbox`)),
+      expect.stringMatching(
+        new RegExp(`^${variable}: must be set in the production profile \\(the default is the .*sandbox`),
+      ),
     ]);
   });
 
   it('names every problem at once, with the other variables still checked', () => {
     const problems = problemsOf(loadGatewayConfig, { PROFILE: 'production', GATEWAY_PORT: 'eighty' });
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_AUDIENCE', 'AUTH_ISSUER', 'GATEWAY_PORT', 'INTERNAL_AUTH_SECRET', 'REDIS_URL']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'AUTH_AUDIENCE',
+      'AUTH_ISSUER',
+      'GATEWAY_PORT',
+      'INTERNAL_AUTH_SECRET',
+      'REDIS_URL',
+    ]);
   });
 });
 
@@ -171,24 +204,39 @@ describe('secret length is counted in UTF-8 bytes', () => {
   const multibyte32 = 'é'.repeat(16);
 
   it('has test values of the intended sizes', () => {
-    expect([Buffer.byteLength(ascii31), Buffer.byteLength(multibyte31), multibyte31.length, Buffer.byteLength(multibyte32), multibyte32.length]).toEqual([31, 31, 16, 32, 16]);
+    expect([
+      Buffer.byteLength(ascii31),
+      Buffer.byteLength(multibyte31),
+      multibyte31.length,
+      Buffer.byteLength(multibyte32),
+      multibyte32.length,
+    ]).toEqual([31, 31, 16, 32, 16]);
   });
 
-  it.each(serviceList.flatMap(([name, s]) => s.secrets.map((variable) => [name, variable] as const)))('%s refuses a 31-byte %s, ASCII or multi-byte', (name, variable) => {
-    const service = services[name];
-    for (const value of [ascii31, multibyte31]) {
-      const problems = problemsOf(service.load, { ...service.production, [variable]: value });
-      expect(problems).toEqual([`${variable}: must be at least 32 bytes (UTF-8)`]);
-    }
-  });
+  it.each(serviceList.flatMap(([name, s]) => s.secrets.map((variable) => [name, variable] as const)))(
+    '%s refuses a 31-byte %s, ASCII or multi-byte',
+    (name, variable) => {
+      const service = services[name];
+      for (const value of [ascii31, multibyte31]) {
+        const problems = problemsOf(service.load, { ...service.production, [variable]: value });
+        expect(problems).toEqual([`${variable}: must be at least 32 bytes (UTF-8)`]);
+      }
+    },
+  );
 
   it('accepts 32 bytes, even in fewer characters', () => {
-    expect(problemsOf(loadAccountsConfig, { ...services.accounts.production, ID_HASH_SECRET: multibyte32 })).toEqual([]);
-    expect(problemsOf(loadAccountsConfig, { ...services.accounts.production, ID_HASH_SECRET: 'b'.repeat(32) })).toEqual([]);
+    expect(problemsOf(loadAccountsConfig, { ...services.accounts.production, ID_HASH_SECRET: multibyte32 })).toEqual(
+      [],
+    );
+    expect(problemsOf(loadAccountsConfig, { ...services.accounts.production, ID_HASH_SECRET: 'b'.repeat(32) })).toEqual(
+      [],
+    );
   });
 
   it('refuses short secrets in the sandbox profile too', () => {
-    expect(problemsOf(loadPaymentsConfig, { INTERNAL_AUTH_SECRET: multibyte31 })).toEqual(['INTERNAL_AUTH_SECRET: must be at least 32 bytes (UTF-8)']);
+    expect(problemsOf(loadPaymentsConfig, { INTERNAL_AUTH_SECRET: multibyte31 })).toEqual([
+      'INTERNAL_AUTH_SECRET: must be at least 32 bytes (UTF-8)',
+    ]);
   });
 });
 
@@ -199,7 +247,10 @@ describe('the sandbox profile', () => {
   });
 
   it('accepts the public values (they are what the sandbox runs on)', () => {
-    expect(loadAccountsConfig({ INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toMatchObject({ INTERNAL_AUTH_SECRET: DEV_INTERNAL_SECRET, ID_HASH_SECRET: DEV_ID_HASH_SECRET });
+    expect(loadAccountsConfig({ INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toMatchObject({
+      INTERNAL_AUTH_SECRET: DEV_INTERNAL_SECRET,
+      ID_HASH_SECRET: DEV_ID_HASH_SECRET,
+    });
     expect(loadIdentityConfig({}).ONFIDO_API_TOKEN).toBe(PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken);
   });
 });
@@ -213,32 +264,61 @@ describe('a secret declared with env.secret', () => {
 
   it('is checked by loadConfig without any code of its own', () => {
     expect(loadConfig(schema, {})).toMatchObject({ FUTURE_PARTNER_TOKEN: 'future-partner-public-sandbox-token-0001' });
-    expect(problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production' })).toEqual([expect.stringMatching(/^FUTURE_PARTNER_TOKEN: must be set in the production profile/)]);
-    // Its public default is refused in every secret, and the other public values in it.
-    expect(problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production', FUTURE_PARTNER_TOKEN: PRIVATE.onfido, FUTURE_WEBHOOK_SECRET: 'future-partner-public-sandbox-token-0001' })).toEqual([
-      expect.stringMatching(/^FUTURE_WEBHOOK_SECRET: is a publicly known/),
+    expect(problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production' })).toEqual([
+      expect.stringMatching(/^FUTURE_PARTNER_TOKEN: must be set in the production profile/),
     ]);
-    expect(problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production', FUTURE_PARTNER_TOKEN: DEV_ID_HASH_SECRET })).toEqual([expect.stringMatching(/^FUTURE_PARTNER_TOKEN: is a publicly known/)]);
-    expect(problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production', FUTURE_PARTNER_TOKEN: PRIVATE.onfido })).toEqual([]);
+    // Its public default is refused in every secret, and the other public values in it.
+    expect(
+      problemsOf((e) => loadConfig(schema, e), {
+        PROFILE: 'production',
+        FUTURE_PARTNER_TOKEN: PRIVATE.onfido,
+        FUTURE_WEBHOOK_SECRET: 'future-partner-public-sandbox-token-0001',
+      }),
+    ).toEqual([expect.stringMatching(/^FUTURE_WEBHOOK_SECRET: is a publicly known/)]);
+    expect(
+      problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production', FUTURE_PARTNER_TOKEN: DEV_ID_HASH_SECRET }),
+    ).toEqual([expect.stringMatching(/^FUTURE_PARTNER_TOKEN: is a publicly known/)]);
+    expect(
+      problemsOf((e) => loadConfig(schema, e), { PROFILE: 'production', FUTURE_PARTNER_TOKEN: PRIVATE.onfido }),
+    ).toEqual([]);
   });
 });
 
 describe('metrics listener configuration', () => {
   it.each(Object.entries(METRICS_DEFAULT_PORTS))('%s defaults to 127.0.0.1:%i without a token', (name, port) => {
-    expect(loadMetricsConfig(name as ServiceName, {})).toEqual({ LOG_LEVEL: 'info', PROFILE: 'sandbox', METRICS_HOST: '127.0.0.1', METRICS_PORT: port });
+    expect(loadMetricsConfig(name as ServiceName, {})).toEqual({
+      LOG_LEVEL: 'info',
+      PROFILE: 'sandbox',
+      METRICS_HOST: '127.0.0.1',
+      METRICS_PORT: port,
+    });
   });
 
   it('production refuses a non-loopback listener without a token, and a public or short token', () => {
-    expect(problemsOf((e) => loadMetricsConfig('gateway', e), { PROFILE: 'production', METRICS_HOST: '0.0.0.0' })).toEqual([
-      'METRICS_TOKEN: must be set in the production profile when METRICS_HOST is not a loopback address',
+    expect(
+      problemsOf((e) => loadMetricsConfig('gateway', e), { PROFILE: 'production', METRICS_HOST: '0.0.0.0' }),
+    ).toEqual(['METRICS_TOKEN: must be set in the production profile when METRICS_HOST is not a loopback address']);
+    expect(
+      problemsOf((e) => loadMetricsConfig('gateway', e), {
+        PROFILE: 'production',
+        METRICS_HOST: '0.0.0.0',
+        METRICS_TOKEN: DEV_METRICS_TOKEN,
+      }),
+    ).toEqual([expect.stringMatching(/^METRICS_TOKEN: is a publicly known/)]);
+    expect(problemsOf((e) => loadMetricsConfig('gateway', e), { METRICS_TOKEN: 'short' })).toEqual([
+      'METRICS_TOKEN: must be at least 32 bytes (UTF-8)',
     ]);
-    expect(problemsOf((e) => loadMetricsConfig('gateway', e), { PROFILE: 'production', METRICS_HOST: '0.0.0.0', METRICS_TOKEN: DEV_METRICS_TOKEN })).toEqual([
-      expect.stringMatching(/^METRICS_TOKEN: is a publicly known/),
-    ]);
-    expect(problemsOf((e) => loadMetricsConfig('gateway', e), { METRICS_TOKEN: 'short' })).toEqual(['METRICS_TOKEN: must be at least 32 bytes (UTF-8)']);
-    expect(problemsOf((e) => loadMetricsConfig('gateway', e), { PROFILE: 'production', METRICS_HOST: '0.0.0.0', METRICS_TOKEN: PRIVATE.previous })).toEqual([]);
+    expect(
+      problemsOf((e) => loadMetricsConfig('gateway', e), {
+        PROFILE: 'production',
+        METRICS_HOST: '0.0.0.0',
+        METRICS_TOKEN: PRIVATE.previous,
+      }),
+    ).toEqual([]);
     // Loopback needs no token: only the host itself can reach it.
     expect(problemsOf((e) => loadMetricsConfig('accounts', e), { PROFILE: 'production' })).toEqual([]);
-    expect(problemsOf((e) => loadMetricsConfig('accounts', e), { METRICS_PORT: '70000' })).toEqual([expect.stringMatching(/^METRICS_PORT: /)]);
+    expect(problemsOf((e) => loadMetricsConfig('accounts', e), { METRICS_PORT: '70000' })).toEqual([
+      expect.stringMatching(/^METRICS_PORT: /),
+    ]);
   });
 });

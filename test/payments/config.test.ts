@@ -4,7 +4,12 @@ import { loadPaymentsConfig } from '../../subgraphs/payments/config.ts';
 
 describe('payments configuration', () => {
   it('runs locally with no variables set', () => {
-    expect(loadPaymentsConfig({})).toMatchObject({ PAYMENTS_PORT: 4003, HOST: '127.0.0.1', PROFILE: 'sandbox', ID_HASH_SECRET: DEV_ID_HASH_SECRET });
+    expect(loadPaymentsConfig({})).toMatchObject({
+      PAYMENTS_PORT: 4003,
+      HOST: '127.0.0.1',
+      PROFILE: 'sandbox',
+      ID_HASH_SECRET: DEV_ID_HASH_SECRET,
+    });
   });
 
   it('names bad variables and refuses the development id secret in production', () => {
@@ -12,14 +17,23 @@ describe('payments configuration', () => {
     expect(() => loadPaymentsConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
     let error: unknown;
     try {
-      loadPaymentsConfig({ PROFILE: 'production', INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!' });
+      loadPaymentsConfig({
+        PROFILE: 'production',
+        INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!',
+      });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems.join('\n')).toMatch(/ID_HASH_SECRET/);
-    const prod = { PROFILE: 'production', INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!', ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!' };
+    const prod = {
+      PROFILE: 'production',
+      INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!',
+      ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!',
+    };
     expect(loadPaymentsConfig(prod).PROFILE).toBe('production');
-    expect(() => loadPaymentsConfig({ ...prod, INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toThrow(/INTERNAL_AUTH_PREVIOUS_SECRET/);
+    expect(() => loadPaymentsConfig({ ...prod, INTERNAL_AUTH_PREVIOUS_SECRET: DEV_INTERNAL_SECRET })).toThrow(
+      /INTERNAL_AUTH_PREVIOUS_SECRET/,
+    );
   });
 });

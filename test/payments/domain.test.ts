@@ -5,7 +5,12 @@ import { encodeCursor } from '../../lib/pagination.ts';
 import { isValidCreditorIdentification, maskIdentifier } from '../../subgraphs/payments/domain/creditor.ts';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../subgraphs/payments/domain/model.ts';
 import { cursorOf, paymentPageRequest, positionFromCursor } from '../../subgraphs/payments/domain/pagination.ts';
-import { canTransition, isCoherentHistory, isFinalStatus, paymentStatusFromIso20022 } from '../../subgraphs/payments/domain/status.ts';
+import {
+  canTransition,
+  isCoherentHistory,
+  isFinalStatus,
+  paymentStatusFromIso20022,
+} from '../../subgraphs/payments/domain/status.ts';
 import { sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
 import { ALICE, BEN, NOW } from './helpers.ts';
 
@@ -38,19 +43,46 @@ describe('ISO 20022 payment status mapping', () => {
       PATC: 'AWAITING_AUTHORISATION',
       BLCK: 'FAILED',
     };
-    for (const [code, status] of Object.entries(expected)) expect([code, paymentStatusFromIso20022(code)]).toEqual([code, status]);
+    for (const [code, status] of Object.entries(expected))
+      expect([code, paymentStatusFromIso20022(code)]).toEqual([code, status]);
   });
 
   it('covers every status OBIE 4.0 domestic payments can report, and guesses nothing else', () => {
-    const obie = ['RCVD', 'CANC', 'PDNG', 'ACTC', 'PATC', 'ACCP', 'ACFC', 'ACSP', 'ACWC', 'ACSC', 'ACWP', 'ACCC', 'BLCK', 'RJCT'];
+    const obie = [
+      'RCVD',
+      'CANC',
+      'PDNG',
+      'ACTC',
+      'PATC',
+      'ACCP',
+      'ACFC',
+      'ACSP',
+      'ACWC',
+      'ACSC',
+      'ACWP',
+      'ACCC',
+      'BLCK',
+      'RJCT',
+    ];
     for (const code of obie) expect(paymentStatusFromIso20022(code)).not.toBeNull();
-    for (const code of ['AUTH', 'AWAU', 'rjct', '', 'toString', '__proto__']) expect(paymentStatusFromIso20022(code)).toBeNull();
+    for (const code of ['AUTH', 'AWAU', 'rjct', '', 'toString', '__proto__'])
+      expect(paymentStatusFromIso20022(code)).toBeNull();
   });
 });
 
 describe('payment lifecycle', () => {
   it('allows the happy path and refunds only after settlement', () => {
-    expect(isCoherentHistory(['CREATED', 'AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'SETTLED', 'REFUNDED'])).toBe(true);
+    expect(
+      isCoherentHistory([
+        'CREATED',
+        'AWAITING_AUTHORISATION',
+        'AUTHORISED',
+        'PENDING',
+        'ACCEPTED',
+        'SETTLED',
+        'REFUNDED',
+      ]),
+    ).toBe(true);
     expect(canTransition('ACCEPTED', 'REFUNDED')).toBe(false);
     expect(canTransition('SETTLED', 'FAILED')).toBe(false);
   });
@@ -81,7 +113,18 @@ describe('sandbox ledger', () => {
       expect(list.length).toBeLessThanOrEqual(15);
     }
     const covered = new Set(alice.map((p) => p.status));
-    for (const s of ['SETTLED', 'ACCEPTED', 'PENDING', 'REJECTED', 'CANCELLED', 'REFUNDED', 'FAILED', 'UNKNOWN', 'AWAITING_AUTHORISATION'] as const) expect(covered).toContain(s);
+    for (const s of [
+      'SETTLED',
+      'ACCEPTED',
+      'PENDING',
+      'REJECTED',
+      'CANCELLED',
+      'REFUNDED',
+      'FAILED',
+      'UNKNOWN',
+      'AWAITING_AUTHORISATION',
+    ] as const)
+      expect(covered).toContain(s);
     for (const p of payments) {
       const statuses = p.history.map((h) => h.status);
       expect(isCoherentHistory(statuses), `${p.status}: ${statuses.join(' > ')}`).toBe(true);
@@ -129,13 +172,21 @@ describe('payments page arguments', () => {
     const { query } = paymentPageRequest(ALICE, { filter: { from: '2026-11-01', to: '2026-11-23' } });
     expect(query.createdFrom?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
     expect(query.createdBefore?.toISOString()).toBe('2026-11-24T00:00:00.000Z');
-    expect(paymentPageRequest(ALICE, { filter: { from: '2026-11-23', to: '2026-11-23' } }).query.createdBefore?.toISOString()).toBe('2026-11-24T00:00:00.000Z');
-    expect(badInput(() => paymentPageRequest(ALICE, { filter: { from: '2026-11-24', to: '2026-11-23' } }))).toMatch(/from/);
+    expect(
+      paymentPageRequest(ALICE, {
+        filter: { from: '2026-11-23', to: '2026-11-23' },
+      }).query.createdBefore?.toISOString(),
+    ).toBe('2026-11-24T00:00:00.000Z');
+    expect(badInput(() => paymentPageRequest(ALICE, { filter: { from: '2026-11-24', to: '2026-11-23' } }))).toMatch(
+      /from/,
+    );
     badInput(() => paymentPageRequest(ALICE, { filter: { from: '2026-02-30' } }));
   });
 
   it('filters by statuses without duplicates; no filter means any status', () => {
-    expect(paymentPageRequest(ALICE, { filter: { status: ['SETTLED', 'SETTLED', 'PENDING'] } }).query.statuses).toEqual(['SETTLED', 'PENDING']);
+    expect(paymentPageRequest(ALICE, { filter: { status: ['SETTLED', 'SETTLED', 'PENDING'] } }).query.statuses).toEqual(
+      ['SETTLED', 'PENDING'],
+    );
     expect(paymentPageRequest(ALICE, { filter: {} }).query.statuses).toBeNull();
     expect(paymentPageRequest(ALICE, { filter: { status: [] } }).query.statuses).toEqual([]);
     badInput(() => paymentPageRequest(ALICE, { filter: { status: ['SENT' as PaymentStatus] } }));

@@ -3,7 +3,11 @@ import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { newId } from '../../lib/ids.ts';
 import type { PaymentModel, PaymentStatus } from '../../subgraphs/payments/domain/model.ts';
 import { cursorOf, paymentPageRequest, type PaymentsArgs } from '../../subgraphs/payments/domain/pagination.ts';
-import { createPaymentsRepository, type NewPayment, type PaymentsStore } from '../../subgraphs/payments/storage/payments.ts';
+import {
+  createPaymentsRepository,
+  type NewPayment,
+  type PaymentsStore,
+} from '../../subgraphs/payments/storage/payments.ts';
 import { sandboxPayments, seedSandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
 import { ALICE, BACKENDS, BEN, NOW, openTestDatabase, silentLogger, type TestDatabase } from './helpers.ts';
 
@@ -37,7 +41,12 @@ function payment(customerId: string, createdAt: string, overrides: Partial<NewPa
 }
 
 /** Every item of a customer's payments, page by page, through the cursors. */
-async function pageThrough(repo: PaymentsStore, customerId: string, first: number, args: PaymentsArgs = {}): Promise<PaymentModel[][]> {
+async function pageThrough(
+  repo: PaymentsStore,
+  customerId: string,
+  first: number,
+  args: PaymentsArgs = {},
+): Promise<PaymentModel[][]> {
   const pages: PaymentModel[][] = [];
   let after: string | null = null;
   for (let i = 0; i < 100; i++) {
@@ -65,16 +74,22 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
 
   it('seeds the sandbox ledger once, however often and whenever it runs', async () => {
     const expected = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW });
-    expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(expected.length);
+    expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(
+      expected.length,
+    );
     expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(0);
     const later = new Date(NOW.getTime() + 7 * 86_400_000);
     expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: later, logger: silentLogger })).toBe(0);
-    const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM payments')) as [{ count: number }];
+    const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM payments')) as [
+      { count: number },
+    ];
     expect(count).toBe(expected.length);
   });
 
   it("reads a seeded payment back exactly, with its history oldest first and without the bank's identifiers", async () => {
-    const expected = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).find((p) => p.customerId === ALICE && p.status === 'REFUNDED')!;
+    const expected = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).find(
+      (p) => p.customerId === ALICE && p.status === 'REFUNDED',
+    )!;
     const [read] = await repo.findByIds(ALICE, [expected.id]);
     expect(read).toMatchObject({
       id: expected.id,
@@ -101,7 +116,9 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
 
   it('lists newest first and pages through every payment exactly once', async () => {
     const all = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter((p) => p.customerId === ALICE);
-    const expectedOrder = [...all].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1)).map((p) => p.id);
+    const expectedOrder = [...all]
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .map((p) => p.id);
     const pages = await pageThrough(repo, ALICE, 4);
     expect(pages.flat().map((p) => p.id)).toEqual(expectedOrder);
     expect(pages.slice(0, -1).every((p) => p.length === 4)).toBe(true);
@@ -119,10 +136,19 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     ];
     for (const p of batch) await repo.insertIfAbsent(p);
     // Two rows a microsecond apart from the shared timestamp: a millisecond cursor would lose them.
-    await t.db.query(`UPDATE payments SET created_at = created_at + interval '1 microsecond', updated_at = updated_at + interval '1 microsecond' WHERE id = $1`, [batch[9]!.id]);
-    await t.db.query(`UPDATE payments SET created_at = created_at + interval '2 microseconds', updated_at = updated_at + interval '2 microseconds' WHERE id = $1`, [batch[10]!.id]);
+    await t.db.query(
+      `UPDATE payments SET created_at = created_at + interval '1 microsecond', updated_at = updated_at + interval '1 microsecond' WHERE id = $1`,
+      [batch[9]!.id],
+    );
+    await t.db.query(
+      `UPDATE payments SET created_at = created_at + interval '2 microseconds', updated_at = updated_at + interval '2 microseconds' WHERE id = $1`,
+      [batch[10]!.id],
+    );
 
-    const rows = await t.db.query<{ id: string }>(`SELECT id FROM payments WHERE customer_id = $1 ORDER BY created_at DESC, id DESC`, [customer]);
+    const rows = await t.db.query<{ id: string }>(
+      `SELECT id FROM payments WHERE customer_id = $1 ORDER BY created_at DESC, id DESC`,
+      [customer],
+    );
     const expected = rows.map((r) => r.id);
     expect(expected).toHaveLength(batch.length);
     for (const size of [1, 2, 3, 5]) {
@@ -144,9 +170,22 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     ];
     for (const p of rows) await repo.insertIfAbsent(p);
     const ids = async (args: PaymentsArgs) => (await pageThrough(repo, customer, 1, args)).flat().map((p) => p.id);
-    expect(await ids({ filter: { from: '2026-11-01', to: '2026-11-20' } })).toEqual([rows[4]!.id, rows[3]!.id, rows[2]!.id, rows[1]!.id]);
-    expect(await ids({ filter: { status: ['CANCELLED'] } })).toEqual([rows[5]!.id, rows[3]!.id, rows[1]!.id, rows[0]!.id]);
-    expect(await ids({ filter: { status: ['CANCELLED'], from: '2026-11-01', to: '2026-11-20' } })).toEqual([rows[3]!.id, rows[1]!.id]);
+    expect(await ids({ filter: { from: '2026-11-01', to: '2026-11-20' } })).toEqual([
+      rows[4]!.id,
+      rows[3]!.id,
+      rows[2]!.id,
+      rows[1]!.id,
+    ]);
+    expect(await ids({ filter: { status: ['CANCELLED'] } })).toEqual([
+      rows[5]!.id,
+      rows[3]!.id,
+      rows[1]!.id,
+      rows[0]!.id,
+    ]);
+    expect(await ids({ filter: { status: ['CANCELLED'], from: '2026-11-01', to: '2026-11-20' } })).toEqual([
+      rows[3]!.id,
+      rows[1]!.id,
+    ]);
     expect(await ids({ filter: { to: '2026-10-31' } })).toEqual([rows[0]!.id]);
   });
 
@@ -160,17 +199,31 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     expect(byId.get(gbp.id)).toEqual({ amount: '7.50', currency: 'GBP' });
     expect(byId.get(jpy.id)).toEqual({ amount: '1500', currency: 'JPY' });
     expect(byId.get(large.id)).toEqual({ amount: '9999999999999.99', currency: 'GBP' });
-    await expect(repo.insertIfAbsent(payment(customer, '2026-01-04T00:00:00.000Z', { amount: '1.234' }))).rejects.toThrow(/fraction digits/);
+    await expect(
+      repo.insertIfAbsent(payment(customer, '2026-01-04T00:00:00.000Z', { amount: '1.234' })),
+    ).rejects.toThrow(/fraction digits/);
   });
 
   it('refuses rows that break the ledger rules', async () => {
     const insert = (overrides: Record<string, unknown>) => {
       const row = {
-        id: newId('pay'), customer_id: ALICE, debtor_account_id: debtor, amount: '1.00', currency: 'GBP', creditor_name: 'X',
-        creditor_scheme: 'IBAN', creditor_identification: 'GB29NWBK60161331926819', status: 'CREATED', partner: 'northwind', ...overrides,
+        id: newId('pay'),
+        customer_id: ALICE,
+        debtor_account_id: debtor,
+        amount: '1.00',
+        currency: 'GBP',
+        creditor_name: 'X',
+        creditor_scheme: 'IBAN',
+        creditor_identification: 'GB29NWBK60161331926819',
+        status: 'CREATED',
+        partner: 'northwind',
+        ...overrides,
       };
       const cols = Object.keys(row);
-      return t.db.query(`INSERT INTO payments (${cols.join(', ')}, created_at, updated_at) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}, now(), now())`, Object.values(row));
+      return t.db.query(
+        `INSERT INTO payments (${cols.join(', ')}, created_at, updated_at) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}, now(), now())`,
+        Object.values(row),
+      );
     };
     await expect(insert({})).resolves.toBeDefined();
     await expect(insert({ amount: '-1.00' })).rejects.toThrow();

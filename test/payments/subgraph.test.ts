@@ -25,15 +25,31 @@ const PAYMENT = /* GraphQL */ `
     payment(id: $id) {
       id
       status
-      amount { amount currency }
-      debtorAccount { id }
-      creditor { name maskedIdentifier identification { scheme value } }
+      amount {
+        amount
+        currency
+      }
+      debtorAccount {
+        id
+      }
+      creditor {
+        name
+        maskedIdentifier
+        identification {
+          scheme
+          value
+        }
+      }
       reference
       statusReason
       createdAt
       updatedAt
       settledAt
-      statusHistory { status at reason }
+      statusHistory {
+        status
+        at
+        reason
+      }
     }
   }
 `;
@@ -46,7 +62,10 @@ describe('payments subgraph', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startPaymentsSubgraph(loadPaymentsConfig({ PAYMENTS_PORT: '0', LOG_LEVEL: 'silent' }), { logger: silentLogger, now: () => NOW });
+    server = await startPaymentsSubgraph(loadPaymentsConfig({ PAYMENTS_PORT: '0', LOG_LEVEL: 'silent' }), {
+      logger: silentLogger,
+      now: () => NOW,
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -84,12 +103,18 @@ describe('payments subgraph', () => {
   it('filters by status and inclusive dates', async () => {
     const settled = await page({ filter: { status: ['SETTLED', 'REFUNDED'] } });
     expect(settled.payments.edges.map((e: any) => e.node.status).sort()).toEqual(
-      alices.filter((p) => ['SETTLED', 'REFUNDED'].includes(p.status)).map((p) => p.status).sort(),
+      alices
+        .filter((p) => ['SETTLED', 'REFUNDED'].includes(p.status))
+        .map((p) => p.status)
+        .sort(),
     );
     const today = NOW.toISOString().slice(0, 10);
     const recent = await page({ filter: { from: today, to: today } });
     expect(recent.payments.edges.map((e: any) => e.node.id).sort()).toEqual(
-      alices.filter((p) => p.createdAt.toISOString().slice(0, 10) === today).map((p) => p.id).sort(),
+      alices
+        .filter((p) => p.createdAt.toISOString().slice(0, 10) === today)
+        .map((p) => p.id)
+        .sort(),
     );
     expect(recent.payments.edges.length).toBeGreaterThan(0);
   });
@@ -103,7 +128,10 @@ describe('payments subgraph', () => {
 
   it('shows a payment with its amount, debtor account, creditor and full history', async () => {
     const refunded = alices.find((p) => p.status === 'REFUNDED')!;
-    const res = await graphql(server.url, PAYMENT, { principal: customerPrincipal(ALICE), variables: { id: refunded.id } });
+    const res = await graphql(server.url, PAYMENT, {
+      principal: customerPrincipal(ALICE),
+      variables: { id: refunded.id },
+    });
     expect(res.errors).toBeUndefined();
     expect(res.data?.payment).toEqual({
       id: refunded.id,
@@ -122,17 +150,31 @@ describe('payments subgraph', () => {
       settledAt: refunded.settledAt!.toISOString(),
       statusHistory: refunded.history.map((h) => ({ status: h.status, at: h.at.toISOString(), reason: h.reason })),
     });
-    expect(res.data?.payment.statusHistory.map((h: any) => h.status)).toEqual(['CREATED', 'AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'SETTLED', 'REFUNDED']);
+    expect(res.data?.payment.statusHistory.map((h: any) => h.status)).toEqual([
+      'CREATED',
+      'AWAITING_AUTHORISATION',
+      'AUTHORISED',
+      'PENDING',
+      'ACCEPTED',
+      'SETTLED',
+      'REFUNDED',
+    ]);
     expect(isId(res.data?.payment.debtorAccount.id, 'acc')).toBe(true);
   });
 
   it('never exposes the bank identifiers of a payment', async () => {
-    const res = await graphql(server.url, PAYMENT, { principal: customerPrincipal(ALICE), variables: { id: alices[0]!.id } });
+    const res = await graphql(server.url, PAYMENT, {
+      principal: customerPrincipal(ALICE),
+      variables: { id: alices[0]!.id },
+    });
     expect(JSON.stringify(res.data)).not.toMatch(/sbx-|northwind/);
   });
 
   it("lets Ben read only his own payments: Alice's behave like ids that do not exist", async () => {
-    const own = await graphql(server.url, PAYMENT, { principal: customerPrincipal(BEN), variables: { id: bens[0]!.id } });
+    const own = await graphql(server.url, PAYMENT, {
+      principal: customerPrincipal(BEN),
+      variables: { id: bens[0]!.id },
+    });
     expect(own.data?.payment?.id).toBe(bens[0]!.id);
     for (const id of [alices[0]!.id, 'pay_aaaaaaaaaaaaaaaaaaaaaaaaaa', 'junk']) {
       const res = await graphql(server.url, PAYMENT, { principal: customerPrincipal(BEN), variables: { id } });
@@ -141,7 +183,8 @@ describe('payments subgraph', () => {
   });
 
   it("applies the same rule to entity references: Ben gets nothing of Alice's, just an empty list", async () => {
-    const q = 'query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Payment { id status } ... on Customer { id payments { edges { node { id } } } } } }';
+    const q =
+      'query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Payment { id status } ... on Customer { id payments { edges { node { id } } } } } }';
     const reps = [
       { __typename: 'Payment', id: alices[0]!.id },
       { __typename: 'Payment', id: bens[0]!.id },
@@ -149,7 +192,11 @@ describe('payments subgraph', () => {
     ];
     const res = await graphql(server.url, q, { principal: customerPrincipal(BEN), variables: { reps } });
     expect(res.errors).toBeUndefined();
-    expect(res.data?._entities).toEqual([null, { id: bens[0]!.id, status: bens[0]!.status }, { id: ALICE, payments: { edges: [] } }]);
+    expect(res.data?._entities).toEqual([
+      null,
+      { id: bens[0]!.id, status: bens[0]!.status },
+      { id: ALICE, payments: { edges: [] } },
+    ]);
 
     const aliceAsBen = await page({}, BEN);
     expect(aliceAsBen.errors).toBeUndefined();
@@ -158,7 +205,11 @@ describe('payments subgraph', () => {
 
   it('shows a third party only payments from the accounts its consent covers, with exact paging', async () => {
     const debtor = alices[0]!.debtorAccountId;
-    const thirdParty = (accounts: string[] | undefined) => ({ ...customerPrincipal(ALICE), clientId: 'taxpal', consentedAccounts: accounts ? { PAYMENTS_INITIATION: accounts } : { ACCOUNTS: [debtor] } });
+    const thirdParty = (accounts: string[] | undefined) => ({
+      ...customerPrincipal(ALICE),
+      clientId: 'taxpal',
+      consentedAccounts: accounts ? { PAYMENTS_INITIATION: accounts } : { ACCOUNTS: [debtor] },
+    });
     const list = async (accounts: string[] | undefined, variables: Record<string, unknown>) =>
       (await graphql(server.url, PAGE, { principal: thirdParty(accounts), variables })).data?._entities?.[0]?.payments;
 
@@ -166,7 +217,10 @@ describe('payments subgraph', () => {
     const seen: string[] = [];
     let after: string | null = null;
     do {
-      const pageOf: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } = await list([debtor], { first: 4, after });
+      const pageOf: {
+        edges: { node: { id: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      } = await list([debtor], { first: 4, after });
       seen.push(...pageOf.edges.map((e) => e.node.id));
       after = pageOf.pageInfo.hasNextPage ? pageOf.pageInfo.endCursor : null;
     } while (after);
@@ -176,14 +230,19 @@ describe('payments subgraph', () => {
     expect((await list([elsewhere], { first: 4 })).edges).toEqual([]);
     // A consent without PAYMENTS_INITIATION covers no payment at all.
     expect((await list(undefined, { first: 4 })).edges).toEqual([]);
-    const byId = await graphql(server.url, PAYMENT, { principal: thirdParty([elsewhere]), variables: { id: alices[0]!.id } });
+    const byId = await graphql(server.url, PAYMENT, {
+      principal: thirdParty([elsewhere]),
+      variables: { id: alices[0]!.id },
+    });
     expect(byId.data?.payment).toBeNull();
   });
 
   it('gives a customer without payments an empty connection', async () => {
     const q = `{ _entities(representations: [{ __typename: "Customer", id: "${CLARA}" }]) { ... on Customer { payments { edges { cursor } pageInfo { hasNextPage endCursor } } } } }`;
     const res = await graphql(server.url, q, { principal: customerPrincipal(CLARA) });
-    expect(res.data?._entities).toEqual([{ payments: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } } }]);
+    expect(res.data?._entities).toEqual([
+      { payments: { edges: [], pageInfo: { hasNextPage: false, endCursor: null } } },
+    ]);
   });
 
   it('shows nothing customer-scoped to machine clients for now', async () => {

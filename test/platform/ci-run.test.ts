@@ -16,7 +16,10 @@ describe('.ci/run', () => {
   });
 
   it('fails before installing anything when the specs are missing, naming the folder and the files', () => {
-    const run = spawnSync('bash', [join(root, '.ci/run')], { env: { ...process.env, PARTNER_SPECS_DIR: '/nonexistent/partner-specs' }, encoding: 'utf8' });
+    const run = spawnSync('bash', [join(root, '.ci/run')], {
+      env: { ...process.env, PARTNER_SPECS_DIR: '/nonexistent/partner-specs' },
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);

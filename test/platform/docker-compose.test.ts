@@ -3,7 +3,13 @@ import { join, posix, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadGatewayConfig, subgraphUrlKey } from '../../gateway/config.ts';
-import { DEV_METRICS_TOKEN, isLoopbackHost, loadMetricsConfig, loadShutdownConfig, type ServiceName } from '../../lib/config.ts';
+import {
+  DEV_METRICS_TOKEN,
+  isLoopbackHost,
+  loadMetricsConfig,
+  loadShutdownConfig,
+  type ServiceName,
+} from '../../lib/config.ts';
 import { SUBGRAPH_NAMES } from '../../lib/schema-files.ts';
 import { loadSandboxesConfig } from '../../sandboxes/config.ts';
 import { partnerSpecsDir } from '../../sandboxes/lib/partner-specs.ts';
@@ -32,7 +38,9 @@ interface ComposeService {
 }
 
 const root = process.cwd();
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
 
 /** What each process of the product runs at start (its main.ts): its entry point and every configuration loader it calls. */
 const subgraph = (name: ServiceName, load: Loader) => ({
@@ -79,7 +87,9 @@ function interpolate(value: string): string {
 }
 
 function environmentOf(service: ComposeService): Env {
-  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([key, value]) => [key, interpolate(String(value))]));
+  return Object.fromEntries(
+    Object.entries(service.environment ?? {}).map(([key, value]) => [key, interpolate(String(value))]),
+  );
 }
 
 /** The ports a process listens on with its compose environment: every *_PORT its loaders settle on. */
@@ -88,7 +98,8 @@ function listeningPorts(name: string): number[] {
   const env = environmentOf(compose.services[name]!);
   const ports = new Set<number>();
   for (const load of PROCESSES[name]!.loaders) {
-    for (const [key, value] of Object.entries(load(env))) if (key.endsWith('_PORT') && typeof value === 'number') ports.add(value);
+    for (const [key, value] of Object.entries(load(env)))
+      if (key.endsWith('_PORT') && typeof value === 'number') ports.add(value);
   }
   return [...ports];
 }
@@ -99,21 +110,35 @@ const graphServices = appServices.filter(([name]) => name !== 'sandboxes');
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL, Redis, the sandboxes, each subgraph and the gateway as services', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['accounts', 'consents', 'gateway', 'identity', 'payments', 'postgres', 'redis', 'sandboxes']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'accounts',
+      'consents',
+      'gateway',
+      'identity',
+      'payments',
+      'postgres',
+      'redis',
+      'sandboxes',
+    ]);
     expect(appServices.map(([name]) => name).sort()).toEqual(Object.keys(PROCESSES).sort());
   });
 
-  it.each(appServices)("%s runs the process's entry point, which exists, on Node 24 with the repository read-only", (name, service) => {
-    expect(service.image).toBe('node:24-slim');
-    expect(service.command).toEqual(['node', PROCESSES[name]!.entry]);
-    expect(existsSync(join(root, PROCESSES[name]!.entry))).toBe(true);
-    expect(service.volumes).toContain('./:/app:ro');
-    expect(service.working_dir).toBe('/app');
-  });
+  it.each(appServices)(
+    "%s runs the process's entry point, which exists, on Node 24 with the repository read-only",
+    (name, service) => {
+      expect(service.image).toBe('node:24-slim');
+      expect(service.command).toEqual(['node', PROCESSES[name]!.entry]);
+      expect(existsSync(join(root, PROCESSES[name]!.entry))).toBe(true);
+      expect(service.volumes).toContain('./:/app:ro');
+      expect(service.working_dir).toBe('/app');
+    },
+  );
 
   it.each(appServices)('%s sets only variables its process reads', (name, service) => {
     const read = new Set(PROCESSES[name]!.loaders.flatMap((load) => [...variablesReadBy(load)]));
-    const unknown = Object.keys(service.environment ?? {}).filter((v) => !read.has(v) && !PROCESSES[name]!.patterns.some((p) => p.test(v)));
+    const unknown = Object.keys(service.environment ?? {}).filter(
+      (v) => !read.has(v) && !PROCESSES[name]!.patterns.some((p) => p.test(v)),
+    );
     expect(unknown).toEqual([]);
   });
 
@@ -122,12 +147,15 @@ describe('docker-compose.yml', () => {
     for (const load of PROCESSES[name]!.loaders) expect(() => load(env)).not.toThrow();
   });
 
-  it.each(Object.entries(compose.services).filter(([, s]) => s.ports))('%s publishes a port it listens on', (name, service) => {
-    for (const mapping of service.ports!) {
-      const container = Number(mapping.split(':').at(-1));
-      expect(listeningPorts(name), mapping).toContain(container);
-    }
-  });
+  it.each(Object.entries(compose.services).filter(([, s]) => s.ports))(
+    '%s publishes a port it listens on',
+    (name, service) => {
+      for (const mapping of service.ports!) {
+        const container = Number(mapping.split(':').at(-1));
+        expect(listeningPorts(name), mapping).toContain(container);
+      }
+    },
+  );
 
   it.each(appServices)('%s reaches the other services on ports they listen on', (_name, service) => {
     for (const [key, value] of Object.entries(environmentOf(service))) {
@@ -137,15 +165,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it.each(graphServices)('%s serves metrics to operators only: its own port, not published, behind the token', (_name, service) => {
-    const env = service.environment ?? {};
-    expect(env.METRICS_PORT).toMatch(/^\d+$/);
-    expect((service.ports ?? []).some((p) => p.split(':').includes(env.METRICS_PORT!))).toBe(false);
-    if (!isLoopbackHost(env.METRICS_HOST ?? '127.0.0.1')) {
-      // The fallback is the public development token, which the production profile refuses.
-      expect(env.METRICS_TOKEN).toBe(`\${METRICS_TOKEN:-${DEV_METRICS_TOKEN}}`);
-    }
-  });
+  it.each(graphServices)(
+    '%s serves metrics to operators only: its own port, not published, behind the token',
+    (_name, service) => {
+      const env = service.environment ?? {};
+      expect(env.METRICS_PORT).toMatch(/^\d+$/);
+      expect((service.ports ?? []).some((p) => p.split(':').includes(env.METRICS_PORT!))).toBe(false);
+      if (!isLoopbackHost(env.METRICS_HOST ?? '127.0.0.1')) {
+        // The fallback is the public development token, which the production profile refuses.
+        expect(env.METRICS_TOKEN).toBe(`\${METRICS_TOKEN:-${DEV_METRICS_TOKEN}}`);
+      }
+    },
+  );
 
   it('gives every service a metrics port of its own', () => {
     const ports = graphServices.map(([, s]) => s.environment?.METRICS_PORT);

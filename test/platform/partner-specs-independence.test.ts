@@ -37,7 +37,10 @@ describe('product code and the partner specs', () => {
   it('never loads the spec validator nor reads the spec folder', () => {
     const offenders = productFiles
       .map((file) => ({ file: relative(root, file), text: code(file) }))
-      .filter(({ text }) => /sandboxes\/lib\/(openapi|partner-specs)\.ts/.test(text) || /PARTNER_SPECS_DIR|partner-specs/.test(text))
+      .filter(
+        ({ text }) =>
+          /sandboxes\/lib\/(openapi|partner-specs)\.ts/.test(text) || /PARTNER_SPECS_DIR|partner-specs/.test(text),
+      )
       .map(({ file }) => file);
     expect(offenders).toEqual([]);
   });

@@ -52,7 +52,11 @@ const publicSchema = publishedRequirements(PUBLIC_SCHEMA_PATH);
 const coordinate = (r: AuditRow) => `${r.type}.${r.field}`;
 
 /** Callers and the thirdParty's consent policy names, read from @policy. */
-function policyParts(policies: string[][]): { callers: string[]; consents: { permission: string; perAccount: boolean }[]; others: string[][] } {
+function policyParts(policies: string[][]): {
+  callers: string[];
+  consents: { permission: string; perAccount: boolean }[];
+  others: string[][];
+} {
   const callers = policies.map((alternative) => alternative[0]!.replace(/^caller:/, ''));
   const thirdParty = policies.find((a) => a[0] === 'caller:thirdParty') ?? [];
   const consents = thirdParty.slice(1).map((name) => {
@@ -68,7 +72,10 @@ function expectedLine(row: AuditRow, consents: { permission: string; perAccount:
   const parts = ['authentication'];
   if (row.scopes.length) parts.push(`scopes ${row.scopes.join(', ')}`);
   parts.push(`callers ${CALLER_KINDS.filter((k) => row.callers.includes(k)).join(', ')}`);
-  if (consents.length) parts.push(`thirdParty consent ${consents.map((c) => `${c.permission}${c.perAccount ? ' per account' : ''}`).join(' and ')}`);
+  if (consents.length)
+    parts.push(
+      `thirdParty consent ${consents.map((c) => `${c.permission}${c.perAccount ? ' per account' : ''}`).join(' and ')}`,
+    );
   if (row.pii) parts.push('PII');
   return `Requires: ${parts.join('; ')}`;
 }
@@ -107,9 +114,11 @@ describe('requirements in the schema', () => {
         consent: row.callers.includes('thirdParty') ? row.consent : null,
         othersNeedOnlyTheirKind: true,
       };
-      if (JSON.stringify(actual) !== JSON.stringify(wanted)) mismatches.push(`${c}: schema ${JSON.stringify(actual)} vs audit ${JSON.stringify(wanted)}`);
+      if (JSON.stringify(actual) !== JSON.stringify(wanted))
+        mismatches.push(`${c}: schema ${JSON.stringify(actual)} vs audit ${JSON.stringify(wanted)}`);
       // A per-account consent is only ever checked by a per-object rule.
-      if (consents.some((x) => x.perAccount) && row.decided !== 'per object') mismatches.push(`${c}: per-account consent on a field decided before execution`);
+      if (consents.some((x) => x.perAccount) && row.decided !== 'per object')
+        mismatches.push(`${c}: per-account consent on a field decided before execution`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -119,12 +128,17 @@ describe('requirements in the schema', () => {
     for (const row of report.rows) {
       const c = coordinate(row);
       const line = expectedLine(row, policyParts(supergraph.get(c)!.policies ?? []).consents);
-      for (const [where, published] of [['supergraph', supergraph.get(c)], ['public', publicSchema.get(c)]] as const) {
+      for (const [where, published] of [
+        ['supergraph', supergraph.get(c)],
+        ['public', publicSchema.get(c)],
+      ] as const) {
         const last = published?.description.split('\n\n').at(-1);
-        if (last !== line) mismatches.push(`${c} (${where}): ${JSON.stringify(last)} instead of ${JSON.stringify(line)}`);
+        if (last !== line)
+          mismatches.push(`${c} (${where}): ${JSON.stringify(last)} instead of ${JSON.stringify(line)}`);
       }
       // The original description is still there, before the requirement.
-      if ((publicSchema.get(c)?.description.split('\n\n').length ?? 0) < 2) mismatches.push(`${c}: nothing but the requirement in its description`);
+      if ((publicSchema.get(c)?.description.split('\n\n').length ?? 0) < 2)
+        mismatches.push(`${c}: nothing but the requirement in its description`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -134,18 +148,32 @@ describe('requirements in the schema', () => {
 // The published requirement against the enforced decisions (engine.ts), field by field.
 
 const OWN = { customer: 'cus_1', account: 'acc_1', other: 'acc_2' };
-const ID_BY_TYPE: Record<string, string> = { Customer: OWN.customer, Account: OWN.account, Transaction: 'txn_1', Payment: 'pay_1' };
+const ID_BY_TYPE: Record<string, string> = {
+  Customer: OWN.customer,
+  Account: OWN.account,
+  Transaction: 'txn_1',
+  Payment: 'pay_1',
+};
 
 /** An authorization state for one kind of caller whose consents grant what `grants` says (accountId undefined: the caller-level question). */
-function stateFor(kind: CallerKind, scopes: string[], grants: (permission: ConsentPermission, accountId: string | undefined) => boolean): AuthzState {
-  const principal = { customerId: kind === 'customer' || kind === 'thirdParty' ? OWN.customer : null, clientId: `${kind}-app`, scopes };
+function stateFor(
+  kind: CallerKind,
+  scopes: string[],
+  grants: (permission: ConsentPermission, accountId: string | undefined) => boolean,
+): AuthzState {
+  const principal = {
+    customerId: kind === 'customer' || kind === 'thirdParty' ? OWN.customer : null,
+    clientId: `${kind}-app`,
+    scopes,
+  };
   return {
     principal,
     requestId: 'req-requirements',
     kind: async () => kind,
     consents: {
       active: async () => [],
-      grants: async (...args: [ConsentPermission, string?]) => (kind === 'thirdParty' ? grants(args[0], args.length > 1 ? (args[1] ?? '') : undefined) : false),
+      grants: async (...args: [ConsentPermission, string?]) =>
+        kind === 'thirdParty' ? grants(args[0], args.length > 1 ? (args[1] ?? '') : undefined) : false,
     },
     ownedAccountIds: async () => new Set([OWN.account]),
     transactionAccountId: async () => OWN.account,
@@ -158,7 +186,12 @@ function stateFor(kind: CallerKind, scopes: string[], grants: (permission: Conse
 async function objectCheckAllows(row: AuditRow, state: AuthzState): Promise<boolean> {
   const policy = policyOf(row.type, row.field)!;
   if (!policy.object) return true;
-  const argId = row.type === 'Query' ? { me: undefined, customer: OWN.customer, account: OWN.account, transaction: 'txn_1', payment: 'pay_1' }[row.field] : undefined;
+  const argId =
+    row.type === 'Query'
+      ? { me: undefined, customer: OWN.customer, account: OWN.account, transaction: 'txn_1', payment: 'pay_1' }[
+          row.field
+        ]
+      : undefined;
   const args = { id: argId, input: { accountIds: [OWN.account] } };
   const parent = { id: ID_BY_TYPE[row.type] };
   const info = { parentType: { name: row.type }, fieldName: row.field } as unknown as GraphQLResolveInfo;
@@ -181,19 +214,29 @@ describe('the published requirements are what the gateway enforces', () => {
       const all = () => true;
 
       // Scopes: all of them pass, any one missing is refused naming it.
-      if (scopeDenial(c, policy, { customerId: OWN.customer, clientId: 'app', scopes }) !== null) mismatches.push(`${c}: refused with the scopes the schema lists`);
+      if (scopeDenial(c, policy, { customerId: OWN.customer, clientId: 'app', scopes }) !== null)
+        mismatches.push(`${c}: refused with the scopes the schema lists`);
       for (const missing of scopes) {
-        const denial = scopeDenial(c, policy, { customerId: OWN.customer, clientId: 'app', scopes: scopes.filter((s) => s !== missing) });
-        if (JSON.stringify(denial?.missingScopes) !== JSON.stringify([missing])) mismatches.push(`${c}: not refused without ${missing}`);
+        const denial = scopeDenial(c, policy, {
+          customerId: OWN.customer,
+          clientId: 'app',
+          scopes: scopes.filter((s) => s !== missing),
+        });
+        if (JSON.stringify(denial?.missingScopes) !== JSON.stringify([missing]))
+          mismatches.push(`${c}: not refused without ${missing}`);
       }
 
       for (const kind of CALLER_KINDS) {
         const listed = callers.includes(kind);
         // Caller level, everything granted: allowed exactly for the kinds @policy lists.
         const allowed = (await callerDenial(c, policy, stateFor(kind, scopes, all))) === null;
-        if (allowed !== listed) mismatches.push(`${c}: ${kind} ${allowed ? 'allowed' : 'refused'} before execution, schema says ${listed ? 'allowed' : 'refused'}`);
+        if (allowed !== listed)
+          mismatches.push(
+            `${c}: ${kind} ${allowed ? 'allowed' : 'refused'} before execution, schema says ${listed ? 'allowed' : 'refused'}`,
+          );
         // A listed kind can also get through the per-object check on its own object.
-        if (listed && !(await objectCheckAllows(row, stateFor(kind, scopes, all)))) mismatches.push(`${c}: ${kind} refused by the per-object check on its own object`);
+        if (listed && !(await objectCheckAllows(row, stateFor(kind, scopes, all))))
+          mismatches.push(`${c}: ${kind} refused by the per-object check on its own object`);
       }
 
       if (!callers.includes('thirdParty')) continue;
@@ -204,13 +247,26 @@ describe('the published requirements are what the gateway enforces', () => {
         const refused = (await callerDenial(c, policy, without)) !== null || !(await objectCheckAllows(row, without));
         if (!refused) mismatches.push(`${c}: a thirdParty without ${permission} is let through`);
         // Granted for another account only: refused exactly when the schema says "per account".
-        const elsewhere = stateFor('thirdParty', scopes, (p, account) => p !== permission || account === undefined || account === OWN.other);
-        const refusedElsewhere = (await callerDenial(c, policy, elsewhere)) !== null || !(await objectCheckAllows(row, elsewhere));
-        if (refusedElsewhere !== consent.perAccount) mismatches.push(`${c}: ${permission} on another account ${refusedElsewhere ? 'is refused' : 'is enough'}, schema says ${consent.perAccount ? 'per account' : 'not per account'}`);
+        const elsewhere = stateFor(
+          'thirdParty',
+          scopes,
+          (p, account) => p !== permission || account === undefined || account === OWN.other,
+        );
+        const refusedElsewhere =
+          (await callerDenial(c, policy, elsewhere)) !== null || !(await objectCheckAllows(row, elsewhere));
+        if (refusedElsewhere !== consent.perAccount)
+          mismatches.push(
+            `${c}: ${permission} on another account ${refusedElsewhere ? 'is refused' : 'is enough'}, schema says ${consent.perAccount ? 'per account' : 'not per account'}`,
+          );
       }
       // No consent the schema leaves out is needed: granting only the listed ones, on this account, is enough.
-      const listedOnly = stateFor('thirdParty', scopes, (p, account) => consents.some((x) => x.permission === p) && (account === undefined || account === OWN.account));
-      if ((await callerDenial(c, policy, listedOnly)) !== null || !(await objectCheckAllows(row, listedOnly))) mismatches.push(`${c}: the consents the schema lists are not enough`);
+      const listedOnly = stateFor(
+        'thirdParty',
+        scopes,
+        (p, account) => consents.some((x) => x.permission === p) && (account === undefined || account === OWN.account),
+      );
+      if ((await callerDenial(c, policy, listedOnly)) !== null || !(await objectCheckAllows(row, listedOnly)))
+        mismatches.push(`${c}: the consents the schema lists are not enough`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -233,11 +289,23 @@ describe('introspection of the live gateway (sandbox profile)', () => {
   });
 
   it('shows the authorization directives and every field description with its requirement paragraph', async () => {
-    const { status, body } = await gql(gateway.url, '{ __schema { directives { name } types { name fields { name description } } } }');
+    const { status, body } = await gql(
+      gateway.url,
+      '{ __schema { directives { name } types { name fields { name description } } } }',
+    );
     expect(status).toBe(200);
-    const schema = body.data!.__schema as { directives: { name: string }[]; types: { name: string; fields: { name: string; description: string | null }[] | null }[] };
-    expect(schema.directives.map((d) => d.name)).toEqual(expect.arrayContaining(['authenticated', 'requiresScopes', 'policy']));
-    const described = new Map<string, string>(schema.types.flatMap((t) => (t.fields ?? []).map((f) => [`${t.name}.${f.name}`, f.description ?? ''] as [string, string])));
+    const schema = body.data!.__schema as {
+      directives: { name: string }[];
+      types: { name: string; fields: { name: string; description: string | null }[] | null }[];
+    };
+    expect(schema.directives.map((d) => d.name)).toEqual(
+      expect.arrayContaining(['authenticated', 'requiresScopes', 'policy']),
+    );
+    const described = new Map<string, string>(
+      schema.types.flatMap((t) =>
+        (t.fields ?? []).map((f) => [`${t.name}.${f.name}`, f.description ?? ''] as [string, string]),
+      ),
+    );
     const mismatches = report.rows
       .map(coordinate)
       .filter((c) => described.get(c) !== publicSchema.get(c)!.description)

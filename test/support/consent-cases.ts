@@ -53,7 +53,10 @@ const DAY = 24 * 60 * 60 * SECOND;
 const IN_FORCE = 30 * DAY;
 
 /** Every question about one account permission granted on `accounts`, with and without naming an account. */
-const on = (permission: ConsentPermission, ...accounts: AccountName[]): Question[] => [permission, ...accounts.map((a): Question => `${permission} ${a}`)];
+const on = (permission: ConsentPermission, ...accounts: AccountName[]): Question[] => [
+  permission,
+  ...accounts.map((a): Question => `${permission} ${a}`),
+];
 /** IDENTITY is about the customer: granted, it answers yes with or without any account. */
 const IDENTITY_GRANTED: Question[] = on('IDENTITY', ...ACCOUNT_NAMES);
 
@@ -65,23 +68,36 @@ export const CONSENT_CASES: ConsentCase[] = [
   },
   {
     name: 'AUTHORISED: the listed permissions on the covered account; no other account, no other permission',
-    consents: [{ status: 'AUTHORISED', permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'], accounts: ['A1'], expiresIn: IN_FORCE }],
+    consents: [
+      {
+        status: 'AUTHORISED',
+        permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
+        accounts: ['A1'],
+        expiresIn: IN_FORCE,
+      },
+    ],
     grants: [...on('ACCOUNTS', 'A1'), ...on('BALANCES', 'A1'), ...on('TRANSACTIONS', 'A1')],
   },
   {
     name: 'AUTHORISED on two accounts, PAYMENTS_INITIATION only',
-    consents: [{ status: 'AUTHORISED', permissions: ['PAYMENTS_INITIATION'], accounts: ['A1', 'A3'], expiresIn: IN_FORCE }],
+    consents: [
+      { status: 'AUTHORISED', permissions: ['PAYMENTS_INITIATION'], accounts: ['A1', 'A3'], expiresIn: IN_FORCE },
+    ],
     grants: on('PAYMENTS_INITIATION', 'A1', 'A3'),
   },
   {
     name: 'one millisecond before expiresAt: still in force',
-    consents: [{ status: 'AUTHORISED', permissions: ['ACCOUNTS', 'IDENTITY'], accounts: ['A1'], expiresIn: 5 * SECOND }],
+    consents: [
+      { status: 'AUTHORISED', permissions: ['ACCOUNTS', 'IDENTITY'], accounts: ['A1'], expiresIn: 5 * SECOND },
+    ],
     at: 5 * SECOND - 1,
     grants: [...on('ACCOUNTS', 'A1'), ...IDENTITY_GRANTED],
   },
   {
     name: 'exactly at expiresAt, recorded AUTHORISED (the sweep has not run): expired, nothing',
-    consents: [{ status: 'AUTHORISED', permissions: ['ACCOUNTS', 'IDENTITY'], accounts: ['A1'], expiresIn: 5 * SECOND }],
+    consents: [
+      { status: 'AUTHORISED', permissions: ['ACCOUNTS', 'IDENTITY'], accounts: ['A1'], expiresIn: 5 * SECOND },
+    ],
     at: 5 * SECOND,
     grants: [],
   },
@@ -92,7 +108,14 @@ export const CONSENT_CASES: ConsentCase[] = [
   },
   {
     name: 'REVOKED: nothing',
-    consents: [{ status: 'REVOKED', permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'], accounts: ['A1', 'A2'], expiresIn: IN_FORCE }],
+    consents: [
+      {
+        status: 'REVOKED',
+        permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'],
+        accounts: ['A1', 'A2'],
+        expiresIn: IN_FORCE,
+      },
+    ],
     grants: [],
   },
   {
@@ -102,19 +125,40 @@ export const CONSENT_CASES: ConsentCase[] = [
   },
   {
     name: 'AWAITING_AUTHORISATION: nothing, even with accounts recorded on it',
-    consents: [{ status: 'AWAITING_AUTHORISATION', permissions: ['ACCOUNTS', 'IDENTITY'], accounts: ['A1'], expiresIn: IN_FORCE }],
+    consents: [
+      {
+        status: 'AWAITING_AUTHORISATION',
+        permissions: ['ACCOUNTS', 'IDENTITY'],
+        accounts: ['A1'],
+        expiresIn: IN_FORCE,
+      },
+    ],
     grants: [],
   },
   {
     name: "another client's consent grants the asking client nothing",
-    consents: [{ client: 'taxpal', status: 'AUTHORISED', permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'], accounts: ['A1', 'A2'], expiresIn: IN_FORCE }],
+    consents: [
+      {
+        client: 'taxpal',
+        status: 'AUTHORISED',
+        permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'],
+        accounts: ['A1', 'A2'],
+        expiresIn: IN_FORCE,
+      },
+    ],
     grants: [],
   },
   {
     name: "the asking client's own consent counts, another client's does not",
     consents: [
       { status: 'AUTHORISED', permissions: ['ACCOUNTS'], accounts: ['A1'], expiresIn: IN_FORCE },
-      { client: 'taxpal', status: 'AUTHORISED', permissions: ['BALANCES', 'IDENTITY'], accounts: ['A1', 'A2'], expiresIn: IN_FORCE },
+      {
+        client: 'taxpal',
+        status: 'AUTHORISED',
+        permissions: ['BALANCES', 'IDENTITY'],
+        accounts: ['A1', 'A2'],
+        expiresIn: IN_FORCE,
+      },
     ],
     grants: on('ACCOUNTS', 'A1'),
   },
@@ -123,7 +167,12 @@ export const CONSENT_CASES: ConsentCase[] = [
     consents: [
       { status: 'AUTHORISED', permissions: ['ACCOUNTS'], accounts: ['A1'], expiresIn: IN_FORCE },
       { status: 'AUTHORISED', permissions: ['BALANCES'], accounts: ['A2'], expiresIn: IN_FORCE },
-      { status: 'REVOKED', permissions: ['TRANSACTIONS', 'IDENTITY'], accounts: ['A1', 'A2', 'A3'], expiresIn: IN_FORCE },
+      {
+        status: 'REVOKED',
+        permissions: ['TRANSACTIONS', 'IDENTITY'],
+        accounts: ['A1', 'A2', 'A3'],
+        expiresIn: IN_FORCE,
+      },
     ],
     grants: [...on('ACCOUNTS', 'A1'), ...on('BALANCES', 'A2')],
   },
@@ -149,13 +198,27 @@ export const CONSENT_CASES: ConsentCase[] = [
   },
   {
     name: 'IDENTITY with accounts: IDENTITY whatever account is named; the account permission only on its accounts',
-    consents: [{ status: 'AUTHORISED', permissions: ['IDENTITY', 'TRANSACTIONS'], accounts: ['A1'], expiresIn: IN_FORCE }],
+    consents: [
+      { status: 'AUTHORISED', permissions: ['IDENTITY', 'TRANSACTIONS'], accounts: ['A1'], expiresIn: IN_FORCE },
+    ],
     grants: [...IDENTITY_GRANTED, ...on('TRANSACTIONS', 'A1')],
   },
   {
     name: 'IDENTITY not listed: accounts covered for other permissions do not grant it',
-    consents: [{ status: 'AUTHORISED', permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION'], accounts: ['A2'], expiresIn: IN_FORCE }],
-    grants: [...on('ACCOUNTS', 'A2'), ...on('BALANCES', 'A2'), ...on('TRANSACTIONS', 'A2'), ...on('PAYMENTS_INITIATION', 'A2')],
+    consents: [
+      {
+        status: 'AUTHORISED',
+        permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS', 'PAYMENTS_INITIATION'],
+        accounts: ['A2'],
+        expiresIn: IN_FORCE,
+      },
+    ],
+    grants: [
+      ...on('ACCOUNTS', 'A2'),
+      ...on('BALANCES', 'A2'),
+      ...on('TRANSACTIONS', 'A2'),
+      ...on('PAYMENTS_INITIATION', 'A2'),
+    ],
   },
 ];
 
@@ -193,7 +256,10 @@ export function caseAt(consentCase: ConsentCase): Date {
  * The case's consents as the consents subgraph stores them, for `customerId`, with the
  * timestamps each status requires (the table's CHECK constraints), and each one's first event.
  */
-export function storedConsents(consentCase: ConsentCase, customerId: string): { consent: ConsentModel; event: ConsentEventModel }[] {
+export function storedConsents(
+  consentCase: ConsentCase,
+  customerId: string,
+): { consent: ConsentModel; event: ConsentEventModel }[] {
   const createdAt = new Date(CASE_T0.getTime() - 2 * DAY);
   const decidedAt = new Date(createdAt.getTime() + 60 * SECOND);
   return consentCase.consents.map((c) => {
@@ -210,6 +276,15 @@ export function storedConsents(consentCase: ConsentCase, customerId: string): { 
       rejectedAt: c.status === 'REJECTED' ? decidedAt : null,
       revokedAt: c.status === 'REVOKED' ? new Date(decidedAt.getTime() + 60 * SECOND) : null,
     };
-    return { consent, event: { consentId: consent.id, status: 'AWAITING_AUTHORISATION', at: createdAt, actor: `client:${consent.clientId}`, requestId: 'req-consent-cases' } };
+    return {
+      consent,
+      event: {
+        consentId: consent.id,
+        status: 'AWAITING_AUTHORISATION',
+        at: createdAt,
+        actor: `client:${consent.clientId}`,
+        requestId: 'req-consent-cases',
+      },
+    };
   });
 }

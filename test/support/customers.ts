@@ -21,4 +21,8 @@ export const CLARA = SANDBOX.clara.customerId;
 export const DEV = SANDBOX.dev.customerId;
 
 /** A principal acting through a client app (the platform's web app unless told). */
-export const principalOf = (customerId: string | null, scopes: string[], clientId = 'web-app'): Principal => ({ customerId, clientId, scopes });
+export const principalOf = (customerId: string | null, scopes: string[], clientId = 'web-app'): Principal => ({
+  customerId,
+  clientId,
+  scopes,
+});

@@ -1,5 +1,13 @@
 import { describe, it } from 'vitest';
-import { loadPartnerSpec, partnerSpecsNotice, partnerSpecsProblem, partnerSpecsStatus, PARTNER_SPEC_FILES, type LoadedSpec, type PartnerSpecName } from '../../sandboxes/lib/openapi.ts';
+import {
+  loadPartnerSpec,
+  partnerSpecsNotice,
+  partnerSpecsProblem,
+  partnerSpecsStatus,
+  PARTNER_SPEC_FILES,
+  type LoadedSpec,
+  type PartnerSpecName,
+} from '../../sandboxes/lib/openapi.ts';
 
 /**
  * Tests that need the partners' published OpenAPI specs (PARTNER_SPECS_DIR, README.md "Partner
@@ -40,7 +48,9 @@ export function describeWithSpecs(names: readonly PartnerSpecName[]): (title: st
 }
 
 /** `it` for one test that needs the given specs inside a suite that does not. */
-export function itWithSpecs(names: readonly PartnerSpecName[]): (title: string, body: () => Promise<void> | void, timeout?: number) => void {
+export function itWithSpecs(
+  names: readonly PartnerSpecName[],
+): (title: string, body: () => Promise<void> | void, timeout?: number) => void {
   const reason = specsSkipReason(names);
   return (title, body, timeout) => (reason ? it.skip(`${title} (skipped: ${reason})`, body) : it(title, body, timeout));
 }

@@ -26,12 +26,23 @@ export interface SubgraphCallOptions {
  * Calls a subgraph's /graphql the way the gateway does: an x-internal-auth context signed for
  * the subgraph and the principal, and a fresh x-request-id.
  */
-export async function callSubgraph<T = Record<string, any>>(url: string, subgraph: SubgraphName, query: string, opts: SubgraphCallOptions = {}): Promise<SubgraphResult<T>> {
+export async function callSubgraph<T = Record<string, any>>(
+  url: string,
+  subgraph: SubgraphName,
+  query: string,
+  opts: SubgraphCallOptions = {},
+): Promise<SubgraphResult<T>> {
   const requestId = randomUUID();
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
   const body = JSON.stringify({ query, variables: opts.variables ?? {} });
   if (opts.signed !== false) {
-    headers[INTERNAL_AUTH_HEADER] = await signInternalContext(opts.secret ?? DEV_INTERNAL_SECRET, opts.audience ?? subgraph, opts.principal ?? null, requestId, body);
+    headers[INTERNAL_AUTH_HEADER] = await signInternalContext(
+      opts.secret ?? DEV_INTERNAL_SECRET,
+      opts.audience ?? subgraph,
+      opts.principal ?? null,
+      requestId,
+      body,
+    );
   }
   const res = await fetch(url, { method: 'POST', headers, body });
   return { status: res.status, ...((await res.json()) as Omit<SubgraphResult<T>, 'status'>) };

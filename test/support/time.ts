@@ -10,7 +10,9 @@ export function timeFactor(environment: Record<string, string | undefined> = pro
   if (!raw) return 1;
   const factor = Number(raw);
   if (!Number.isFinite(factor) || factor < 1 || factor > 100) {
-    throw new Error(`TEST_TIME_FACTOR: must be a number from 1 to 100 (how many times longer every test deadline is), got ${JSON.stringify(raw)}`);
+    throw new Error(
+      `TEST_TIME_FACTOR: must be a number from 1 to 100 (how many times longer every test deadline is), got ${JSON.stringify(raw)}`,
+    );
   }
   return factor;
 }

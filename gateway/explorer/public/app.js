@@ -9,7 +9,15 @@
 //   any field looked up by name (all from /explorer/requirements.json: the gateway's policy);
 // - in the sandbox profile only, the Sandbox token panel (/explorer/sandbox.js).
 // No request leaves the gateway's origin: every URL below is relative to the page.
-import { CALLER_KIND_NAMES, decodeToken, describeRequirement, operationFields, requirementsRule, tokenFromHeaders, unmetRequirements } from './check.js';
+import {
+  CALLER_KIND_NAMES,
+  decodeToken,
+  describeRequirement,
+  operationFields,
+  requirementsRule,
+  tokenFromHeaders,
+  unmetRequirements,
+} from './check.js';
 
 const { React, ReactDOM, GraphiQL } = window;
 const h = React.createElement;
@@ -46,23 +54,42 @@ function createCallerStore() {
       current = token;
       if (!token) return set({ token: null, decoded: null, caller: null, facts: null, problem: null });
       const decoded = decodeToken(token);
-      if (!decoded) return set({ token, decoded: null, caller: { scopes: [], refused: 'it is not a JWT' }, facts: null, problem: null });
+      if (!decoded)
+        return set({
+          token,
+          decoded: null,
+          caller: { scopes: [], refused: 'it is not a JWT' },
+          facts: null,
+          problem: null,
+        });
       set({ token, decoded, caller: { scopes: decoded.scopes, expired: decoded.expired }, facts: null, problem: null });
       fetch('./explorer/caller', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } })
         .then(async (res) => {
           const body = await res.json().catch(() => null);
           if (token !== current) return;
           if (res.ok && body) {
-            set({ token, decoded, facts: body, problem: null, caller: { scopes: body.scopes, expired: decoded.expired, kind: body.kind, grants: body.grants } });
+            set({
+              token,
+              decoded,
+              facts: body,
+              problem: null,
+              caller: { scopes: body.scopes, expired: decoded.expired, kind: body.kind, grants: body.grants },
+            });
           } else if (res.status === 401) {
             const message = body?.errors?.[0]?.message ?? 'invalid token';
             set({ token, decoded, facts: null, problem: null, caller: { scopes: decoded.scopes, refused: message } });
           } else {
             // The caller kind stays unknown: only the token's own facts (scopes, expiry) are checked.
-            set({ ...state, problem: body?.errors?.[0]?.message ?? `the gateway could not describe this caller (HTTP ${res.status})` });
+            set({
+              ...state,
+              problem: body?.errors?.[0]?.message ?? `the gateway could not describe this caller (HTTP ${res.status})`,
+            });
           }
         })
-        .catch(() => token === current && set({ ...state, problem: 'the gateway could not be reached to describe this caller' }));
+        .catch(
+          () =>
+            token === current && set({ ...state, problem: 'the gateway could not be reached to describe this caller' }),
+        );
     },
   };
 }
@@ -105,7 +132,15 @@ function useEditorText(ctx) {
 function analyse(schema, requirements, text, caller) {
   if (!text.query.trim()) return { fields: [], error: null };
   try {
-    return { fields: operationFields(graphql, schema, text.query, { variables: text.variables, operationName: text.operationName, requirements, caller }), error: null };
+    return {
+      fields: operationFields(graphql, schema, text.query, {
+        variables: text.variables,
+        operationName: text.operationName,
+        requirements,
+        caller,
+      }),
+      error: null,
+    };
   } catch (err) {
     return { fields: [], error: err.message };
   }
@@ -113,18 +148,29 @@ function analyse(schema, requirements, text, caller) {
 
 function describeCaller(state) {
   if (!state.token) {
-    return sandbox ? 'No access token: get one in the Sandbox token panel (key icon), or paste one into Headers.' : 'No access token: put {"Authorization": "Bearer …"} into Headers.';
+    return sandbox
+      ? 'No access token: get one in the Sandbox token panel (key icon), or paste one into Headers.'
+      : 'No access token: put {"Authorization": "Bearer …"} into Headers.';
   }
   if (!state.decoded) return 'The Authorization header does not hold a JWT access token.';
-  const who = state.facts?.kind ? CALLER_KIND_NAMES[state.facts.kind] : state.facts && state.facts.kind === null ? 'unregistered' : '…';
+  const who = state.facts?.kind
+    ? CALLER_KIND_NAMES[state.facts.kind]
+    : state.facts && state.facts.kind === null
+      ? 'unregistered'
+      : '…';
   const parts = [`Token of ${state.decoded.clientId ?? 'an unnamed client'} (${who})`];
   parts.push(state.decoded.customerId ? `for ${state.decoded.customerId}` : 'acting for itself');
   parts.push(`scopes: ${state.decoded.scopes.join(' ') || 'none'}`);
   if (state.facts?.grants) {
-    const granted = Object.entries(state.facts.grants).filter(([, yes]) => yes).map(([p]) => p);
+    const granted = Object.entries(state.facts.grants)
+      .filter(([, yes]) => yes)
+      .map(([p]) => p);
     parts.push(`consents grant: ${granted.join(', ') || 'nothing yet'}`);
   }
-  if (state.decoded.expiresAt) parts.push(`${state.decoded.expired ? 'expired' : 'expires'} ${new Date(state.decoded.expiresAt).toLocaleTimeString()}`);
+  if (state.decoded.expiresAt)
+    parts.push(
+      `${state.decoded.expired ? 'expired' : 'expires'} ${new Date(state.decoded.expiresAt).toLocaleTimeString()}`,
+    );
   return parts.join(' · ');
 }
 
@@ -152,11 +198,11 @@ function CheckBar({ schema, requirements }) {
     const pending = state.caller && state.caller.kind === undefined ? ' (caller kind not known yet)' : '';
     const message = `✓ This token meets every requirement of the ${fields.length} fields checked before execution${pending}; per-object checks are made by the gateway.`;
     verdict = h('span', { className: 'explorer-check-ok' }, message);
-  }
-  else {
+  } else {
     // One entry per distinct problem, with the fields it stops (a missing token stops them all).
     const byProblem = new Map();
-    for (const f of blocked) for (const u of f.unmet) byProblem.set(u.message, [...(byProblem.get(u.message) ?? []), f]);
+    for (const f of blocked)
+      for (const u of f.unmet) byProblem.set(u.message, [...(byProblem.get(u.message) ?? []), f]);
     verdict = h(
       'span',
       { className: 'explorer-check-blocked' },
@@ -166,7 +212,17 @@ function CheckBar({ schema, requirements }) {
           React.Fragment,
           { key: message },
           i > 0 ? '; ' : '',
-          list.slice(0, 4).map((f, j) => h(React.Fragment, { key: f.coordinate }, j > 0 ? ', ' : '', h('code', null, f.path), ` (${f.coordinate})`)),
+          list
+            .slice(0, 4)
+            .map((f, j) =>
+              h(
+                React.Fragment,
+                { key: f.coordinate },
+                j > 0 ? ', ' : '',
+                h('code', null, f.path),
+                ` (${f.coordinate})`,
+              ),
+            ),
           list.length > 4 ? ` and ${list.length - 4} more` : '',
           ` ${message}`,
         ),
@@ -175,8 +231,17 @@ function CheckBar({ schema, requirements }) {
   }
   return h(
     'div',
-    { className: 'explorer-check', role: 'status', 'data-state': error ? 'error' : blocked.length ? 'blocked' : fields.length ? 'ok' : 'empty' },
-    h('div', { className: 'explorer-token', 'data-testid': 'explorer-token' }, describeCaller(state), state.problem ? ` (${state.problem})` : ''),
+    {
+      className: 'explorer-check',
+      role: 'status',
+      'data-state': error ? 'error' : blocked.length ? 'blocked' : fields.length ? 'ok' : 'empty',
+    },
+    h(
+      'div',
+      { className: 'explorer-token', 'data-testid': 'explorer-token' },
+      describeCaller(state),
+      state.problem ? ` (${state.problem})` : '',
+    ),
     h('div', { className: 'explorer-verdict', 'data-testid': 'explorer-verdict' }, verdict),
   );
 }
@@ -186,7 +251,16 @@ function CheckBar({ schema, requirements }) {
 
 const icon = (...paths) =>
   function Icon() {
-    const attributes = { viewBox: '0 0 24 24', width: 20, height: 20, fill: 'none', stroke: 'currentColor', strokeWidth: 1.6, strokeLinecap: 'round', strokeLinejoin: 'round' };
+    const attributes = {
+      viewBox: '0 0 24 24',
+      width: 20,
+      height: 20,
+      fill: 'none',
+      stroke: 'currentColor',
+      strokeWidth: 1.6,
+      strokeLinecap: 'round',
+      strokeLinejoin: 'round',
+    };
     return h('svg', { ...attributes, 'aria-hidden': 'true' }, ...paths.map((d, i) => h('path', { key: i, d })));
   };
 
@@ -198,11 +272,21 @@ function RequirementCard({ coordinate, requirement, unmet }) {
       'div',
       { className: 'explorer-card-title' },
       h('code', null, coordinate),
-      unmet && unmet.length ? h('span', { className: 'explorer-badge-blocked' }, 'not met') : unmet ? h('span', { className: 'explorer-badge-ok' }, 'met') : null,
+      unmet && unmet.length
+        ? h('span', { className: 'explorer-badge-blocked' }, 'not met')
+        : unmet
+          ? h('span', { className: 'explorer-badge-ok' }, 'met')
+          : null,
     ),
-    h('ul', null, describeRequirement(requirement).map((line) => h('li', { key: line }, line))),
+    h(
+      'ul',
+      null,
+      describeRequirement(requirement).map((line) => h('li', { key: line }, line)),
+    ),
     requirement?.note ? h('p', { className: 'explorer-note' }, requirement.note) : null,
-    unmet && unmet.length ? h('p', { className: 'explorer-unmet' }, 'This token: ', unmet.map((u) => u.message).join('; ')) : null,
+    unmet && unmet.length
+      ? h('p', { className: 'explorer-unmet' }, 'This token: ', unmet.map((u) => u.message).join('; '))
+      : null,
   );
 }
 
@@ -219,22 +303,55 @@ function requirementsPlugin(schema, requirements) {
       'div',
       { className: 'explorer-plugin' },
       h('div', { className: 'graphiql-doc-explorer-title' }, 'Requirements'),
-      h('p', null, "What each field needs, from the gateway's authorization policy (the same rules ", h('code', null, 'npm run shield:audit'), ' prints), and whether the current token has it.'),
+      h(
+        'p',
+        null,
+        "What each field needs, from the gateway's authorization policy (the same rules ",
+        h('code', null, 'npm run shield:audit'),
+        ' prints), and whether the current token has it.',
+      ),
       h(
         'label',
         { className: 'explorer-field' },
         'Look up a field ',
-        h('input', { list: 'explorer-coordinates', placeholder: 'Type.field, e.g. Account.balances', value: lookup, onChange: (e) => setLookup(e.target.value), 'aria-label': 'Look up a field' }),
+        h('input', {
+          list: 'explorer-coordinates',
+          placeholder: 'Type.field, e.g. Account.balances',
+          value: lookup,
+          onChange: (e) => setLookup(e.target.value),
+          'aria-label': 'Look up a field',
+        }),
       ),
-      h('datalist', { id: 'explorer-coordinates' }, coordinates.map((c) => h('option', { key: c, value: c }))),
-      found ? h(RequirementCard, { coordinate: lookup.trim(), requirement: found, unmet: unmetRequirements(found, state.caller) }) : null,
+      h(
+        'datalist',
+        { id: 'explorer-coordinates' },
+        coordinates.map((c) => h('option', { key: c, value: c })),
+      ),
+      found
+        ? h(RequirementCard, {
+            coordinate: lookup.trim(),
+            requirement: found,
+            unmet: unmetRequirements(found, state.caller),
+          })
+        : null,
       h('h3', null, 'Fields of this operation'),
       fields.length === 0
         ? h('p', null, 'No fields selected.')
-        : fields.map((f) => h(RequirementCard, { key: f.coordinate, coordinate: f.coordinate, requirement: f.requirement, unmet: f.unmet })),
+        : fields.map((f) =>
+            h(RequirementCard, {
+              key: f.coordinate,
+              coordinate: f.coordinate,
+              requirement: f.requirement,
+              unmet: f.unmet,
+            }),
+          ),
     );
   }
-  return { title: 'Requirements', icon: icon('M12 3l7 3v5c0 4.5-3 8.3-7 10-4-1.7-7-5.5-7-10V6l7-3z', 'M9 12l2 2 4-4'), content: Content };
+  return {
+    title: 'Requirements',
+    icon: icon('M12 3l7 3v5c0 4.5-3 8.3-7 10-4-1.7-7-5.5-7-10V6l7-3z', 'M9 12l2 2 4-4'),
+    content: Content,
+  };
 }
 
 function examplesPlugin(examples) {
@@ -258,7 +375,11 @@ function examplesPlugin(examples) {
           { key: example.id, className: 'explorer-example', 'data-example': example.id },
           h('h3', null, example.title),
           h('p', null, 'Run as ', example.runAs, '.'),
-          h('button', { type: 'button', className: 'graphiql-button', onClick: () => open(example) }, 'Open in a new tab'),
+          h(
+            'button',
+            { type: 'button', className: 'graphiql-button', onClick: () => open(example) },
+            'Open in a new tab',
+          ),
         ),
       ),
     );
@@ -312,11 +433,23 @@ async function main() {
       sandbox ? import('./sandbox.js') : Promise.resolve(null),
     ]);
     const schema = graphql.buildClientSchema(schemaJson.data);
-    const rule = requirementsRule(graphql, () => requirements, () => callerStore.get().caller);
+    const rule = requirementsRule(
+      graphql,
+      () => requirements,
+      () => callerStore.get().caller,
+    );
     const dashboard = examples.find((e) => e.id === 'dashboard') ?? examples[0];
     let setDefaultHeaders = () => {};
     const plugins = [
-      ...(sandboxModule ? [sandboxModule.createSandboxPlugin({ React, useEditorContext, onHeaders: (headers) => setDefaultHeaders(headers) })] : []),
+      ...(sandboxModule
+        ? [
+            sandboxModule.createSandboxPlugin({
+              React,
+              useEditorContext,
+              onHeaders: (headers) => setDefaultHeaders(headers),
+            }),
+          ]
+        : []),
       examplesPlugin(examples),
       requirementsPlugin(schema, requirements),
     ];

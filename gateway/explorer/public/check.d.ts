@@ -39,7 +39,10 @@ export interface Unmet {
   missingConsent?: string;
 }
 
-export declare function unmetRequirements(requirement: FieldRequirement | undefined | null, caller: Caller | null): Unmet[];
+export declare function unmetRequirements(
+  requirement: FieldRequirement | undefined | null,
+  caller: Caller | null,
+): Unmet[];
 export declare function describeRequirement(requirement: FieldRequirement | undefined | null): string[];
 
 export interface SelectedField {
@@ -53,7 +56,16 @@ export declare function operationFields(
   graphql: GraphQLModule,
   schema: GraphQLSchema,
   document: DocumentNode | string,
-  options: { variables?: Record<string, unknown>; operationName?: string | null; requirements: RequirementsDocument; caller: Caller | null },
+  options: {
+    variables?: Record<string, unknown>;
+    operationName?: string | null;
+    requirements: RequirementsDocument;
+    caller: Caller | null;
+  },
 ): SelectedField[];
 
-export declare function requirementsRule(graphql: GraphQLModule, getRequirements: () => RequirementsDocument | null, getCaller: () => Caller | null): ValidationRule;
+export declare function requirementsRule(
+  graphql: GraphQLModule,
+  getRequirements: () => RequirementsDocument | null,
+  getCaller: () => Caller | null,
+): ValidationRule;

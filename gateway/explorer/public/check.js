@@ -44,7 +44,8 @@ export function decodeToken(token, nowMs = Date.now()) {
     return null;
   }
   if (!payload || typeof payload !== 'object') return null;
-  const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : null;
+  const clientId =
+    typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : null;
   const grant = [payload.gty, payload.grant_type].find((g) => typeof g === 'string');
   const clientCredentials = grant !== undefined && /^client[-_]credentials$/.test(grant);
   const sub = typeof payload.sub === 'string' ? payload.sub : '';
@@ -97,20 +98,33 @@ export function withBearer(headersText, token) {
  */
 export function unmetRequirements(requirement, caller) {
   if (!caller) return [{ reason: 'AUTHENTICATION', message: 'needs an access token (Authorization: Bearer …)' }];
-  if (caller.refused) return [{ reason: 'AUTHENTICATION', message: `the gateway refuses this token: ${caller.refused}` }];
+  if (caller.refused)
+    return [{ reason: 'AUTHENTICATION', message: `the gateway refuses this token: ${caller.refused}` }];
   if (caller.expired) return [{ reason: 'AUTHENTICATION', message: 'the access token has expired: get a new one' }];
-  if (!requirement || !requirement.hasRule) return [{ reason: 'NO_RULE', message: 'has no authorization rule: denied to every caller' }];
+  if (!requirement || !requirement.hasRule)
+    return [{ reason: 'NO_RULE', message: 'has no authorization rule: denied to every caller' }];
   const unmet = [];
   const missing = requirement.scopes.filter((s) => !caller.scopes.includes(s));
-  if (missing.length) unmet.push({ reason: 'SCOPE', missingScopes: missing, message: `needs scope ${missing.join(', ')}` });
+  if (missing.length)
+    unmet.push({ reason: 'SCOPE', missingScopes: missing, message: `needs scope ${missing.join(', ')}` });
   if (caller.kind === undefined) return unmet;
   if (caller.kind === null || !requirement.callers.includes(caller.kind)) {
-    const who = caller.kind === null ? 'this client (the client registry lists it as neither first- nor third-party)' : `${CALLER_KIND_NAMES[caller.kind]} callers`;
-    unmet.push({ reason: 'CALLER_KIND', message: `is not available to ${who}; it is for ${requirement.callers.map((k) => CALLER_KIND_NAMES[k]).join(', ') || 'no caller'}` });
+    const who =
+      caller.kind === null
+        ? 'this client (the client registry lists it as neither first- nor third-party)'
+        : `${CALLER_KIND_NAMES[caller.kind]} callers`;
+    unmet.push({
+      reason: 'CALLER_KIND',
+      message: `is not available to ${who}; it is for ${requirement.callers.map((k) => CALLER_KIND_NAMES[k]).join(', ') || 'no caller'}`,
+    });
   } else if (caller.kind === 'thirdParty' && caller.grants) {
     for (const consent of requirement.consents) {
       if (consent.beforeExecution && !caller.grants[consent.permission]) {
-        unmet.push({ reason: 'CONSENT', missingConsent: consent.permission, message: `needs an authorised consent granting ${consent.permission}` });
+        unmet.push({
+          reason: 'CONSENT',
+          missingConsent: consent.permission,
+          message: `needs an authorised consent granting ${consent.permission}`,
+        });
       }
     }
   }
@@ -124,10 +138,16 @@ export function describeRequirement(requirement) {
   lines.push(requirement.scopes.length ? `Scopes: ${requirement.scopes.join(', ')}.` : 'No scope.');
   lines.push(`Callers: ${requirement.callers.map((k) => CALLER_KIND_NAMES[k]).join(', ') || 'none'}.`);
   for (const c of requirement.consents) {
-    lines.push(`Third party: an authorised consent granting ${c.permission}${c.perAccount ? ', checked for the very account of each object' : ''}.`);
+    lines.push(
+      `Third party: an authorised consent granting ${c.permission}${c.perAccount ? ', checked for the very account of each object' : ''}.`,
+    );
   }
   if (requirement.pii) lines.push('Personal data (PII).');
-  lines.push(requirement.decided === 'per object' ? `Decided before execution and again per object (${requirement.objectCheck}).` : 'Decided before execution.');
+  lines.push(
+    requirement.decided === 'per object'
+      ? `Decided before execution and again per object (${requirement.objectCheck}).`
+      : 'Decided before execution.',
+  );
   return lines;
 }
 
@@ -146,7 +166,12 @@ function operationsToRun(graphql, document, operationName) {
  * directive whose value cannot be computed keeps the field), introspection and __typename left out.
  * `document`: a DocumentNode or the text of one (a syntax error throws graphql's GraphQLError).
  */
-export function operationFields(graphql, schema, document, { variables = {}, operationName = null, requirements, caller }) {
+export function operationFields(
+  graphql,
+  schema,
+  document,
+  { variables = {}, operationName = null, requirements, caller },
+) {
   const doc = typeof document === 'string' ? graphql.parse(document) : document;
   const fragments = new Map();
   for (const d of doc.definitions) if (d.kind === graphql.Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -177,7 +202,12 @@ export function operationFields(graphql, schema, document, { variables = {}, ope
         if (!seen.has(coordinate)) {
           seen.add(coordinate);
           const requirement = requirements.fields[coordinate];
-          out.push({ coordinate, path, requirement: requirement || null, unmet: unmetRequirements(requirement, caller) });
+          out.push({
+            coordinate,
+            path,
+            requirement: requirement || null,
+            unmet: unmetRequirements(requirement, caller),
+          });
         }
         if (sel.selectionSet) walk(sel.selectionSet, path);
         typeInfo.leave(sel);
@@ -217,7 +247,10 @@ export function requirementsRule(graphql, getRequirements, getCaller) {
       if (!parent || !requirements) return;
       const coordinate = `${parent.name}.${node.name.value}`;
       const unmet = unmetRequirements(requirements.fields[coordinate], getCaller());
-      if (unmet.length) context.reportError(new graphql.GraphQLError(`${coordinate} ${unmet.map((u) => u.message).join('; ')}`, { nodes: node }));
+      if (unmet.length)
+        context.reportError(
+          new graphql.GraphQLError(`${coordinate} ${unmet.map((u) => u.message).join('; ')}`, { nodes: node }),
+        );
     },
   });
 }

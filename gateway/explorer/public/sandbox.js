@@ -46,12 +46,18 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
     }, [customerId, clientId, scopes, minted]);
 
     if (!world) {
-      return h('div', { className: 'explorer-plugin' }, h('div', { className: 'graphiql-doc-explorer-title' }, 'Sandbox token'), h('p', null, error ?? 'Loading the sandbox customers and clients…'));
+      return h(
+        'div',
+        { className: 'explorer-plugin' },
+        h('div', { className: 'graphiql-doc-explorer-title' }, 'Sandbox token'),
+        h('p', null, error ?? 'Loading the sandbox customers and clients…'),
+      );
     }
 
     const client = world.clients.find((c) => c.clientId === clientId) ?? world.clients[0];
     const chosenScopes = scopes ?? client.allowedScopes;
-    const toggleScope = (scope) => setScopes(chosenScopes.includes(scope) ? chosenScopes.filter((s) => s !== scope) : [...chosenScopes, scope]);
+    const toggleScope = (scope) =>
+      setScopes(chosenScopes.includes(scope) ? chosenScopes.filter((s) => s !== scope) : [...chosenScopes, scope]);
 
     async function mint() {
       setBusy(true);
@@ -60,7 +66,11 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
         const res = await fetch('./explorer/sandbox/token', {
           method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ customerId: client.actsForCustomer ? customerId : null, clientId: client.clientId, scopes: chosenScopes }),
+          body: JSON.stringify({
+            customerId: client.actsForCustomer ? customerId : null,
+            clientId: client.clientId,
+            scopes: chosenScopes,
+          }),
         });
         const body = await res.json().catch(() => null);
         if (!res.ok || !body?.access_token) throw new Error(body?.errors?.[0]?.message ?? `HTTP ${res.status}`);
@@ -68,7 +78,12 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
         ctx.headerEditor?.setValue(headers);
         onHeaders(headers);
         const customer = world.customers.find((c) => c.customerId === customerId);
-        setMinted({ client: client.clientId, customer: client.actsForCustomer ? (customer?.displayName ?? customerId) : null, scope: body.scope, expiresIn: body.expires_in });
+        setMinted({
+          client: client.clientId,
+          customer: client.actsForCustomer ? (customer?.displayName ?? customerId) : null,
+          scope: body.scope,
+          expiresIn: body.expires_in,
+        });
       } catch (err) {
         setError(`No token: ${err.message}`);
       } finally {
@@ -80,15 +95,29 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
       'div',
       { className: 'explorer-plugin explorer-sandbox' },
       h('div', { className: 'graphiql-doc-explorer-title' }, 'Sandbox token'),
-      h('p', null, 'A token from the sandbox authorization server, as if after the customer logged in to the app. It goes into Headers as Authorization: Bearer.'),
+      h(
+        'p',
+        null,
+        'A token from the sandbox authorization server, as if after the customer logged in to the app. It goes into Headers as Authorization: Bearer.',
+      ),
       h(
         'label',
         { className: 'explorer-field' },
         'Client app',
         h(
           'select',
-          { value: client.clientId, onChange: (e) => (setClientId(e.target.value), setScopes(null)), 'aria-label': 'Client app' },
-          world.clients.map((c) => h('option', { key: c.clientId, value: c.clientId }, `${c.name} (${c.clientId}, ${CALLER_KIND_NAMES[KIND_OF_CLIENT[c.kind]] ?? c.kind})`)),
+          {
+            value: client.clientId,
+            onChange: (e) => (setClientId(e.target.value), setScopes(null)),
+            'aria-label': 'Client app',
+          },
+          world.clients.map((c) =>
+            h(
+              'option',
+              { key: c.clientId, value: c.clientId },
+              `${c.name} (${c.clientId}, ${CALLER_KIND_NAMES[KIND_OF_CLIENT[c.kind]] ?? c.kind})`,
+            ),
+          ),
         ),
       ),
       h(
@@ -97,9 +126,20 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
         'Customer',
         h(
           'select',
-          { value: client.actsForCustomer ? customerId : '', disabled: !client.actsForCustomer, onChange: (e) => setCustomerId(e.target.value), 'aria-label': 'Customer' },
+          {
+            value: client.actsForCustomer ? customerId : '',
+            disabled: !client.actsForCustomer,
+            onChange: (e) => setCustomerId(e.target.value),
+            'aria-label': 'Customer',
+          },
           client.actsForCustomer
-            ? world.customers.map((c) => h('option', { key: c.customerId, value: c.customerId }, `${c.displayName}: ${c.banks.join(', ') || 'no bank'}; KYC ${c.kyc ?? 'not started'}`))
+            ? world.customers.map((c) =>
+                h(
+                  'option',
+                  { key: c.customerId, value: c.customerId },
+                  `${c.displayName}: ${c.banks.join(', ') || 'no bank'}; KYC ${c.kyc ?? 'not started'}`,
+                ),
+              )
             : h('option', { value: '' }, `none: ${client.clientId} acts for itself`),
         ),
       ),
@@ -108,10 +148,20 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
         { className: 'explorer-scopes' },
         h('legend', null, 'Scopes'),
         client.allowedScopes.map((scope) =>
-          h('label', { key: scope }, h('input', { type: 'checkbox', checked: chosenScopes.includes(scope), onChange: () => toggleScope(scope) }), ' ', scope),
+          h(
+            'label',
+            { key: scope },
+            h('input', { type: 'checkbox', checked: chosenScopes.includes(scope), onChange: () => toggleScope(scope) }),
+            ' ',
+            scope,
+          ),
         ),
       ),
-      h('button', { type: 'button', className: 'graphiql-button explorer-mint', disabled: busy, onClick: mint }, busy ? 'Getting a token…' : 'Get token'),
+      h(
+        'button',
+        { type: 'button', className: 'graphiql-button explorer-mint', disabled: busy, onClick: mint },
+        busy ? 'Getting a token…' : 'Get token',
+      ),
       error ? h('p', { className: 'explorer-unmet', role: 'alert' }, error) : null,
       minted
         ? h(
@@ -128,7 +178,17 @@ export function createSandboxPlugin({ React, useEditorContext, onHeaders }) {
     icon: function KeyIcon() {
       return h(
         'svg',
-        { viewBox: '0 0 24 24', width: 20, height: 20, fill: 'none', stroke: 'currentColor', strokeWidth: 1.6, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': 'true' },
+        {
+          viewBox: '0 0 24 24',
+          width: 20,
+          height: 20,
+          fill: 'none',
+          stroke: 'currentColor',
+          strokeWidth: 1.6,
+          strokeLinecap: 'round',
+          strokeLinejoin: 'round',
+          'aria-hidden': 'true',
+        },
         h('circle', { cx: 8, cy: 15, r: 4 }),
         h('path', { d: 'M11 12l9-9M17 6l3 3M14 9l2 2' }),
       );

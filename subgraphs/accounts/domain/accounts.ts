@@ -32,7 +32,12 @@ export function maskIdentifier(value: string | null | undefined): string {
   return `••••${compact.slice(-4)}`;
 }
 
-export function toAccountModel(bank: BankAccount, connection: BankConnection, institution: InstitutionModel, idSecret: string): AccountModel {
+export function toAccountModel(
+  bank: BankAccount,
+  connection: BankConnection,
+  institution: InstitutionModel,
+  idSecret: string,
+): AccountModel {
   return {
     ...bank,
     id: bankAccountId(idSecret, institution.id, bank.bankAccountRef),
@@ -44,23 +49,48 @@ export function toAccountModel(bank: BankAccount, connection: BankConnection, in
 }
 
 /** Stable order: by institution id, then the bank's own order. */
-export async function loadCustomersAccounts(deps: AccountsDeps, customerIds: readonly string[]): Promise<Map<string, CustomerAccounts>> {
+export async function loadCustomersAccounts(
+  deps: AccountsDeps,
+  customerIds: readonly string[],
+): Promise<Map<string, CustomerAccounts>> {
   const connections = await deps.repo.connectionsOfCustomers(customerIds);
-  const result = new Map<string, CustomerAccounts>(customerIds.map((id) => [id, { accounts: [], unavailable: [], errors: new Map() }]));
+  const result = new Map<string, CustomerAccounts>(
+    customerIds.map((id) => [id, { accounts: [], unavailable: [], errors: new Map() }]),
+  );
   const perConnection = await Promise.all(
     connections.map(async (connection) => {
       const adapter = deps.adapters.get(connection.institution);
       if (!adapter) {
-        deps.logger.error({ institution: connection.institution }, 'bank connection for an institution without an adapter');
-        const error = new PartnerError(connection.institution, 'unavailable', 'no adapter is registered for this institution');
-        return { connection, institution: { id: connection.institution, name: connection.institution, standard: 'OBIE' as const }, accounts: null, error };
+        deps.logger.error(
+          { institution: connection.institution },
+          'bank connection for an institution without an adapter',
+        );
+        const error = new PartnerError(
+          connection.institution,
+          'unavailable',
+          'no adapter is registered for this institution',
+        );
+        return {
+          connection,
+          institution: { id: connection.institution, name: connection.institution, standard: 'OBIE' as const },
+          accounts: null,
+          error,
+        };
       }
       try {
         const accounts = await adapter.listAccounts(connection);
-        return { connection, institution: adapter.institution, accounts: accounts.map((a) => toAccountModel(a, connection, adapter.institution, deps.idSecret)), error: null };
+        return {
+          connection,
+          institution: adapter.institution,
+          accounts: accounts.map((a) => toAccountModel(a, connection, adapter.institution, deps.idSecret)),
+          error: null,
+        };
       } catch (err) {
         if (!(err instanceof PartnerError)) throw err;
-        deps.logger.warn({ partner: err.partner, kind: err.kind, err }, 'bank accounts unavailable; returning the other banks');
+        deps.logger.warn(
+          { partner: err.partner, kind: err.kind, err },
+          'bank accounts unavailable; returning the other banks',
+        );
         return { connection, institution: adapter.institution, accounts: null, error: err };
       }
     }),
@@ -74,11 +104,20 @@ export async function loadCustomersAccounts(deps: AccountsDeps, customerIds: rea
       continue;
     }
     entry.accounts.push(...accounts);
-    refs.push(...accounts.map((a) => ({ accountId: a.id, customerId: a.customerId, institution: institution.id, bankAccountRef: a.bankAccountRef })));
+    refs.push(
+      ...accounts.map((a) => ({
+        accountId: a.id,
+        customerId: a.customerId,
+        institution: institution.id,
+        bankAccountRef: a.bankAccountRef,
+      })),
+    );
   }
   await deps.repo.upsertAccountRefs(refs);
   for (const entry of result.values()) {
-    entry.accounts.sort((a, b) => (a.institution.id < b.institution.id ? -1 : a.institution.id > b.institution.id ? 1 : 0));
+    entry.accounts.sort((a, b) =>
+      a.institution.id < b.institution.id ? -1 : a.institution.id > b.institution.id ? 1 : 0,
+    );
     entry.unavailable.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
   return result;
@@ -88,10 +127,15 @@ export async function loadCustomersAccounts(deps: AccountsDeps, customerIds: rea
  * Balances of many accounts, one adapter call per connection. A bank failure rejects only the
  * balances of that bank's accounts (per-key errors), so other banks' balances still resolve.
  */
-export async function loadBalances(deps: AccountsDeps, accounts: readonly AccountModel[]): Promise<(BalanceModel[] | Error)[]> {
+export async function loadBalances(
+  deps: AccountsDeps,
+  accounts: readonly AccountModel[],
+): Promise<(BalanceModel[] | Error)[]> {
   const groups = new Map<string, AccountModel[]>();
   for (const a of accounts) groups.set(a.connectionId, [...(groups.get(a.connectionId) ?? []), a]);
-  const connections = new Map((await deps.repo.connectionsOfCustomers([...new Set(accounts.map((a) => a.customerId))])).map((c) => [c.id, c]));
+  const connections = new Map(
+    (await deps.repo.connectionsOfCustomers([...new Set(accounts.map((a) => a.customerId))])).map((c) => [c.id, c]),
+  );
   const byAccountId = new Map<string, BalanceModel[] | Error>();
   await Promise.all(
     [...groups].map(async ([connectionId, group]) => {
@@ -123,7 +167,8 @@ const BOOKED_TYPES = new Set(['INTERIM_BOOKED', 'CLOSING_BOOKED', 'OPENING_BOOKE
  * balance (the most recent one). Within a type, the most recent wins.
  */
 export function chooseCurrentBalance(balances: readonly BalanceModel[]): BalanceModel | null {
-  const newest = (list: BalanceModel[]) => list.reduce<BalanceModel | null>((best, b) => (best === null || b.asOf > best.asOf ? b : best), null);
+  const newest = (list: BalanceModel[]) =>
+    list.reduce<BalanceModel | null>((best, b) => (best === null || b.asOf > best.asOf ? b : best), null);
   for (const type of CURRENT_BALANCE_PREFERENCE) {
     const match = newest(balances.filter((b) => b.type === type));
     if (match) return match;

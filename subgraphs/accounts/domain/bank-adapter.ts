@@ -24,7 +24,12 @@ export interface BankAdapter {
    * newest entry. `pageToken` is the `next` of the previous page (opaque to the domain). The order of
    * transactions within and across pages is whatever the bank chooses.
    */
-  listTransactions(connection: BankConnection, bankAccountRef: string, query: BankTransactionQuery, pageToken: string | null): Promise<BankTransactionPage>;
+  listTransactions(
+    connection: BankConnection,
+    bankAccountRef: string,
+    query: BankTransactionQuery,
+    pageToken: string | null,
+  ): Promise<BankTransactionPage>;
 }
 
 export interface BankTransactionQuery {

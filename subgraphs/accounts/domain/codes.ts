@@ -50,10 +50,18 @@ const CARD_FAMILIES = new Set(['CCRD', 'MCRD', 'ICCD', 'RCCD']);
  * A reversal on a card family with a chargeback code is a CHARGEBACK; proprietary codes
  * containing "CHARGEBACK" or "REVERSAL" are honoured because banks often only use those.
  */
-export function kindFromBankTransactionCode(family: string | null, subFamily: string | null, proprietary: readonly (string | null | undefined)[] = []): TransactionKind {
-  const text = proprietary.filter((p): p is string => typeof p === 'string').join(' ').toUpperCase();
+export function kindFromBankTransactionCode(
+  family: string | null,
+  subFamily: string | null,
+  proprietary: readonly (string | null | undefined)[] = [],
+): TransactionKind {
+  const text = proprietary
+    .filter((p): p is string => typeof p === 'string')
+    .join(' ')
+    .toUpperCase();
   if ((subFamily && CHARGEBACK_SUBFAMILIES.has(subFamily)) || /CHARGE\s*-?BACK/.test(text)) return 'CHARGEBACK';
-  if (subFamily && REVERSAL_SUBFAMILIES.has(subFamily)) return family && CARD_FAMILIES.has(family) && /CHARGE/.test(text) ? 'CHARGEBACK' : 'REVERSAL';
+  if (subFamily && REVERSAL_SUBFAMILIES.has(subFamily))
+    return family && CARD_FAMILIES.has(family) && /CHARGE/.test(text) ? 'CHARGEBACK' : 'REVERSAL';
   if (/REVERSAL|RETURN(ED)?\b/.test(text)) return 'REVERSAL';
   return 'STANDARD';
 }

@@ -34,4 +34,3 @@ export interface AccountsRepository {
   reversalsOf(customerId: string, transactionIds: readonly string[]): Promise<Map<string, string>>;
   ping(): Promise<boolean>;
 }
-

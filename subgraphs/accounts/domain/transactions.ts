@@ -58,7 +58,11 @@ export interface AccountCoordinates {
   bankAccountRef: string;
 }
 
-export function toTransactionModel(bank: BankTransaction, account: AccountCoordinates, idSecret: string): TransactionModel {
+export function toTransactionModel(
+  bank: BankTransaction,
+  account: AccountCoordinates,
+  idSecret: string,
+): TransactionModel {
   const { reversesRef, status, ...rest } = bank;
   return {
     ...rest,
@@ -69,13 +73,19 @@ export function toTransactionModel(bank: BankTransaction, account: AccountCoordi
     customerId: account.customerId,
     institution: account.institution,
     bankAccountRef: account.bankAccountRef,
-    reversesId: reversesRef === null ? null : bankTransactionId(idSecret, account.institution, account.bankAccountRef, reversesRef),
+    reversesId:
+      reversesRef === null
+        ? null
+        : bankTransactionId(idSecret, account.institution, account.bankAccountRef, reversesRef),
     reversedById: null,
   };
 }
 
 /** Newest first: occurredAt descending, then id descending. Negative when a comes first. */
-export function compareNewestFirst(a: Pick<TransactionModel, 'occurredAt' | 'id'>, b: Pick<TransactionModel, 'occurredAt' | 'id'>): number {
+export function compareNewestFirst(
+  a: Pick<TransactionModel, 'occurredAt' | 'id'>,
+  b: Pick<TransactionModel, 'occurredAt' | 'id'>,
+): number {
   const dt = b.occurredAt.getTime() - a.occurredAt.getTime();
   if (dt !== 0) return dt;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
@@ -100,7 +110,9 @@ export function decodeTransactionCursor(after: string | null | undefined): Posit
   return { occurredAt, id: String(raw.id) };
 }
 
-function bookingStatusFor(statuses: readonly TransactionStatus[] | null | undefined): BankTransactionQuery['bookingStatus'] {
+function bookingStatusFor(
+  statuses: readonly TransactionStatus[] | null | undefined,
+): BankTransactionQuery['bookingStatus'] {
   if (!statuses || statuses.length === 0) return 'both';
   const pending = statuses.includes('PENDING');
   const booked = statuses.includes('BOOKED') || statuses.includes('REVERSED');
@@ -119,12 +131,22 @@ export async function fetchTransactionWindow(
   let token: string | null = null;
   let earliestAvailable: string | null = null;
   for (let page = 0; ; page++) {
-    if (page >= WALK.maxPagesPerWindow) throw new PartnerError(adapter.institution.id, 'contract', `more than ${WALK.maxPagesPerWindow} transaction pages for one date window`);
+    if (page >= WALK.maxPagesPerWindow)
+      throw new PartnerError(
+        adapter.institution.id,
+        'contract',
+        `more than ${WALK.maxPagesPerWindow} transaction pages for one date window`,
+      );
     const result = await adapter.listTransactions(connection, bankAccountRef, query, token);
     transactions.push(...result.transactions);
     earliestAvailable ??= result.earliestAvailable;
     if (result.next === null) break;
-    if (seenTokens.has(result.next)) throw new PartnerError(adapter.institution.id, 'contract', 'transaction paging loops back to a page already read');
+    if (seenTokens.has(result.next))
+      throw new PartnerError(
+        adapter.institution.id,
+        'contract',
+        'transaction paging loops back to a page already read',
+      );
     seenTokens.add(result.next);
     token = result.next;
   }
@@ -135,10 +157,16 @@ export async function fetchTransactionWindow(
  * Marks originals as REVERSED using the reversals known so far (this request's rows, then the
  * stored links), mutating the models in place.
  */
-async function linkReversals(deps: TransactionsDeps, customerId: string, rows: readonly TransactionModel[], reversalOf: Map<string, string>): Promise<void> {
+async function linkReversals(
+  deps: TransactionsDeps,
+  customerId: string,
+  rows: readonly TransactionModel[],
+  reversalOf: Map<string, string>,
+): Promise<void> {
   const unknown = rows.filter((r) => r.status === 'BOOKED' && !reversalOf.has(r.id)).map((r) => r.id);
   if (unknown.length > 0) {
-    for (const [original, reversal] of await deps.repo.reversalsOf(customerId, unknown)) reversalOf.set(original, reversal);
+    for (const [original, reversal] of await deps.repo.reversalsOf(customerId, unknown))
+      reversalOf.set(original, reversal);
   }
   for (const r of rows) {
     const reversal = reversalOf.get(r.id);
@@ -201,11 +229,16 @@ export async function transactionsPage(
   let windowDays: number = WALK.initialWindowDays;
   for (;;) {
     const lo = maxDate(floor, addDays(windowHi ?? today, -(windowDays - 1)))!;
-    const { transactions, earliestAvailable } = await fetchTransactionWindow(adapter, connection, account.bankAccountRef, {
-      fromDate: addDays(lo, -WALK.partnerMarginDays),
-      toDate: windowHi === null ? null : addDays(windowHi, WALK.partnerMarginDays),
-      bookingStatus,
-    });
+    const { transactions, earliestAvailable } = await fetchTransactionWindow(
+      adapter,
+      connection,
+      account.bankAccountRef,
+      {
+        fromDate: addDays(lo, -WALK.partnerMarginDays),
+        toDate: windowHi === null ? null : addDays(windowHi, WALK.partnerMarginDays),
+        bookingStatus,
+      },
+    );
     const inWindow = new Map<string, TransactionModel>();
     for (const bank of transactions) {
       const model = toTransactionModel(bank, account, deps.idSecret);
@@ -240,7 +273,12 @@ export async function transactionsPage(
     if (original) refs.set(original.id, toRef(original));
     else if (!refs.has(r.reversesId!) && r.reversesRef !== null) {
       // Not fetched yet (older than the windows walked): the reversal's date is the search hint.
-      refs.set(r.reversesId!, { ...toRef(r), transactionId: r.reversesId!, bankTransactionRef: r.reversesRef, reversesTransactionId: null });
+      refs.set(r.reversesId!, {
+        ...toRef(r),
+        transactionId: r.reversesId!,
+        bankTransactionRef: r.reversesRef,
+        reversesTransactionId: null,
+      });
     }
   }
   await deps.repo.upsertTransactionRefs([...refs.values()]);
@@ -275,7 +313,12 @@ export async function findTransactions(
       const adapter = adapterFor(first.institution);
       const connection = connectionFor(first.institution);
       if (!adapter || !connection) return;
-      const account: AccountCoordinates = { id: first.accountId, customerId: first.customerId, institution: first.institution, bankAccountRef: first.bankAccountRef };
+      const account: AccountCoordinates = {
+        id: first.accountId,
+        customerId: first.customerId,
+        institution: first.institution,
+        bankAccountRef: first.bankAccountRef,
+      };
       const wanted = new Set(group.map((r) => r.bankTransactionRef));
       const rows = new Map<string, TransactionModel>();
       const reversalOf = new Map<string, string>();
@@ -302,7 +345,9 @@ export async function findTransactions(
         });
         collect(transactions);
       }
-      const missing = group.filter((r) => ![...rows.values()].some((m) => m.bankTransactionRef === r.bankTransactionRef));
+      const missing = group.filter(
+        (r) => ![...rows.values()].some((m) => m.bankTransactionRef === r.bankTransactionRef),
+      );
       if (missing.length > 0) {
         const earliest = missing.map((r) => r.occurredOn).sort()[0]!;
         const { transactions } = await fetchTransactionWindow(adapter, connection, account.bankAccountRef, {

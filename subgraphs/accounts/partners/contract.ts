@@ -10,17 +10,35 @@ import type { Logger } from '../../../lib/logger.ts';
  * PartnerError(partner, 'contract', ...) logged with the partner's name. Never silently
  * wrong data.
  */
-export function contractViolation(partner: string, logger: Logger, operation: string, message: string, details: Record<string, unknown> = {}): PartnerError {
+export function contractViolation(
+  partner: string,
+  logger: Logger,
+  operation: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): PartnerError {
   logger.error({ partner, operation, ...details }, `${partner} ${operation}: contract violation: ${message}`);
   return new PartnerError(partner, 'contract', `${operation}: ${message}`);
 }
 
 /** Validates a payload against a schema; the error names the partner, the operation and the first offending paths. */
-export function parsePayload<S extends z.ZodType>(partner: string, logger: Logger, operation: string, schema: S, body: unknown): z.infer<S> {
+export function parsePayload<S extends z.ZodType>(
+  partner: string,
+  logger: Logger,
+  operation: string,
+  schema: S,
+  body: unknown,
+): z.infer<S> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-  throw contractViolation(partner, logger, operation, `response does not match the API specification (${issues.join('; ')})`, { issues });
+  throw contractViolation(
+    partner,
+    logger,
+    operation,
+    `response does not match the API specification (${issues.join('; ')})`,
+    { issues },
+  );
 }
 
 /**
@@ -39,7 +57,14 @@ export function expectOk(partner: string, logger: Logger, operation: string, res
  * other origin or outside the API's base path: the access token must never be sent elsewhere.
  * Returns the path and query to request.
  */
-export function sameOriginLink(partner: string, logger: Logger, operation: string, baseUrl: string, basePath: string, link: string): string {
+export function sameOriginLink(
+  partner: string,
+  logger: Logger,
+  operation: string,
+  baseUrl: string,
+  basePath: string,
+  link: string,
+): string {
   let url: URL;
   try {
     url = new URL(link, baseUrl);
@@ -48,14 +73,19 @@ export function sameOriginLink(partner: string, logger: Logger, operation: strin
   }
   const base = new URL(baseUrl);
   if (url.origin !== base.origin || !url.pathname.startsWith(basePath)) {
-    throw contractViolation(partner, logger, operation, 'next link points outside the API', { link: `${url.origin}${url.pathname}` });
+    throw contractViolation(partner, logger, operation, 'next link points outside the API', {
+      link: `${url.origin}${url.pathname}`,
+    });
   }
   return `${url.pathname}${url.search}`;
 }
 
 /** A stable stand-in id for a transaction the bank reported without any id (both specs allow that). */
 export function syntheticTransactionRef(...parts: (string | undefined | null)[]): string {
-  return `h:${createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('base64url').slice(0, 32)}`;
+  return `h:${createHash('sha256')
+    .update(parts.map((p) => p ?? '').join('\u0000'))
+    .digest('base64url')
+    .slice(0, 32)}`;
 }
 
 /** RFC 3339 date-time with a mandatory zone, as both specs require in responses. */

@@ -5,7 +5,6 @@ import type { AccountsRepository } from '../domain/repository.ts';
 
 export type { AccountRef, AccountsRepository, TransactionRef } from '../domain/repository.ts';
 
-
 interface ConnectionRow extends Record<string, unknown> {
   id: string;
   customer_id: string;
@@ -27,7 +26,14 @@ interface TransactionRefRow extends Record<string, unknown> {
 }
 
 function toConnection(r: ConnectionRow): BankConnection {
-  return { id: r.id, customerId: r.customer_id, institution: r.institution, psuId: r.psu_id, consentId: r.consent_id, accessToken: r.access_token };
+  return {
+    id: r.id,
+    customerId: r.customer_id,
+    institution: r.institution,
+    psuId: r.psu_id,
+    consentId: r.consent_id,
+    accessToken: r.access_token,
+  };
 }
 
 /** pg returns `date` columns as local-midnight Date objects, PGlite as Date too; normalise to ISO dates. */
@@ -69,17 +75,32 @@ export function createAccountsRepository(db: Database | Queryable): AccountsRepo
         `INSERT INTO account_refs (account_id, customer_id, institution, bank_account_ref)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
          ON CONFLICT (account_id, customer_id) DO NOTHING`,
-        [refs.map((r) => r.accountId), refs.map((r) => r.customerId), refs.map((r) => r.institution), refs.map((r) => r.bankAccountRef)],
+        [
+          refs.map((r) => r.accountId),
+          refs.map((r) => r.customerId),
+          refs.map((r) => r.institution),
+          refs.map((r) => r.bankAccountRef),
+        ],
       );
     },
 
     async accountRefs(customerId, accountIds) {
       if (accountIds.length === 0) return [];
-      const rows = await db.query<{ account_id: string; customer_id: string; institution: string; bank_account_ref: string }>(
+      const rows = await db.query<{
+        account_id: string;
+        customer_id: string;
+        institution: string;
+        bank_account_ref: string;
+      }>(
         `SELECT account_id, customer_id, institution, bank_account_ref FROM account_refs WHERE customer_id = $1 AND account_id = ANY($2::text[])`,
         [customerId, accountIds],
       );
-      return rows.map((r) => ({ accountId: r.account_id, customerId: r.customer_id, institution: r.institution, bankAccountRef: r.bank_account_ref }));
+      return rows.map((r) => ({
+        accountId: r.account_id,
+        customerId: r.customer_id,
+        institution: r.institution,
+        bankAccountRef: r.bank_account_ref,
+      }));
     },
 
     async upsertTransactionRefs(refs) {
@@ -131,7 +152,8 @@ export function createAccountsRepository(db: Database | Queryable): AccountsRepo
           WHERE customer_id = $1 AND reverses_transaction_id = ANY($2::text[]) ORDER BY transaction_id`,
         [customerId, transactionIds],
       );
-      for (const r of rows) if (!result.has(r.reverses_transaction_id)) result.set(r.reverses_transaction_id, r.transaction_id);
+      for (const r of rows)
+        if (!result.has(r.reverses_transaction_id)) result.set(r.reverses_transaction_id, r.transaction_id);
       return result;
     },
 

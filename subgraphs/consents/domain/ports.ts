@@ -21,7 +21,11 @@ export interface ConsentRepository {
    * expiry at `consent.createdAt`: then writes nothing and returns null. Counting and inserting are
    * serialised per (customer, client), so concurrent requests never take the count above `maxPending`.
    */
-  createConsentRequest(consent: ConsentModel, event: ConsentEventModel, maxPending: number): Promise<ConsentModel | null>;
+  createConsentRequest(
+    consent: ConsentModel,
+    event: ConsentEventModel,
+    maxPending: number,
+  ): Promise<ConsentModel | null>;
   /**
    * Moves one consent from `from` to `to` if, and only if, it still belongs to `customerId`,
    * is still in `from` and is not past expiry at `at`: one conditional UPDATE plus its event

@@ -1,6 +1,13 @@
 import { isId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
-import { isClientId, isPublicClient, type ConsentModel, type ConsentEventModel, type ConsentStatus, type PublicClientAppModel } from './model.ts';
+import {
+  isClientId,
+  isPublicClient,
+  type ConsentModel,
+  type ConsentEventModel,
+  type ConsentStatus,
+  type PublicClientAppModel,
+} from './model.ts';
 import type { ConsentReadPort } from './ports.ts';
 import { canView, effectiveStatus, historyOf, newestFirst, viewerFor, type Viewer } from './rules.ts';
 
@@ -56,7 +63,8 @@ export function createConsentReader(port: ConsentReadPort, principal: Principal 
     /** The client a consent is granted to; it always exists (a foreign key) and is a THIRD_PARTY client. */
     async clientOf(consent: ConsentModel): Promise<PublicClientAppModel> {
       const client = await port.client(consent.clientId);
-      if (!client || !isPublicClient(client)) throw new Error(`consent ${consent.id} refers to client ${consent.clientId}, which is not a public client`);
+      if (!client || !isPublicClient(client))
+        throw new Error(`consent ${consent.id} refers to client ${consent.clientId}, which is not a public client`);
       return client;
     },
 

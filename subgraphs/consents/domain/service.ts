@@ -3,7 +3,14 @@ import { isId, newId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
 import { actor, type ClientAppModel, type ConsentModel, type ConsentPermission } from './model.ts';
 import type { ConsentRepository } from './ports.ts';
-import { consentInForce, decideTransition, normaliseAccountIds, normalisePermissions, resolveExpiry, type LifecycleAction } from './rules.ts';
+import {
+  consentInForce,
+  decideTransition,
+  normaliseAccountIds,
+  normalisePermissions,
+  resolveExpiry,
+  type LifecycleAction,
+} from './rules.ts';
 
 /**
  * The consent lifecycle. Each mutation checks who is calling, validates its input, applies
@@ -45,7 +52,10 @@ export interface ConsentServiceOptions {
 
 const notFound = () => clientError(ErrorCode.NOT_FOUND, 'consent not found');
 
-export function createConsentService(repo: ConsentRepository, options: ConsentServiceOptions = { maxPendingPerClient: DEFAULT_MAX_PENDING_PER_CLIENT }) {
+export function createConsentService(
+  repo: ConsentRepository,
+  options: ConsentServiceOptions = { maxPendingPerClient: DEFAULT_MAX_PENDING_PER_CLIENT },
+) {
   const { maxPendingPerClient } = options;
   if (!Number.isInteger(maxPendingPerClient) || maxPendingPerClient < 1) {
     throw new RangeError(`the cap on pending consent requests must be a positive integer, got ${maxPendingPerClient}`);
@@ -65,7 +75,10 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
     const principal = requirePrincipal(caller);
     const client = await clientOf(principal);
     if (principal.customerId === null || !isId(principal.customerId, 'cus') || client?.kind !== 'THIRD_PARTY') {
-      throw clientError(ErrorCode.FORBIDDEN, 'only a registered third-party client acting for a customer can request a consent');
+      throw clientError(
+        ErrorCode.FORBIDDEN,
+        'only a registered third-party client acting for a customer can request a consent',
+      );
     }
     return { customerId: principal.customerId, clientId: client.id };
   }
@@ -75,7 +88,10 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
     const principal = requirePrincipal(caller);
     const client = await clientOf(principal);
     if (principal.customerId === null || !isId(principal.customerId, 'cus') || client?.kind !== 'FIRST_PARTY') {
-      throw clientError(ErrorCode.FORBIDDEN, `only the customer, through the platform's own app, can ${action} a consent`);
+      throw clientError(
+        ErrorCode.FORBIDDEN,
+        `only the customer, through the platform's own app, can ${action} a consent`,
+      );
     }
     return principal.customerId;
   }
@@ -88,15 +104,22 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
     return consent;
   }
 
-  async function lifecycle(caller: Caller, action: LifecycleAction, id: string, accountIdsInput?: readonly string[]): Promise<ConsentModel> {
+  async function lifecycle(
+    caller: Caller,
+    action: LifecycleAction,
+    id: string,
+    accountIdsInput?: readonly string[],
+  ): Promise<ConsentModel> {
     const customerId = await requireCustomerFirstParty(caller, action);
     let consent = await ownConsent(id, customerId);
     // At most twice: a lost race is re-read once and then decided against the winner's state.
     for (let attempt = 0; attempt < 2; attempt++) {
       const decision = decideTransition(consent, action, caller.now);
       if (decision.kind === 'unchanged') return consent;
-      if (decision.kind === 'refuse') throw clientError(ErrorCode.CONFLICT, decision.message, { status: consent.status });
-      const accountIds = action === 'authorise' ? normaliseAccountIds(accountIdsInput ?? [], consent.permissions) : undefined;
+      if (decision.kind === 'refuse')
+        throw clientError(ErrorCode.CONFLICT, decision.message, { status: consent.status });
+      const accountIds =
+        action === 'authorise' ? normaliseAccountIds(accountIdsInput ?? [], consent.permissions) : undefined;
       const updated = await repo.transition({
         consentId: consent.id,
         customerId,
@@ -133,7 +156,13 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
       };
       const created = await repo.createConsentRequest(
         consent,
-        { consentId: consent.id, status: 'AWAITING_AUTHORISATION', at: caller.now, actor: actor.client(clientId), requestId: caller.requestId || null },
+        {
+          consentId: consent.id,
+          status: 'AWAITING_AUTHORISATION',
+          at: caller.now,
+          actor: actor.client(clientId),
+          requestId: caller.requestId || null,
+        },
         maxPendingPerClient,
       );
       if (!created) {
@@ -146,7 +175,8 @@ export function createConsentService(repo: ConsentRepository, options: ConsentSe
       }
       return created;
     },
-    authoriseConsent: (caller: Caller, input: AuthoriseConsentInput) => lifecycle(caller, 'authorise', input.id, input.accountIds),
+    authoriseConsent: (caller: Caller, input: AuthoriseConsentInput) =>
+      lifecycle(caller, 'authorise', input.id, input.accountIds),
     rejectConsent: (caller: Caller, id: string) => lifecycle(caller, 'reject', id),
     revokeConsent: (caller: Caller, id: string) => lifecycle(caller, 'revoke', id),
     /**

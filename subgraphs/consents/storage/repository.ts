@@ -1,5 +1,14 @@
 import type { Database, Queryable } from '../../../lib/database.ts';
-import { CONSENT_PERMISSIONS, CONSENT_STATUSES, type ClientAppModel, type ClientKind, type ConsentModel, type ConsentEventModel, type ConsentPermission, type ConsentStatus } from '../domain/model.ts';
+import {
+  CONSENT_PERMISSIONS,
+  CONSENT_STATUSES,
+  type ClientAppModel,
+  type ClientKind,
+  type ConsentModel,
+  type ConsentEventModel,
+  type ConsentPermission,
+  type ConsentStatus,
+} from '../domain/model.ts';
 import type { ConsentRepository, ConsentTransition } from '../domain/ports.ts';
 
 /**
@@ -38,7 +47,8 @@ interface EventRow extends Record<string, unknown> {
 }
 
 function status(value: string): ConsentStatus {
-  if (!(CONSENT_STATUSES as readonly string[]).includes(value)) throw new Error(`stored consent status ${JSON.stringify(value)} is unknown`);
+  if (!(CONSENT_STATUSES as readonly string[]).includes(value))
+    throw new Error(`stored consent status ${JSON.stringify(value)} is unknown`);
   return value as ConsentStatus;
 }
 
@@ -49,8 +59,11 @@ function date(value: unknown): Date {
 }
 
 function toConsent(row: ConsentRow): ConsentModel {
-  const permissions = row.permissions.filter((p): p is ConsentPermission => (CONSENT_PERMISSIONS as readonly string[]).includes(p));
-  if (permissions.length !== row.permissions.length) throw new Error(`consent ${row.id} has an unknown stored permission`);
+  const permissions = row.permissions.filter((p): p is ConsentPermission =>
+    (CONSENT_PERMISSIONS as readonly string[]).includes(p),
+  );
+  if (permissions.length !== row.permissions.length)
+    throw new Error(`consent ${row.id} has an unknown stored permission`);
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -67,13 +80,22 @@ function toConsent(row: ConsentRow): ConsentModel {
 }
 
 function toEvent(row: EventRow): ConsentEventModel {
-  return { consentId: row.consent_id, status: status(row.status), at: date(row.at), actor: row.actor, requestId: row.request_id };
+  return {
+    consentId: row.consent_id,
+    status: status(row.status),
+    at: date(row.at),
+    actor: row.actor,
+    requestId: row.request_id,
+  };
 }
 
 const CLIENT_KINDS: readonly ClientKind[] = ['FIRST_PARTY', 'THIRD_PARTY', 'STAFF', 'MACHINE'];
 
 async function consentsWhere(q: Queryable, where: string, params: unknown[]): Promise<ConsentModel[]> {
-  const rows = await q.query<ConsentRow>(`SELECT ${CONSENT_COLUMNS} FROM consents c WHERE ${where} ORDER BY c.created_at DESC, c.id DESC`, params);
+  const rows = await q.query<ConsentRow>(
+    `SELECT ${CONSENT_COLUMNS} FROM consents c WHERE ${where} ORDER BY c.created_at DESC, c.id DESC`,
+    params,
+  );
   return rows.map(toConsent);
 }
 
@@ -92,15 +114,35 @@ export async function insertEvent(q: Queryable, event: ConsentEventModel): Promi
  * expiry. This is the query the gateway's consent checks rely on (through the consents
  * subgraph); combine with `consentGrants` for the permission and the account.
  */
-export function findActiveConsents(q: Queryable, customerId: string, clientId: string, now: Date): Promise<ConsentModel[]> {
-  return consentsWhere(q, `c.customer_id = $1 AND c.client_id = $2 AND c.status = 'AUTHORISED' AND c.expires_at > $3`, [customerId, clientId, now]);
+export function findActiveConsents(
+  q: Queryable,
+  customerId: string,
+  clientId: string,
+  now: Date,
+): Promise<ConsentModel[]> {
+  return consentsWhere(q, `c.customer_id = $1 AND c.client_id = $2 AND c.status = 'AUTHORISED' AND c.expires_at > $3`, [
+    customerId,
+    clientId,
+    now,
+  ]);
 }
 
 async function insertConsent(tx: Queryable, consent: ConsentModel, event: ConsentEventModel): Promise<ConsentModel> {
   await tx.query(
     `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
      VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)`,
-    [consent.id, consent.customerId, consent.clientId, consent.status, consent.permissions, consent.expiresAt, consent.createdAt, consent.authorisedAt, consent.rejectedAt, consent.revokedAt],
+    [
+      consent.id,
+      consent.customerId,
+      consent.clientId,
+      consent.status,
+      consent.permissions,
+      consent.expiresAt,
+      consent.createdAt,
+      consent.authorisedAt,
+      consent.rejectedAt,
+      consent.revokedAt,
+    ],
   );
   for (const accountId of consent.accountIds) {
     await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [consent.id, accountId]);
@@ -124,17 +166,24 @@ export function createConsentRepository(db: Database): ConsentRepository {
   return {
     async findClients(ids) {
       if (ids.length === 0) return [];
-      const rows = await db.query<{ id: string; name: string; kind: string }>(`SELECT id, name, kind FROM client_apps WHERE id = ANY($1::text[])`, [[...ids]]);
+      const rows = await db.query<{ id: string; name: string; kind: string }>(
+        `SELECT id, name, kind FROM client_apps WHERE id = ANY($1::text[])`,
+        [[...ids]],
+      );
       return rows.map((r): ClientAppModel => {
-        if (!(CLIENT_KINDS as readonly string[]).includes(r.kind)) throw new Error(`client ${r.id} has unknown kind ${r.kind}`);
+        if (!(CLIENT_KINDS as readonly string[]).includes(r.kind))
+          throw new Error(`client ${r.id} has unknown kind ${r.kind}`);
         return { id: r.id, name: r.name, kind: r.kind as ClientKind };
       });
     },
 
-    findConsentsByIds: (ids) => (ids.length === 0 ? Promise.resolve([]) : consentsWhere(db, `c.id = ANY($1::text[])`, [[...ids]])),
+    findConsentsByIds: (ids) =>
+      ids.length === 0 ? Promise.resolve([]) : consentsWhere(db, `c.id = ANY($1::text[])`, [[...ids]]),
 
     findConsentsByCustomers: (customerIds) =>
-      customerIds.length === 0 ? Promise.resolve([]) : consentsWhere(db, `c.customer_id = ANY($1::text[])`, [[...customerIds]]),
+      customerIds.length === 0
+        ? Promise.resolve([])
+        : consentsWhere(db, `c.customer_id = ANY($1::text[])`, [[...customerIds]]),
 
     async findEvents(consentIds) {
       if (consentIds.length === 0) return [];
@@ -157,7 +206,10 @@ export function createConsentRepository(db: Database): ConsentRepository {
         // the previous one committed (each statement reads a fresh snapshot), and the lock is
         // released at commit or rollback. Other pairs are not held up, except on a hash collision,
         // which only makes them wait.
-        await tx.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))`, [CONSENT_REQUEST_LOCK_CLASS, `${consent.customerId}:${consent.clientId}`]);
+        await tx.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))`, [
+          CONSENT_REQUEST_LOCK_CLASS,
+          `${consent.customerId}:${consent.clientId}`,
+        ]);
         const [row] = await tx.query<{ pending: number }>(
           `SELECT count(*)::int AS pending FROM consents
             WHERE customer_id = $1 AND client_id = $2 AND status = 'AWAITING_AUTHORISATION' AND expires_at > $3`,
@@ -181,10 +233,19 @@ export function createConsentRepository(db: Database): ConsentRepository {
         if (change.accountIds) {
           await tx.query(`DELETE FROM consent_accounts WHERE consent_id = $1`, [change.consentId]);
           for (const accountId of change.accountIds) {
-            await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [change.consentId, accountId]);
+            await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [
+              change.consentId,
+              accountId,
+            ]);
           }
         }
-        await insertEvent(tx, { consentId: change.consentId, status: change.to, at: change.at, actor: change.actor, requestId: change.requestId });
+        await insertEvent(tx, {
+          consentId: change.consentId,
+          status: change.to,
+          at: change.at,
+          actor: change.actor,
+          requestId: change.requestId,
+        });
         const [consent] = await consentsWhere(tx, `c.id = $1`, [change.consentId]);
         return consent ?? null;
       });

@@ -142,7 +142,11 @@ export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] 
 /** Registers the manifest's client apps. Every profile needs a client registry; only the sandbox takes it from the manifest. */
 export async function seedSandboxClients(db: Database): Promise<void> {
   for (const client of SANDBOX_CLIENTS) {
-    await db.query(`INSERT INTO client_apps (id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [client.clientId, client.name, client.kind]);
+    await db.query(`INSERT INTO client_apps (id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
+      client.clientId,
+      client.name,
+      client.kind,
+    ]);
   }
 }
 
@@ -154,14 +158,31 @@ export async function seedSandbox(db: Database, opts: { idHashSecret: string; no
         `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [seed.id, seed.customerId, seed.clientId, seed.status, seed.permissions, seed.expiresAt, seed.createdAt, seed.authorisedAt, seed.rejectedAt, seed.revokedAt],
+        [
+          seed.id,
+          seed.customerId,
+          seed.clientId,
+          seed.status,
+          seed.permissions,
+          seed.expiresAt,
+          seed.createdAt,
+          seed.authorisedAt,
+          seed.rejectedAt,
+          seed.revokedAt,
+        ],
       );
       if (inserted.length === 0) return;
       for (const accountId of seed.accountIds) {
         await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [seed.id, accountId]);
       }
       for (const event of seed.events) {
-        await insertEvent(tx, { consentId: seed.id, status: event.status, at: event.at, actor: event.actor, requestId: null });
+        await insertEvent(tx, {
+          consentId: seed.id,
+          status: event.status,
+          at: event.at,
+          actor: event.actor,
+          requestId: null,
+        });
       }
     });
   }

@@ -40,7 +40,8 @@ export function createIdentityService({ principal, loaders, idSecret }: Identity
     me: async () => (principal?.customerId ? own(principal.customerId) : null),
     customer: own,
     customerReference: own,
-    verifiedIdentity: async (customer) => (customer.kycApplicantId ? loaders.applicants.load(customer.kycApplicantId) : null),
+    verifiedIdentity: async (customer) =>
+      customer.kycApplicantId ? loaders.applicants.load(customer.kycApplicantId) : null,
     kyc: async (customer) => {
       if (!customer.kycApplicantId) return NOT_STARTED;
       return summariseKyc(await loaders.checks.load(customer.kycApplicantId), idSecret);

@@ -22,7 +22,12 @@ import type { KycCheckModel, KycStatus, KycVerificationModel, ProviderKycCheck }
  * `completedAt` stays null for now: Onfido's check resource carries no completion time (only
  * the check.completed webhook does, which arrives with the webhook issue).
  */
-export const NOT_STARTED: KycVerificationModel = { status: 'NOT_STARTED', startedAt: null, completedAt: null, checks: [] };
+export const NOT_STARTED: KycVerificationModel = {
+  status: 'NOT_STARTED',
+  startedAt: null,
+  completedAt: null,
+  checks: [],
+};
 
 /** The opaque id of a provider check: stable, unguessable, and not the provider's id. */
 export function kycCheckId(idSecret: string, provider: string, providerCheckId: string): string {
@@ -45,9 +50,15 @@ export function overallKycStatus(latest: Pick<ProviderKycCheck, 'status' | 'resu
   }
 }
 
-export function summariseKyc(checks: readonly ProviderKycCheck[], idSecret: string, provider = 'onfido'): KycVerificationModel {
+export function summariseKyc(
+  checks: readonly ProviderKycCheck[],
+  idSecret: string,
+  provider = 'onfido',
+): KycVerificationModel {
   const newestFirst = [...checks].sort(
-    (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.providerCheckId < b.providerCheckId ? 1 : a.providerCheckId > b.providerCheckId ? -1 : 0),
+    (a, b) =>
+      b.createdAt.getTime() - a.createdAt.getTime() ||
+      (a.providerCheckId < b.providerCheckId ? 1 : a.providerCheckId > b.providerCheckId ? -1 : 0),
   );
   const models: KycCheckModel[] = newestFirst.map((c) => ({
     id: kycCheckId(idSecret, provider, c.providerCheckId),

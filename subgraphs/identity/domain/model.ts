@@ -36,7 +36,8 @@ export interface VerifiedIdentity {
   address: PostalAddressModel | null;
 }
 
-export type KycStatus = 'NOT_STARTED' | 'IN_PROGRESS' | 'AWAITING_APPLICANT' | 'APPROVED' | 'REVIEW_REQUIRED' | 'WITHDRAWN';
+export type KycStatus =
+  'NOT_STARTED' | 'IN_PROGRESS' | 'AWAITING_APPLICANT' | 'APPROVED' | 'REVIEW_REQUIRED' | 'WITHDRAWN';
 export type KycCheckStatus = 'IN_PROGRESS' | 'AWAITING_APPLICANT' | 'PAUSED' | 'REOPENED' | 'COMPLETE' | 'WITHDRAWN';
 export type KycResult = 'CLEAR' | 'CONSIDER' | 'UNIDENTIFIED';
 export type KycReportKind = 'DOCUMENT' | 'FACIAL_SIMILARITY' | 'WATCHLIST' | 'IDENTITY' | 'PROOF_OF_ADDRESS' | 'OTHER';

@@ -2,7 +2,13 @@ import { clientError, ErrorCode } from '../../../lib/errors.ts';
 import { isId } from '../../../lib/ids.ts';
 import { decodeCursor, encodeCursor, pageSize } from '../../../lib/pagination.ts';
 import { checkDate } from '../../../lib/scalars.ts';
-import { PAYMENT_STATUSES, type PaymentListQuery, type PaymentModel, type PaymentPosition, type PaymentStatus } from './model.ts';
+import {
+  PAYMENT_STATUSES,
+  type PaymentListQuery,
+  type PaymentModel,
+  type PaymentPosition,
+  type PaymentStatus,
+} from './model.ts';
 
 /**
  * Customer.payments arguments -> a validated keyset query.
@@ -29,7 +35,13 @@ export function positionFromCursor(after: string | null | undefined): PaymentPos
   const decoded = decodeCursor(after, ['t', 'id'] as const);
   if (decoded === null) return null;
   const { t, id } = decoded;
-  if (typeof t !== 'string' || !KEY.test(t) || Number.isNaN(Date.parse(t)) || typeof id !== 'string' || !isId(id, 'pay')) {
+  if (
+    typeof t !== 'string' ||
+    !KEY.test(t) ||
+    Number.isNaN(Date.parse(t)) ||
+    typeof id !== 'string' ||
+    !isId(id, 'pay')
+  ) {
     throw clientError(ErrorCode.BAD_USER_INPUT, 'after is not a valid cursor', { argument: 'after' });
   }
   return { createdAt: t, id };
@@ -58,6 +70,13 @@ export function paymentPageRequest(customerId: string, args: PaymentsArgs): Paym
   }
   return {
     first,
-    query: { customerId, limit: first + 1, after, createdFrom: from, createdBefore: to, statuses: status ? [...new Set(status)] : null },
+    query: {
+      customerId,
+      limit: first + 1,
+      after,
+      createdFrom: from,
+      createdBefore: to,
+      statuses: status ? [...new Set(status)] : null,
+    },
   };
 }

@@ -43,8 +43,10 @@ export function createPaymentsService({ principal, loaders, repository }: Paymen
   const customerId = principal?.customerId ?? null;
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
   const consentedDebtors = consentedAccountsFor(principal, 'PAYMENTS_INITIATION');
-  const visible = (p: PaymentModel | null) => (p && (consentedDebtors === null || consentedDebtors.includes(p.debtorAccountId)) ? p : null);
-  const payment = async (id: string) => (customerId !== null && isId(id, 'pay') ? visible(await loaders.paymentById.load(id)) : null);
+  const visible = (p: PaymentModel | null) =>
+    p && (consentedDebtors === null || consentedDebtors.includes(p.debtorAccountId)) ? p : null;
+  const payment = async (id: string) =>
+    customerId !== null && isId(id, 'pay') ? visible(await loaders.paymentById.load(id)) : null;
   return {
     payment,
     paymentReference: payment,

@@ -75,7 +75,10 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
   return {
     async findByIds(customerId, ids) {
       if (ids.length === 0) return [];
-      const rows = await db.query<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE customer_id = $1 AND id = ANY($2::text[])`, [customerId, [...ids]]);
+      const rows = await db.query<PaymentRow>(
+        `SELECT ${COLUMNS} FROM payments WHERE customer_id = $1 AND id = ANY($2::text[])`,
+        [customerId, [...ids]],
+      );
       return rows.map(toModel);
     },
 
@@ -86,7 +89,8 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
         params.push(value);
         return `$${params.length}`;
       };
-      if (q.after) where.push(`(created_at, id) < (${param(q.after.createdAt)}::timestamptz, ${param(q.after.id)}::text)`);
+      if (q.after)
+        where.push(`(created_at, id) < (${param(q.after.createdAt)}::timestamptz, ${param(q.after.id)}::text)`);
       if (q.createdFrom) where.push(`created_at >= ${param(q.createdFrom.toISOString())}::timestamptz`);
       if (q.createdBefore) where.push(`created_at < ${param(q.createdBefore.toISOString())}::timestamptz`);
       if (q.statuses) where.push(`status = ANY(${param(q.statuses)}::text[])`);
@@ -101,7 +105,12 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
     async historyOf(paymentIds) {
       const result = new Map<string, PaymentStatusChangeModel[]>(paymentIds.map((id) => [id, []]));
       if (paymentIds.length === 0) return result;
-      const rows = await db.query<{ payment_id: string; status: PaymentStatus; at: Date | string; reason: string | null }>(
+      const rows = await db.query<{
+        payment_id: string;
+        status: PaymentStatus;
+        at: Date | string;
+        reason: string | null;
+      }>(
         'SELECT payment_id, status, at, reason FROM payment_status_history WHERE payment_id = ANY($1::text[]) ORDER BY payment_id, seq',
         [[...paymentIds]],
       );
@@ -116,16 +125,31 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
          VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
         [
-          p.id, p.customerId, p.debtorAccountId, normaliseAmount(p.amount, p.currency), p.currency, p.creditor.name, p.creditor.scheme,
-          p.creditor.identification, p.reference, p.status, p.statusReason, p.createdAt.toISOString(), p.updatedAt.toISOString(),
-          p.settledAt?.toISOString() ?? null, p.partner, p.partnerConsentId, p.partnerPaymentId,
+          p.id,
+          p.customerId,
+          p.debtorAccountId,
+          normaliseAmount(p.amount, p.currency),
+          p.currency,
+          p.creditor.name,
+          p.creditor.scheme,
+          p.creditor.identification,
+          p.reference,
+          p.status,
+          p.statusReason,
+          p.createdAt.toISOString(),
+          p.updatedAt.toISOString(),
+          p.settledAt?.toISOString() ?? null,
+          p.partner,
+          p.partnerConsentId,
+          p.partnerPaymentId,
         ],
       );
       if (inserted.length === 0) return false;
       for (const [i, h] of p.history.entries()) {
-        await db.query('INSERT INTO payment_status_history (payment_id, seq, status, at, reason) VALUES ($1, $2, $3, $4, $5)', [
-          p.id, i + 1, h.status, h.at.toISOString(), h.reason,
-        ]);
+        await db.query(
+          'INSERT INTO payment_status_history (payment_id, seq, status, at, reason) VALUES ($1, $2, $3, $4, $5)',
+          [p.id, i + 1, h.status, h.at.toISOString(), h.reason],
+        );
       }
       return true;
     },

@@ -63,7 +63,13 @@ const SCENARIOS: Record<'alice' | 'ben', Scenario[]> = {
     { status: 'ACCEPTED', ago: 2 * DAY, creditor: C.energy, amount: '86.40', reference: 'ACC 7781-22' },
     { status: 'PENDING', ago: 5 * HOUR, creditor: C.friend, amount: '25.50', reference: 'PIZZA' },
     { status: 'UNKNOWN', ago: 3 * HOUR, creditor: C.gadgets, amount: '19.99', reference: 'ORDER 55871' },
-    { status: 'AWAITING_AUTHORISATION', ago: 20 * MINUTE, creditor: C.water, amount: '42.17', reference: 'WTR 88213004' },
+    {
+      status: 'AWAITING_AUTHORISATION',
+      ago: 20 * MINUTE,
+      creditor: C.water,
+      amount: '42.17',
+      reference: 'WTR 88213004',
+    },
   ],
   ben: [
     { status: 'SETTLED', ago: 110 * DAY, creditor: C.council, amount: '168.00', reference: 'CTAX 4410092' },
@@ -81,7 +87,10 @@ const SCENARIOS: Record<'alice' | 'ben', Scenario[]> = {
 
 /** The lifecycle walked to reach a final status, as offsets from creation. */
 function steps(status: PaymentStatus): Step[] {
-  const created: Step[] = [['CREATED', 0], ['AWAITING_AUTHORISATION', 2_000]];
+  const created: Step[] = [
+    ['CREATED', 0],
+    ['AWAITING_AUTHORISATION', 2_000],
+  ];
   const authorised: Step[] = [...created, ['AUTHORISED', 95_000], ['PENDING', 97_000]];
   const accepted: Step[] = [...authorised, ['ACCEPTED', 99_000]];
   const settled: Step[] = [...accepted, ['SETTLED', 3 * MINUTE]];
@@ -155,7 +164,10 @@ export function sandboxPayments(opts: { idSecret: string; now: Date }): NewPayme
   return payments;
 }
 
-export async function seedSandboxPayments(db: Database, opts: { idSecret: string; now: Date; logger: Logger }): Promise<number> {
+export async function seedSandboxPayments(
+  db: Database,
+  opts: { idSecret: string; now: Date; logger: Logger },
+): Promise<number> {
   const inserted = await db.transaction(async (tx) => {
     const repo = createPaymentsRepository(tx);
     let count = 0;

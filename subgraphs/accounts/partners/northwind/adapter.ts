@@ -30,7 +30,8 @@ export interface NorthwindAdapter extends BankAdapter {
 export function createNorthwindAdapter(opts: NorthwindAdapterOptions): NorthwindAdapter {
   const partner = NORTHWIND.id;
   const logger = opts.logger.child({ partner });
-  const http = opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
+  const http =
+    opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
   const ctx: MappingContext = { partner, logger };
 
   const headers = (connection: BankConnection): Record<string, string> => {
@@ -40,8 +41,19 @@ export function createNorthwindAdapter(opts: NorthwindAdapterOptions): Northwind
     return h;
   };
 
-  const get = async (operation: string, path: string, connection: BankConnection, query?: Record<string, string | undefined>) => {
-    const res = await http.request({ method: 'GET', path, operation, headers: headers(connection), ...(query ? { query } : {}) });
+  const get = async (
+    operation: string,
+    path: string,
+    connection: BankConnection,
+    query?: Record<string, string | undefined>,
+  ) => {
+    const res = await http.request({
+      method: 'GET',
+      path,
+      operation,
+      headers: headers(connection),
+      ...(query ? { query } : {}),
+    });
     expectOk(partner, logger, operation, res);
     return res.body;
   };
@@ -58,24 +70,42 @@ export function createNorthwindAdapter(opts: NorthwindAdapterOptions): Northwind
       const result = new Map<string, BalanceModel[]>();
       await Promise.all(
         [...new Set(bankAccountRefs)].map(async (ref) => {
-          const body = await get('getBalances', `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(ref)}/balances`, connection);
+          const body = await get(
+            'getBalances',
+            `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(ref)}/balances`,
+            connection,
+          );
           result.set(ref, mapBalances(ctx, body, ref));
         }),
       );
       return result;
     },
 
-    async listTransactions(connection, bankAccountRef, query: BankTransactionQuery, pageToken): Promise<BankTransactionPage> {
+    async listTransactions(
+      connection,
+      bankAccountRef,
+      query: BankTransactionQuery,
+      pageToken,
+    ): Promise<BankTransactionPage> {
       const operation = 'getTransactions';
       // OBIE cannot filter by status: the domain filters what comes back.
       const body =
         pageToken === null
-          ? await get(operation, `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(bankAccountRef)}/transactions`, connection, {
-              // Dates are sent as whole-day UTC date-times; the spec asks the bank to ignore the zone.
-              fromBookingDateTime: `${query.fromDate}T00:00:00Z`,
-              toBookingDateTime: query.toDate === null ? undefined : `${query.toDate}T23:59:59Z`,
-            })
-          : await get(operation, sameOriginLink(partner, logger, operation, opts.baseUrl, NORTHWIND_BASE_PATH, pageToken), connection);
+          ? await get(
+              operation,
+              `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(bankAccountRef)}/transactions`,
+              connection,
+              {
+                // Dates are sent as whole-day UTC date-times; the spec asks the bank to ignore the zone.
+                fromBookingDateTime: `${query.fromDate}T00:00:00Z`,
+                toBookingDateTime: query.toDate === null ? undefined : `${query.toDate}T23:59:59Z`,
+              },
+            )
+          : await get(
+              operation,
+              sameOriginLink(partner, logger, operation, opts.baseUrl, NORTHWIND_BASE_PATH, pageToken),
+              connection,
+            );
       const page = mapTransactionPage(ctx, body, bankAccountRef);
       return { transactions: page.transactions, next: page.next, earliestAvailable: page.earliestAvailable };
     },

@@ -1,9 +1,24 @@
 import type { Logger } from '../../../../lib/logger.ts';
 import { isCurrencyCode, normaliseAmount, type CreditDebit, type Money } from '../../../../lib/money.ts';
 import { accountTypeFromIsoCode, kindFromBankTransactionCode } from '../../domain/codes.ts';
-import type { AccountIdentification, AccountStatus, BalanceModel, BalanceType, BankAccount, BankTransaction, TransactionKind } from '../../domain/model.ts';
+import type {
+  AccountIdentification,
+  AccountStatus,
+  BalanceModel,
+  BalanceType,
+  BankAccount,
+  BankTransaction,
+  TransactionKind,
+} from '../../domain/model.ts';
 import { contractViolation, parsePayload, syntheticTransactionRef } from '../contract.ts';
-import { obReadAccount, obReadBalance, obReadTransaction, type ObAccount, type ObBalance, type ObTransaction } from './schemas.ts';
+import {
+  obReadAccount,
+  obReadBalance,
+  obReadTransaction,
+  type ObAccount,
+  type ObBalance,
+  type ObTransaction,
+} from './schemas.ts';
 
 /**
  * Open Banking UK 4.0 payloads -> canonical model. Pure functions: they validate the payload
@@ -16,11 +31,17 @@ export interface MappingContext {
 }
 
 function money(ctx: MappingContext, operation: string, amount: string, currency: string): Money {
-  if (!isCurrencyCode(currency)) throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${currency}`);
+  if (!isCurrencyCode(currency))
+    throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${currency}`);
   try {
     return { amount: normaliseAmount(amount, currency), currency };
   } catch (err) {
-    throw contractViolation(ctx.partner, ctx.logger, operation, `amount ${amount} ${currency} cannot be represented: ${(err as Error).message}`);
+    throw contractViolation(
+      ctx.partner,
+      ctx.logger,
+      operation,
+      `amount ${amount} ${currency} cannot be represented: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -60,7 +81,8 @@ export function mapAccounts(ctx: MappingContext, body: unknown): BankAccount[] {
   return (payload.Data.Account ?? []).map((a) => {
     // Currency is optional in the spec but an account without one cannot be shown in the canonical model.
     if (!a.Currency) throw contractViolation(ctx.partner, ctx.logger, operation, `account has no Currency`);
-    if (!isCurrencyCode(a.Currency)) throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.Currency}`);
+    if (!isCurrencyCode(a.Currency))
+      throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.Currency}`);
     return {
       bankAccountRef: a.AccountId,
       name: a.Nickname ?? a.Description ?? null,
@@ -93,7 +115,8 @@ export function mapBalances(ctx: MappingContext, body: unknown, expectedAccountI
   const operation = 'getBalances';
   const payload = parsePayload(ctx.partner, ctx.logger, operation, obReadBalance, body);
   return payload.Data.Balance.map((b) => {
-    if (b.AccountId !== expectedAccountId) throw contractViolation(ctx.partner, ctx.logger, operation, 'balance of a different account than requested');
+    if (b.AccountId !== expectedAccountId)
+      throw contractViolation(ctx.partner, ctx.logger, operation, 'balance of a different account than requested');
     return {
       type: BALANCE_TYPE[b.Type],
       amount: money(ctx, operation, b.Amount.Amount, b.Amount.Currency),
@@ -120,10 +143,16 @@ export function classifyNorthwindEntry(tx: ObTransaction): { kind: TransactionKi
     tx.ProprietaryBankTransactionCode?.Code,
     ...(tx.ExtendedProprietaryBankTransactionCodes ?? []).flatMap((c) => [c.Code, c.Description]),
   ];
-  const kind = kindFromBankTransactionCode(tx.BankTransactionCode?.Code ?? null, tx.BankTransactionCode?.SubCode ?? null, proprietary);
+  const kind = kindFromBankTransactionCode(
+    tx.BankTransactionCode?.Code ?? null,
+    tx.BankTransactionCode?.SubCode ?? null,
+    proprietary,
+  );
   if (kind === 'STANDARD') return { kind, reversesRef: null };
   const data = tx.SupplementaryData ?? {};
-  const ref = [data.OriginalTransactionId, data.ReversalOf, data.OriginalTransactionReference].find((v): v is string => typeof v === 'string' && v.length > 0);
+  const ref = [data.OriginalTransactionId, data.ReversalOf, data.OriginalTransactionReference].find(
+    (v): v is string => typeof v === 'string' && v.length > 0,
+  );
   return { kind, reversesRef: ref ?? null };
 }
 
@@ -149,11 +178,21 @@ export function mapTransaction(ctx: MappingContext, tx: ObTransaction): BankTran
   if (tx.Status === 'INFO' || tx.Status === 'RJCT') return null;
   const status = tx.Status === 'BOOK' ? 'BOOKED' : 'PENDING';
   const occurredAt = new Date(tx.BookingDateTime);
-  if (Number.isNaN(occurredAt.getTime())) throw contractViolation(ctx.partner, ctx.logger, operation, 'BookingDateTime is not a real instant');
+  if (Number.isNaN(occurredAt.getTime()))
+    throw contractViolation(ctx.partner, ctx.logger, operation, 'BookingDateTime is not a real instant');
   const { kind, reversesRef } = classifyNorthwindEntry(tx);
   return {
     bankTransactionRef:
-      tx.TransactionId ?? tx.TransactionReference ?? syntheticTransactionRef(tx.AccountId, tx.BookingDateTime, tx.Amount.Amount, tx.Amount.Currency, tx.CreditDebitIndicator, tx.TransactionInformation),
+      tx.TransactionId ??
+      tx.TransactionReference ??
+      syntheticTransactionRef(
+        tx.AccountId,
+        tx.BookingDateTime,
+        tx.Amount.Amount,
+        tx.Amount.Currency,
+        tx.CreditDebitIndicator,
+        tx.TransactionInformation,
+      ),
     status,
     kind,
     reversesRef,
@@ -174,12 +213,17 @@ export interface MappedTransactionPage {
 }
 
 /** A page of one account's transactions; an entry of any other account is a contract violation. */
-export function mapTransactionPage(ctx: MappingContext, body: unknown, expectedAccountId: string): MappedTransactionPage {
+export function mapTransactionPage(
+  ctx: MappingContext,
+  body: unknown,
+  expectedAccountId: string,
+): MappedTransactionPage {
   const operation = 'getTransactions';
   const payload = parsePayload(ctx.partner, ctx.logger, operation, obReadTransaction, body);
   const transactions: BankTransaction[] = [];
   for (const tx of payload.Data.Transaction ?? []) {
-    if (tx.AccountId !== expectedAccountId) throw contractViolation(ctx.partner, ctx.logger, operation, 'transaction of a different account than requested');
+    if (tx.AccountId !== expectedAccountId)
+      throw contractViolation(ctx.partner, ctx.logger, operation, 'transaction of a different account than requested');
     const mapped = mapTransaction(ctx, tx);
     if (mapped) transactions.push(mapped);
   }

@@ -33,7 +33,33 @@ export const obAccount = z.object({
   Currency: currency.optional(),
   AccountCategory: z.enum(['Business', 'Personal']).optional(),
   AccountTypeCode: z
-    .enum(['CACC', 'CARD', 'CASH', 'CHAR', 'CISH', 'COMM', 'CPAC', 'LLSV', 'LOAN', 'MGLD', 'MOMA', 'NREX', 'ODFT', 'ONDP', 'OTHR', 'SACC', 'SLRY', 'SVGS', 'TAXE', 'TRAN', 'TRAS', 'VACC', 'NFCA', 'MORT', 'WALT'])
+    .enum([
+      'CACC',
+      'CARD',
+      'CASH',
+      'CHAR',
+      'CISH',
+      'COMM',
+      'CPAC',
+      'LLSV',
+      'LOAN',
+      'MGLD',
+      'MOMA',
+      'NREX',
+      'ODFT',
+      'ONDP',
+      'OTHR',
+      'SACC',
+      'SLRY',
+      'SVGS',
+      'TAXE',
+      'TRAN',
+      'TRAS',
+      'VACC',
+      'NFCA',
+      'MORT',
+      'WALT',
+    ])
     .optional(),
   Description: z.string().min(1).max(35).optional(),
   Nickname: z.string().min(1).max(70).optional(),
@@ -61,7 +87,15 @@ export const obBalance = z.object({
   Type: z.enum(['CLAV', 'CLBD', 'FWAV', 'INFO', 'ITAV', 'ITBD', 'OPAV', 'OPBD', 'PRCD', 'XPCD']),
   DateTime: dateTime,
   Amount: activeAmount.extend({ SubType: z.enum(['BCUR', 'LCUR']).optional() }),
-  CreditLine: z.array(z.object({ Included: z.boolean(), Type: z.enum(['Available', 'Credit', 'Emergency', 'Pre-Agreed', 'Temporary']).optional(), Amount: activeAmount.optional() })).optional(),
+  CreditLine: z
+    .array(
+      z.object({
+        Included: z.boolean(),
+        Type: z.enum(['Available', 'Credit', 'Emergency', 'Pre-Agreed', 'Temporary']).optional(),
+        Amount: activeAmount.optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const obReadBalance = z.object({
@@ -70,7 +104,11 @@ export const obReadBalance = z.object({
   Meta: meta.optional(),
 });
 
-const cashAccount = z.object({ SchemeName: z.string().optional(), Identification: z.string().optional(), Name: z.string().min(1).max(350).optional() });
+const cashAccount = z.object({
+  SchemeName: z.string().optional(),
+  Identification: z.string().optional(),
+  Name: z.string().min(1).max(350).optional(),
+});
 
 export const obTransaction = z.object({
   AccountId: accountId,
@@ -85,11 +123,24 @@ export const obTransaction = z.object({
   TransactionInformation: z.string().min(1).max(500).optional(),
   Amount: activeAmount,
   BankTransactionCode: z.object({ Code: z.string(), SubCode: z.string() }).optional(),
-  ProprietaryBankTransactionCode: z.object({ Code: z.string().min(1).max(35), Issuer: z.string().min(1).max(35).optional() }).optional(),
-  ExtendedProprietaryBankTransactionCodes: z
-    .array(z.object({ Code: z.string().min(1).max(35), Issuer: z.string().min(1).max(35).optional(), Description: z.string().min(1).max(500).optional() }))
+  ProprietaryBankTransactionCode: z
+    .object({ Code: z.string().min(1).max(35), Issuer: z.string().min(1).max(35).optional() })
     .optional(),
-  MerchantDetails: z.object({ MerchantName: z.string().min(1).max(350).optional(), MerchantCategoryCode: z.string().min(3).max(4).optional() }).optional(),
+  ExtendedProprietaryBankTransactionCodes: z
+    .array(
+      z.object({
+        Code: z.string().min(1).max(35),
+        Issuer: z.string().min(1).max(35).optional(),
+        Description: z.string().min(1).max(500).optional(),
+      }),
+    )
+    .optional(),
+  MerchantDetails: z
+    .object({
+      MerchantName: z.string().min(1).max(350).optional(),
+      MerchantCategoryCode: z.string().min(3).max(4).optional(),
+    })
+    .optional(),
   CreditorAccount: cashAccount.optional(),
   DebtorAccount: cashAccount.optional(),
   UltimateCreditor: z.object({ Name: z.string().optional() }).optional(),

@@ -31,12 +31,22 @@ export interface RheinbankAdapter extends BankAdapter {
 export function createRheinbankAdapter(opts: RheinbankAdapterOptions): RheinbankAdapter {
   const partner = RHEINBANK.id;
   const logger = opts.logger.child({ partner });
-  const http = opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
+  const http =
+    opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
   const ctx: MappingContext = { partner, logger, now: opts.now };
 
-  const get = async (operation: string, path: string, connection: BankConnection, query?: Record<string, string | undefined>) => {
+  const get = async (
+    operation: string,
+    path: string,
+    connection: BankConnection,
+    query?: Record<string, string | undefined>,
+  ) => {
     // Lower-case names: the HTTP client fills x-request-id only when absent, so the UUID wins.
-    const headers = { 'x-request-id': randomUUID(), 'consent-id': connection.consentId, authorization: `Bearer ${connection.accessToken}` };
+    const headers = {
+      'x-request-id': randomUUID(),
+      'consent-id': connection.consentId,
+      authorization: `Bearer ${connection.accessToken}`,
+    };
     const res = await http.request({ method: 'GET', path, operation, headers, ...(query ? { query } : {}) });
     expectOk(partner, logger, operation, res);
     return res.body;
@@ -54,22 +64,46 @@ export function createRheinbankAdapter(opts: RheinbankAdapterOptions): Rheinbank
       const result = new Map<string, BalanceModel[]>();
       await Promise.all(
         [...new Set(bankAccountRefs)].map(async (ref) => {
-          result.set(ref, mapBalances(ctx, await get('getBalances', `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(ref)}/balances`, connection)));
+          result.set(
+            ref,
+            mapBalances(
+              ctx,
+              await get(
+                'getBalances',
+                `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(ref)}/balances`,
+                connection,
+              ),
+            ),
+          );
         }),
       );
       return result;
     },
 
-    async listTransactions(connection, bankAccountRef, query: BankTransactionQuery, pageToken): Promise<BankTransactionPage> {
+    async listTransactions(
+      connection,
+      bankAccountRef,
+      query: BankTransactionQuery,
+      pageToken,
+    ): Promise<BankTransactionPage> {
       const operation = 'getTransactionList';
       const body =
         pageToken === null
-          ? await get(operation, `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(bankAccountRef)}/transactions`, connection, {
-              bookingStatus: query.bookingStatus,
-              dateFrom: query.fromDate,
-              dateTo: query.toDate ?? undefined,
-            })
-          : await get(operation, sameOriginLink(partner, logger, operation, opts.baseUrl, RHEINBANK_BASE_PATH, pageToken), connection);
+          ? await get(
+              operation,
+              `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(bankAccountRef)}/transactions`,
+              connection,
+              {
+                bookingStatus: query.bookingStatus,
+                dateFrom: query.fromDate,
+                dateTo: query.toDate ?? undefined,
+              },
+            )
+          : await get(
+              operation,
+              sameOriginLink(partner, logger, operation, opts.baseUrl, RHEINBANK_BASE_PATH, pageToken),
+              connection,
+            );
       const page = mapTransactionPage(ctx, body);
       return { transactions: page.transactions, next: page.next, earliestAvailable: null };
     },

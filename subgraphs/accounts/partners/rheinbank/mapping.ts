@@ -2,9 +2,24 @@ import type { Logger } from '../../../../lib/logger.ts';
 import { isCurrencyCode, signedToMoney, type CreditDebit, type Money } from '../../../../lib/money.ts';
 import { accountTypeFromIsoCode, kindFromBankTransactionCode } from '../../domain/codes.ts';
 import { startOfDateUtc } from '../../domain/dates.ts';
-import type { AccountIdentification, AccountStatus, BalanceModel, BalanceType, BankAccount, BankTransaction, TransactionKind } from '../../domain/model.ts';
+import type {
+  AccountIdentification,
+  AccountStatus,
+  BalanceModel,
+  BalanceType,
+  BankAccount,
+  BankTransaction,
+  TransactionKind,
+} from '../../domain/model.ts';
 import { contractViolation, parsePayload, syntheticTransactionRef } from '../contract.ts';
-import { bgAccountList, bgBalances, bgTransactionsResponse, type BgAccountDetails, type BgBalance, type BgTransaction } from './schemas.ts';
+import {
+  bgAccountList,
+  bgBalances,
+  bgTransactionsResponse,
+  type BgAccountDetails,
+  type BgBalance,
+  type BgTransaction,
+} from './schemas.ts';
 
 /**
  * Berlin Group NextGenPSD2 1.3.12 payloads -> canonical model. Pure functions: they validate the
@@ -23,12 +38,22 @@ export interface MappingContext {
   now: () => Date;
 }
 
-function signed(ctx: MappingContext, operation: string, value: { amount: string; currency: string }): { money: Money; direction: CreditDebit } {
-  if (!isCurrencyCode(value.currency)) throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${value.currency}`);
+function signed(
+  ctx: MappingContext,
+  operation: string,
+  value: { amount: string; currency: string },
+): { money: Money; direction: CreditDebit } {
+  if (!isCurrencyCode(value.currency))
+    throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${value.currency}`);
   try {
     return signedToMoney(value.amount, value.currency);
   } catch (err) {
-    throw contractViolation(ctx.partner, ctx.logger, operation, `amount ${value.amount} ${value.currency} cannot be represented: ${(err as Error).message}`);
+    throw contractViolation(
+      ctx.partner,
+      ctx.logger,
+      operation,
+      `amount ${value.amount} ${value.currency} cannot be represented: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -53,7 +78,8 @@ export function mapAccounts(ctx: MappingContext, body: unknown): BankAccount[] {
   return payload.accounts.map((a) => {
     // The spec: resourceId "shall be filled, if addressable resource are created by the ASPSP on the /accounts endpoint".
     if (!a.resourceId) throw contractViolation(ctx.partner, ctx.logger, operation, 'account without resourceId');
-    if (!isCurrencyCode(a.currency)) throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.currency}`);
+    if (!isCurrencyCode(a.currency))
+      throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.currency}`);
     return {
       bankAccountRef: a.resourceId,
       name: a.name ?? a.displayName ?? a.product ?? null,
@@ -80,9 +106,20 @@ const BALANCE_TYPE: Record<BgBalance['balanceType'], BalanceType> = {
 export function mapBalance(ctx: MappingContext, operation: string, b: BgBalance): BalanceModel {
   const { money, direction } = signed(ctx, operation, b.balanceAmount);
   // asOf: when the balance last changed; else its reference date; else now (the bank reports it as current).
-  const asOf = b.lastChangeDateTime ? new Date(b.lastChangeDateTime) : b.referenceDate ? startOfDateUtc(b.referenceDate) : ctx.now();
-  if (Number.isNaN(asOf.getTime())) throw contractViolation(ctx.partner, ctx.logger, operation, 'balance date is not a real date');
-  return { type: BALANCE_TYPE[b.balanceType], amount: money, direction, asOf, includesCreditLine: b.creditLimitIncluded ?? false };
+  const asOf = b.lastChangeDateTime
+    ? new Date(b.lastChangeDateTime)
+    : b.referenceDate
+      ? startOfDateUtc(b.referenceDate)
+      : ctx.now();
+  if (Number.isNaN(asOf.getTime()))
+    throw contractViolation(ctx.partner, ctx.logger, operation, 'balance date is not a real date');
+  return {
+    type: BALANCE_TYPE[b.balanceType],
+    amount: money,
+    direction,
+    asOf,
+    includesCreditLine: b.creditLimitIncluded ?? false,
+  };
 }
 
 export function mapBalances(ctx: MappingContext, body: unknown): BalanceModel[] {
@@ -121,13 +158,23 @@ export function mapTransaction(ctx: MappingContext, tx: BgTransaction, status: '
   const operation = 'getTransactionList';
   const { money, direction } = signed(ctx, operation, tx.transactionAmount);
   const date = tx.bookingDate ?? tx.valueDate;
-  if (status === 'BOOKED' && !date) throw contractViolation(ctx.partner, ctx.logger, operation, 'booked transaction without bookingDate or valueDate');
+  if (status === 'BOOKED' && !date)
+    throw contractViolation(ctx.partner, ctx.logger, operation, 'booked transaction without bookingDate or valueDate');
   // A pending entry without any date is happening now.
   const occurredAt = date ? startOfDateUtc(date) : startOfDateUtc(ctx.now().toISOString().slice(0, 10));
   const { kind, reversesRef } = classifyRheinbankEntry(tx);
   return {
     bankTransactionRef:
-      tx.transactionId ?? tx.entryReference ?? syntheticTransactionRef(tx.bookingDate, tx.valueDate, tx.transactionAmount.amount, tx.transactionAmount.currency, tx.endToEndId, description(tx)),
+      tx.transactionId ??
+      tx.entryReference ??
+      syntheticTransactionRef(
+        tx.bookingDate,
+        tx.valueDate,
+        tx.transactionAmount.amount,
+        tx.transactionAmount.currency,
+        tx.endToEndId,
+        description(tx),
+      ),
     status,
     kind,
     reversesRef,
@@ -137,7 +184,10 @@ export function mapTransaction(ctx: MappingContext, tx: BgTransaction, status: '
     bookedAt: status === 'BOOKED' ? occurredAt : null,
     valueDate: tx.valueDate ?? null,
     description: description(tx),
-    counterpartyName: direction === 'DEBIT' ? (tx.creditorName ?? tx.ultimateCreditor ?? null) : (tx.debtorName ?? tx.ultimateDebtor ?? null),
+    counterpartyName:
+      direction === 'DEBIT'
+        ? (tx.creditorName ?? tx.ultimateCreditor ?? null)
+        : (tx.debtorName ?? tx.ultimateDebtor ?? null),
   };
 }
 
@@ -153,7 +203,10 @@ export function mapTransactionPage(ctx: MappingContext, body: unknown): MappedTr
   const report = payload.transactions;
   if (!report) return { transactions: [], next: null };
   return {
-    transactions: [...(report.booked ?? []).map((t) => mapTransaction(ctx, t, 'BOOKED')), ...(report.pending ?? []).map((t) => mapTransaction(ctx, t, 'PENDING'))],
+    transactions: [
+      ...(report.booked ?? []).map((t) => mapTransaction(ctx, t, 'BOOKED')),
+      ...(report.pending ?? []).map((t) => mapTransaction(ctx, t, 'PENDING')),
+    ],
     next: report._links.next?.href ?? null,
   };
 }

@@ -13,10 +13,21 @@ const date = z.string().regex(ISO_DATE, 'must be an ISO 8601 date');
 const dateTime = z.string().regex(RFC3339_WITH_ZONE, 'must be an ISO 8601 date-time with a time zone');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
 /** amountValue: "-?[0-9]{1,14}(\.[0-9]{1,3})?" (the spec's pattern is unanchored; an amount is the whole string). */
-const amount = z.object({ currency, amount: z.string().regex(/^-?[0-9]{1,14}(\.[0-9]{1,3})?$/, 'must be a signed decimal amount string') });
+const amount = z.object({
+  currency,
+  amount: z.string().regex(/^-?[0-9]{1,14}(\.[0-9]{1,3})?$/, 'must be a signed decimal amount string'),
+});
 const href = z.object({ href: z.string().optional() });
 
-export const balanceType = z.enum(['closingBooked', 'expected', 'openingBooked', 'interimAvailable', 'interimBooked', 'forwardAvailable', 'nonInvoiced']);
+export const balanceType = z.enum([
+  'closingBooked',
+  'expected',
+  'openingBooked',
+  'interimAvailable',
+  'interimBooked',
+  'forwardAvailable',
+  'nonInvoiced',
+]);
 
 export const bgBalance = z.object({
   balanceAmount: amount,
@@ -30,8 +41,14 @@ export const bgBalance = z.object({
 export const bgAccountDetails = z.object({
   resourceId: z.string().optional(),
   // The spec's iban/bban patterns are unanchored (OpenAPI semantics), so they are checked the same way.
-  iban: z.string().regex(/[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}/, 'must contain an IBAN').optional(),
-  bban: z.string().regex(/[a-zA-Z0-9]{1,30}/, 'must contain a BBAN').optional(),
+  iban: z
+    .string()
+    .regex(/[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}/, 'must contain an IBAN')
+    .optional(),
+  bban: z
+    .string()
+    .regex(/[a-zA-Z0-9]{1,30}/, 'must contain a BBAN')
+    .optional(),
   msisdn: z.string().max(35).optional(),
   currency,
   ownerName: z.string().max(140).optional(),
@@ -64,7 +81,13 @@ export const bgTransaction = z.object({
   ultimateDebtor: z.string().max(70).optional(),
   remittanceInformationUnstructured: z.string().max(140).optional(),
   remittanceInformationUnstructuredArray: z.array(z.string().max(140)).optional(),
-  remittanceInformationStructured: z.object({ reference: z.string().max(140), referenceType: z.string().max(140).optional(), referenceIssuer: z.string().max(140).optional() }).optional(),
+  remittanceInformationStructured: z
+    .object({
+      reference: z.string().max(140),
+      referenceType: z.string().max(140).optional(),
+      referenceIssuer: z.string().max(140).optional(),
+    })
+    .optional(),
   additionalInformation: z.string().max(500).optional(),
   bankTransactionCode: z.string().optional(),
   proprietaryBankTransactionCode: z.string().max(35).optional(),

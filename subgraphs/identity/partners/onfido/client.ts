@@ -46,7 +46,8 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
 
   /** Non-2xx answers other than the 404s each operation handles: the partner is not usable right now. */
   const failure = (operation: string, res: HttpResponse): PartnerError => {
-    const reason = res.status === 401 || res.status === 403 ? "rejected the platform's API token" : `answered HTTP ${res.status}`;
+    const reason =
+      res.status === 401 || res.status === 403 ? "rejected the platform's API token" : `answered HTTP ${res.status}`;
     return new PartnerError(PARTNER, 'unavailable', `${operation} ${reason}`, { status: res.status });
   };
 
@@ -54,7 +55,8 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
     try {
       return await http.request({ method: 'GET', path, operation, headers, ...(query ? { query } : {}) });
     } catch (err) {
-      if (err instanceof PartnerError && err.kind === 'contract') log.warn({ operation, err: err.message }, 'onfido contract violation');
+      if (err instanceof PartnerError && err.kind === 'contract')
+        log.warn({ operation, err: err.message }, 'onfido contract violation');
       throw err;
     }
   };
@@ -73,7 +75,10 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
       checkUuid(applicantId, 'applicant id');
       const res = await get('find_applicant', `/applicants/${encodeURIComponent(applicantId)}`);
       if (res.status === 404) {
-        log.warn({ operation: 'find_applicant' }, 'onfido does not know a stored applicant; treating the identity as unverified');
+        log.warn(
+          { operation: 'find_applicant' },
+          'onfido does not know a stored applicant; treating the identity as unverified',
+        );
         return null;
       }
       if (res.status !== 200) throw failure('find_applicant', res);

@@ -48,7 +48,11 @@ const CHECK_STATUS: Record<NonNullable<OnfidoCheck['status']>, KycCheckStatus> =
   reopened: 'REOPENED',
 };
 
-const RESULT: Record<NonNullable<OnfidoReport['result']>, KycResult> = { clear: 'CLEAR', consider: 'CONSIDER', unidentified: 'UNIDENTIFIED' };
+const RESULT: Record<NonNullable<OnfidoReport['result']>, KycResult> = {
+  clear: 'CLEAR',
+  consider: 'CONSIDER',
+  unidentified: 'UNIDENTIFIED',
+};
 
 const REPORT_STATUS: Record<NonNullable<OnfidoReport['status']>, KycReportStatus> = {
   awaiting_data: 'AWAITING_DATA',
@@ -99,16 +103,28 @@ export function mapAddress(a: OnfidoAddress): PostalAddressModel | null {
   const building = present(a.building_number) ? a.building_number : present(a.building_name) ? a.building_name : null;
   const flat = present(a.flat_number) ? `Flat ${a.flat_number.trim()}` : null;
   const buildingNumber = [flat, building?.trim() ?? null].filter(present).join(', ') || null;
-  const street = [a.street, a.sub_street].filter(present).map((s) => s.trim()).join(', ') || null;
+  const street =
+    [a.street, a.sub_street]
+      .filter(present)
+      .map((s) => s.trim())
+      .join(', ') || null;
   return { buildingNumber, street, town: a.town.trim(), postcode: a.postcode.trim(), country: a.country };
 }
 
 /** GET /applicants/{applicant_id} -> the verified identity (legal name only when both parts are known). */
 export function mapApplicant(body: unknown, applicantId: string): VerifiedIdentity {
   const applicant = parse(onfidoApplicant, body, 'find_applicant');
-  if (applicant.id.toLowerCase() !== applicantId.toLowerCase()) throw violation('find_applicant', 'returned a different applicant than requested');
-  const legalName = present(applicant.first_name) && present(applicant.last_name) ? { givenName: applicant.first_name.trim(), familyName: applicant.last_name.trim() } : null;
-  return { legalName, dateOfBirth: applicant.dob ?? null, address: applicant.address ? mapAddress(applicant.address) : null };
+  if (applicant.id.toLowerCase() !== applicantId.toLowerCase())
+    throw violation('find_applicant', 'returned a different applicant than requested');
+  const legalName =
+    present(applicant.first_name) && present(applicant.last_name)
+      ? { givenName: applicant.first_name.trim(), familyName: applicant.last_name.trim() }
+      : null;
+  return {
+    legalName,
+    dateOfBirth: applicant.dob ?? null,
+    address: applicant.address ? mapAddress(applicant.address) : null,
+  };
 }
 
 /**
@@ -119,10 +135,16 @@ export function mapApplicant(body: unknown, applicantId: string): VerifiedIdenti
 export function mapChecks(body: unknown, applicantId: string): ProviderKycCheck[] {
   const { checks } = parse(onfidoChecksList, body, 'list_checks');
   return checks.map((c, i) => {
-    if (c.applicant_id.toLowerCase() !== applicantId.toLowerCase()) throw violation('list_checks', `checks.${i} belongs to another applicant`);
+    if (c.applicant_id.toLowerCase() !== applicantId.toLowerCase())
+      throw violation('list_checks', `checks.${i} belongs to another applicant`);
     if (!c.status) throw violation('list_checks', `checks.${i}.status is missing`);
     if (!c.created_at) throw violation('list_checks', `checks.${i}.created_at is missing`);
-    return { providerCheckId: c.id, status: CHECK_STATUS[c.status], result: c.result ? RESULT[c.result] : null, createdAt: new Date(c.created_at) };
+    return {
+      providerCheckId: c.id,
+      status: CHECK_STATUS[c.status],
+      result: c.result ? RESULT[c.result] : null,
+      createdAt: new Date(c.created_at),
+    };
   });
 }
 
@@ -130,7 +152,8 @@ export function mapChecks(body: unknown, applicantId: string): ProviderKycCheck[
 export function mapReports(body: unknown, checkId: string): KycReportModel[] {
   const { reports } = parse(onfidoReportsList, body, 'list_reports');
   return reports.map((r, i) => {
-    if (r.check_id && r.check_id.toLowerCase() !== checkId.toLowerCase()) throw violation('list_reports', `reports.${i} belongs to another check`);
+    if (r.check_id && r.check_id.toLowerCase() !== checkId.toLowerCase())
+      throw violation('list_reports', `reports.${i} belongs to another check`);
     if (!r.status) throw violation('list_reports', `reports.${i}.status is missing`);
     return { kind: REPORT_KIND[r.name], status: REPORT_STATUS[r.status], result: r.result ? RESULT[r.result] : null };
   });

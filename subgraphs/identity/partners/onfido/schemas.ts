@@ -19,7 +19,14 @@ const dateTime = z.iso.datetime({ offset: true });
 /** applicant_first_name / applicant_last_name pattern. */
 const personName = z.string().regex(/^[^!#$%*=<>;{}"]*$/, 'contains characters Onfido forbids in names');
 
-export const CHECK_STATUSES = ['in_progress', 'awaiting_applicant', 'complete', 'withdrawn', 'paused', 'reopened'] as const;
+export const CHECK_STATUSES = [
+  'in_progress',
+  'awaiting_applicant',
+  'complete',
+  'withdrawn',
+  'paused',
+  'reopened',
+] as const;
 export const CHECK_RESULTS = ['clear', 'consider'] as const;
 export const REPORT_STATUSES = ['awaiting_data', 'awaiting_approval', 'cancelled', 'complete', 'withdrawn'] as const;
 export const REPORT_RESULTS = ['clear', 'consider', 'unidentified'] as const;
