@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readSeedFile } from './seed.ts';
 
 /**
  * Configuration comes from environment variables with safe local defaults. Each service
@@ -75,6 +76,8 @@ export function registerPublicValues(...values: string[]): void {
 const secretFields = new WeakMap<z.ZodType, { publicDefault: string | undefined }>();
 /** Fields whose default only makes sense locally (env.requiredInProduction), with why production needs them set. */
 const productionRequired = new WeakMap<z.ZodType, string>();
+/** Fields that only make sense outside production (env.sandboxOnly), with why production must leave them unset. */
+const sandboxOnly = new WeakMap<z.ZodType, string>();
 
 function isUnset(value: string | undefined): boolean {
   return value === undefined || value === '';
@@ -103,6 +106,9 @@ function productionProblems(schema: z.ZodObject, env: Record<string, string | un
     }
     const why = productionRequired.get(field);
     if (why !== undefined && isUnset(raw)) problems.push(`${name}: must be set in the production profile (${why})`);
+    const sandboxWhy = sandboxOnly.get(field);
+    if (sandboxWhy !== undefined && !isUnset(raw))
+      problems.push(`${name}: must not be set in the production profile (${sandboxWhy})`);
   }
   return problems;
 }
@@ -163,11 +169,9 @@ export function displayValue(raw: string): string {
 }
 
 const secretString = () =>
-  z
-    .string()
-    .refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, {
-      message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)`,
-    });
+  z.string().refine((value) => Buffer.byteLength(value, 'utf8') >= MIN_SECRET_BYTES, {
+    message: `must be at least ${MIN_SECRET_BYTES} bytes (UTF-8)`,
+  });
 
 /** Reusable variable types. */
 export const env = {
@@ -196,6 +200,24 @@ export const env = {
     productionRequired.set(field, why);
     return field;
   },
+  /** A variable only the sandbox profile may set (the sandbox seed): production refuses it when set. */
+  sandboxOnly: <T extends z.ZodType>(field: T, why: string): T => {
+    sandboxOnly.set(field, why);
+    return field;
+  },
+  /** A seed file (lib/seed.ts): readable and valid when set, so a bad one stops the start with one line. */
+  seedFile: () =>
+    z
+      .string()
+      .min(1)
+      .superRefine((path, ctx) => {
+        try {
+          readSeedFile(path);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   profile: () => z.enum(['sandbox', 'production']).default('sandbox'),
 };
@@ -219,6 +241,11 @@ export const subgraphCommonConfig = commonConfig.extend({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   PGLITE_DIR: z.string().default('memory://'),
+  /**
+   * The sandbox seed (lib/seed.ts) the subgraph writes its own records from at start, idempotently;
+   * unset: nothing is seeded. The launcher and docker-compose.yml set it to sandboxes/seed.json.
+   */
+  SEED_FILE: env.sandboxOnly(env.seedFile(), 'production data never comes from the sandbox seed'),
 });
 
 /**

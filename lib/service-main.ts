@@ -9,7 +9,7 @@ import {
   type ShutdownConfig,
 } from './config.ts';
 import { drainServer, markNotReady } from './http-server.ts';
-import type { Logger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { collectProcessMetrics, metricsOf } from './metrics.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
 import { runAsService } from './request-context.ts';
@@ -92,6 +92,43 @@ export async function runService(
       await metrics.close();
       await tracing?.shutdown();
     },
+  });
+}
+
+/** The keys of a config whose values are numbers (its ports among them). */
+type NumberKey<C> = { [K in keyof C]: C[K] extends number ? K : never }[keyof C] & string;
+
+export interface ServiceProcess<C extends { LOG_LEVEL: string; HOST: string }> {
+  name: ServiceName;
+  /** The service's config loader; a ConfigError exits 2 with one line per problem. */
+  loadConfig: () => C;
+  /** The variable of the public port (e.g. PAYMENTS_PORT), listened on at HOST. */
+  port: NumberKey<C>;
+  /**
+   * Starts the service. Import the server module inside it (`await import('./server.ts')`): Apollo,
+   * the database driver and the rest load only once the configuration and the ports are known good.
+   */
+  start: (config: C, logger: Logger) => Promise<{ server?: Server; close(): Promise<void> }>;
+}
+
+/**
+ * The whole of a service's main.ts: load its configuration (exit 2 with one line per problem),
+ * make its logger, then runService with its public port claimed. Every subgraph's entry is this
+ * one call, so they cannot drift apart.
+ */
+export async function runServiceProcess<C extends { LOG_LEVEL: string; HOST: string }>(
+  service: ServiceProcess<C>,
+): Promise<void> {
+  let config: C;
+  try {
+    config = service.loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    exitWithConfigProblems(service.name, err.problems);
+  }
+  const logger = createLogger(service.name, config.LOG_LEVEL);
+  await runService(service.name, logger, () => service.start(config, logger), {
+    ports: [{ variable: service.port, port: config[service.port] as number, host: config.HOST, hostVariable: 'HOST' }],
   });
 }
 
