@@ -14,6 +14,7 @@ import { loadShutdownConfig } from '../lib/service-main.ts';
 import { startTracing, tracingSettings } from '../lib/tracing.ts';
 import { loadSandboxesConfig } from '../sandboxes/config.ts';
 import { startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
+import { SANDBOX_SEED_FILE } from '../sandboxes/seed.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../subgraphs/accounts/server.ts';
 import { loadConsentsConfig } from '../subgraphs/consents/config.ts';
@@ -168,9 +169,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
 
     // 3. The subgraphs, each with its own port and schema, all in one embedded database (unless DATABASE_URL).
     const pgliteDir = env.DATABASE_URL ? env.PGLITE_DIR : sharedPgliteDir(env.PGLITE_DIR, logger);
+    // The sandbox profile seeds each subgraph from the sandboxes' published world (lib/seed.ts), unless SEED_FILE names another.
+    const seedEnv = { SEED_FILE: env.SEED_FILE || (sb.PROFILE === 'sandbox' ? SANDBOX_SEED_FILE : undefined) };
     const subgraphEnv = (name: SubgraphName) => ({
       ...env,
       ...partnerEnv,
+      ...seedEnv,
       PGLITE_DIR: pgliteDir,
       ...(free ? { [`${name.toUpperCase()}_PORT`]: '0' } : {}),
     });
