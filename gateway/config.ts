@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, commonConfig, DEV_INTERNAL_SECRET, env, loadConfig } from '../lib/config.ts';
 import { SUPERGRAPH_PATH } from '../lib/schema-files.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+import { idempotencyConfigShape, type IdempotencyConfig } from './idempotency/config.ts';
 
 /**
  * The gateway's environment. Subgraph URLs are not a fixed list: the gateway serves whatever
@@ -80,9 +81,11 @@ const gatewaySchema = commonConfig.extend({
   QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
   /** The offline explorer at `/` (gateway/explorer/); unset: on in the sandbox profile, off in production. */
   GATEWAY_EXPLORER: z.enum(['on', 'off']).optional(),
+  // Idempotent money-moving mutations (gateway/idempotency/config.ts): DATABASE_URL, PGLITE_DIR, IDEMPOTENCY_*.
+  ...idempotencyConfigShape,
 });
 
-export interface GatewayConfig {
+export interface GatewayConfig extends IdempotencyConfig {
   GATEWAY_PORT: number;
   HOST: string;
   PROFILE: 'sandbox' | 'production';

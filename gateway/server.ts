@@ -22,6 +22,8 @@ import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type
 import { loadSupergraph } from './supergraph.ts';
 import { deprecatedFieldUsage } from './deprecations.ts';
 import { createExplorer } from './explorer/index.ts';
+import { createGatewayIdempotency } from './idempotency/index.ts';
+import type { MoneyMovingFields } from './idempotency/operation.ts';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -35,6 +37,8 @@ export interface GatewayOptions {
   authorization?: 'enforce' | 'disabled';
   /** A shared cache to use instead of opening one from REDIS_URL (the caller then closes it). */
   cache?: SharedCache;
+  /** Money-moving mutation fields for the idempotency layer; default: those the policy marks (tests of toy supergraphs name their own). */
+  moneyMovingFields?: MoneyMovingFields;
 }
 
 export interface RunningGateway extends RunningServer {
@@ -51,7 +55,7 @@ export interface RunningGateway extends RunningServer {
  */
 export async function startGateway(
   config: GatewayConfig,
-  { logger, now, cache: givenCache, authorization = 'enforce' }: GatewayOptions,
+  { logger, now, cache: givenCache, authorization = 'enforce', moneyMovingFields }: GatewayOptions,
 ): Promise<RunningGateway> {
   const production = config.PROFILE === 'production';
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
@@ -113,6 +117,11 @@ export async function startGateway(
   // client controls. Set once the server listens (default: the listening URL).
   let publicBase = config.GATEWAY_PUBLIC_URL?.replace(/\/+$/, '') ?? '';
 
+  // Idempotent money-moving mutations (gateway/idempotency/): records in PostgreSQL, shared by the replicas.
+  const idempotency = createGatewayIdempotency(config, {
+    logger,
+    ...(moneyMovingFields ? { fields: moneyMovingFields } : {}),
+  });
   const mask = maskError(logger);
   const limits = queryLimitsOf(config);
   const apollo = new ApolloServer<GatewayContext>({
@@ -150,6 +159,8 @@ export async function startGateway(
         queryLimitsPlugin<GatewayContext>(limits),
         ...(authz ? [authorizeOperation(authz, { maxSelections: limits.maxSelections })] : []),
       ),
+      // After every didResolveOperation hook (authorization included), before execution.
+      idempotency.plugin,
       graphqlRequestMetrics<GatewayContext>(metricsOf('gateway')),
       // Who still uses deprecated fields (graphql_deprecated_field_requests_total), before they are removed.
       deprecatedFieldUsage<GatewayContext>(metricsOf('gateway').deprecatedFieldRequests),
@@ -260,6 +271,7 @@ export async function startGateway(
     close: async () => {
       await closeServer(server);
       await apollo.stop();
+      await idempotency.close();
       if (!givenCache) await cache.close();
     },
   };

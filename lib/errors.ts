@@ -13,6 +13,14 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** A client already has as many consent requests awaiting a customer's decision as it may (CONSENTS_MAX_PENDING_PER_CLIENT). */
   CONSENT_REQUEST_LIMIT_EXCEEDED: 'CONSENT_REQUEST_LIMIT_EXCEEDED',
+  /** A money-moving mutation without an idempotency key (argument or Idempotency-Key header); HTTP 400. */
+  IDEMPOTENCY_KEY_REQUIRED: 'IDEMPOTENCY_KEY_REQUIRED',
+  /** The idempotency key was used before with another payload; nothing was executed (HTTP 422). */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** A request with this idempotency key is still being processed; retry later (HTTP 409). */
+  IDEMPOTENCY_KEY_IN_USE: 'IDEMPOTENCY_KEY_IN_USE',
+  /** The payment's current status does not allow what was asked (e.g. cancelling a settled payment). */
+  PAYMENT_TRANSITION_NOT_ALLOWED: 'PAYMENT_TRANSITION_NOT_ALLOWED',
   PARTNER_UNAVAILABLE: 'PARTNER_UNAVAILABLE',
   PARTNER_CONTRACT_VIOLATION: 'PARTNER_CONTRACT_VIOLATION',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

@@ -209,6 +209,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
           ...env,
           ...partnerEnv,
           ...(free ? { GATEWAY_PORT: '0' } : {}),
+          // Its idempotency records (schema `gateway`) in the subgraphs' embedded database: no PGlite of its own.
+          PGLITE_DIR: pgliteDir,
           IDENTITY_SUBGRAPH_URL: subgraphs.identity.url,
           ACCOUNTS_SUBGRAPH_URL: subgraphs.accounts.url,
           PAYMENTS_SUBGRAPH_URL: subgraphs.payments.url,

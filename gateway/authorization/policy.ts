@@ -73,6 +73,12 @@ export interface FieldPolicy {
   object: ObjectCheck | null;
   /** Why, in one line, for the reviewer. */
   note: string;
+  /**
+   * A mutation that moves money: the gateway's idempotency layer (gateway/idempotency/) applies
+   * to it, whatever its name. `key` is where it takes its idempotency key, as a path into its
+   * arguments ('idempotencyKey', 'input.idempotencyKey'); the Idempotency-Key header is accepted too.
+   */
+  moneyMoving?: { key: string };
 }
 
 export type TypePolicy = Record<string, FieldPolicy>;
