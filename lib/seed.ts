@@ -69,3 +69,8 @@ export function readSeedFile(path: string): Seed {
   }
   return parsed.data;
 }
+
+/** The seed a subgraph's config names in SEED_FILE (already checked by its config loader), or null: nothing to seed. */
+export function configuredSeed(config: { SEED_FILE?: string | undefined }): Seed | null {
+  return config.SEED_FILE ? readSeedFile(config.SEED_FILE) : null;
+}

@@ -3,8 +3,9 @@ import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../..
 
 /**
  * Environment of the payments subgraph. Payment initiation (a later issue) adds NORTHWIND_URL,
- * NORTHWIND_TIMEOUT_MS and NORTHWIND_PIS_TOKEN here (declare the token with env.secret so
- * production refuses the sandbox's); today the subgraph reads only its ledger.
+ * NORTHWIND_TIMEOUT_MS and NORTHWIND_PIS_TOKEN here (partner credentials come from configuration:
+ * declare the token with env.requiredInProduction(env.optionalSecret(), ...); the launcher and
+ * docker-compose.yml set the sandbox's); today the subgraph reads only its ledger.
  */
 export const paymentsConfigSchema = subgraphCommonConfig.extend({
   PAYMENTS_PORT: env.port(4003),

@@ -1,7 +1,28 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import type { PaymentsService } from './domain/payments-service.ts';
+import type { PaymentsLoaders, PaymentsRepository } from './domain/ports.ts';
+import { createPaymentsService, type PaymentsService } from './domain/service.ts';
+import { createPaymentsLoaders } from './loaders.ts';
 
-/** Per-request context of the payments subgraph: the principal-bound payments service (with its DataLoaders). */
+/**
+ * Per-request context of the payments subgraph, the same shape in every subgraph: the base
+ * (principal, request id, logger), the request's DataLoaders and the domain service bound to the
+ * principal. Resolvers call only `service`.
+ */
 export interface PaymentsContext extends BaseSubgraphContext {
-  payments: PaymentsService;
+  loaders: PaymentsLoaders;
+  service: PaymentsService;
+}
+
+/** What the context is made from: the long-lived ports (server.ts builds them once). */
+export interface PaymentsPorts {
+  repository: PaymentsRepository;
+}
+
+export function createPaymentsContext(base: BaseSubgraphContext, ports: PaymentsPorts): PaymentsContext {
+  const loaders = createPaymentsLoaders(ports.repository);
+  return {
+    ...base,
+    loaders,
+    service: createPaymentsService({ principal: base.principal, loaders, repository: ports.repository }),
+  };
 }

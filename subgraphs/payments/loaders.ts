@@ -3,16 +3,14 @@ import type { PaymentModel, PaymentStatusChangeModel } from './domain/model.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './domain/ports.ts';
 
 /**
- * DataLoaders for one request: payments by id (entity references, Query.payment) in one query
- * per tick, scoped to the request's customer; status histories of all payments on a page in
- * one query.
+ * DataLoaders for one request: payments by id (entity references, Query.payment) in one query per
+ * tick, and the status histories of all payments on a page in one query. Created per request, so
+ * nothing is shared between callers; the service decides what the caller may see of what they read.
  */
-export function createPaymentsLoaders(repository: PaymentsRepository, customerId: string | null): PaymentsLoaders {
+export function createPaymentsLoaders(repository: PaymentsRepository): PaymentsLoaders {
   return {
     paymentById: new DataLoader<string, PaymentModel | null>(async (ids) => {
-      if (customerId === null) return ids.map(() => null);
-      const rows = await repository.findByIds(customerId, ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
+      const byId = new Map((await repository.findByIds(ids)).map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     statusHistory: new DataLoader<string, PaymentStatusChangeModel[]>(async (ids) => {

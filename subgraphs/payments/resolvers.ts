@@ -2,21 +2,21 @@ import { maskIdentifier } from './domain/creditor.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 
 /**
- * Thin resolvers over the request's payments service (context.payments), which owns the
+ * Thin resolvers over the request's payments service (context.service), which owns the
  * ownership rules, pagination and status logic.
  */
 export const resolvers: Resolvers = {
   Query: {
-    payment: (_parent, { id }, ctx) => ctx.payments.payment(id),
+    payment: (_parent, { id }, ctx) => ctx.service.payment(id),
   },
   Customer: {
-    __resolveReference: (ref, ctx) => ctx.payments.customerReference(ref.id),
-    payments: (customer, args, ctx) => ctx.payments.customerPayments(customer, args),
+    __resolveReference: (ref, ctx) => ctx.service.customerReference(ref.id),
+    payments: (customer, args, ctx) => ctx.service.customerPayments(customer, args),
   },
   Payment: {
-    __resolveReference: (ref, ctx) => ctx.payments.paymentReference(ref.id),
-    debtorAccount: (payment, _args, ctx) => ctx.payments.debtorAccount(payment),
-    statusHistory: (payment, _args, ctx) => ctx.payments.statusHistory(payment),
+    __resolveReference: (ref, ctx) => ctx.service.paymentReference(ref.id),
+    debtorAccount: (payment, _args, ctx) => ctx.service.debtorAccount(payment),
+    statusHistory: (payment, _args, ctx) => ctx.service.statusHistory(payment),
   },
   PaymentCreditor: {
     maskedIdentifier: (creditor) => maskIdentifier(creditor.identification),

@@ -2,15 +2,14 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { openDatabase } from '../../lib/database.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { PaymentsConfig } from './config.ts';
-import type { PaymentsContext } from './context.ts';
-import { createPaymentsService } from './domain/payments-service.ts';
-import { createPaymentsLoaders } from './loaders.ts';
+import { createPaymentsContext, type PaymentsContext, type PaymentsPorts } from './context.ts';
 import { resolvers } from './resolvers.ts';
-import { paymentsMigrations } from './storage/migrations.ts';
-import { createPaymentsRepository } from './storage/payments.ts';
-import { seedSandboxPayments } from './storage/seed.ts';
+import { migrations } from './storage/migrations.ts';
+import { createPaymentsRepository } from './storage/repository.ts';
+import { applySeed } from './storage/seed.ts';
 
 export interface PaymentsSubgraphOptions {
   logger: Logger;
@@ -20,8 +19,8 @@ export interface PaymentsSubgraphOptions {
 
 /**
  * Starts the payments subgraph: opens the ledger (PostgreSQL schema `payments`, migrated; the
- * sandbox payments seeded in the sandbox profile) and serves the subgraph. close() stops the
- * server and the database.
+ * seed's payments written when SEED_FILE is set), builds the ports (the ledger; no partner yet)
+ * and serves the subgraph. close() stops the server and the database.
  */
 export async function startPaymentsSubgraph(
   config: PaymentsConfig,
@@ -33,27 +32,17 @@ export async function startPaymentsSubgraph(
     schema: 'payments',
     databaseUrl: config.DATABASE_URL,
     pgliteDir: config.PGLITE_DIR,
-    migrations: paymentsMigrations,
+    migrations,
     logger,
   });
   try {
-    if (config.PROFILE === 'sandbox')
-      await seedSandboxPayments(db, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
-    const repository = createPaymentsRepository(db);
+    const seed = configuredSeed(config);
+    if (seed) await applySeed(db, seed, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
+    const ports: PaymentsPorts = { repository: createPaymentsRepository(db) };
     const running = await startSubgraphServer<PaymentsContext>({
       name: 'payments',
       resolvers: resolvers as GraphQLResolverMap<PaymentsContext>,
-      context: (base) => {
-        const customerId = base.principal?.customerId ?? null;
-        return {
-          ...base,
-          payments: createPaymentsService({
-            principal: base.principal,
-            loaders: createPaymentsLoaders(repository, customerId),
-            repository,
-          }),
-        };
-      },
+      context: (base) => createPaymentsContext(base, ports),
       logger,
       common: config,
       port: config.PAYMENTS_PORT,

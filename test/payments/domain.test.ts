@@ -12,7 +12,7 @@ import {
   paymentStatusFromIso20022,
 } from '../../subgraphs/payments/domain/status.ts';
 import { sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
-import { ALICE, BEN, NOW } from './helpers.ts';
+import { ALICE, BEN, NOW, SANDBOX_SEED } from './helpers.ts';
 
 function badInput(fn: () => unknown): string {
   try {
@@ -102,7 +102,7 @@ describe('payment lifecycle', () => {
 });
 
 describe('sandbox ledger', () => {
-  const payments = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW });
+  const payments = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW });
 
   it('covers the lifecycle for every customer with a northwind GBP account, with coherent histories', () => {
     const alice = payments.filter((p) => p.customerId === ALICE);

@@ -1,12 +1,13 @@
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { paymentsMigrations } from '../../subgraphs/payments/storage/migrations.ts';
+import { migrations } from '../../subgraphs/payments/storage/migrations.ts';
 import { principalOf } from '../support/customers.ts';
 import { openTestDatabase as openDatabase, type Backend, type TestDatabase } from '../support/database.ts';
 import { callSubgraph, type SubgraphCallOptions, type SubgraphResult } from '../support/subgraph-client.ts';
 
 export { ALICE, BEN, CLARA } from '../support/customers.ts';
 export { BACKENDS, type TestDatabase } from '../support/database.ts';
+export { SANDBOX_SEED, SANDBOX_SEED_FILE } from '../support/seed.ts';
 
 export const silentLogger = createLogger('payments-test', 'silent');
 
@@ -19,7 +20,7 @@ export const machinePrincipal: Principal = principalOf(null, ['payments:read'], 
 
 /** A migrated payments ledger; on PostgreSQL in its own schema (payments_test_<random>), dropped by dispose(). */
 export const openTestDatabase = (kind: Backend): Promise<TestDatabase> =>
-  openDatabase(kind, { schema: 'payments', migrations: paymentsMigrations });
+  openDatabase(kind, { schema: 'payments', migrations });
 
 /** Calls the payments subgraph as the gateway would. */
 export const graphql = (url: string, query: string, opts: SubgraphCallOptions = {}): Promise<SubgraphResult> =>

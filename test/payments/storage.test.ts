@@ -7,9 +7,21 @@ import {
   createPaymentsRepository,
   type NewPayment,
   type PaymentsStore,
-} from '../../subgraphs/payments/storage/payments.ts';
-import { sandboxPayments, seedSandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
-import { ALICE, BACKENDS, BEN, NOW, openTestDatabase, silentLogger, type TestDatabase } from './helpers.ts';
+} from '../../subgraphs/payments/storage/repository.ts';
+import { applySeed, sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
+import { createPaymentsService } from '../../subgraphs/payments/domain/service.ts';
+import { createPaymentsLoaders } from '../../subgraphs/payments/loaders.ts';
+import {
+  ALICE,
+  BACKENDS,
+  BEN,
+  customerPrincipal,
+  NOW,
+  openTestDatabase,
+  SANDBOX_SEED,
+  silentLogger,
+  type TestDatabase,
+} from './helpers.ts';
 
 const debtor = 'acc_aaaaaaaaaaaaaaaaaaaaaaaaaa';
 
@@ -73,13 +85,17 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
   });
 
   it('seeds the sandbox ledger once, however often and whenever it runs', async () => {
-    const expected = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW });
-    expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(
+    const expected = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW });
+    expect(await applySeed(t.db, SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(
       expected.length,
     );
-    expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(0);
+    expect(await applySeed(t.db, SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW, logger: silentLogger })).toBe(
+      0,
+    );
     const later = new Date(NOW.getTime() + 7 * 86_400_000);
-    expect(await seedSandboxPayments(t.db, { idSecret: DEV_ID_HASH_SECRET, now: later, logger: silentLogger })).toBe(0);
+    expect(
+      await applySeed(t.db, SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: later, logger: silentLogger }),
+    ).toBe(0);
     const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM payments')) as [
       { count: number },
     ];
@@ -87,10 +103,10 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
   });
 
   it("reads a seeded payment back exactly, with its history oldest first and without the bank's identifiers", async () => {
-    const expected = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).find(
+    const expected = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW }).find(
       (p) => p.customerId === ALICE && p.status === 'REFUNDED',
     )!;
-    const [read] = await repo.findByIds(ALICE, [expected.id]);
+    const [read] = await repo.findByIds([expected.id]);
     expect(read).toMatchObject({
       id: expected.id,
       customerId: ALICE,
@@ -108,14 +124,27 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     expect((await repo.historyOf([expected.id])).get(expected.id)).toEqual(expected.history);
   });
 
-  it("finds payments by id only within the customer's own ledger", async () => {
-    const alices = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter((p) => p.customerId === ALICE);
-    expect(await repo.findByIds(BEN, [alices[0]!.id])).toEqual([]);
-    expect(await repo.findByIds(ALICE, [])).toEqual([]);
+  it("finds payments by id whoever owns them: ownership is decided by the service alone, which gives Ben none of Alice's", async () => {
+    const alices = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter(
+      (p) => p.customerId === ALICE,
+    );
+    expect((await repo.findByIds([alices[0]!.id])).map((p) => p.customerId)).toEqual([ALICE]);
+    expect(await repo.findByIds([])).toEqual([]);
+    const serviceFor = (customerId: string) =>
+      createPaymentsService({
+        principal: customerPrincipal(customerId),
+        loaders: createPaymentsLoaders(repo),
+        repository: repo,
+      });
+    expect((await serviceFor(ALICE).payment(alices[0]!.id))?.id).toBe(alices[0]!.id);
+    expect(await serviceFor(BEN).payment(alices[0]!.id)).toBeNull();
+    expect(await serviceFor(BEN).paymentReference(alices[0]!.id)).toBeNull();
   });
 
   it('lists newest first and pages through every payment exactly once', async () => {
-    const all = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter((p) => p.customerId === ALICE);
+    const all = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter(
+      (p) => p.customerId === ALICE,
+    );
     const expectedOrder = [...all]
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
       .map((p) => p.id);
@@ -195,7 +224,7 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     const jpy = payment(customer, '2026-01-02T00:00:00.000Z', { amount: '1500', currency: 'JPY' });
     const large = payment(customer, '2026-01-03T00:00:00.000Z', { amount: '9999999999999.99' });
     for (const p of [gbp, jpy, large]) await repo.insertIfAbsent(p);
-    const byId = new Map((await repo.findByIds(customer, [gbp.id, jpy.id, large.id])).map((p) => [p.id, p.amount]));
+    const byId = new Map((await repo.findByIds([gbp.id, jpy.id, large.id])).map((p) => [p.id, p.amount]));
     expect(byId.get(gbp.id)).toEqual({ amount: '7.50', currency: 'GBP' });
     expect(byId.get(jpy.id)).toEqual({ amount: '1500', currency: 'JPY' });
     expect(byId.get(large.id)).toEqual({ amount: '9999999999999.99', currency: 'GBP' });

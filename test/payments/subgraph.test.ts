@@ -5,7 +5,18 @@ import type { RunningServer } from '../../lib/http-server.ts';
 import { loadPaymentsConfig } from '../../subgraphs/payments/config.ts';
 import { startPaymentsSubgraph } from '../../subgraphs/payments/server.ts';
 import { sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
-import { ALICE, BEN, CLARA, NOW, customerPrincipal, graphql, machinePrincipal, silentLogger } from './helpers.ts';
+import {
+  ALICE,
+  BEN,
+  CLARA,
+  NOW,
+  customerPrincipal,
+  graphql,
+  machinePrincipal,
+  SANDBOX_SEED,
+  SANDBOX_SEED_FILE,
+  silentLogger,
+} from './helpers.ts';
 
 const PAGE = /* GraphQL */ `
   query Page($first: Int, $after: String, $filter: PaymentFilter) {
@@ -54,7 +65,7 @@ const PAYMENT = /* GraphQL */ `
   }
 `;
 
-const seeded = sandboxPayments({ idSecret: DEV_ID_HASH_SECRET, now: NOW });
+const seeded = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW });
 const alices = seeded.filter((p) => p.customerId === ALICE);
 const bens = seeded.filter((p) => p.customerId === BEN);
 
@@ -62,10 +73,13 @@ describe('payments subgraph', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startPaymentsSubgraph(loadPaymentsConfig({ PAYMENTS_PORT: '0', LOG_LEVEL: 'silent' }), {
-      logger: silentLogger,
-      now: () => NOW,
-    });
+    server = await startPaymentsSubgraph(
+      loadPaymentsConfig({ PAYMENTS_PORT: '0', LOG_LEVEL: 'silent', SEED_FILE: SANDBOX_SEED_FILE }),
+      {
+        logger: silentLogger,
+        now: () => NOW,
+      },
+    );
   });
   afterAll(async () => {
     await server?.close();

@@ -9,7 +9,7 @@ import type { Migration } from '../../../lib/database.ts';
  * payments(id). The partner columns below hold the bank's consent and payment ids that
  * initiation and reconciliation need; they are never exposed through the API.
  */
-export const paymentsMigrations: Migration[] = [
+export const migrations: Migration[] = [
   {
     name: '001_create_payments',
     sql: `

@@ -1,17 +1,17 @@
 import type { Database } from '../../../lib/database.ts';
 import { bankAccountId, derivedId } from '../../../lib/ids.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { SANDBOX_CUSTOMERS, type SandboxCustomer } from '../../../sandboxes/manifest.ts';
+import type { Seed, SeedCustomer } from '../../../lib/seed.ts';
 import type { CreditorModel, PaymentStatus, PaymentStatusChangeModel } from '../domain/model.ts';
-import { createPaymentsRepository, type NewPayment } from './payments.ts';
+import { createPaymentsRepository, type NewPayment } from './repository.ts';
 
 /**
- * Sandbox ledger: for every sandbox customer with a northwind GBP account, a dozen or so
+ * Sandbox ledger, from the seed data (SEED_FILE, lib/seed.ts): for every seed customer with a northwind GBP account, a dozen or so
  * payments over the last four months that walk the whole lifecycle (settled, accepted, pending,
  * rejected, cancelled, refunded, failed, unknown, awaiting authorisation) with coherent status
  * histories. Ids are derived from the customer and the payment's number, so re-running the
  * seed is a no-op (existing payments are never touched). Dates are relative to the clock the
- * subgraph starts with. Applied only in the sandbox profile.
+ * subgraph starts with. Applied only when SEED_FILE names a seed (never in production).
  */
 
 const MINUTE = 60_000;
@@ -118,14 +118,14 @@ function steps(status: PaymentStatus): Step[] {
   }
 }
 
-function northwindGbpAccount(customer: SandboxCustomer): string | null {
+function northwindGbpAccount(customer: SeedCustomer): string | null {
   const accounts = customer.banks.northwind?.accounts.filter((a) => a.currency === 'GBP') ?? [];
   return (accounts.find((a) => a.kind === 'current') ?? accounts[0])?.bankAccountId ?? null;
 }
 
-export function sandboxPayments(opts: { idSecret: string; now: Date }): NewPayment[] {
+export function sandboxPayments(seed: Seed, opts: { idSecret: string; now: Date }): NewPayment[] {
   const payments: NewPayment[] = [];
-  for (const customer of SANDBOX_CUSTOMERS) {
+  for (const customer of seed.customers) {
     const account = northwindGbpAccount(customer);
     if (!account) continue;
     const scenarios = customer.displayName === 'Alice' ? SCENARIOS.alice : SCENARIOS.ben;
@@ -164,14 +164,16 @@ export function sandboxPayments(opts: { idSecret: string; now: Date }): NewPayme
   return payments;
 }
 
-export async function seedSandboxPayments(
+/** Writes the seed's ledger (what is already there is left alone); returns how many payments it inserted. */
+export async function applySeed(
   db: Database,
+  seed: Seed,
   opts: { idSecret: string; now: Date; logger: Logger },
 ): Promise<number> {
   const inserted = await db.transaction(async (tx) => {
     const repo = createPaymentsRepository(tx);
     let count = 0;
-    for (const p of sandboxPayments(opts)) if (await repo.insertIfAbsent(p)) count++;
+    for (const p of sandboxPayments(seed, opts)) if (await repo.insertIfAbsent(p)) count++;
     return count;
   });
   if (inserted > 0) opts.logger.info({ inserted }, 'seeded sandbox payments');

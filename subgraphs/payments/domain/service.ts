@@ -8,7 +8,8 @@ import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
 /**
  * The payments use cases for one request, bound to its principal.
  *
- * Ownership: a customer principal sees only its own payments. Someone else's payment id, a
+ * Ownership is decided here and only here (docs/architecture.md): loaders and the repository read
+ * by id and decide nothing. A customer principal sees only its own payments. Someone else's payment id, a
  * non-existent one and junk all give the same null (by id and by entity reference); someone
  * else's customer gives an empty connection, so nothing reveals whether an id exists. A principal without a customer id
  * (staff, machines) sees nothing for now; the gateway's authorization work adds staff access.
@@ -44,7 +45,9 @@ export function createPaymentsService({ principal, loaders, repository }: Paymen
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
   const consentedDebtors = consentedAccountsFor(principal, 'PAYMENTS_INITIATION');
   const visible = (p: PaymentModel | null) =>
-    p && (consentedDebtors === null || consentedDebtors.includes(p.debtorAccountId)) ? p : null;
+    p && p.customerId === customerId && (consentedDebtors === null || consentedDebtors.includes(p.debtorAccountId))
+      ? p
+      : null;
   const payment = async (id: string) =>
     customerId !== null && isId(id, 'pay') ? visible(await loaders.paymentById.load(id)) : null;
   return {

@@ -73,12 +73,9 @@ export interface PaymentsStore extends PaymentsRepository {
 
 export function createPaymentsRepository(db: Queryable): PaymentsStore {
   return {
-    async findByIds(customerId, ids) {
+    async findByIds(ids) {
       if (ids.length === 0) return [];
-      const rows = await db.query<PaymentRow>(
-        `SELECT ${COLUMNS} FROM payments WHERE customer_id = $1 AND id = ANY($2::text[])`,
-        [customerId, [...ids]],
-      );
+      const rows = await db.query<PaymentRow>(`SELECT ${COLUMNS} FROM payments WHERE id = ANY($1::text[])`, [[...ids]]);
       return rows.map(toModel);
     },
 
