@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { jwtVerify, errors as joseErrors } from 'jose';
 import { parseConsentedAccounts, type Principal } from './principal.ts';
 
 /**
@@ -30,9 +30,34 @@ export class InternalAuthError extends Error {
   override name = 'InternalAuthError';
 }
 
-function keyOf(secret: string): Uint8Array {
-  if (secret.length < 32) throw new Error('internal auth secret must be at least 32 characters');
-  return new TextEncoder().encode(secret);
+/**
+ * The secret as a key object, made once per secret: importing the raw secret on every call (what
+ * jose does with a Uint8Array) cost more than the HMAC itself, on every subgraph call of the
+ * gateway and every request of a subgraph.
+ */
+const signingKeys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    if (secret.length < 32) throw new Error('internal auth secret must be at least 32 characters');
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
+
+/** jose verifies fastest with a WebCrypto key (a KeyObject is converted on every call): imported once per secret. */
+const verifyingKeys = new Map<string, Promise<CryptoKey>>();
+function verifyingKeyOf(secret: string): Promise<CryptoKey> {
+  let key = verifyingKeys.get(secret);
+  if (!key) {
+    if (secret.length < 32) throw new Error('internal auth secret must be at least 32 characters');
+    key = crypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'verify',
+    ]);
+    verifyingKeys.set(secret, key);
+  }
+  return key;
 }
 
 /** base64url SHA-256 of the request content: the POST body as sent, or the query string of a GET. */
@@ -40,6 +65,15 @@ export function contentHash(content: string): string {
   return createHash('sha256').update(content, 'utf8').digest('base64url');
 }
 
+const PROTECTED_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'internal+jwt' })).toString('base64url');
+
+/**
+ * A compact JWS (RFC 7515) with HS256 over the claims below, verified by jose's jwtVerify at the
+ * subgraph (verifyInternalContext). Signed with node:crypto's HMAC directly, synchronously: the
+ * gateway signs every subgraph call, and jose's SignJWT goes through WebCrypto's asynchronous
+ * sign (about 70 µs of CPU per call against 7 µs here). Nothing is cached across calls: each
+ * token is made for its own body (`bh`), request id and time.
+ */
 export async function signInternalContext(
   secret: string,
   subgraph: string,
@@ -47,13 +81,18 @@ export async function signInternalContext(
   requestId: string,
   content: string,
 ): Promise<string> {
-  return new SignJWT({ principal, rid: requestId, bh: contentHash(content) })
-    .setProtectedHeader({ alg: 'HS256', typ: 'internal+jwt' })
-    .setIssuer(ISSUER)
-    .setAudience(`subgraph:${subgraph}`)
-    .setIssuedAt()
-    .setExpirationTime(`${LIFETIME_SECONDS}s`)
-    .sign(keyOf(secret));
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = {
+    principal,
+    rid: requestId,
+    bh: contentHash(content),
+    iss: ISSUER,
+    aud: `subgraph:${subgraph}`,
+    iat,
+    exp: iat + LIFETIME_SECONDS,
+  };
+  const signingInput = `${PROTECTED_HEADER}.${Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url')}`;
+  return `${signingInput}.${createHmac('sha256', keyOf(secret)).update(signingInput).digest('base64url')}`;
 }
 
 export interface InternalContext {
@@ -72,7 +111,7 @@ export async function verifyInternalContext(
   let lastError: unknown;
   for (const secret of secrets) {
     try {
-      const { payload } = await jwtVerify(token, keyOf(secret), {
+      const { payload } = await jwtVerify(token, await verifyingKeyOf(secret), {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: `subgraph:${subgraph}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SignJWT } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { bankAccountId, bankTransactionId, derivedId, isId, newId } from '../../lib/ids.ts';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../lib/pagination.ts';
 import { contentHash, signInternalContext, verifyInternalContext } from '../../lib/internal-auth.ts';
@@ -74,6 +74,20 @@ describe('internal auth (gateway to subgraph)', () => {
       requestId: 'req-1',
     });
     await expect(verifyInternalContext(token, 'payments', [SECRET], BODY)).rejects.toThrow(/invalid internal auth/);
+  });
+
+  it('is a standard HS256 JWS any JOSE library verifies (signed with node:crypto, not jose), valid 60 s', async () => {
+    const token = await signInternalContext(SECRET, 'accounts', principal, 'req-1', BODY);
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(SECRET), {
+      algorithms: ['HS256'],
+      issuer: 'gateway',
+      audience: 'subgraph:accounts',
+      typ: 'internal+jwt',
+    });
+    expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'internal+jwt' });
+    expect(payload).toMatchObject({ principal, rid: 'req-1', bh: contentHash(BODY) });
+    expect(payload.exp! - payload.iat!).toBe(60);
+    expect(Math.abs(payload.iat! - Date.now() / 1000)).toBeLessThan(5);
   });
 
   it('refuses missing, forged and expired tokens, and accepts the previous secret during rotation', async () => {
