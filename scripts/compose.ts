@@ -1,9 +1,10 @@
 // npm run compose: regenerates schema/supergraph.graphql and schema/public.graphql from the
 // domain SDLs and, for what each field requires (authorization directives, "Requires:" in the
-// descriptions), from gateway/authorization/policy.ts (lib/composition.ts). Both are checked in;
-// test/schema/composition.test.ts fails when they are stale, so a policy change needs a compose too.
+// descriptions), from gateway/authorization/policy.ts (gateway/authorization/composition.ts).
+// Both are checked in; test/schema/composition.test.ts fails when they are stale, so a policy
+// change needs a compose too.
 import { writeFileSync } from 'node:fs';
-import { composeSupergraph } from '../lib/composition.ts';
+import { composeSupergraph } from '../gateway/authorization/composition.ts';
 import { PUBLIC_SCHEMA_PATH, SUPERGRAPH_PATH } from '../lib/schema-files.ts';
 
 const HEADER =

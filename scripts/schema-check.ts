@@ -25,7 +25,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CriticalityLevel, diff } from '@graphql-inspector/core';
 import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, type GraphQLSchema } from 'graphql';
-import { parseRequirementLine, withoutRequirementLine, type PublishedRequirement } from '../lib/composition.ts';
+import {
+  parseRequirementLine,
+  withoutRequirementLine,
+  type PublishedRequirement,
+} from '../gateway/authorization/composition.ts';
 import { PUBLIC_SCHEMA_PATH } from '../lib/schema-files.ts';
 
 const path = (relative: string) => fileURLToPath(new URL(`../schema/${relative}`, import.meta.url));

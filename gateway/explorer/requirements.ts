@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import { fieldRequirement, requirementLine } from '../../lib/composition.ts';
+import { fieldRequirement, requirementLine } from '../authorization/composition.ts';
 import { permissionScope, type ConsentPermission } from '../../lib/consent.ts';
 import { auditRules, type AuditRow } from '../authorization/audit.ts';
 import { graphqlRuntime } from '../authorization/graphql-runtime.ts';
@@ -9,15 +9,16 @@ import { policyOf, type CallerKind, type ObjectCheck } from '../authorization/po
  * What every field of the served schema requires, as the explorer shows it (served as
  * /explorer/requirements.json). Nothing here restates the policy or the engine:
  * - what a field requires (token, scopes, caller kinds, consents and whether each is checked per
- *   account, PII) is `fieldRequirement` of lib/composition.ts, the very derivation composition
- *   writes into the schema as Apollo Router's directives and as the "Requires:" paragraph of each
- *   description (`line` below is that paragraph);
+ *   account, PII) is `fieldRequirement` of gateway/authorization/composition.ts, the very
+ *   derivation composition writes into the schema as Apollo Router's directives and as the
+ *   "Requires:" paragraph of each description (`line` below is that paragraph);
  * - how it is enforced (before execution or per object, the check, the graphql-shield rule, the
  *   reviewer's note) is the field's row of `auditRules()` (gateway/authorization/audit.ts), what
  *   `npm run shield:audit` prints from POLICY and the live rule tree.
  * A field the policy does not cover is listed as denied to everyone, as the fallback rule does.
- * (This makes lib/composition.ts, otherwise used at build time, a module the gateway loads once at
- * start: one derivation of a field's requirement for the schema and the explorer, not two.)
+ * (This makes gateway/authorization/composition.ts, otherwise used at build time, a module the
+ * gateway loads once at start: one derivation of a field's requirement for the schema and the
+ * explorer, not two.)
  */
 export interface ConsentRequirement {
   permission: ConsentPermission;
@@ -115,7 +116,7 @@ export function buildRequirements(schema: GraphQLSchema): RequirementsDocument {
   }
   return {
     source:
-      'gateway/authorization/policy.ts: lib/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)',
+      'gateway/authorization/policy.ts: gateway/authorization/composition.ts fieldRequirement and the live rule tree (npm run shield:audit)',
     callerKinds: CALLER_KIND_LABELS,
     fields,
     problems,

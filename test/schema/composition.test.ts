@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { composeSupergraph } from '../../lib/composition.ts';
+import { composeSupergraph } from '../../gateway/authorization/composition.ts';
 import { PUBLIC_SCHEMA_PATH, SUPERGRAPH_PATH } from '../../lib/schema-files.ts';
 import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
 

@@ -17,9 +17,9 @@ import {
   type FieldPolicy,
   type ObjectCheck,
   type TypePolicy,
-} from '../gateway/authorization/policy.ts';
-import { isAccountPermission, type ConsentPermission } from './consent.ts';
-import { SUBGRAPH_NAMES, subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
+} from './policy.ts';
+import { isAccountPermission, type ConsentPermission } from '../../lib/consent.ts';
+import { SUBGRAPH_NAMES, subgraphTypeDefs, type SubgraphName } from '../../lib/schema-files.ts';
 
 /** Default subgraph URLs recorded in the checked-in supergraph; the gateway's configuration overrides them. */
 export const DEFAULT_SUBGRAPH_PORTS: Record<SubgraphName, number> = {
@@ -52,6 +52,8 @@ export interface ComposedSchema {
  *   public schema, for introspection clients (GraphiQL's docs, codegen) that never see applied
  *   directives. This is done on the composed output, because composition keeps the first
  *   description it meets among the subgraphs that define a field.
+ * It lives here, beside the policy it publishes, because lib/ is the ground every service stands
+ * on and imports nothing of the gateway (.dependency-cruiser.mjs, lib-is-the-ground).
  * Composition runs at build time (scripts/compose.ts, the schema tests); the derivation itself
  * (fieldRequirement, requirementLine) is also what the gateway's explorer serves
  * (gateway/explorer/requirements.ts), so the docs and the schema cannot say different things. A
