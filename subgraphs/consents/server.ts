@@ -2,16 +2,15 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { openDatabase } from '../../lib/database.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { ConsentsConfig } from './config.ts';
-import type { ConsentsContext } from './context.ts';
-import { createConsentReader } from './domain/reader.ts';
+import { createConsentsContext, type ConsentsContext, type ConsentsPorts } from './context.ts';
 import { createConsentService } from './domain/service.ts';
-import { createConsentLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
-import { consentsMigrations } from './storage/migrations.ts';
+import { migrations } from './storage/migrations.ts';
 import { createConsentRepository } from './storage/repository.ts';
-import { seedSandbox } from './storage/seed.ts';
+import { applySeed } from './storage/seed.ts';
 
 export interface ConsentsSubgraphOptions {
   logger: Logger;
@@ -21,7 +20,7 @@ export interface ConsentsSubgraphOptions {
 
 /**
  * Starts the consents subgraph: opens its storage (PostgreSQL schema `consents`, migrated; the
- * manifest's clients and a few consents seeded in the sandbox profile), starts the expiry
+ * seed's clients and a few consents written when SEED_FILE is set), starts the expiry
  * sweep and serves the subgraph. close() stops the sweep, the server and the database.
  *
  * Expiry: reads compute EXPIRED from `expiresAt` at the request's instant (exact, and the only
@@ -39,15 +38,20 @@ export async function startConsentsSubgraph(
     schema: 'consents',
     databaseUrl: config.DATABASE_URL,
     pgliteDir: config.PGLITE_DIR,
-    migrations: consentsMigrations,
+    migrations,
     logger,
   });
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> = Promise.resolve();
   try {
-    if (config.PROFILE === 'sandbox') await seedSandbox(db, { idHashSecret: config.ID_HASH_SECRET, now: now() });
+    const seed = configuredSeed(config);
+    if (seed) await applySeed(db, seed, { idHashSecret: config.ID_HASH_SECRET, now: now() });
     const repo = createConsentRepository(db);
-    const consents = createConsentService(repo, { maxPendingPerClient: config.CONSENTS_MAX_PENDING_PER_CLIENT });
+    const ports: ConsentsPorts = {
+      repository: repo,
+      lifecycle: createConsentService(repo, { maxPendingPerClient: config.CONSENTS_MAX_PENDING_PER_CLIENT }),
+      now,
+    };
 
     const sweep = () => {
       sweeping = repo.recordDueExpiries(now()).then(
@@ -63,16 +67,7 @@ export async function startConsentsSubgraph(
     const running = await startSubgraphServer<ConsentsContext>({
       name: 'consents',
       resolvers: resolvers as GraphQLResolverMap<ConsentsContext>,
-      context: (base) => {
-        const at = now();
-        return {
-          ...base,
-          now: at,
-          caller: { principal: base.principal, requestId: base.requestId, now: at },
-          reader: createConsentReader(createConsentLoaders(repo), base.principal, at),
-          consents,
-        };
-      },
+      context: (base) => createConsentsContext(base, ports),
       logger,
       common: config,
       port: config.CONSENTS_PORT,

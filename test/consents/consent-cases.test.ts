@@ -5,13 +5,12 @@ import {
   CONSENT_PERMISSIONS,
   type ConsentPermission,
 } from '../../subgraphs/consents/domain/model.ts';
+import { consentGrants, grantedAccountIds } from '../../subgraphs/consents/domain/rules.ts';
 import {
-  consentGrants,
   createConsentReader,
   createConsentService,
-  grantedAccountIds,
   type ConsentService,
-} from '../../subgraphs/consents/domain/index.ts';
+} from '../../subgraphs/consents/domain/service.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentLoaders } from '../../subgraphs/consents/loaders.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';

@@ -1,8 +1,9 @@
 import { newId } from '../../lib/ids.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
-import { consentsMigrations } from '../../subgraphs/consents/storage/migrations.ts';
-import { seedSandboxClients } from '../../subgraphs/consents/storage/seed.ts';
+import { migrations } from '../../subgraphs/consents/storage/migrations.ts';
+import { seedClients } from '../../subgraphs/consents/storage/seed.ts';
+import { SANDBOX_SEED } from '../support/seed.ts';
 import { principalOf } from '../support/customers.ts';
 import { openTestDatabase as openDatabase, type Backend, type TestDatabase } from '../support/database.ts';
 
@@ -16,7 +17,7 @@ export const silentLogger = createLogger('consents-test', 'silent');
  * its own schema (consents_test_<random>), so parallel runs never collide; dispose() drops it.
  */
 export const openTestDatabase = (kind: Backend, opts: { poolSize?: number } = {}): Promise<TestDatabase> =>
-  openDatabase(kind, { schema: 'consents', migrations: consentsMigrations, ...opts, setup: seedSandboxClients });
+  openDatabase(kind, { schema: 'consents', migrations, ...opts, setup: (db) => seedClients(db, SANDBOX_SEED) });
 
 export const T0 = new Date('2026-11-23T10:00:00.000Z');
 export const at = (msFromT0: number) => new Date(T0.getTime() + msFromT0);

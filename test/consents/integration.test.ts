@@ -6,6 +6,7 @@ import type { Principal } from '../../lib/principal.ts';
 import { loadConsentsConfig } from '../../subgraphs/consents/config.ts';
 import { startConsentsSubgraph } from '../../subgraphs/consents/server.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 import { callSubgraph, type SubgraphResult } from '../support/subgraph-client.ts';
 import { ALICE, BEN, DAY, SECOND, principal, silentLogger } from './helpers.ts';
 
@@ -22,7 +23,7 @@ describe('consents subgraph over HTTP', () => {
   let clock = new Date('2026-11-23T10:00:00.000Z');
 
   beforeAll(async () => {
-    const config = loadConsentsConfig({ CONSENTS_PORT: '0', LOG_LEVEL: 'silent' });
+    const config = loadConsentsConfig({ CONSENTS_PORT: '0', LOG_LEVEL: 'silent', SEED_FILE: SANDBOX_SEED_FILE });
     server = await startConsentsSubgraph(config, { logger: silentLogger, now: () => clock });
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { newId } from '../../lib/ids.ts';
 import { loadConsentsConfig } from '../../subgraphs/consents/config.ts';
-import { createConsentReader } from '../../subgraphs/consents/domain/reader.ts';
+import { createConsentReader } from '../../subgraphs/consents/domain/service.ts';
 import type { ConsentModel } from '../../subgraphs/consents/domain/model.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentLoaders } from '../../subgraphs/consents/loaders.ts';

@@ -13,7 +13,7 @@ import {
   normalisePermissions,
   resolveExpiry,
   viewerFor,
-} from '../../subgraphs/consents/domain/index.ts';
+} from '../../subgraphs/consents/domain/rules.ts';
 import { ALICE, BEN, DAY, SECOND, T0, at, principal } from './helpers.ts';
 
 const ACC_1 = newId('acc');

@@ -4,7 +4,8 @@ import { bankAccountId, newId } from '../../lib/ids.ts';
 import type { ConsentModel } from '../../subgraphs/consents/domain/model.ts';
 import type { ConsentRepository } from '../../subgraphs/consents/domain/ports.ts';
 import { createConsentRepository, findActiveConsents } from '../../subgraphs/consents/storage/repository.ts';
-import { SANDBOX_CONSENT_IDS, seedSandbox } from '../../subgraphs/consents/storage/seed.ts';
+import { applySeed, SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
+import { SANDBOX_SEED } from '../support/seed.ts';
 import { ALICE, BACKENDS, BEN, DAY, SECOND, T0, at, openTestDatabase, type TestDatabase } from './helpers.ts';
 
 function awaiting(overrides: Partial<ConsentModel> = {}): ConsentModel {
@@ -203,8 +204,8 @@ describe.each(BACKENDS)('consent storage on %s', (backend) => {
   });
 
   it('seeds the sandbox consents idempotently, with canonical account ids', async () => {
-    await seedSandbox(t.db, { idHashSecret: DEV_ID_HASH_SECRET, now: T0 });
-    await seedSandbox(t.db, { idHashSecret: DEV_ID_HASH_SECRET, now: at(DAY) });
+    await applySeed(t.db, SANDBOX_SEED, { idHashSecret: DEV_ID_HASH_SECRET, now: T0 });
+    await applySeed(t.db, SANDBOX_SEED, { idHashSecret: DEV_ID_HASH_SECRET, now: at(DAY) });
     const ids = Object.values(SANDBOX_CONSENT_IDS);
     const seeded = await repo.findConsentsByIds(ids);
     expect(seeded).toHaveLength(ids.length);

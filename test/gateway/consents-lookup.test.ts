@@ -25,9 +25,10 @@ import { authzState, callerDenial } from '../../gateway/authorization/engine.ts'
 import type { FieldPolicy } from '../../gateway/authorization/policy.ts';
 import { loadConsentsConfig } from '../../subgraphs/consents/config.ts';
 import { startConsentsSubgraph } from '../../subgraphs/consents/server.ts';
-import { consentsMigrations } from '../../subgraphs/consents/storage/migrations.ts';
+import { migrations } from '../../subgraphs/consents/storage/migrations.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
-import { SANDBOX_CONSENT_IDS, seedSandboxClients } from '../../subgraphs/consents/storage/seed.ts';
+import { SANDBOX_CONSENT_IDS, seedClients } from '../../subgraphs/consents/storage/seed.ts';
+import { SANDBOX_SEED, SANDBOX_SEED_FILE } from '../support/seed.ts';
 import {
   CASE_CLIENT,
   CASE_T0,
@@ -66,6 +67,7 @@ async function startConsents(): Promise<RunningServer> {
   const config = loadConsentsConfig({
     ...process.env,
     CONSENTS_PORT: '0',
+    SEED_FILE: SANDBOX_SEED_FILE,
     PGLITE_DIR: 'memory://',
     DATABASE_URL: undefined,
     LOG_LEVEL: 'silent',
@@ -396,9 +398,9 @@ describe('the shared table of consent cases, against the gateway', () => {
     // The cases' consents (every status, other clients' ones, empty accounts) are written straight
     // into the subgraph's database before it starts; the API could not create most of them.
     dir = await mkdtemp(join(tmpdir(), 'consent-cases-'));
-    const db = await openDatabase({ schema: 'consents', pgliteDir: dir, migrations: consentsMigrations, logger });
+    const db = await openDatabase({ schema: 'consents', pgliteDir: dir, migrations, logger });
     try {
-      await seedSandboxClients(db);
+      await seedClients(db, SANDBOX_SEED);
       const repo = createConsentRepository(db);
       for (const consentCase of CONSENT_CASES) {
         const customer = newId('cus');
@@ -413,6 +415,7 @@ describe('the shared table of consent cases, against the gateway', () => {
     const config = loadConsentsConfig({
       ...process.env,
       CONSENTS_PORT: '0',
+      SEED_FILE: SANDBOX_SEED_FILE,
       PGLITE_DIR: dir,
       DATABASE_URL: undefined,
       LOG_LEVEL: 'silent',

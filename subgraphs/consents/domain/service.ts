@@ -1,16 +1,38 @@
 import { clientError, ErrorCode } from '../../../lib/errors.ts';
 import { isId, newId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
-import { actor, type ClientAppModel, type ConsentModel, type ConsentPermission } from './model.ts';
-import type { ConsentRepository } from './ports.ts';
 import {
+  actor,
+  isClientId,
+  isPublicClient,
+  type ClientAppModel,
+  type ConsentEventModel,
+  type ConsentModel,
+  type ConsentPermission,
+  type ConsentStatus,
+  type PublicClientAppModel,
+} from './model.ts';
+import type { ConsentReadPort, ConsentRepository } from './ports.ts';
+import {
+  canView,
   consentInForce,
   decideTransition,
+  effectiveStatus,
+  historyOf,
+  newestFirst,
   normaliseAccountIds,
   normalisePermissions,
   resolveExpiry,
+  viewerFor,
   type LifecycleAction,
+  type Viewer,
 } from './rules.ts';
+
+/**
+ * The consents domain service. Ownership and visibility are decided here and only here
+ * (docs/architecture.md): the reader below for reads, the lifecycle's ownConsent for changes;
+ * loaders and storage read by id and decide nothing. consentsServiceFor binds both to one request.
+ */
 
 /**
  * The consent lifecycle. Each mutation checks who is calling, validates its input, applies
@@ -186,5 +208,91 @@ export function createConsentService(
      */
     activeConsents: async (customerId: string, clientId: string, now: Date) =>
       (await repo.findActiveConsents(customerId, clientId, now)).filter((c) => consentInForce(c, now)),
+  };
+}
+
+/**
+ * Per-request reads with the visibility rules applied. Anything the caller may not see
+ * behaves exactly like something that does not exist (null or an empty list).
+ */
+export type ConsentReader = ReturnType<typeof createConsentReader>;
+
+export function createConsentReader(port: ConsentReadPort, principal: Principal | null, now: Date) {
+  let viewer: Promise<Viewer | null> | undefined;
+  const currentViewer = () =>
+    (viewer ??= (async () => {
+      if (!principal || !isClientId(principal.clientId)) return null;
+      return viewerFor(principal, await port.client(principal.clientId));
+    })());
+
+  return {
+    now,
+    viewer: currentViewer,
+
+    async consent(id: string): Promise<ConsentModel | null> {
+      if (typeof id !== 'string' || !isId(id, 'cns')) return null;
+      const v = await currentViewer();
+      if (!v) return null;
+      const consent = await port.consent(id);
+      return consent && canView(v, consent) ? consent : null;
+    },
+
+    /** The customer's consents the caller may see, newest first, optionally by (effective) status. */
+    async customerConsents(customerId: string, statuses?: readonly ConsentStatus[] | null): Promise<ConsentModel[]> {
+      const v = await currentViewer();
+      if (!v || typeof customerId !== 'string' || v.customerId !== customerId) return [];
+      const all = await port.consentsOfCustomer(customerId);
+      return all
+        .filter((c) => canView(v, c))
+        .filter((c) => !statuses || statuses.length === 0 || statuses.includes(effectiveStatus(c, now)))
+        .sort(newestFirst);
+    },
+
+    /** A consent's evidence trail; the consent was already checked when it was read. */
+    async history(consent: ConsentModel): Promise<ConsentEventModel[]> {
+      return historyOf(consent, await port.events(consent.id), now);
+    },
+
+    /** Public information about a client app; internal (STAFF, MACHINE) and unknown clients read as null. */
+    async clientApp(id: string): Promise<PublicClientAppModel | null> {
+      if (typeof id !== 'string' || !isClientId(id)) return null;
+      const client = await port.client(id);
+      return client && isPublicClient(client) ? client : null;
+    },
+
+    /** The client a consent is granted to; it always exists (a foreign key) and is a THIRD_PARTY client. */
+    async clientOf(consent: ConsentModel): Promise<PublicClientAppModel> {
+      const client = await port.client(consent.clientId);
+      if (!client || !isPublicClient(client))
+        throw new Error(`consent ${consent.id} refers to client ${consent.clientId}, which is not a public client`);
+      return client;
+    },
+
+    forget: (consentId: string) => port.forget(consentId),
+  };
+}
+
+/**
+ * The consents use cases of one request, as the resolvers call them: reads with the visibility
+ * rules applied at the request's instant, and the lifecycle acting as the request's caller. After
+ * a change the request's cached reads of that consent are dropped, so the answer shows the change.
+ */
+export type ConsentsService = ReturnType<typeof consentsServiceFor>;
+
+export function consentsServiceFor(lifecycle: ConsentService, loaders: ConsentReadPort, caller: Caller) {
+  const reader = createConsentReader(loaders, caller.principal, caller.now);
+  const changed = async (consent: Promise<ConsentModel>): Promise<ConsentModel> => {
+    const result = await consent;
+    reader.forget(result.id);
+    return result;
+  };
+  return {
+    ...reader,
+    /** The status a reader sees: the effective status at the request's instant (EXPIRED from expiresAt on). */
+    status: (consent: ConsentModel): ConsentStatus => effectiveStatus(consent, caller.now),
+    requestConsent: (input: RequestConsentInput) => changed(lifecycle.requestConsent(caller, input)),
+    authoriseConsent: (input: AuthoriseConsentInput) => changed(lifecycle.authoriseConsent(caller, input)),
+    rejectConsent: (id: string) => changed(lifecycle.rejectConsent(caller, id)),
+    revokeConsent: (id: string) => changed(lifecycle.revokeConsent(caller, id)),
   };
 }

@@ -10,7 +10,7 @@ import type { Migration } from '../../../lib/database.ts';
  * authorisation time, an unknown status, a malformed id). consent_events is append-only: a
  * trigger refuses UPDATE, DELETE and TRUNCATE, because it is the evidence auditors rely on.
  */
-export const consentsMigrations: Migration[] = [
+export const migrations: Migration[] = [
   {
     name: '001_consents',
     sql: `

@@ -1,12 +1,12 @@
-import type { Database } from '../../../lib/database.ts';
+import type { Database, Queryable } from '../../../lib/database.ts';
 import { bankAccountId, derivedId } from '../../../lib/ids.ts';
-import { SANDBOX_CLIENTS, SANDBOX_CUSTOMERS, type Institution } from '../../../sandboxes/manifest.ts';
+import type { Seed, SeedInstitution } from '../../../lib/seed.ts';
 import { actor, MAX_CONSENT_MS, type ConsentPermission, type ConsentStatus } from '../domain/model.ts';
 import { insertEvent } from './repository.ts';
 
 /**
- * Sandbox seed of the platform-owned consent records, derived from sandboxes/manifest.ts.
- * Applied only in the sandbox profile, idempotently: clients and consents are inserted with
+ * Sandbox seed of the platform-owned consent records, derived from the seed data (SEED_FILE,
+ * lib/seed.ts). Applied only when SEED_FILE is set (never in production), idempotently: clients and consents are inserted with
  * ON CONFLICT DO NOTHING under stable ids, and a consent's accounts and events are written only
  * by the transaction that inserted the consent, so restarts and replicas starting together
  * never duplicate anything. Times are relative to the first start (a persistent PGLITE_DIR
@@ -25,15 +25,21 @@ export const SANDBOX_CONSENT_IDS = {
   claraBudgetlyExpired: derivedId('cns', 'sandbox-consents', 'clara', 'budgetly', 'expired'),
 } as const;
 
-function customerId(displayName: string): string {
-  const customer = SANDBOX_CUSTOMERS.find((c) => c.displayName === displayName);
-  if (!customer) throw new Error(`sandbox manifest has no customer ${displayName}`);
+function customerId(seed: Seed, displayName: string): string {
+  const customer = seed.customers.find((c) => c.displayName === displayName);
+  if (!customer) throw new Error(`the seed has no customer ${displayName}`);
   return customer.customerId;
 }
 
-function accountOf(displayName: string, institution: Institution, index: number, secret: string): string {
-  const account = SANDBOX_CUSTOMERS.find((c) => c.displayName === displayName)?.banks[institution]?.accounts[index];
-  if (!account) throw new Error(`sandbox manifest has no ${institution} account #${index} for ${displayName}`);
+function accountOf(
+  seed: Seed,
+  displayName: string,
+  institution: SeedInstitution,
+  index: number,
+  secret: string,
+): string {
+  const account = seed.customers.find((c) => c.displayName === displayName)?.banks[institution]?.accounts[index];
+  if (!account) throw new Error(`the seed has no ${institution} account #${index} for ${displayName}`);
   return bankAccountId(secret, institution, account.bankAccountId);
 }
 
@@ -52,11 +58,11 @@ interface SeedConsent {
   events: { status: ConsentStatus; at: Date; actor: string }[];
 }
 
-export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] {
+export function sandboxConsents(seed: Seed, idHashSecret: string, now: Date): SeedConsent[] {
   const ago = (ms: number) => new Date(now.getTime() - ms);
-  const alice = customerId('Alice');
-  const ben = customerId('Ben');
-  const clara = customerId('Clara');
+  const alice = customerId(seed, 'Alice');
+  const ben = customerId(seed, 'Ben');
+  const clara = customerId(seed, 'Clara');
 
   const aliceBudgetlyCreated = ago(14 * DAY);
   const aliceBudgetlyAuthorised = new Date(aliceBudgetlyCreated.getTime() + 4 * MINUTE);
@@ -75,7 +81,7 @@ export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] 
       clientId: 'budgetly',
       status: 'AUTHORISED',
       permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
-      accountIds: [accountOf('Alice', 'northwind', 0, idHashSecret)],
+      accountIds: [accountOf(seed, 'Alice', 'northwind', 0, idHashSecret)],
       createdAt: aliceBudgetlyCreated,
       expiresAt: new Date(aliceBudgetlyCreated.getTime() + MAX_CONSENT_MS),
       authorisedAt: aliceBudgetlyAuthorised,
@@ -92,7 +98,10 @@ export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] 
       clientId: 'taxpal',
       status: 'REVOKED',
       permissions: ['ACCOUNTS', 'TRANSACTIONS', 'IDENTITY'],
-      accountIds: [accountOf('Alice', 'northwind', 0, idHashSecret), accountOf('Alice', 'rheinbank', 0, idHashSecret)],
+      accountIds: [
+        accountOf(seed, 'Alice', 'northwind', 0, idHashSecret),
+        accountOf(seed, 'Alice', 'rheinbank', 0, idHashSecret),
+      ],
       createdAt: aliceTaxpalCreated,
       expiresAt: new Date(aliceTaxpalCreated.getTime() + MAX_CONSENT_MS),
       authorisedAt: aliceTaxpalAuthorised,
@@ -124,7 +133,7 @@ export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] 
       clientId: 'budgetly',
       status: 'EXPIRED',
       permissions: ['ACCOUNTS', 'BALANCES', 'TRANSACTIONS'],
-      accountIds: [accountOf('Clara', 'rheinbank', 0, idHashSecret)],
+      accountIds: [accountOf(seed, 'Clara', 'rheinbank', 0, idHashSecret)],
       createdAt: claraCreated,
       expiresAt: claraExpires,
       authorisedAt: claraAuthorised,
@@ -139,9 +148,9 @@ export function sandboxConsents(idHashSecret: string, now: Date): SeedConsent[] 
   ];
 }
 
-/** Registers the manifest's client apps. Every profile needs a client registry; only the sandbox takes it from the manifest. */
-export async function seedSandboxClients(db: Database): Promise<void> {
-  for (const client of SANDBOX_CLIENTS) {
+/** Registers the seed's client apps. Every profile needs a client registry; only the sandbox takes it from the seed. */
+export async function seedClients(db: Queryable, seed: Seed): Promise<void> {
+  for (const client of seed.clients) {
     await db.query(`INSERT INTO client_apps (id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
       client.clientId,
       client.name,
@@ -150,34 +159,38 @@ export async function seedSandboxClients(db: Database): Promise<void> {
   }
 }
 
-export async function seedSandbox(db: Database, opts: { idHashSecret: string; now: Date }): Promise<void> {
-  await seedSandboxClients(db);
-  for (const seed of sandboxConsents(opts.idHashSecret, opts.now)) {
+/** Writes the seed's client apps and consents (what is already there is left alone). */
+export async function applySeed(db: Database, seed: Seed, opts: { idHashSecret: string; now: Date }): Promise<void> {
+  await seedClients(db, seed);
+  for (const consent of sandboxConsents(seed, opts.idHashSecret, opts.now)) {
     await db.transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
         [
-          seed.id,
-          seed.customerId,
-          seed.clientId,
-          seed.status,
-          seed.permissions,
-          seed.expiresAt,
-          seed.createdAt,
-          seed.authorisedAt,
-          seed.rejectedAt,
-          seed.revokedAt,
+          consent.id,
+          consent.customerId,
+          consent.clientId,
+          consent.status,
+          consent.permissions,
+          consent.expiresAt,
+          consent.createdAt,
+          consent.authorisedAt,
+          consent.rejectedAt,
+          consent.revokedAt,
         ],
       );
       if (inserted.length === 0) return;
-      for (const accountId of seed.accountIds) {
-        await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [seed.id, accountId]);
+      for (const accountId of consent.accountIds) {
+        await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [
+          consent.id,
+          accountId,
+        ]);
       }
-      for (const event of seed.events) {
+      for (const event of consent.events) {
         await insertEvent(tx, {
-          consentId: seed.id,
+          consentId: consent.id,
           status: event.status,
           at: event.at,
           actor: event.actor,
