@@ -74,6 +74,8 @@ export interface GatewaySchemaOptions {
   /** SUBGRAPH_REQUEST_SHARING: share identical in-flight queries of the same principal, or nothing. */
   sharing: RequestSharing;
   logger: Logger;
+  /** Progressive override decisions (gateway/progressive-override.ts: once per request and label). */
+  handleProgressiveOverride?: (label: string, context: unknown) => boolean;
 }
 
 export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
@@ -82,6 +84,7 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
     supergraphSdl: opts.supergraph.document,
     // Several delegations to the same subgraph within one tick go out as one request.
     batch: true,
+    ...(opts.handleProgressiveOverride ? { handleProgressiveOverride: opts.handleProgressiveOverride } : {}),
     // The ownership stamps of every answer go to the request's ledger (authorization/ownership.ts).
     onSubschemaConfig: (subschema) => {
       if (subschema.executor) subschema.executor = recordingOwners(subschema.executor);
