@@ -9,6 +9,8 @@ import payments from './subgraphs/payments/codegen.config.ts';
  * `npm run codegen` generates:
  * - typed, federation-aware resolvers for each subgraph (subgraphs/<name>/generated/resolvers-types.ts),
  *   with the subgraph's own context type and mappers from subgraphs/<name>/codegen.config.ts;
+ * - the consent enums of schema/consents.graphql as string unions for lib/consent.ts
+ *   (lib/generated/consent-enums.ts);
  * - typed operations for the tests (test/generated/operations.ts) from test/operations/*.graphql
  *   against the public schema.
  * test/schema/codegen.test.ts fails when a generated file is stale.
@@ -60,6 +62,13 @@ const config: CodegenConfig = {
         },
       ]),
     ),
+    // The consent enums as string unions for lib/consent.ts, which types its permission and status
+    // tables against them: lib/ is the ground and may not import a subgraph's generated types.
+    'lib/generated/consent-enums.ts': {
+      schema: subgraphSdl('consents'),
+      plugins: [HEADER, 'typescript'],
+      config: { federation: true, onlyEnums: true, enumsAsTypes: true },
+    },
     'test/generated/operations.ts': {
       schema: 'schema/public.graphql',
       documents: 'test/operations/*.graphql',

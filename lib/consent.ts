@@ -1,7 +1,7 @@
 import type {
   ConsentPermission as SchemaConsentPermission,
   ConsentStatus as SchemaConsentStatus,
-} from '../subgraphs/consents/generated/resolvers-types.ts';
+} from './generated/consent-enums.ts';
 
 /**
  * The one meaning of consent, shared by the gateway (gateway/authorization/consents.ts: the
@@ -11,10 +11,10 @@ import type {
  *
  * The permission and status lists come from schema/consents.graphql: the tables below are
  * typed `satisfies Record<…>` against the unions `npm run codegen` generates from its enums
- * (subgraphs/consents/generated/resolvers-types.ts; test/schema/codegen.test.ts fails when that
- * file is stale), so a value added to or removed from an enum is a type error here until the
- * table follows, and test/lib/consent.test.ts compares the tables with the SDL itself. Only the
- * type is imported, so nothing here loads subgraph code at run time.
+ * (lib/generated/consent-enums.ts; test/schema/codegen.test.ts fails when that file is stale),
+ * so a value added to or removed from an enum is a type error here until the table follows, and
+ * test/lib/consent.test.ts compares the tables with the SDL itself. lib/ imports no subgraph, so
+ * the unions are generated here rather than borrowed from the consents subgraph's types.
  *
  * Semantics of `consentGrants(consents, permission, { accountId?, at })`: true when at least one
  * of `consents` (all held by the one client, for the one customer, asking) grants it, where a
