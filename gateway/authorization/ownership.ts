@@ -1,7 +1,8 @@
 import type { GraphQLSchema } from 'graphql';
 import { metricsOf } from '../../lib/metrics.ts';
 import { OWNED_TYPES, ownersFromExtensions } from '../../lib/ownership.ts';
-import type { GatewayContext } from '../executor.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Principal } from '../../lib/principal.ts';
 import { forbidden } from './engine.ts';
 import { graphqlRuntime } from './graphql-runtime.ts';
 
@@ -22,6 +23,17 @@ import { graphqlRuntime } from './graphql-runtime.ts';
  * did not select. Those pass on the policy's own rules alone.
  */
 const { defaultFieldResolver, getNamedType, isObjectType } = graphqlRuntime;
+
+/**
+ * What this check reads of the gateway's request context (GatewayContext, gateway/executor.ts,
+ * has these). Declared here because the executor imports recordingOwners: importing its type
+ * back would make the two modules a circle.
+ */
+interface OwnershipContext {
+  principal: Principal | null;
+  requestId: string;
+  logger: Logger;
+}
 
 /** A request's stamps: object id → owner; CONFLICT when two answers disagreed (never served). */
 const CONFLICT = Symbol('conflicting owners');
@@ -73,7 +85,7 @@ export function refuseForeignObjects(schema: GraphQLSchema): GraphQLSchema {
       const returned = getNamedType(field.type);
       if (!OWNED_TYPES[returned.name]) continue;
       const resolve = field.resolve ?? defaultFieldResolver;
-      field.resolve = async (parent, args, context: GatewayContext, info) => {
+      field.resolve = async (parent, args, context: OwnershipContext, info) => {
         const result: unknown = await resolve(parent, args, context, info);
         const foreign = foreignObjects(result, context);
         if (foreign.length > 0) {
@@ -99,7 +111,7 @@ export function refuseForeignObjects(schema: GraphQLSchema): GraphQLSchema {
 }
 
 /** Ids (with their stamped owners) of the objects in `value` that do not belong to the caller's customer. */
-function foreignObjects(value: unknown, context: GatewayContext): { id: string; owner: string }[] {
+function foreignObjects(value: unknown, context: OwnershipContext): { id: string; owner: string }[] {
   const ledger = context && typeof context === 'object' ? ledgers.get(context) : undefined;
   if (!ledger || value === null || value === undefined) return [];
   const caller = context.principal?.customerId ?? null;
