@@ -50,7 +50,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kind, parse, print, visit } from 'graphql';
@@ -156,7 +163,7 @@ export interface LoadResult {
 /** The fetch of a foreign gateway's subgraph calls: signs each call for the caller named in its forwarded Authorization header. */
 function signingFetch(secret: string, nameOf: (url: string) => string | undefined) {
   return async (url: string, init: RequestInit): Promise<Response> => {
-    const headers = new Headers(init.headers as HeadersInit);
+    const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
     const subgraph = nameOf(url);
     const body = typeof init.body === 'string' ? init.body : '';
     if (subgraph && typeof init.body === 'string') {
@@ -169,6 +176,15 @@ function signingFetch(secret: string, nameOf: (url: string) => string | undefine
     return fetch(url, { ...init, headers });
   };
 }
+
+/** The part of @graphql-hive/gateway-runtime's createGatewayRuntime the benchmark uses. */
+type HiveRuntimeFactory = (config: {
+  supergraph: string;
+  logging: boolean;
+  propagateHeaders: { fromClientToSubgraphs: (args: { request: Request }) => Record<string, string> };
+  transportEntries?: Record<string, { options: Record<string, unknown> }>;
+  plugins: () => { onFetch: (payload: { setFetchFn: (fetchFn: typeof fetch) => void }) => void }[];
+}) => ((req: IncomingMessage, res: ServerResponse) => void) & { dispose(): Promise<void> };
 
 async function startArm(msg: StartGateway): Promise<{ url: string; close: () => Promise<void> }> {
   const byUrl = new Map(Object.entries(msg.subgraphs).map(([name, url]) => [url, name]));
@@ -218,7 +234,11 @@ async function startArm(msg: StartGateway): Promise<{ url: string; close: () => 
     return { url, close: () => server.stop() };
   }
   // Hive Gateway's runtime, on a plain node:http server (the runtime is a request listener).
-  const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
+  // Imported by a specifier TypeScript does not follow: its type declarations (through graphql-yoga)
+  // augment graphql's GraphQLErrorExtensions for the whole program, which would retype the product's
+  // own errors (gateway/authorization.ts). The few types used here are stated below instead.
+  const hiveRuntime: string = '@graphql-hive/gateway-runtime';
+  const { createGatewayRuntime } = (await import(hiveRuntime)) as { createGatewayRuntime: HiveRuntimeFactory };
   const fetchFn = signingFetch(msg.internalSecret, nameOf);
   const runtime = createGatewayRuntime({
     supergraph: msg.foreignSupergraph,

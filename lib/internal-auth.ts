@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, webcrypto, type KeyObject } from 'node:crypto';
 import { jwtVerify, errors as joseErrors } from 'jose';
 import { parseConsentedAccounts, type Principal } from './principal.ts';
 
@@ -47,12 +47,12 @@ function keyOf(secret: string): KeyObject {
 }
 
 /** jose verifies fastest with a WebCrypto key (a KeyObject is converted on every call): imported once per secret. */
-const verifyingKeys = new Map<string, Promise<CryptoKey>>();
-function verifyingKeyOf(secret: string): Promise<CryptoKey> {
+const verifyingKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
+function verifyingKeyOf(secret: string): Promise<webcrypto.CryptoKey> {
   let key = verifyingKeys.get(secret);
   if (!key) {
     if (secret.length < 32) throw new Error('internal auth secret must be at least 32 characters');
-    key = crypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    key = webcrypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, [
       'verify',
     ]);
     verifyingKeys.set(secret, key);
