@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { isId } from '../lib/ids.ts';
 import type { Principal } from '../lib/principal.ts';
 import { DPOP_ALGORITHMS, ReplayCacheUnavailableError, type DpopResult, type DpopVerifier } from './dpop.ts';
@@ -37,6 +39,11 @@ export interface AuthenticatorOptions {
   dpop?: DpopVerifier;
   /** Clock for exp/iat checks (tests and the sandbox platform may run on a fixed clock). */
   now?: () => Date;
+  /**
+   * Verified tokens remembered (see verifiedTokens below): at most `max` tokens, each for at most
+   * `ttlMs` and never past its exp. Default 10 000 tokens, 30 s; `false` verifies every request.
+   */
+  verifiedTokenCache?: { max: number; ttlMs: number } | false;
 }
 
 /** The request a token was presented with: DPoP proofs are bound to its method and URL. */
@@ -117,6 +124,56 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
   };
 
+  /**
+   * The signature check of a token already verified (jwtVerify: JWKS lookup and an ES256/PS256
+   * verification, the largest cost of a light request) is not repeated for every request that
+   * presents it. What is remembered, by SHA-256 of the token, is only the outcome of a successful
+   * jwtVerify (the claims); failures are never remembered. An entry lives at most `ttlMs` (so a key
+   * withdrawn from the JWKS stops being trusted soon after jose's own JWKS cache lets go of it) and
+   * is used only while the time claims still hold by the gateway's clock: never at or past `exp`
+   * (the skew tolerance is not granted from the cache), never before `nbf` or an `iat` in the future.
+   * Everything that depends on the request is still checked on every request: the scheme (Bearer
+   * or DPoP), the DPoP proof with its one-time `jti`, and the principal. The platform has no token
+   * revocation list (tokens are short-lived; consents, which can be revoked, are looked up by the
+   * authorization rules per request); one would be checked here, after the cache, per request.
+   */
+  const cacheOptions = opts.verifiedTokenCache ?? { max: 10_000, ttlMs: 30_000 };
+  const verifiedTokens = cacheOptions
+    ? new LRUCache<string, { payload: JWTPayload; typ: string | undefined }>({
+        max: cacheOptions.max,
+        ttl: cacheOptions.ttlMs,
+      })
+    : null;
+  const tolerance = opts.clockToleranceSeconds ?? 5;
+  const stillValid = (payload: JWTPayload, nowSeconds: number): boolean =>
+    typeof payload.exp === 'number' &&
+    nowSeconds < payload.exp &&
+    (typeof payload.nbf !== 'number' || nowSeconds >= payload.nbf - tolerance) &&
+    typeof payload.iat === 'number' &&
+    nowSeconds >= payload.iat - tolerance &&
+    nowSeconds - payload.iat - tolerance <= MAX_TOKEN_AGE_SECONDS;
+
+  /** jwtVerify with the authenticator's rules, or the claims of the same token verified moments ago. */
+  async function verifyToken(token: string): Promise<{ payload: JWTPayload; typ: string | undefined }> {
+    const cacheKey = verifiedTokens ? createHash('sha256').update(token).digest('base64url') : '';
+    const nowSeconds = (opts.now?.() ?? new Date()).getTime() / 1000;
+    const known = verifiedTokens?.get(cacheKey);
+    if (known && stillValid(known.payload, nowSeconds)) return known;
+    const result = await jwtVerify(token, key, {
+      algorithms: ACCEPTED_ALGORITHMS,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      requiredClaims: ['exp', 'iat', 'sub'],
+      clockTolerance: tolerance,
+      // Access tokens are short-lived; this bound also refuses an iat in the future.
+      maxTokenAge: MAX_TOKEN_AGE_SECONDS,
+      ...(opts.now ? { currentDate: opts.now() } : {}),
+    });
+    const verified = { payload: result.payload, typ: result.protectedHeader.typ };
+    if (verifiedTokens && stillValid(verified.payload, nowSeconds)) verifiedTokens.set(cacheKey, verified);
+    return verified;
+  }
+
   async function authenticate(
     headers: IncomingHttpHeaders,
     target?: AuthenticationTarget,
@@ -142,17 +199,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, key, {
-        algorithms: ACCEPTED_ALGORITHMS,
-        issuer: opts.issuer,
-        audience: opts.audience,
-        requiredClaims: ['exp', 'iat', 'sub'],
-        clockTolerance: opts.clockToleranceSeconds ?? 5,
-        // Access tokens are short-lived; this bound also refuses an iat in the future.
-        maxTokenAge: MAX_TOKEN_AGE_SECONDS,
-        ...(opts.now ? { currentDate: opts.now() } : {}),
-      });
-      const typ = result.protectedHeader.typ;
+      const result = await verifyToken(token);
+      const typ = result.typ;
       if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase()))
         return refuse(`token type ${typ} is not an access token`);
       payload = result.payload;
