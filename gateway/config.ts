@@ -81,6 +81,19 @@ const gatewaySchema = commonConfig.extend({
   QUERY_MAX_LITERAL_LENGTH: queryLimit(DEFAULT_QUERY_LIMITS.maxLiteralLength),
   /** The offline explorer at `/` (gateway/explorer/); unset: on in the sandbox profile, off in production. */
   GATEWAY_EXPLORER: z.enum(['on', 'off']).optional(),
+  /**
+   * policy: this product's rules (gateway/authorization/); directives: the supergraph's own
+   * @authenticated/@requiresScopes/@policy with Router's semantics (gateway/directive-authorization.ts).
+   */
+  GATEWAY_AUTHORIZATION: z.enum(['policy', 'directives']).default('policy'),
+  /** The production profile runs directive mode only with this confirmation (it drops consent, caller-kind and ownership checks). */
+  GATEWAY_AUTHORIZATION_PRODUCTION_CONFIRM: z.enum(['directives']).optional(),
+  /** Custom @override labels that are on (comma or space separated); percent(N) labels need nothing. */
+  GATEWAY_OVERRIDE_LABELS: z.string().default(''),
+  /** Re-fetch a SUPERGRAPH URL this often (ETag / If-None-Match); 0: never. A file is watched instead. */
+  SUPERGRAPH_POLL_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(10_000),
+  /** Watch a SUPERGRAPH file and serve it again when it changes. */
+  SUPERGRAPH_WATCH: z.enum(['on', 'off']).default('on'),
   // Idempotent money-moving mutations (gateway/idempotency/config.ts): DATABASE_URL, PGLITE_DIR, IDEMPOTENCY_*.
   ...idempotencyConfigShape,
 });
@@ -132,6 +145,12 @@ export interface GatewayConfig extends IdempotencyConfig {
   GATEWAY_EXPLORER: 'on' | 'off';
   /** `<NAME>_SUBGRAPH_URL` overrides, keyed by NAME (upper case, e.g. "ACCOUNTS"). */
   subgraphUrls: Record<string, string>;
+  /** Where authorization comes from (see GATEWAY_AUTHORIZATION in README.md). */
+  GATEWAY_AUTHORIZATION: 'policy' | 'directives';
+  /** Custom override labels that are on, from GATEWAY_OVERRIDE_LABELS. */
+  GATEWAY_OVERRIDE_LABELS: readonly string[];
+  SUPERGRAPH_POLL_INTERVAL_MS: number;
+  SUPERGRAPH_WATCH: 'on' | 'off';
 }
 
 export function loadGatewayConfig(environment: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -155,6 +174,15 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
   }
 
   const corsAllowedOrigins = base ? corsOrigins(base, problems) : [];
+  if (
+    base?.PROFILE === 'production' &&
+    base.GATEWAY_AUTHORIZATION === 'directives' &&
+    base.GATEWAY_AUTHORIZATION_PRODUCTION_CONFIRM !== 'directives'
+  ) {
+    problems.push(
+      'GATEWAY_AUTHORIZATION: "directives" replaces the product policy (consents, caller kinds, ownership) with the supergraph\'s directives; in the production profile set GATEWAY_AUTHORIZATION_PRODUCTION_CONFIRM=directives as well',
+    );
+  }
   if (problems.length > 0 || !base) throw new ConfigError(problems);
 
   return {
@@ -162,6 +190,7 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     CORS_ALLOWED_ORIGINS: corsAllowedOrigins,
     AUTH_JWKS_URL: base.AUTH_JWKS_URL ?? `${base.AUTH_ISSUER.replace(/\/$/, '')}/jwks.json`,
     GATEWAY_EXPLORER: base.GATEWAY_EXPLORER ?? (base.PROFILE === 'production' ? 'off' : 'on'),
+    GATEWAY_OVERRIDE_LABELS: base.GATEWAY_OVERRIDE_LABELS.split(/[\s,]+/).filter(Boolean),
     subgraphUrls,
   };
 }

@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { IncomingMessage } from 'node:http';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -14,12 +14,15 @@ import {
   wwwAuthenticate,
 } from './authentication.ts';
 import { createDpopVerifier } from './dpop.ts';
-import { authorizeOperation, authorizeSchema, createCallerDirectory, requireAuthentication } from './authorization.ts';
+import { authorizeOperation, createCallerDirectory, requireAuthentication } from './authorization.ts';
 import { consentsSubgraphFetcher, createConsentLookup } from './authorization/consents.ts';
 import { queryLimitsOf, type GatewayConfig } from './config.ts';
 import { checkRequest, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
-import { buildGatewaySchema, resolveSubgraphEndpoints, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
+import { SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
+import { createSchemaSource, servedSchemaBuilder } from './schema-source.ts';
+import { UNAUTHORIZED_FIELD_OR_TYPE } from './directive-authorization.ts';
+import { refuseSubscriptions, SUBSCRIPTIONS_NOT_SUPPORTED } from './subscriptions.ts';
 import { deprecatedFieldUsage } from './deprecations.ts';
 import { createExplorer } from './explorer/index.ts';
 import { createGatewayIdempotency } from './idempotency/index.ts';
@@ -32,7 +35,9 @@ export interface GatewayOptions {
   /**
    * 'enforce' (default) applies the authorization rules (gateway/authorization/); 'disabled' is for
    * the benchmark (rules on vs off) and for tests of the federation engine on toy supergraphs that
-   * have no policy (deny by default would refuse them). No environment variable reaches it.
+   * have no policy (deny by default would refuse them). No environment variable reaches it, and the
+   * production profile refuses it. GATEWAY_AUTHORIZATION=directives is the documented way to serve
+   * another supergraph.
    */
   authorization?: 'enforce' | 'disabled';
   /** A shared cache to use instead of opening one from REDIS_URL (the caller then closes it). */
@@ -58,25 +63,45 @@ export async function startGateway(
   { logger, now, cache: givenCache, authorization = 'enforce', moneyMovingFields }: GatewayOptions,
 ): Promise<RunningGateway> {
   const production = config.PROFILE === 'production';
+  if (production && authorization === 'disabled')
+    throw new Error('authorization "disabled" is for tests and benchmarks; the production profile refuses it');
+  // policy: the product's rules; directives: the supergraph's @authenticated/@requiresScopes/@policy.
+  const mode = authorization === 'disabled' ? 'disabled' : config.GATEWAY_AUTHORIZATION;
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
-  const endpoints = resolveSubgraphEndpoints(supergraph, config.subgraphUrls, logger);
-  const schema = authorizeSchema(
-    buildGatewaySchema({
-      supergraph,
-      endpoints,
-      internalSecret: config.INTERNAL_AUTH_SECRET,
-      timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
-      sharing: config.SUBGRAPH_REQUEST_SHARING,
-      logger,
-    }),
-    authorization,
-  );
+  // The served schema, rebuilt the same way when the supergraph changes (gateway/schema-source.ts).
+  const served = servedSchemaBuilder({
+    authorization: mode,
+    subgraphUrls: config.subgraphUrls,
+    internalSecret: config.INTERNAL_AUTH_SECRET,
+    timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    sharing: config.SUBGRAPH_REQUEST_SHARING,
+    overrideLabels: config.GATEWAY_OVERRIDE_LABELS,
+    logger,
+  });
+  let endpoints = served.endpoints(supergraph);
+  // The explorer describes the served schema: rebuilt with it (set once everything it needs exists).
+  let explorer: ReturnType<typeof createExplorer> | null = null;
+  const source = createSchemaSource({
+    source: config.SUPERGRAPH,
+    initial: supergraph,
+    build: served.build,
+    timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    pollIntervalMs: config.SUPERGRAPH_POLL_INTERVAL_MS,
+    watchFile: config.SUPERGRAPH_WATCH === 'on',
+    logger,
+    registry: metricsOf('gateway').registry,
+    onUpdate: (next) => {
+      endpoints = served.endpoints(next.supergraph);
+      if (explorer) explorer = makeExplorer(next.schema);
+    },
+  });
+  const schema = () => source.current().schema;
   // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).
   const cache = givenCache ?? (await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:gateway' }));
   // Authorization (gateway/authorization/): consents and the client registry, through the shared cache.
   const subgraphUrls = Object.fromEntries(endpoints.map((e) => [e.name, e.url]));
   const authz =
-    authorization === 'disabled'
+    mode !== 'policy'
       ? null
       : {
           consents: createConsentLookup({
@@ -125,7 +150,8 @@ export async function startGateway(
   const mask = maskError(logger);
   const limits = queryLimitsOf(config);
   const apollo = new ApolloServer<GatewayContext>({
-    schema,
+    // The schema comes from the source, which serves a new supergraph without a restart.
+    gateway: source,
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     // Query limits (gateway/limits.ts): every limit on the document in checkBody below, before
@@ -141,6 +167,12 @@ export async function startGateway(
       const limited = formatLimitError(formatted, error, limits);
       if (limited) return limited;
       if (production) formatted = withoutSuggestions(formatted);
+      // Codes of the directive mode and of a subscription, which a client acts on as they are.
+      if (
+        formatted.extensions?.code === UNAUTHORIZED_FIELD_OR_TYPE ||
+        formatted.extensions?.code === SUBSCRIPTIONS_NOT_SUPPORTED
+      )
+        return { message: formatted.message, path: formatted.path, extensions: { code: formatted.extensions.code } };
       // A subgraph outage is something a client can act on (retry later); everything else
       // goes through the shared masking of lib/error-masking.ts.
       if (formatted.extensions?.code === SERVICE_UNAVAILABLE) {
@@ -153,7 +185,9 @@ export async function startGateway(
       return mask(formatted, error);
     },
     plugins: [
-      requireAuthentication(),
+      // Directive mode allows requests without a token, as Router does: what needs one is then null.
+      ...(mode === 'directives' ? [] : [requireAuthentication()]),
+      refuseSubscriptions<GatewayContext>(),
       // The authorization walk must start only once the limits passed: one after the other.
       inOrder(
         queryLimitsPlugin<GatewayContext>(limits),
@@ -206,32 +240,31 @@ export async function startGateway(
     }
     return auth;
   };
-  const explorer =
-    config.GATEWAY_EXPLORER === 'on'
-      ? createExplorer({
-          schema,
-          profile: config.PROFILE,
-          authIssuer: config.AUTH_ISSUER,
-          timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
-          logger,
-          authenticate: async (req, requestId) => {
-            const auth = await authenticate(req, requestId);
-            return auth.kind === 'authenticated' ? auth.principal : null;
-          },
-          authz,
-        })
-      : null;
+  const makeExplorer = (schema: GraphQLSchema) =>
+    createExplorer({
+      schema,
+      profile: config.PROFILE,
+      authIssuer: config.AUTH_ISSUER,
+      timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+      logger,
+      authenticate: async (req, requestId) => {
+        const auth = await authenticate(req, requestId);
+        return auth.kind === 'authenticated' ? auth.principal : null;
+      },
+      authz,
+    });
+  if (config.GATEWAY_EXPLORER === 'on') explorer = makeExplorer(schema());
 
   const readinessTimeout = Math.min(config.SUBGRAPH_TIMEOUT_MS, 2_000);
   const server = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
     service: 'gateway',
-    checkBody: checkRequest(schema, limits),
+    checkBody: (body, params) => checkRequest(schema(), limits)(body, params),
     // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses what a browser sends without a preflight.
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
     // The offline explorer at `/` (GATEWAY_EXPLORER; the sandbox token panel only in the sandbox profile).
-    ...(explorer ? { routes: explorer.handle } : {}),
+    ...(explorer ? { routes: (req, res, url) => explorer!.handle(req, res, url) } : {}),
     context: async (req, rc) => {
       const auth = await authenticate(req, rc.requestId);
       return {

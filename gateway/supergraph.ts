@@ -30,11 +30,19 @@ export interface Supergraph {
 }
 
 export async function loadSupergraph(source: string, opts: { timeoutMs: number }): Promise<Supergraph> {
-  const sdl = /^https?:\/\//i.test(source) ? await fetchSdl(source, opts.timeoutMs) : await readSdl(source);
+  let sdl: string;
+  if (/^https?:\/\//i.test(source)) {
+    const fetched = await fetchSupergraph(source, opts.timeoutMs);
+    if (fetched.notModified) throw new SupergraphError(`${source} answered 304 without a conditional request`);
+    sdl = fetched.sdl;
+  } else {
+    sdl = await readSupergraphFile(source);
+  }
   return parseSupergraph(sdl, source);
 }
 
-async function readSdl(path: string): Promise<string> {
+/** Reads a supergraph file (SUPERGRAPH=<path>). */
+export async function readSupergraphFile(path: string): Promise<string> {
   const absolute = resolve(path);
   try {
     return await readFile(absolute, 'utf8');
@@ -46,11 +54,20 @@ async function readSdl(path: string): Promise<string> {
   }
 }
 
-async function fetchSdl(url: string, timeoutMs: number): Promise<string> {
+export type FetchedSupergraph = { notModified: true } | { notModified: false; sdl: string; etag?: string };
+
+/**
+ * Fetches a supergraph (SUPERGRAPH=<url>). With the ETag of the last answer it asks
+ * If-None-Match, and a 304 comes back as notModified (what the reload poll does every interval).
+ */
+export async function fetchSupergraph(url: string, timeoutMs: number, etag?: string): Promise<FetchedSupergraph> {
   let res: Response;
   try {
     res = await fetch(url, {
-      headers: { accept: 'application/graphql, text/plain, */*' },
+      headers: {
+        accept: 'application/graphql, text/plain, */*',
+        ...(etag ? { 'if-none-match': etag } : {}),
+      },
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -60,9 +77,14 @@ async function fetchSdl(url: string, timeoutMs: number): Promise<string> {
         : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
     throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: ${reason}`);
   }
+  if (res.status === 304 && etag) {
+    await res.body?.cancel();
+    return { notModified: true };
+  }
   const text = await res.text();
   if (!res.ok) throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: HTTP ${res.status}`);
-  return text;
+  const newTag = res.headers.get('etag');
+  return newTag ? { notModified: false, sdl: text, etag: newTag } : { notModified: false, sdl: text };
 }
 
 /** Parses a supergraph SDL and lists its subgraphs (join__Graph values with their name and URL). */
