@@ -54,7 +54,10 @@ const gatewaySchema = commonConfig.extend({
     }),
   /** How long browsers may cache a preflight answer; browsers cap it themselves (Chromium at 7200). */
   CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
-  /** Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local gateway can afford. */
+  /**
+   * Shared cache (DPoP replay tracking, consent cache); unset: in memory, per process, which only a single local
+   * gateway can afford.
+   */
   REDIS_URL: env.requiredInProduction(
     z
       .string()
@@ -63,9 +66,15 @@ const gatewaySchema = commonConfig.extend({
     'the replicas share the DPoP replay cache and the consent cache through it; in memory, a proof replays once per replica',
   ),
   INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
-  /** principal: identical in-flight subgraph queries of the same principal share one call (gateway/subgraph-fetch.ts); off: none shared. */
+  /**
+   * principal: identical in-flight subgraph queries of the same principal share one call (gateway/subgraph-fetch.ts);
+   * off: none shared.
+   */
   SUBGRAPH_REQUEST_SHARING: z.enum(['principal', 'off']).default('principal'),
-  /** How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on every replica. */
+  /**
+   * How long a client's active consents are cached (shared cache); at most 1000 so a revocation bites within 1 s on
+   * every replica.
+   */
   CONSENT_CACHE_TTL_MS: z.coerce.number().int().min(1).max(1000).default(500),
   // Query limits (gateway/limits.ts; defaults there are justified against the dashboard query).
   QUERY_MAX_DEPTH: queryLimit(DEFAULT_QUERY_LIMITS.maxDepth),
@@ -86,7 +95,10 @@ const gatewaySchema = commonConfig.extend({
    * @authenticated/@requiresScopes/@policy with Router's semantics (gateway/directive-authorization.ts).
    */
   GATEWAY_AUTHORIZATION: z.enum(['policy', 'directives']).default('policy'),
-  /** The production profile runs directive mode only with this confirmation (it drops consent, caller-kind and ownership checks). */
+  /**
+   * The production profile runs directive mode only with this confirmation (it drops consent, caller-kind and ownership
+   * checks).
+   */
   GATEWAY_AUTHORIZATION_PRODUCTION_CONFIRM: z.enum(['directives']).optional(),
   /** Custom @override labels that are on (comma or space separated); percent(N) labels need nothing. */
   GATEWAY_OVERRIDE_LABELS: z.string().default(''),
@@ -114,7 +126,9 @@ export interface GatewayConfig extends IdempotencyConfig {
   DPOP_IAT_WINDOW_SECONDS: number;
   /** Public base URL (scheme://host[:port][/prefix]); undefined: the listening URL. */
   GATEWAY_PUBLIC_URL?: string | undefined;
-  /** Resolved CORS allowlist (profile default when CORS_ALLOWED_ORIGINS is unset); [] = no cross-origin browser calls. */
+  /**
+   * Resolved CORS allowlist (profile default when CORS_ALLOWED_ORIGINS is unset); [] = no cross-origin browser calls.
+   */
   CORS_ALLOWED_ORIGINS: readonly string[];
   CORS_MAX_AGE_SECONDS: number;
   REDIS_URL?: string | undefined;
@@ -239,7 +253,8 @@ function corsEntryProblem(entry: string): string | null {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return `${JSON.stringify(entry)}: only http and https origins`;
-  // An origin is exactly what URL serializes: no path, query, credentials or trailing slash, lower-case host, no default port.
+  // An origin is exactly what URL serializes: no path, query, credentials or trailing slash, lower-case host, no
+  // default port.
   if (url.origin !== (anyPort ? entry.slice(0, -2) : entry) || (anyPort && url.port !== '')) {
     return `${JSON.stringify(entry)} is not a serialized origin; write ${JSON.stringify(anyPort ? `${url.protocol}//${url.hostname}:*` : url.origin)}`;
   }

@@ -122,9 +122,9 @@ export interface QueryLimits {
  * any subgraph is called. Batches of up to 5 cover a client's parallel first screen.
  * Selections: the dashboard has 55, graphql's standard introspection query 230; 1,000 leaves
  * room for large screens, and bounds the quadratic part of validation to what graphql's own
- * budget allows (~75 ms for the worst shape, ~500 repeats of one field). Directives: the dashboard has none; 50 allows an @include/@skip on every field
- * of a large screen. Literals: ids, cursors, dates and amounts are under 100 characters; 1,000
- * bounds a pasted blob (larger values belong in variables, which the body size limit bounds).
+ * budget allows (~75 ms for the worst shape, ~500 repeats of one field). Directives: the dashboard has none; 50 allows
+ * an @include/@skip on every field of a large screen. Literals: ids, cursors, dates and amounts are under 100
+ * characters; 1,000 bounds a pasted blob (larger values belong in variables, which the body size limit bounds).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxDepth: 12,
@@ -551,7 +551,10 @@ export function checkOperation(input: MeasureInput, limits: QueryLimits): GraphQ
   return r && asGraphQLError(r);
 }
 
-/** graphql's parser aborts with this message when a document exceeds parseOptions.maxTokens (16.x spells it "more that"). */
+/**
+ * graphql's parser aborts with this message when a document exceeds parseOptions.maxTokens (16.x spells it "more
+ * that").
+ */
 const TOKEN_LIMIT_MESSAGE = /Document contains more tha[nt] \d+ tokens/;
 
 export interface DocumentInput {

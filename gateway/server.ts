@@ -42,7 +42,10 @@ export interface GatewayOptions {
   authorization?: 'enforce' | 'disabled';
   /** A shared cache to use instead of opening one from REDIS_URL (the caller then closes it). */
   cache?: SharedCache;
-  /** Money-moving mutation fields for the idempotency layer; default: those the policy marks (tests of toy supergraphs name their own). */
+  /**
+   * Money-moving mutation fields for the idempotency layer; default: those the policy marks (tests of toy supergraphs
+   * name their own).
+   */
   moneyMovingFields?: MoneyMovingFields;
 }
 
@@ -209,7 +212,10 @@ export async function startGateway(
   });
   await apollo.start();
 
-  /** The request's access token, verified as every route needs it; an HttpError when it is refused or cannot be verified. */
+  /**
+   * The request's access token, verified as every route needs it; an HttpError when it is refused or cannot be
+   * verified.
+   */
   const authenticate = async (req: IncomingMessage, requestId: string) => {
     let auth;
     try {
@@ -261,7 +267,8 @@ export async function startGateway(
     logger,
     service: 'gateway',
     checkBody: (body, params) => checkRequest(schema(), limits)(body, params),
-    // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses what a browser sends without a preflight.
+    // Web apps on other origins (CORS_ALLOWED_ORIGINS); Apollo's CSRF prevention (csrfPrevention above) still refuses
+    // what a browser sends without a preflight.
     cors: { allowedOrigins: config.CORS_ALLOWED_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
     // The offline explorer at `/` (GATEWAY_EXPLORER; the sandbox token panel only in the sandbox profile).
     ...(explorer ? { routes: (req, res, url) => explorer!.handle(req, res, url) } : {}),

@@ -116,7 +116,10 @@ export interface FieldRequirement {
   scopes: string[];
   /** The kinds of caller that may read it, in CALLER_KINDS order (engine: callerDenial). */
   callers: CallerKind[];
-  /** What a thirdParty caller needs besides its scopes, all of it (empty when thirdParty is not a caller or needs no consent). */
+  /**
+   * What a thirdParty caller needs besides its scopes, all of it (empty when thirdParty is not a caller or needs no
+   * consent).
+   */
   consents: ConsentRequirement[];
   pii: boolean;
 }
@@ -192,7 +195,10 @@ function consentPolicyName(consent: ConsentRequirement): string {
   return `consent:${consent.permission}${consent.perAccount ? ':per-account' : ''}`;
 }
 
-/** The description paragraph, e.g. "Requires: authentication; scopes accounts:read; callers customer, thirdParty; thirdParty consent ACCOUNTS per account; PII". */
+/**
+ * The description paragraph, e.g. "Requires: authentication; scopes accounts:read; callers customer, thirdParty;
+ * thirdParty consent ACCOUNTS per account; PII".
+ */
 export function requirementLine(requirement: FieldRequirement): string {
   const parts = ['authentication'];
   if (requirement.scopes.length) parts.push(`scopes ${requirement.scopes.join(', ')}`);
@@ -214,7 +220,10 @@ export interface PublishedRequirement {
   pii: boolean;
 }
 
-/** Reads back the requirement paragraph of a description (the last paragraph starting "Requires: "), as requirementLine writes it. */
+/**
+ * Reads back the requirement paragraph of a description (the last paragraph starting "Requires: "), as requirementLine
+ * writes it.
+ */
 export function parseRequirementLine(description: string | null | undefined): PublishedRequirement | null {
   const line = description?.split('\n\n').at(-1)?.trim();
   if (!line?.startsWith('Requires: ')) return null;
@@ -245,7 +254,10 @@ export function withoutRequirementLine(description: string | null | undefined): 
 // ---------------------------------------------------------------------------------------------
 // Writing them into the SDL.
 
-/** Apollo Router's authorization directives, imported through the federation @link (v2.5 has the first two, v2.6 @policy). */
+/**
+ * Apollo Router's authorization directives, imported through the federation @link (v2.5 has the first two,
+ * v2.6 @policy).
+ */
 const AUTHORIZATION_IMPORTS = ['@authenticated', '@requiresScopes', '@policy'];
 
 const name = (value: string) => ({ kind: Kind.NAME, value }) as const;

@@ -61,9 +61,15 @@ export interface ActiveConsent {
   expiresAt: string /* ISO */;
 }
 
-/** Per-request view: loads the principal's AUTHORISED, unexpired consents once per request (DataLoader; batched/deduped), through the shared cache. */
+/**
+ * Per-request view: loads the principal's AUTHORISED, unexpired consents once per request (DataLoader;
+ * batched/deduped), through the shared cache.
+ */
 export interface RequestConsents {
-  /** All consents in force at `now` that the principal's client holds for the principal's customer ([] for non-third-party principals). */
+  /**
+   * All consents in force at `now` that the principal's client holds for the principal's customer ([] for
+   * non-third-party principals).
+   */
   active(): Promise<ActiveConsent[]>;
   /**
    * lib/consent.ts `consentGrants` at `now`: without `accountId`, whether the caller may reach
@@ -75,7 +81,10 @@ export interface RequestConsents {
 
 export interface ConsentLookup {
   forRequest(principal: Principal | null, requestId: string): RequestConsents;
-  /** Drops the cached consents of (customerId, clientId) on every replica (shared cache). Called after a consent mutation succeeds. */
+  /**
+   * Drops the cached consents of (customerId, clientId) on every replica (shared cache). Called after a consent
+   * mutation succeeds.
+   */
   invalidate(customerId: string, clientId: string): Promise<void>;
 }
 
@@ -314,6 +323,7 @@ export function consentsSubgraphFetcher(opts: {
             timedOut
               ? `consents subgraph gave no answer within ${opts.timeoutMs} ms`
               : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`,
+            { cause: err },
           );
         }
         outcome = String(res.status);

@@ -34,7 +34,9 @@ export interface AuthzState {
    * request to the payments subgraph. A failed lookup rejects (fail closed).
    */
   paymentDebtorAccountId(paymentId: string): Promise<string | null>;
-  /** After a consent mutation succeeded: drops the cached consents of (customer, the consent's client) on every replica. */
+  /**
+   * After a consent mutation succeeded: drops the cached consents of (customer, the consent's client) on every replica.
+   */
   consentChanged(consentId: string): Promise<void>;
 }
 
@@ -166,7 +168,10 @@ export const OBJECT_CHECKS: Record<
     policy: FieldPolicy,
   ) => Promise<boolean>
 > = {
-  /** The Customer is the caller's own: Query.me is by definition; Query.customer only with the caller's own id; any other Customer object only when its id is the caller's customer id. */
+  /**
+   * The Customer is the caller's own: Query.me is by definition; Query.customer only with the caller's own id; any
+   * other Customer object only when its id is the caller's customer id.
+   */
   async ownCustomer(parent, args, state, info) {
     const own = state.principal?.customerId;
     if (!own) return false;

@@ -124,7 +124,8 @@ export function selectedFields(
         typeInfo.leave(sel);
       } else {
         const fragment = fragments.get(sel.name.value);
-        if (!fragment || walkedFragments.has(fragment.name.value)) continue; // unknown (validation refuses it) or already walked
+        // unknown (validation refuses it) or already walked
+        if (!fragment || walkedFragments.has(fragment.name.value)) continue;
         walkedFragments.add(fragment.name.value);
         typeInfo.enter(fragment);
         walk(fragment.selectionSet, prefix);

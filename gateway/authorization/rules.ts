@@ -56,7 +56,10 @@ function stateOrDeny(ctx: unknown): AuthzState {
   return state;
 }
 
-/** Keeps "cannot check right now" (fail-closed SERVICE_UNAVAILABLE) distinguishable; any other throw becomes the standard denial. */
+/**
+ * Keeps "cannot check right now" (fail-closed SERVICE_UNAVAILABLE) distinguishable; any other throw becomes the
+ * standard denial.
+ */
 function asDenial(err: unknown): Error {
   if (err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE') return err;
   return forbidden();
@@ -170,7 +173,9 @@ export function authorizeWithShield(schema: GraphQLSchema): AuthorizedSchema {
   return { schema: shielded, requiresPreExecution: true, wrapped };
 }
 
-/** deny, but through our own FORBIDDEN error (graphql-shield's `deny` would use its fallbackError, which is the same). */
+/**
+ * deny, but through our own FORBIDDEN error (graphql-shield's `deny` would use its fallbackError, which is the same).
+ */
 function ruleDeny(): ShieldRule {
   return rule('fallback:deny', { cache: false })(() => forbidden());
 }

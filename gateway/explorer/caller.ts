@@ -17,7 +17,10 @@ export interface CallerFacts {
   scopes: string[];
   /** null: the client registry does not list the client as first- or third-party; it may read nothing. */
   kind: CallerKind | null;
-  /** Third party only: for each permission, whether some authorised, unexpired consent grants it (the caller-level question). */
+  /**
+   * Third party only: for each permission, whether some authorised, unexpired consent grants it (the caller-level
+   * question).
+   */
   grants: Record<ConsentPermission, boolean> | null;
   /** Third party only: for each account permission, the accounts its consents cover. */
   consentedAccounts: Record<string, string[]> | null;

@@ -39,9 +39,15 @@ export interface ExplorerOptions {
   authIssuer: string;
   timeoutMs: number;
   logger: Logger;
-  /** Verifies the request's access token exactly as /graphql does: null without one; throws an HttpError for a refused one. */
+  /**
+   * Verifies the request's access token exactly as /graphql does: null without one; throws an HttpError for a refused
+   * one.
+   */
   authenticate(req: IncomingMessage, requestId: string): Promise<Principal | null>;
-  /** The authorization engine's lookups; null when the gateway runs without authorization (then there is no caller to describe). */
+  /**
+   * The authorization engine's lookups; null when the gateway runs without authorization (then there is no caller to
+   * describe).
+   */
   authz: AuthzDeps | null;
 }
 

@@ -44,7 +44,10 @@ export interface FieldRequirement {
   scopes: string[];
   /** The kinds of caller that may read it. */
   callers: CallerKind[];
-  /** What a thirdParty caller needs in its authorised consents, all of it ([] for no consent, or when thirdParty is not a caller). */
+  /**
+   * What a thirdParty caller needs in its authorised consents, all of it ([] for no consent, or when thirdParty is not
+   * a caller).
+   */
   consents: ConsentRequirement[];
   pii: boolean;
   decided: AuditRow['decided'];
@@ -61,7 +64,10 @@ export interface RequirementsDocument {
   source: string;
   callerKinds: Record<CallerKind, string>;
   fields: Record<string, FieldRequirement>;
-  /** What `npm run shield:audit` reports as wrong with the rule set, and fields whose requirement cannot be stated (empty when all is well). */
+  /**
+   * What `npm run shield:audit` reports as wrong with the rule set, and fields whose requirement cannot be stated
+   * (empty when all is well).
+   */
   problems: string[];
 }
 

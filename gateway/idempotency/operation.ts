@@ -20,7 +20,10 @@ import {
  * carries, and a fingerprint of the request. Pure functions over the parsed document.
  */
 
-/** Where a money-moving field takes its key, as a path into its arguments: ['idempotencyKey'] or ['input', 'idempotencyKey']. */
+/**
+ * Where a money-moving field takes its key, as a path into its arguments: ['idempotencyKey'] or ['input',
+ * 'idempotencyKey'].
+ */
 export type KeyPath = readonly [string, ...string[]];
 
 /** Mutation field name -> where its key is. */
@@ -54,7 +57,13 @@ export function moneyMovingSelections(
         const keyPath = fields.get(sel.name.value);
         const def = mutation.getFields()[sel.name.value];
         if (!keyPath || !def) continue;
-        const args = getArgumentValues(def, sel, variables ?? {}) as Record<string, unknown>;
+        let args: Record<string, unknown>;
+        try {
+          args = getArgumentValues(def, sel, variables ?? {}) as Record<string, unknown>;
+        } catch {
+          // Variables that do not coerce: execution refuses them (BAD_USER_INPUT) before any resolver runs.
+          continue;
+        }
         const key = valueAt(args, keyPath);
         found.push({ field: sel.name.value, node: sel, key: typeof key === 'string' ? key : null, keyPath });
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {

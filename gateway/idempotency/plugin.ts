@@ -189,7 +189,8 @@ export function idempotencyPlugin(opts: IdempotencyPluginOptions): ApolloServerP
                 'idempotency: the claim was taken over before this request finished; its response is not stored',
               );
           } catch (err) {
-            // The claim stays in flight until its lease runs out; a retry then runs again and converges in the subgraph.
+            // The claim stays in flight until its lease runs out; a retry then runs again and converges in the
+            // subgraph.
             opts.logger.error({ err, field: claim.field }, 'idempotency: could not store the response');
           }
           body.singleResult = {

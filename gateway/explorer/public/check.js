@@ -76,7 +76,10 @@ export function tokenFromHeaders(headersText) {
   return null;
 }
 
-/** The headers editor's JSON text with `Authorization: Bearer <token>` in place of any earlier one; other headers are kept. */
+/**
+ * The headers editor's JSON text with `Authorization: Bearer <token>` in place of any earlier one; other headers are
+ * kept.
+ */
 export function withBearer(headersText, token) {
   let headers = {};
   try {
