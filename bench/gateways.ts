@@ -160,7 +160,10 @@ export interface LoadResult {
 // ---------------------------------------------------------------------------------------------
 // Gateway children.
 
-/** The fetch of a foreign gateway's subgraph calls: signs each call for the caller named in its forwarded Authorization header. */
+/**
+ * The fetch of a foreign gateway's subgraph calls: signs each call for the caller named in its forwarded Authorization
+ * header.
+ */
 function signingFetch(secret: string, nameOf: (url: string) => string | undefined) {
   return async (url: string, init: RequestInit): Promise<Response> => {
     const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
@@ -455,7 +458,10 @@ export interface GatewaysBenchResult {
   notes: string[];
 }
 
-/** The supergraph for gateways that run unsecured: the platform's URLs, and no authorization directives or their SECURITY link. */
+/**
+ * The supergraph for gateways that run unsecured: the platform's URLs, and no authorization directives or their
+ * SECURITY link.
+ */
 export function foreignSupergraph(sdl: string, urls: Record<string, string>): string {
   const { subgraphs } = parseSupergraph(sdl);
   let out = sdl;

@@ -55,7 +55,10 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-/** A positive integer option from the environment, or `fallback` when unset; a bad value stops the process (exit 2) naming the variable. */
+/**
+ * A positive integer option from the environment, or `fallback` when unset; a bad value stops the process (exit 2)
+ * naming the variable.
+ */
 export function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

@@ -135,7 +135,6 @@ const SCOPES = [
 ];
 const DASHBOARD = readFileSync(new URL('../test/operations/dashboard.graphql', import.meta.url), 'utf8');
 const LIGHT = 'query Light { me { id displayName } }';
-const SUBGRAPHS = ['identity', 'accounts', 'payments', 'consents'] as const;
 
 export interface Caller {
   name: string;
@@ -279,7 +278,10 @@ function largeEntitiesBody(): string {
   return body;
 }
 
-/** µs per iteration of signing, then of verifying, `calls` (each exactly as the gateway and the subgraph do it): the median over five slices of `iterations`. */
+/**
+ * µs per iteration of signing, then of verifying, `calls` (each exactly as the gateway and the subgraph do it): the
+ * median over five slices of `iterations`.
+ */
 async function signingCost(
   label: string,
   secret: string,

@@ -55,7 +55,10 @@ const PERMISSION_SCOPES = {
 } as const satisfies Record<SchemaConsentPermission, PermissionScope>;
 
 export type ConsentPermission = keyof typeof PERMISSION_SCOPES;
-/** Permissions granted per account: the customer picks the accounts when authorising, and a per-object check names the account. */
+/**
+ * Permissions granted per account: the customer picks the accounts when authorising, and a per-object check names the
+ * account.
+ */
 export type AccountPermission = {
   [P in ConsentPermission]: (typeof PERMISSION_SCOPES)[P] extends 'account' ? P : never;
 }[ConsentPermission];
@@ -86,7 +89,10 @@ export const ACCOUNT_PERMISSIONS = Object.freeze(CONSENT_PERMISSIONS.filter(isAc
   ...AccountPermission[],
 ];
 
-/** Every value of `enum ConsentStatus`, and whether a consent recorded in it can grant anything (only AUTHORISED, and only before expiry). */
+/**
+ * Every value of `enum ConsentStatus`, and whether a consent recorded in it can grant anything (only AUTHORISED, and
+ * only before expiry).
+ */
 const STATUS_GRANTS = {
   AWAITING_AUTHORISATION: false,
   AUTHORISED: true,
@@ -120,7 +126,10 @@ export interface ConsentFacts {
 export interface GrantQuestion {
   /** The instant the question is asked at. */
   at: Date;
-  /** The account an account-scoped permission is asked for; leave the property out to ask the caller-level question (see the module comment). */
+  /**
+   * The account an account-scoped permission is asked for; leave the property out to ask the caller-level question (see
+   * the module comment).
+   */
   accountId?: string;
 }
 

@@ -50,7 +50,9 @@ function isCodelessClientError(error: unknown): boolean {
   return extensions?.code === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
 
-/** An Apollo formatError: keeps errors with a client code (minus any stack trace), logs and replaces everything else. */
+/**
+ * An Apollo formatError: keeps errors with a client code (minus any stack trace), logs and replaces everything else.
+ */
 export function maskError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);

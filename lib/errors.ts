@@ -11,7 +11,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   CONFLICT: 'CONFLICT',
-  /** A client already has as many consent requests awaiting a customer's decision as it may (CONSENTS_MAX_PENDING_PER_CLIENT). */
+  /**
+   * A client already has as many consent requests awaiting a customer's decision as it may
+   * (CONSENTS_MAX_PENDING_PER_CLIENT).
+   */
   CONSENT_REQUEST_LIMIT_EXCEEDED: 'CONSENT_REQUEST_LIMIT_EXCEEDED',
   /** A money-moving mutation without an idempotency key (argument or Idempotency-Key header); HTTP 400. */
   IDEMPOTENCY_KEY_REQUIRED: 'IDEMPOTENCY_KEY_REQUIRED',

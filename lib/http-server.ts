@@ -49,7 +49,9 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    * (lib/metrics.ts) and traced under its name. Defaults to the service whose start creates the server.
    */
   service?: string;
-  /** Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all. */
+  /**
+   * Cross-origin calls to /graphql from web apps (the gateway's CORS_ALLOWED_ORIGINS); absent: no CORS headers at all.
+   */
   cors?: CorsOptions;
   /**
    * Extra routes of a service (the gateway's explorer): asked first for every request other than
@@ -297,7 +299,8 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
       const ready = Object.values(checks).every(Boolean);
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
     }
-    // A request that reaches a draining server on a connection opened before the stop: refused like a new connection would be.
+    // A request that reaches a draining server on a connection opened before the stop: refused like a new connection
+    // would be.
     if (lifecycle.draining)
       throw new HttpError(503, 'SERVICE_UNAVAILABLE', 'The service is stopping; retry', { 'retry-after': '1' });
     if (opts.routes && (await opts.routes(req, res, url))) return;
@@ -345,7 +348,10 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
 // CORS for /graphql: which web apps on other origins may read the answers.
 
 export interface CorsOptions {
-  /** Serialized origins ("https://app.example.com", "http://localhost:5173"), or "scheme://host:*" for any port of that host. */
+  /**
+   * Serialized origins ("https://app.example.com", "http://localhost:5173"), or "scheme://host:*" for any port of that
+   * host.
+   */
   allowedOrigins: readonly string[];
   /** How long a browser may cache a preflight answer (Access-Control-Max-Age). */
   maxAgeSeconds: number;
@@ -361,10 +367,16 @@ export const CORS_ALLOWED_HEADERS = [
   'apollo-require-preflight',
   'x-apollo-operation-name',
 ];
-/** What a web app may read besides the safelisted headers: the ids to quote in a support request, and why a token or request was refused. */
+/**
+ * What a web app may read besides the safelisted headers: the ids to quote in a support request, and why a token or
+ * request was refused.
+ */
 export const CORS_EXPOSED_HEADERS = ['x-request-id', 'traceparent', 'www-authenticate', 'retry-after'];
 
-/** True when `origin` (an Origin header) is one of `allowed`. "null" and anything that is not a serialized origin never are. */
+/**
+ * True when `origin` (an Origin header) is one of `allowed`. "null" and anything that is not a serialized origin never
+ * are.
+ */
 export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
   if (!origin) return false;
   let url: URL;

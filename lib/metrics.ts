@@ -27,7 +27,10 @@ export interface ServiceMetrics {
   readonly breakerTransitions: Counter<'target' | 'state'>;
   readonly sharedSubgraphRequests: Counter<'target'>;
   readonly securityEvents: Counter<'kind'>;
-  /** Gateway: executed operations that select a deprecated field or pass a deprecated argument, by schema coordinate and client id (gateway/deprecations.ts). */
+  /**
+   * Gateway: executed operations that select a deprecated field or pass a deprecated argument, by schema coordinate and
+   * client id (gateway/deprecations.ts).
+   */
   readonly deprecatedFieldRequests: Counter<'field' | 'client_id'>;
 }
 

@@ -26,7 +26,10 @@ export const OWNED_TYPES: Readonly<Record<string, (object: Record<string, unknow
 /** Object id → owning customer id, as served for one request. */
 export type Owners = Record<string, string>;
 
-/** The owner of an object of `typeName`, or undefined when the type is not owned or the object does not say (a bare reference). */
+/**
+ * The owner of an object of `typeName`, or undefined when the type is not owned or the object does not say (a bare
+ * reference).
+ */
 export function ownerOf(typeName: string, object: unknown): { id: string; owner: string } | undefined {
   const read = OWNED_TYPES[typeName];
   if (!read || !object || typeof object !== 'object') return undefined;

@@ -21,7 +21,10 @@ export interface Principal {
 
 export type { ConsentedAccounts };
 
-/** Validates a consentedAccounts value from an untrusted decode: only account permissions (lib/consent.ts), each a list of ids; throws on any other shape. */
+/**
+ * Validates a consentedAccounts value from an untrusted decode: only account permissions (lib/consent.ts), each a list
+ * of ids; throws on any other shape.
+ */
 export function parseConsentedAccounts(value: unknown): ConsentedAccounts | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value))

@@ -53,7 +53,9 @@ export type Seed = z.infer<typeof seedSchema>;
 export type SeedCustomer = z.infer<typeof seedCustomerSchema>;
 export type SeedInstitution = keyof SeedCustomer['banks'];
 
-/** Reads and validates a seed file; the error says in one line what is wrong with it (never its content nor its path). */
+/**
+ * Reads and validates a seed file; the error says in one line what is wrong with it (never its content nor its path).
+ */
 export function readSeedFile(path: string): Seed {
   let raw: unknown;
   try {

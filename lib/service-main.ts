@@ -135,10 +135,13 @@ export async function runServiceProcess<C extends { LOG_LEVEL: string; HOST: str
 // ---------------------------------------------------------------------------------------------
 // Graceful stop (every process: this file for a service process, scripts/start.ts for npm start)
 
-// The SHUTDOWN_DRAIN_MS setting lives in lib/config.ts, so the launcher can check it with the rest before loading this module.
+// The SHUTDOWN_DRAIN_MS setting lives in lib/config.ts, so the launcher can check it with the rest before loading this
+// module.
 export { loadShutdownConfig, type ShutdownConfig };
 
-/** Time allowed, after the drain, to close databases, caches and listeners before the process gives up on a clean stop. */
+/**
+ * Time allowed, after the drain, to close databases, caches and listeners before the process gives up on a clean stop.
+ */
 const CLOSE_BUDGET_MS = 5_000;
 
 export interface StopOnSignalsOptions {

@@ -181,7 +181,9 @@ interface Runtime {
 
 let runtime: Runtime | undefined;
 
-/** True when spans are recorded. Instrumented code checks it first, so that nothing is allocated when tracing is off. */
+/**
+ * True when spans are recorded. Instrumented code checks it first, so that nothing is allocated when tracing is off.
+ */
 export function tracingOn(): boolean {
   return runtime !== undefined;
 }

@@ -37,8 +37,8 @@ import {
  * unauthorized_client (FIRST_PARTY/THIRD_PARTY clients act for customers: use /sandbox/tokens),
  * invalid_request (400).
  *
- * POST /sandbox/tokens: JSON `{ customerId?: string | null, clientId: string, scopes?: string[] | string, dpopJkt?: string }`.
- * With `dpopJkt` (the RFC 7638 SHA-256 thumbprint of the client's DPoP public key) the token is
+ * POST /sandbox/tokens: JSON `{ customerId?: string | null, clientId: string, scopes?: string[] | string, dpopJkt?:
+ * string }`. With `dpopJkt` (the RFC 7638 SHA-256 thumbprint of the client's DPoP public key) the token is
  * sender-constrained (RFC 9449): it carries `cnf: { jkt }` and token_type is `DPoP`.
  * FIRST_PARTY and THIRD_PARTY clients need a customerId of the manifest; STAFF and MACHINE
  * clients must not send one (their token's sub is the client id). Scopes default to every scope

@@ -13,7 +13,9 @@ export const DEFAULT_SANDBOX_PORTS: Readonly<Record<SandboxName, number>> = {
   onfido: 4103,
 };
 
-/** The audience the sandbox authorization server puts in its tokens unless told otherwise (the gateway's default too). */
+/**
+ * The audience the sandbox authorization server puts in its tokens unless told otherwise (the gateway's default too).
+ */
 export const DEFAULT_AUDIENCE = 'https://api.financial-graph.local';
 
 /**

@@ -46,7 +46,10 @@ export interface Release {
   sha256: string;
 }
 
-/** An intended breaking change: the change's type and path exactly as schema:check prints them, and why it is acceptable. */
+/**
+ * An intended breaking change: the change's type and path exactly as schema:check prints them, and why it is
+ * acceptable.
+ */
 export interface AcceptedChange {
   type: string;
   path: string;
@@ -353,7 +356,9 @@ export interface RepositoryCheck extends CheckResult {
   release: Release;
 }
 
-/** schema:check on the repository's files; `writeChangelog` rewrites the Unreleased section instead of failing on it. */
+/**
+ * schema:check on the repository's files; `writeChangelog` rewrites the Unreleased section instead of failing on it.
+ */
 export async function checkRepository({ writeChangelog = false } = {}): Promise<RepositoryCheck> {
   const state = readState();
   if (!state.released)

@@ -1,7 +1,8 @@
 // npm start: the whole platform, by default on ports 4000 (gateway), 4001-4004 (subgraphs),
 // 4100-4103 (partner sandboxes) and 127.0.0.1:9400 (operator metrics), each moved by the same
-// variable as when the part runs alone (`npm start -- --help` lists them), with PGlite data kept in .data/pglite (one database, a schema per subgraph).
-// Logs are pino JSON (LOG_LEVEL, default info); the banner below is printed once everything is up.
+// variable as when the part runs alone (`npm start -- --help` lists them), with PGlite data kept in .data/pglite (one
+// database, a schema per subgraph). Logs are pino JSON (LOG_LEVEL, default info); the banner below is printed once
+// everything is up.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -95,7 +96,8 @@ process.stdout.write(`
 
 `);
 
-// Ctrl-C or SIGTERM: graceful stop (lib/service-main.ts stopOnSignals; SHUTDOWN_DRAIN_MS, already checked by startPlatform).
+// Ctrl-C or SIGTERM: graceful stop (lib/service-main.ts stopOnSignals; SHUTDOWN_DRAIN_MS, already checked by
+// startPlatform).
 const { SHUTDOWN_DRAIN_MS: drainMs } = loadShutdownConfig();
 stopOnSignals({
   name: 'platform',

@@ -17,7 +17,10 @@ import type { HeaderBag } from './verify.ts';
 export type InboxStatus = 'received' | 'applied' | 'failed' | 'dead';
 export const INBOX_STATUSES: readonly InboxStatus[] = ['received', 'applied', 'failed', 'dead'];
 
-/** Migrations of the inbox table; names are prefixed so they never collide with a subgraph's own. Never edit a shipped one. */
+/**
+ * Migrations of the inbox table; names are prefixed so they never collide with a subgraph's own. Never edit a shipped
+ * one.
+ */
 export const webhookInboxMigrations: Migration[] = [
   {
     name: 'webhooks_001_inbox',

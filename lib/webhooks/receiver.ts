@@ -31,7 +31,9 @@ export interface WebhookSource {
    * is not understood.
    */
   describe: (payload: unknown, headers: HeaderBag) => Omit<DescribedEvent, 'eventId'> & { eventId?: string };
-  /** Headers stored with the event (lower-case). Default: the signature headers, content-type, user-agent, x-request-id. */
+  /**
+   * Headers stored with the event (lower-case). Default: the signature headers, content-type, user-agent, x-request-id.
+   */
   keepHeaders?: readonly string[];
 }
 

@@ -130,7 +130,8 @@ export {
   type PartnerSpecsStatus,
 } from './partner-specs.ts';
 
-// One load per file (not per name): a test or a process that changes PARTNER_SPECS_DIR gets the other folder's document.
+// One load per file (not per name): a test or a process that changes PARTNER_SPECS_DIR gets the other folder's
+// document.
 const partnerCache = new Map<string, LoadedSpec>();
 
 /** The partner's spec, loaded once per process; throws PartnerSpecMissingError when it is absent. */
@@ -817,7 +818,8 @@ function pickMediaType(
   );
   if (wildcard) return { type: wildcard[0], object: wildcard[1] };
   if (strict) return undefined;
-  // Responses: a sender that labels JSON loosely (application/problem+json, text/json) is still judged against the JSON schema.
+  // Responses: a sender that labels JSON loosely (application/problem+json, text/json) is still judged against the JSON
+  // schema.
   if (/json/.test(wanted)) {
     const json = entries.find(([type]) => isJsonMedia(type));
     if (json) return { type: json[0], object: json[1] };

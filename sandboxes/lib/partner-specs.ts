@@ -62,7 +62,10 @@ export function partnerSpecsStatus(environment: Record<string, string | undefine
   };
 }
 
-/** An explicit PARTNER_SPECS_DIR that lacks a spec, as a configuration problem line (README.md, Configuration); undefined when fine. */
+/**
+ * An explicit PARTNER_SPECS_DIR that lacks a spec, as a configuration problem line (README.md, Configuration);
+ * undefined when fine.
+ */
 export function partnerSpecsProblem(status: PartnerSpecsStatus = partnerSpecsStatus()): string | undefined {
   if (!status.explicit || status.missing.length === 0) return undefined;
   const files = status.missing.map((name) => PARTNER_SPEC_FILES[name]).join(', ');

@@ -28,7 +28,6 @@ export interface FakeBanks {
   close(): Promise<void>;
 }
 
-const DAY = 86_400_000;
 const PAGE = 50;
 
 interface Tx {
@@ -102,9 +101,12 @@ function londonTime(d: Date): string {
 export async function startFakeBanks(now: () => Date): Promise<FakeBanks> {
   const calls: RecordedCall[] = [];
   const violations: string[] = [];
-  // The banks' published specs (PARTNER_SPECS_DIR), when present: without them nothing is vetted and `violations` stays empty.
+  // The banks' published specs (PARTNER_SPECS_DIR), when present: without them nothing is vetted and `violations` stays
+  // empty.
   const specs = { northwind: optionalPartnerSpec('obie-ais'), rheinbank: optionalPartnerSpec('berlin-group') };
-  /** Validates the request on arrival and the response on the way out, against the bank's spec (when it is available). */
+  /**
+   * Validates the request on arrival and the response on the way out, against the bank's spec (when it is available).
+   */
   const checked =
     (bank: RecordedCall['bank'], handler: (req: IncomingMessage, res: ServerResponse) => void) =>
     (req: IncomingMessage, res: ServerResponse) => {

@@ -15,7 +15,8 @@ import { specIfPresent } from '../support/partner-specs.ts';
 
 const logger = createLogger('test', 'silent');
 const ctx = { partner: 'northwind', logger };
-// The published spec (PARTNER_SPECS_DIR) also vets the fixtures and the adapter's requests; the mapping tests stand without it.
+// The published spec (PARTNER_SPECS_DIR) also vets the fixtures and the adapter's requests; the mapping tests stand
+// without it.
 const spec = specIfPresent('obie-ais', 'fixtures and adapter requests checked against the OBIE AIS 4.0 spec');
 const base = '/open-banking/v4.0/aisp';
 

@@ -11,7 +11,8 @@ import { specIfPresent } from '../support/partner-specs.ts';
 const logger = createLogger('test', 'silent');
 const NOW = new Date('2026-11-23T12:00:00Z');
 const ctx = { partner: 'rheinbank', logger, now: () => NOW };
-// The published spec (PARTNER_SPECS_DIR) also vets the fixtures and the adapter's requests; the mapping tests stand without it.
+// The published spec (PARTNER_SPECS_DIR) also vets the fixtures and the adapter's requests; the mapping tests stand
+// without it.
 const spec = specIfPresent(
   'berlin-group',
   'fixtures and adapter requests checked against the Berlin Group NextGenPSD2 1.3.12 spec',

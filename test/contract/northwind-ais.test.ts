@@ -6,7 +6,8 @@ import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { allPages, caller, startAll, uuid, type CallResult } from './helpers.ts';
 
-// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is
+// skipped.
 const describeSpecs = describeWithSpecs(['obie-ais']);
 let spec: LoadedSpec;
 const BASE = '/open-banking/v4.0/aisp';

@@ -6,7 +6,8 @@ import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { caller, startAll } from './helpers.ts';
 
-// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is
+// skipped.
 const describeSpecs = describeWithSpecs(['onfido']);
 let spec: LoadedSpec;
 const headers = { authorization: `Token token=${PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken}` };

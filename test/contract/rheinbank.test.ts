@@ -7,7 +7,8 @@ import { describeWithSpecs } from '../support/partner-specs.ts';
 import type { RunningSandboxes, TestClock } from '../../sandboxes/index.ts';
 import { allPages, caller, startAll, uuid, type CallResult } from './helpers.ts';
 
-// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is skipped.
+// Validating the sandbox against the partner's published spec is the point of this file: without the spec it is
+// skipped.
 const describeSpecs = describeWithSpecs(['berlin-group']);
 let spec: LoadedSpec;
 const customers = SANDBOX_CUSTOMERS.filter((c) => c.banks.rheinbank);

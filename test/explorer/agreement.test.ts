@@ -79,7 +79,8 @@ describe('requirements.json and shield:audit', () => {
         rule: row.rule,
         note: row.note,
       });
-      // The consent the engine checks before execution is the policy's; none when thirdParty may not read the field at all.
+      // The consent the engine checks before execution is the policy's; none when thirdParty may not read the field at
+      // all.
       const before = r.consents.filter((c) => c.beforeExecution).map((c) => c.permission);
       expect([coordinate, before]).toEqual([
         coordinate,
@@ -213,7 +214,10 @@ async function pageCaller(token: string | null): Promise<Caller | null> {
   return { scopes: facts.scopes, expired: false, kind: facts.kind, grants: facts.grants };
 }
 
-/** allowedSome: whether the policy lets this caller read any field at all (a machine client or an unknown one reads nothing). */
+/**
+ * allowedSome: whether the policy lets this caller read any field at all (a machine client or an unknown one reads
+ * nothing).
+ */
 const CALLERS: {
   name: string;
   token: () => Promise<string | null>;
@@ -308,7 +312,8 @@ describe('the explorer predicts the gateway, for every field', () => {
       }
       const disagreements = outcomes.filter((o) => JSON.stringify(o.gateway) !== JSON.stringify(o.explorer));
       expect(disagreements).toEqual([]);
-      // The sample means something: every caller is refused some fields, and those the policy serves are allowed others.
+      // The sample means something: every caller is refused some fields, and those the policy serves are allowed
+      // others.
       const allowed = outcomes.filter((o) => o.gateway.outcome === 'allowed').length;
       expect(allowed).toBeLessThan(outcomes.length);
       if (caller.allowedSome) expect(allowed).toBeGreaterThan(0);

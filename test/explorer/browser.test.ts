@@ -37,7 +37,9 @@ let profileDir: string;
 const leftTheMachine: string[] = [];
 const sentOperations: string[] = [];
 
-/** What the test reads of the page's globals (inside page.evaluate; the project type-checks without the DOM library). */
+/**
+ * What the test reads of the page's globals (inside page.evaluate; the project type-checks without the DOM library).
+ */
 interface PageGlobals {
   document: { querySelector(selector: string): unknown };
   localStorage: Record<string, string>;

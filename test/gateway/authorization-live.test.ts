@@ -67,7 +67,10 @@ function token(opts: { customerId?: string; clientId: string; scopes: string[] }
   return platform.sandboxes.auth.mint(opts);
 }
 
-/** Data requests only: the gateway's own authorization lookups (client registry, consents) are named GatewayAuthz* / GatewayActiveConsents. */
+/**
+ * Data requests only: the gateway's own authorization lookups (client registry, consents) are named GatewayAuthz* /
+ * GatewayActiveConsents.
+ */
 function dataCallsSince(mark: number): { url: string; operationName: string }[] {
   return subgraphCalls.slice(mark).filter((c) => !/^Gateway(Authz|ActiveConsents)/.test(c.operationName));
 }

@@ -82,13 +82,19 @@ afterAll(async () => {
 
 const token = (clientId = 'web-app') => jwks.sign({ scope: SCOPES, client_id: clientId });
 
-/** F0 selects two fields; each further Fi spreads F(i-1) twice: 2^(levels+2) selections once expanded, in about 43 bytes a level. */
+/**
+ * F0 selects two fields; each further Fi spreads F(i-1) twice: 2^(levels+2) selections once expanded, in about 43 bytes
+ * a level.
+ */
 function doubling(levels: number, operation = 'query Doubling { me { ...F%N } }'): string {
   const defs = ['fragment F0 on Customer { id displayName }'];
   for (let i = 1; i <= levels; i++) defs.push(`fragment F${i} on Customer { ...F${i - 1} ...F${i - 1} }`);
   return `${operation.replace('%N', String(levels))}\n${defs.join('\n')}`;
 }
-/** me + the spread of F(levels) + F(levels) expanded (2^(levels+2) - 2), as reported (capped at the largest exact integer). */
+/**
+ * me + the spread of F(levels) + F(levels) expanded (2^(levels+2) - 2), as reported (capped at the largest exact
+ * integer).
+ */
 const doublingSelections = (levels: number) => Math.min(2 ** (levels + 2), Number.MAX_SAFE_INTEGER);
 
 /** A client error with this status and code, no data, no stack trace. */
@@ -99,7 +105,10 @@ function expectClientError(res: GraphQLResult, status: number, code: string, ext
   expect(hasStackTrace(res.raw)).toBe(false);
 }
 
-/** Sends a hostile document and expects its refusal with nothing reaching any subgraph, the authorization lookups included. */
+/**
+ * Sends a hostile document and expects its refusal with nothing reaching any subgraph, the authorization lookups
+ * included.
+ */
 async function expectRefusedBeforeAnything(
   query: string,
   status: number,

@@ -384,7 +384,8 @@ beforeAll(async () => {
     },
   });
   const capturing = pino({ level: 'info', mixin: () => ({ requestId: currentRequestContext()?.requestId }) }, sink);
-  // Production refuses to start without REDIS_URL; the test hands the gateway an in-memory cache instead of a Redis server.
+  // Production refuses to start without REDIS_URL; the test hands the gateway an in-memory cache instead of a Redis
+  // server.
   const productionCache = await openSharedCache({ logger });
   cleanups.push(() => productionCache.close());
   production = await startGateway(

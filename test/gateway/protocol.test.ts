@@ -154,7 +154,8 @@ describe('persisted queries (APQ)', () => {
   });
 
   it('answers PERSISTED_QUERY_NOT_SUPPORTED through the shared masking where APQ is off', async () => {
-    // The gateway keeps APQ on; a service that turns it off answers with Apollo's code, which the shared masking must let through.
+    // The gateway keeps APQ on; a service that turns it off answers with Apollo's code, which the shared masking must
+    // let through.
     const apollo = new ApolloServer({
       schema: buildSchema('type Query { ok: Boolean }'),
       persistedQueries: false,

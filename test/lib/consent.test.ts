@@ -57,7 +57,9 @@ describe('the permission list is the schema enum', () => {
   });
 });
 
-/** The case's consents as lib/consent.ts receives them: those the asking client holds (what both sides' lookups return). */
+/**
+ * The case's consents as lib/consent.ts receives them: those the asking client holds (what both sides' lookups return).
+ */
 function heldByCaller(consentCase: (typeof CONSENT_CASES)[number]): ConsentFacts[] {
   return storedConsents(consentCase, newId('cus'))
     .map((s) => s.consent)

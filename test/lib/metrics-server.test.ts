@@ -129,7 +129,8 @@ describe('the all-in-one platform', () => {
 
   it('serves each part its own registry, on loopback: /metrics/<part>, and all of them on /metrics', async () => {
     expect(new URL(platform.urls.metrics).hostname).toBe('127.0.0.1');
-    // A query through the gateway that reaches identity and accounts (the gateway's authorization lookups also reach consents).
+    // A query through the gateway that reaches identity and accounts (the gateway's authorization lookups also reach
+    // consents).
     const token = await platform.sandboxes.auth.mint({
       customerId: ALICE,
       clientId: 'web-app',

@@ -42,7 +42,10 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { 
   services: Record<string, ComposeService>;
 };
 
-/** What each process of the product runs at start (its main.ts): its entry point and every configuration loader it calls. */
+/**
+ * What each process of the product runs at start (its main.ts): its entry point and every configuration loader it
+ * calls.
+ */
 const subgraph = (name: ServiceName, load: Loader) => ({
   entry: `subgraphs/${name}/main.ts`,
   loaders: [load, (env: Env) => loadMetricsConfig(name, env), loadShutdownConfig],

@@ -42,7 +42,10 @@ function run(script: string, env: Record<string, string>, args: string[] = []): 
   });
 }
 
-/** What every configuration refusal looks like: status 2, only `<process>: <VARIABLE>: ...` lines, no stack trace or JSON log. */
+/**
+ * What every configuration refusal looks like: status 2, only `<process>: <VARIABLE>: ...` lines, no stack trace or
+ * JSON log.
+ */
 function expectRefusal(result: Run, processName: string): string[] {
   expect(result.code, result.stderr).toBe(2);
   const lines = result.stderr.trimEnd().split('\n');

@@ -155,7 +155,10 @@ const ID_BY_TYPE: Record<string, string> = {
   Payment: 'pay_1',
 };
 
-/** An authorization state for one kind of caller whose consents grant what `grants` says (accountId undefined: the caller-level question). */
+/**
+ * An authorization state for one kind of caller whose consents grant what `grants` says (accountId undefined: the
+ * caller-level question).
+ */
 function stateFor(
   kind: CallerKind,
   scopes: string[],
