@@ -190,6 +190,23 @@ export const POLICY: Record<string, TypePolicy> = {
       scopes: ['consents:write'],
       note: 'only the customer; the subgraph refuses foreign consent ids like unknown ones',
     }),
+    // Money-moving: the gateway's idempotency layer applies (moneyMoving). A third party initiates
+    // under the same PAYMENTS_INITIATION consent that lets it read those payments (plus the
+    // payments:write scope); each payment still needs the customer's own authorisation at the bank.
+    initiatePayment: field({
+      callers: CUSTOMER_APPS,
+      scopes: ['payments:write'],
+      consent: 'PAYMENTS_INITIATION',
+      moneyMoving: { key: 'input.idempotencyKey' },
+      note: "MONEY-MOVING. From the customer's own account only; a thirdParty only from an account its PAYMENTS_INITIATION consent covers (checked per account by the payments subgraph against the consented accounts the gateway signs; any other account is NOT_FOUND like a missing one)",
+    }),
+    cancelPayment: field({
+      callers: CUSTOMER_APPS,
+      scopes: ['payments:write'],
+      consent: 'PAYMENTS_INITIATION',
+      moneyMoving: { key: 'idempotencyKey' },
+      note: "MONEY-MOVING. Only the customer's own payments; a thirdParty only those debiting an account its consent covers (the subgraph refuses others as NOT_FOUND)",
+    }),
   },
   Customer: {
     id: data([], null, "the caller's own id", onCustomer),
@@ -317,6 +334,7 @@ export const POLICY: Record<string, TypePolicy> = {
       'updatedAt',
       'settledAt',
       'statusHistory',
+      'authorisationUrl',
     ],
     PAY,
     'PAYMENTS_INITIATION',

@@ -1,16 +1,38 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
 
 /**
- * Environment of the payments subgraph. Payment initiation (a later issue) adds NORTHWIND_URL,
- * NORTHWIND_TIMEOUT_MS and NORTHWIND_PIS_TOKEN here (partner credentials come from configuration:
- * declare the token with env.requiredInProduction(env.optionalSecret(), ...); the launcher and
- * docker-compose.yml set the sandbox's); today the subgraph reads only its ledger.
+ * Environment of the payments subgraph: the ledger (common subgraph variables) and payment
+ * initiation at Northwind (OBIE PIS 4.0). Partner credentials come from configuration: the
+ * launcher and docker-compose.yml set the sandbox's token; without NORTHWIND_PIS_TOKEN the
+ * subgraph still serves the ledger and answers initiation with PARTNER_UNAVAILABLE.
  */
 export const paymentsConfigSchema = subgraphCommonConfig.extend({
   PAYMENTS_PORT: env.port(4003),
   /** Key of derived ids: the sandbox seed records debtor accounts by bankAccountId(ID_HASH_SECRET, ...). */
   ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
+  /** Northwind's server root; the adapter appends the PIS base path /open-banking/v4.0/pisp. */
+  NORTHWIND_URL: env.requiredInProduction(
+    env.url().default('http://127.0.0.1:4101'),
+    'the default is the local Northwind sandbox',
+  ),
+  /** Timeout of each call to the bank (retried calls each get it). */
+  NORTHWIND_TIMEOUT_MS: env.milliseconds(3000),
+  /** The platform's client-credentials token at Northwind's payment initiation API. */
+  NORTHWIND_PIS_TOKEN: env.requiredInProduction(env.optionalSecret(), 'payments cannot be initiated without it'),
+  /** PKCS#8 PEM of the ES256 key that signs requests (x-jws-signature); unset: a key made at start (sandbox). */
+  NORTHWIND_PIS_SIGNING_KEY: env.requiredInProduction(env.optionalSecret(), 'the bank verifies request signatures'),
+  /** Key id (kid) of the signing key, as registered with the bank. */
+  NORTHWIND_PIS_SIGNING_KEY_ID: z.string().min(1).max(128).default('platform-sandbox-signing-key'),
+  /** The bank's SCA page for a consent, `{ConsentId}` replaced: what Payment.authorisationUrl shows. */
+  NORTHWIND_AUTHORISATION_URL: z
+    .string()
+    .regex(/^https?:\/\/.*\{ConsentId\}/, 'must be an http(s) URL containing {ConsentId}')
+    .optional(),
+  /** How often the subgraph asks the bank about payments whose webhook is late. */
+  PAYMENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  /** How long after its last change a payment in progress waits for a webhook before it is polled. */
+  PAYMENTS_WEBHOOK_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 });
 
 export type PaymentsConfig = z.infer<typeof paymentsConfigSchema>;

@@ -1,4 +1,5 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
+import type { PaymentInitiation } from './domain/initiation.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './domain/ports.ts';
 import { createPaymentsService, type PaymentsService } from './domain/service.ts';
 import { createPaymentsLoaders } from './loaders.ts';
@@ -16,6 +17,8 @@ export interface PaymentsContext extends BaseSubgraphContext {
 /** What the context is made from: the long-lived ports (server.ts builds them once). */
 export interface PaymentsPorts {
   repository: PaymentsRepository;
+  /** Initiation, cancellation and following payments through the bank (domain/initiation.ts). */
+  initiation: PaymentInitiation;
 }
 
 export function createPaymentsContext(base: BaseSubgraphContext, ports: PaymentsPorts): PaymentsContext {
@@ -23,6 +26,11 @@ export function createPaymentsContext(base: BaseSubgraphContext, ports: Payments
   return {
     ...base,
     loaders,
-    service: createPaymentsService({ principal: base.principal, loaders, repository: ports.repository }),
+    service: createPaymentsService({
+      principal: base.principal,
+      loaders,
+      repository: ports.repository,
+      initiation: ports.initiation,
+    }),
   };
 }

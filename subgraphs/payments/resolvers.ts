@@ -9,6 +9,10 @@ export const resolvers: Resolvers = {
   Query: {
     payment: (_parent, { id }, ctx) => ctx.service.payment(id),
   },
+  Mutation: {
+    initiatePayment: (_parent, { input }, ctx) => ctx.service.initiatePayment(input),
+    cancelPayment: (_parent, { id, idempotencyKey }, ctx) => ctx.service.cancelPayment(id, idempotencyKey),
+  },
   Customer: {
     __resolveReference: (ref, ctx) => ctx.service.customerReference(ref.id),
     payments: (customer, args, ctx) => ctx.service.customerPayments(customer, args),

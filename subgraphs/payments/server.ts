@@ -8,24 +8,37 @@ import type { PaymentsConfig } from './config.ts';
 import { createPaymentsContext, type PaymentsContext, type PaymentsPorts } from './context.ts';
 import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
-import { createPaymentsRepository } from './storage/repository.ts';
-import { applySeed } from './storage/seed.ts';
+import { createPaymentsLedger, createPaymentsRepository } from './storage/repository.ts';
+import { applySeed, debtorAccountsFromSeed } from './storage/seed.ts';
+import { createPaymentInitiation, type PaymentInitiation } from './domain/initiation.ts';
+import type { PaymentsLedger } from './domain/ports.ts';
+import { createNorthwindPis } from './partners/northwind/client.ts';
+import { startPaymentPoller, type PaymentPoller } from './poller.ts';
 
 export interface PaymentsSubgraphOptions {
   logger: Logger;
   /** Clock; the sandbox seed places its payments relative to it. */
   now?: () => Date;
+  /** Tests only: wraps the ledger (to make a commit fail after the bank call). */
+  wrapLedger?: (ledger: PaymentsLedger) => PaymentsLedger;
+}
+
+export interface RunningPaymentsSubgraph extends RunningServer {
+  /** Follows payments in progress at the bank (the poller's round, callable by tests). */
+  poller: PaymentPoller;
+  initiation: PaymentInitiation;
 }
 
 /**
  * Starts the payments subgraph: opens the ledger (PostgreSQL schema `payments`, migrated; the
- * seed's payments written when SEED_FILE is set), builds the ports (the ledger; no partner yet)
+ * seed's payments written when SEED_FILE is set), builds the ports (the ledger, Northwind payment
+ * initiation, the debtor accounts), starts the poller that follows payments whose webhook is late
  * and serves the subgraph. close() stops the server and the database.
  */
 export async function startPaymentsSubgraph(
   config: PaymentsConfig,
   options: PaymentsSubgraphOptions,
-): Promise<RunningServer> {
+): Promise<RunningPaymentsSubgraph> {
   const logger = options.logger;
   const now = options.now ?? (() => new Date());
   const db = await openDatabase({
@@ -38,7 +51,38 @@ export async function startPaymentsSubgraph(
   try {
     const seed = configuredSeed(config);
     if (seed) await applySeed(db, seed, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
-    const ports: PaymentsPorts = { repository: createPaymentsRepository(db) };
+    const ledgerStore = createPaymentsLedger(db);
+    const ledger = options.wrapLedger ? options.wrapLedger(ledgerStore) : ledgerStore;
+    const bank = config.NORTHWIND_PIS_TOKEN
+      ? createNorthwindPis({
+          baseUrl: config.NORTHWIND_URL,
+          timeoutMs: config.NORTHWIND_TIMEOUT_MS,
+          token: config.NORTHWIND_PIS_TOKEN,
+          signingKeyPem: config.NORTHWIND_PIS_SIGNING_KEY,
+          signingKeyId: config.NORTHWIND_PIS_SIGNING_KEY_ID,
+          authorisationUrlTemplate:
+            config.NORTHWIND_AUTHORISATION_URL ??
+            `${config.NORTHWIND_URL.replace(/\/+$/, '')}/sandbox/sca/domestic-payment-consents/{ConsentId}`,
+          logger,
+        })
+      : null;
+    if (!bank) logger.warn('NORTHWIND_PIS_TOKEN is not set: payments cannot be initiated (PARTNER_UNAVAILABLE)');
+    const initiation = createPaymentInitiation({
+      ledger,
+      bank,
+      debtors: debtorAccountsFromSeed(seed, config.ID_HASH_SECRET),
+      now,
+      logger,
+    });
+    const ports: PaymentsPorts = { repository: createPaymentsRepository(db), initiation };
+    const poller = startPaymentPoller({
+      ledger,
+      initiation,
+      intervalMs: config.PAYMENTS_POLL_INTERVAL_MS,
+      graceMs: config.PAYMENTS_WEBHOOK_GRACE_MS,
+      now,
+      logger,
+    });
     const running = await startSubgraphServer<PaymentsContext>({
       name: 'payments',
       resolvers: resolvers as GraphQLResolverMap<PaymentsContext>,
@@ -50,8 +94,12 @@ export async function startPaymentsSubgraph(
     });
     return {
       ...running,
+      poller,
+      initiation,
       close: async () => {
+        await poller.stop();
         await running.close();
+        bank?.http.shutdown();
         await db.close();
       },
     };

@@ -152,6 +152,9 @@ function pathTo(typeName: string): Step[] {
   return path;
 }
 
+/** Idempotency key of the money-moving probes (one per run: the gateway keeps its records for 24 hours). */
+const MATRIX_KEY = `matrix-${Date.now()}`;
+
 /** The selection of the field under test: arguments the root fields need, and __typename under object fields. */
 function fieldSelection(typeName: string, fieldName: string): string {
   const roots: Record<string, string> = {
@@ -166,6 +169,9 @@ function fieldSelection(typeName: string, fieldName: string): string {
     'Mutation.authoriseConsent': `authoriseConsent(input: { id: "${UNKNOWN_CONSENT}", accountIds: [] }) { __typename }`,
     'Mutation.rejectConsent': `rejectConsent(id: "${UNKNOWN_CONSENT}") { __typename }`,
     'Mutation.revokeConsent': `revokeConsent(id: "${UNKNOWN_CONSENT}") { __typename }`,
+    // Money-moving: an account and a payment that do not exist, so an allowed caller moves nothing (NOT_FOUND).
+    'Mutation.initiatePayment': `initiatePayment(input: { idempotencyKey: "${MATRIX_KEY}", debtorAccountId: "acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", creditor: { name: "Sam", sortCode: "112233", accountNumber: "12345678" }, amount: { amount: "1.00", currency: "GBP" } }) { __typename }`,
+    'Mutation.cancelPayment': `cancelPayment(id: "pay_aaaaaaaaaaaaaaaaaaaaaaaaaa", idempotencyKey: "${MATRIX_KEY}") { __typename }`,
   };
   const root = roots[`${typeName}.${fieldName}`];
   if (root) return root;

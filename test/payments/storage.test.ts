@@ -4,11 +4,13 @@ import { newId } from '../../lib/ids.ts';
 import type { PaymentModel, PaymentStatus } from '../../subgraphs/payments/domain/model.ts';
 import { cursorOf, paymentPageRequest, type PaymentsArgs } from '../../subgraphs/payments/domain/pagination.ts';
 import {
+  createPaymentsLedger,
   createPaymentsRepository,
   type NewPayment,
   type PaymentsStore,
 } from '../../subgraphs/payments/storage/repository.ts';
-import { applySeed, sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
+import { applySeed, debtorAccountsFromSeed, sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
+import { createPaymentInitiation } from '../../subgraphs/payments/domain/initiation.ts';
 import { createPaymentsService } from '../../subgraphs/payments/domain/service.ts';
 import { createPaymentsLoaders } from '../../subgraphs/payments/loaders.ts';
 import {
@@ -135,6 +137,14 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
         principal: customerPrincipal(customerId),
         loaders: createPaymentsLoaders(repo),
         repository: repo,
+        // Reads only: no bank is configured, so initiation would answer PARTNER_UNAVAILABLE.
+        initiation: createPaymentInitiation({
+          ledger: createPaymentsLedger(t.db),
+          bank: null,
+          debtors: debtorAccountsFromSeed(SANDBOX_SEED, DEV_ID_HASH_SECRET),
+          now: () => NOW,
+          logger: silentLogger,
+        }),
       });
     expect((await serviceFor(ALICE).payment(alices[0]!.id))?.id).toBe(alices[0]!.id);
     expect(await serviceFor(BEN).payment(alices[0]!.id)).toBeNull();

@@ -43,8 +43,18 @@ export interface PaymentModel {
   createdAt: Date;
   updatedAt: Date;
   settledAt: Date | null;
+  /** The bank's strong customer authentication page; shown only while AWAITING_AUTHORISATION. */
+  authorisationUrl: string | null;
   /** Internal: created_at at full database precision (microseconds, UTC), the keyset position. */
   createdAtKey: string;
+}
+
+/** A validated request to initiate a payment (domain/initiation.ts parses the GraphQL input into it). */
+export interface PaymentRequest {
+  debtorAccountId: string;
+  creditor: CreditorModel;
+  amount: Money;
+  reference: string | null;
 }
 
 export interface PaymentStatusChangeModel {

@@ -1,4 +1,12 @@
-import type { PaymentListQuery, PaymentModel, PaymentStatusChangeModel } from './model.ts';
+import type { Money } from '../../../lib/money.ts';
+import type {
+  CreditorModel,
+  PaymentListQuery,
+  PaymentModel,
+  PaymentRequest,
+  PaymentStatus,
+  PaymentStatusChangeModel,
+} from './model.ts';
 
 export interface Loader<K, V> {
   load(key: K): Promise<V>;
@@ -23,4 +31,104 @@ export interface PaymentsRepository {
   list(query: PaymentListQuery): Promise<PaymentModel[]>;
   /** Status histories of payments, oldest first each. */
   historyOf(paymentIds: readonly string[]): Promise<Map<string, PaymentStatusChangeModel[]>>;
+}
+
+/** A payment in the ledger with what initiation needs beyond the canonical model. */
+export interface LedgerPayment extends PaymentModel {
+  clientId: string | null;
+  idempotencyKey: string | null;
+  /** sha256 of the request the key was first used with. */
+  requestHash: string | null;
+  partnerConsentId: string | null;
+  partnerPaymentId: string | null;
+  /** The bank's own id of the debtor account. */
+  partnerAccountId: string | null;
+}
+
+/** A new ledger entry for a payment being initiated, in CREATED. */
+export interface NewInitiation {
+  id: string;
+  clientId: string;
+  customerId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  request: PaymentRequest;
+  partnerAccountId: string;
+  at: Date;
+}
+
+/** A status change to record, only if the payment is still in `from` (compare-and-set). */
+export interface StatusUpdate {
+  id: string;
+  from: readonly PaymentStatus[];
+  to: PaymentStatus;
+  at: Date;
+  reason?: string | null;
+  partnerConsentId?: string;
+  partnerPaymentId?: string;
+  authorisationUrl?: string | null;
+  settledAt?: Date | null;
+}
+
+/** Writes of initiation and of the bank's status changes. */
+export interface PaymentsLedger {
+  /**
+   * Records a new payment unless (client, customer, key) already names one: returns the payment
+   * of that key, and whether this call created it. The unique constraint decides, so two replicas
+   * (or a request that bypassed the gateway) cannot both create one.
+   */
+  createOrGet(entry: NewInitiation): Promise<{ payment: LedgerPayment; created: boolean }>;
+  byId(id: string): Promise<LedgerPayment | null>;
+  /** Applies the change when the payment's status is one of `from`; returns the payment after (null when the status had moved on). */
+  transition(update: StatusUpdate): Promise<LedgerPayment | null>;
+  /** Payments whose outcome the bank has not told yet, oldest update first, not changed since `before`. */
+  open(before: Date, limit: number): Promise<LedgerPayment[]>;
+}
+
+/** Where a customer's debtor account is held, as the bank knows it. */
+export interface DebtorAccount {
+  /** The bank's id of the account. */
+  bankAccountId: string;
+  currency: string;
+  /** The access token of the customer's connection at the bank (to read the account's identification). */
+  accessToken: string;
+}
+
+/** The customer's accounts that can be debited (Northwind GBP accounts). */
+export interface DebtorAccounts {
+  /** The account `accountId` of `customerId`; null when it is not theirs or cannot pay (treated as nonexistent). */
+  find(customerId: string, accountId: string): Promise<DebtorAccount | null>;
+}
+
+/** What the bank is asked to pay. */
+export interface PaymentOrder {
+  paymentId: string;
+  amount: Money;
+  creditor: CreditorModel;
+  reference: string | null;
+  debtor: DebtorAccount;
+}
+
+/** The bank's view of a submitted payment. */
+export interface BankPayment {
+  bankPaymentId: string;
+  status: PaymentStatus;
+  reason: string | null;
+  at: Date;
+  amount: Money;
+}
+
+/**
+ * The bank's payment initiation (partners/northwind/client.ts). Every call carries an
+ * x-idempotency-key derived from the payment id, so repeating a call (after a timeout, by another
+ * replica, after a crash before the ledger commit) can only return what the first one created.
+ * Throws PartnerError: 'unavailable' when the bank did not answer (the outcome is unknown),
+ * 'contract' when it answered off-contract.
+ */
+export interface PaymentInitiationBank {
+  createConsent(order: PaymentOrder): Promise<{ consentId: string; authorisationUrl: string }>;
+  consentState(consentId: string): Promise<'awaiting' | 'authorised' | 'rejected' | 'consumed'>;
+  /** Submits the payment of an authorised consent; the same order twice is the same payment. */
+  submitPayment(order: PaymentOrder, consentId: string): Promise<BankPayment>;
+  payment(bankPaymentId: string): Promise<BankPayment>;
 }

@@ -3,6 +3,7 @@ import { toConnection, type Connection } from '../../../lib/pagination.ts';
 import { consentedAccountsFor, type Principal } from '../../../lib/principal.ts';
 import type { AccountRef, CustomerRef, PaymentModel, PaymentStatusChangeModel } from './model.ts';
 import { cursorOf, paymentPageRequest, type PaymentsArgs } from './pagination.ts';
+import type { InitiatePaymentInput, PaymentInitiation } from './initiation.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
 
 /**
@@ -30,17 +31,27 @@ export interface PaymentsService {
   customerPayments(customer: CustomerRef, args: PaymentsArgs): Promise<Connection<PaymentModel>>;
   statusHistory(payment: PaymentModel): Promise<PaymentStatusChangeModel[]>;
   debtorAccount(payment: PaymentModel): AccountRef;
+  /** Mutation.initiatePayment (domain/initiation.ts). */
+  initiatePayment(input: InitiatePaymentInput): Promise<PaymentModel>;
+  /** Mutation.cancelPayment (domain/initiation.ts). */
+  cancelPayment(id: string, idempotencyKey: string | null | undefined): Promise<PaymentModel>;
 }
 
 export interface PaymentsServiceDeps {
   principal: Principal | null;
   loaders: PaymentsLoaders;
   repository: PaymentsRepository;
+  initiation: PaymentInitiation;
 }
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
 
-export function createPaymentsService({ principal, loaders, repository }: PaymentsServiceDeps): PaymentsService {
+export function createPaymentsService({
+  principal,
+  loaders,
+  repository,
+  initiation,
+}: PaymentsServiceDeps): PaymentsService {
   const customerId = principal?.customerId ?? null;
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
   const consentedDebtors = consentedAccountsFor(principal, 'PAYMENTS_INITIATION');
@@ -63,5 +74,7 @@ export function createPaymentsService({ principal, loaders, repository }: Paymen
     },
     statusHistory: (p) => loaders.statusHistory.load(p.id),
     debtorAccount: (p) => ({ __typename: 'Account', id: p.debtorAccountId }),
+    initiatePayment: (input) => initiation.initiate(principal, input),
+    cancelPayment: (id, key) => initiation.cancel(principal, id, key),
   };
 }

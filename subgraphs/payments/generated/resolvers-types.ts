@@ -61,6 +61,24 @@ export type CustomerPaymentsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A payment to initiate. */
+export type InitiatePaymentInput = {
+  /** How much, in the debtor account's currency (GBP at Northwind). */
+  amount: MoneyInput;
+  /** Who receives the money. */
+  creditor: PaymentCreditorInput;
+  /** The account the money leaves (an `acc_` id of the customer's; Northwind GBP accounts can initiate payments). */
+  debtorAccountId: Scalars['ID']['input'];
+  /**
+   * Idempotency key: at most 40 printable ASCII characters (no leading or trailing space), unique per
+   * client and customer for at least 24 hours. Required: here or as the Idempotency-Key header.
+   * Retrying with the same key and input returns the same payment instead of paying twice.
+   */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** The reference the creditor sees: at most 18 characters of letters, digits, spaces and - . / & (UK Faster Payments). */
+  reference?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** An amount of money in one currency. */
 export type Money = {
   __typename?: 'Money';
@@ -68,6 +86,49 @@ export type Money = {
   amount: Scalars['Decimal']['output'];
   /** The ISO 4217 currency of the amount. */
   currency: Scalars['CurrencyCode']['output'];
+};
+
+/** An amount of money to send. */
+export type MoneyInput = {
+  /** The positive amount, with no more fraction digits than the currency's minor units. */
+  amount: Scalars['Decimal']['input'];
+  /** The ISO 4217 currency. */
+  currency: Scalars['CurrencyCode']['input'];
+};
+
+/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Cancels a payment the bank has not executed yet (CREATED or AWAITING_AUTHORISATION: it is then
+   * never submitted). Any later status is refused with PAYMENT_TRANSITION_NOT_ALLOWED; a payment that
+   * is not the caller's is NOT_FOUND, as one that does not exist.
+   */
+  cancelPayment: Payment;
+  /**
+   * Starts a payment from one of the customer's own accounts (for a third party: an account its
+   * consent covers for PAYMENTS_INITIATION) to a UK sort code and account number or an IBAN. Answers
+   * the Payment in AWAITING_AUTHORISATION with `authorisationUrl`, where the customer approves (or
+   * rejects) it at their bank; the bank's webhooks (or polling, when one is late) then move it on to
+   * SETTLED, REJECTED or FAILED. Idempotent: the same key with the same input returns the same
+   * payment (a replay is marked in `extensions.idempotency`); the same key with another input is
+   * IDEMPOTENCY_KEY_REUSED; while the first request runs, IDEMPOTENCY_KEY_IN_USE. An account the
+   * caller may not debit is refused exactly like one that does not exist (NOT_FOUND).
+   */
+  initiatePayment: Payment;
+};
+
+
+/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+export type MutationCancelPaymentArgs = {
+  id: Scalars['ID']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+export type MutationInitiatePaymentArgs = {
+  input: InitiatePaymentInput;
 };
 
 /** Cursor pagination state of a connection (Relay convention). */
@@ -84,6 +145,11 @@ export type Payment = {
   __typename?: 'Payment';
   /** The amount sent. */
   amount: Money;
+  /**
+   * Where the customer authorises this payment at their bank (strong customer authentication): open
+   * it in a browser. Present only while the payment is AWAITING_AUTHORISATION.
+   */
+  authorisationUrl: Maybe<Scalars['String']['output']>;
   /** When the platform created the payment. */
   createdAt: Scalars['DateTime']['output'];
   /** Who receives the money. */
@@ -133,6 +199,18 @@ export type PaymentCreditorIdentification = {
   scheme: PaymentCreditorScheme;
   /** The identifier without separators. */
   value: Scalars['String']['output'];
+};
+
+/** The creditor of a payment to initiate: a name and either a UK sort code and account number, or an IBAN. */
+export type PaymentCreditorInput = {
+  /** UK account number, 8 digits; with `sortCode`. */
+  accountNumber?: InputMaybe<Scalars['String']['input']>;
+  /** IBAN (spaces allowed), checked with its ISO 13616 mod-97 check digits; instead of sort code and account number. */
+  iban?: InputMaybe<Scalars['String']['input']>;
+  /** The creditor's name as their bank holds it (1 to 70 characters). */
+  name: Scalars['String']['input'];
+  /** UK sort code, 6 digits (separators allowed: 20-00-00); with `accountNumber`. */
+  sortCode?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Creditor identification schemes. */
@@ -323,13 +401,17 @@ export type ResolversTypes = ResolversObject<{
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
+  InitiatePaymentInput: InitiatePaymentInput;
   Money: ResolverTypeWrapper<Money>;
+  MoneyInput: MoneyInput;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Payment: ResolverTypeWrapper<PaymentModel>;
   PaymentConnection: ResolverTypeWrapper<Omit<PaymentConnection, 'edges'> & { edges: Array<ResolversTypes['PaymentEdge']> }>;
   PaymentCreditor: ResolverTypeWrapper<CreditorModel>;
   PaymentCreditorIdentification: ResolverTypeWrapper<PaymentCreditorIdentification>;
+  PaymentCreditorInput: PaymentCreditorInput;
   PaymentCreditorScheme: PaymentCreditorScheme;
   PaymentEdge: ResolverTypeWrapper<Omit<PaymentEdge, 'node'> & { node: ResolversTypes['Payment'] }>;
   PaymentFilter: PaymentFilter;
@@ -349,13 +431,17 @@ export type ResolversParentTypes = ResolversObject<{
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
+  InitiatePaymentInput: InitiatePaymentInput;
   Money: Money;
+  MoneyInput: MoneyInput;
+  Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Payment: PaymentModel;
   PaymentConnection: Omit<PaymentConnection, 'edges'> & { edges: Array<ResolversParentTypes['PaymentEdge']> };
   PaymentCreditor: CreditorModel;
   PaymentCreditorIdentification: PaymentCreditorIdentification;
+  PaymentCreditorInput: PaymentCreditorInput;
   PaymentEdge: Omit<PaymentEdge, 'node'> & { node: ResolversParentTypes['Payment'] };
   PaymentFilter: PaymentFilter;
   PaymentStatusChange: PaymentStatusChangeModel;
@@ -393,6 +479,11 @@ export type MoneyResolvers<ContextType = PaymentsContext, ParentType extends Res
   currency?: Resolver<ResolversTypes['CurrencyCode'], ParentType, ContextType>;
 }>;
 
+export type MutationResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  cancelPayment?: Resolver<ResolversTypes['Payment'], ParentType, ContextType, RequireFields<MutationCancelPaymentArgs, 'id'>>;
+  initiatePayment?: Resolver<ResolversTypes['Payment'], ParentType, ContextType, RequireFields<MutationInitiatePaymentArgs, 'input'>>;
+}>;
+
 export type PageInfoResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -401,6 +492,7 @@ export type PageInfoResolvers<ContextType = PaymentsContext, ParentType extends 
 export type PaymentResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment'], FederationReferenceType extends FederationReferenceTypes['Payment'] = FederationReferenceTypes['Payment']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Payment']> | FederationReferenceType, FederationReferenceType, ContextType>;
   amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  authorisationUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   creditor?: Resolver<ResolversTypes['PaymentCreditor'], ParentType, ContextType>;
   debtorAccount?: Resolver<ResolversTypes['Account'], ParentType, ContextType>;
@@ -452,6 +544,7 @@ export type Resolvers<ContextType = PaymentsContext> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   PaymentConnection?: PaymentConnectionResolvers<ContextType>;

@@ -59,4 +59,25 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Payment initiation (issue 10): who asked and with which idempotency key, the request it was
+    // first used with, the bank's SCA page and the bank's id of the debtor account. The unique
+    // constraint is the second layer of idempotency: whatever reaches this subgraph (through the
+    // gateway's layer, around it, or after its records expired) cannot create a second payment for
+    // one (client, customer, key). Seeded payments predate keys (NULLs never collide).
+    name: '002_payment_initiation',
+    sql: `
+      ALTER TABLE payments
+        ADD COLUMN client_id text,
+        ADD COLUMN idempotency_key text CHECK (idempotency_key IS NULL OR char_length(idempotency_key) BETWEEN 1 AND 40),
+        ADD COLUMN request_hash text,
+        ADD COLUMN authorisation_url text,
+        ADD COLUMN partner_account_id text,
+        ADD CONSTRAINT payments_idempotency_key UNIQUE (client_id, customer_id, idempotency_key),
+        ADD CONSTRAINT payments_key_has_client CHECK ((idempotency_key IS NULL) = (client_id IS NULL));
+      -- The poller looks for payments whose outcome the bank has not told yet.
+      CREATE INDEX payments_in_progress_idx ON payments (updated_at)
+        WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN');
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
-import type { Queryable } from '../../../lib/database.ts';
+import type { Database, Queryable } from '../../../lib/database.ts';
 import { normaliseAmount } from '../../../lib/money.ts';
 import type { CreditorScheme, PaymentModel, PaymentStatus, PaymentStatusChangeModel } from '../domain/model.ts';
-import type { PaymentsRepository } from '../domain/ports.ts';
+import type { LedgerPayment, PaymentsLedger, PaymentsRepository } from '../domain/ports.ts';
 
 interface PaymentRow extends Record<string, unknown> {
   id: string;
@@ -18,6 +18,7 @@ interface PaymentRow extends Record<string, unknown> {
   created_at: Date | string;
   updated_at: Date | string;
   settled_at: Date | string | null;
+  authorisation_url: string | null;
   created_key: string;
 }
 
@@ -25,7 +26,7 @@ const date = (v: Date | string) => (v instanceof Date ? v : new Date(v));
 
 /** Partner columns are deliberately not selected: they never reach the domain model. */
 const COLUMNS = `id, customer_id, debtor_account_id, amount::text AS amount, currency, creditor_name, creditor_scheme,
-  creditor_identification, reference, status, status_reason, created_at, updated_at, settled_at,
+  creditor_identification, reference, status, status_reason, created_at, updated_at, settled_at, authorisation_url,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key`;
 
 function toModel(row: PaymentRow): PaymentModel {
@@ -42,6 +43,8 @@ function toModel(row: PaymentRow): PaymentModel {
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
     settledAt: row.settled_at === null ? null : date(row.settled_at),
+    // The SCA page means something only while the bank waits for the customer.
+    authorisationUrl: row.status === 'AWAITING_AUTHORISATION' ? row.authorisation_url : null,
     createdAtKey: row.created_key,
   };
 }
@@ -149,6 +152,130 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
         );
       }
       return true;
+    },
+  };
+}
+
+interface LedgerRow extends PaymentRow {
+  client_id: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  partner_consent_id: string | null;
+  partner_payment_id: string | null;
+  partner_account_id: string | null;
+}
+
+const LEDGER_COLUMNS = `${COLUMNS}, client_id, idempotency_key, request_hash, partner_consent_id, partner_payment_id, partner_account_id`;
+
+function toLedger(row: LedgerRow): LedgerPayment {
+  return {
+    ...toModel(row),
+    clientId: row.client_id,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    partnerConsentId: row.partner_consent_id,
+    partnerPaymentId: row.partner_payment_id,
+    partnerAccountId: row.partner_account_id,
+  };
+}
+
+/**
+ * The writes of payment initiation (domain/ports.ts PaymentsLedger). Every status change is a
+ * compare-and-set on the current status inside one transaction with its history row, so two
+ * writers (a webhook and the poller, two replicas) can never both move a payment, nor move it
+ * backwards: the loser sees that the status moved on and does nothing.
+ */
+export function createPaymentsLedger(db: Database): PaymentsLedger {
+  const byId = async (q: Queryable, id: string) =>
+    (await q.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM payments WHERE id = $1`, [id])).map(toLedger)[0] ?? null;
+  return {
+    byId: (id) => byId(db, id),
+
+    async createOrGet(e) {
+      return db.transaction(async (tx) => {
+        const at = e.at.toISOString();
+        const inserted = await tx.query<{ id: string }>(
+          `INSERT INTO payments (id, customer_id, debtor_account_id, amount, currency, creditor_name, creditor_scheme,
+             creditor_identification, reference, status, status_reason, created_at, updated_at, settled_at, partner,
+             client_id, idempotency_key, request_hash, partner_account_id)
+           VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, 'CREATED', NULL, $10, $10, NULL, 'northwind', $11, $12, $13, $14)
+           ON CONFLICT (client_id, customer_id, idempotency_key) DO NOTHING RETURNING id`,
+          [
+            e.id,
+            e.customerId,
+            e.request.debtorAccountId,
+            normaliseAmount(e.request.amount.amount, e.request.amount.currency),
+            e.request.amount.currency,
+            e.request.creditor.name,
+            e.request.creditor.scheme,
+            e.request.creditor.identification,
+            e.request.reference,
+            at,
+            e.clientId,
+            e.idempotencyKey,
+            e.requestHash,
+            e.partnerAccountId,
+          ],
+        );
+        if (inserted.length === 1) {
+          await tx.query(
+            `INSERT INTO payment_status_history (payment_id, seq, status, at, reason) VALUES ($1, 1, 'CREATED', $2, NULL)`,
+            [e.id, at],
+          );
+          return { payment: (await byId(tx, e.id))!, created: true };
+        }
+        const existing = await tx.query<LedgerRow>(
+          `SELECT ${LEDGER_COLUMNS} FROM payments WHERE client_id = $1 AND customer_id = $2 AND idempotency_key = $3`,
+          [e.clientId, e.customerId, e.idempotencyKey],
+        );
+        return { payment: toLedger(existing[0]!), created: false };
+      });
+    },
+
+    async transition(u) {
+      return db.transaction(async (tx) => {
+        const moved = await tx.query<{ id: string }>(
+          `UPDATE payments SET status = $2, updated_at = GREATEST(updated_at, $3::timestamptz),
+             status_reason = CASE WHEN $4::boolean THEN $5 ELSE status_reason END,
+             partner_consent_id = COALESCE($6, partner_consent_id),
+             partner_payment_id = COALESCE($7, partner_payment_id),
+             authorisation_url = CASE WHEN $8::boolean THEN $9 ELSE authorisation_url END,
+             settled_at = CASE WHEN $10::boolean THEN $11::timestamptz ELSE settled_at END
+           WHERE id = $1 AND status = ANY($12::text[]) RETURNING id`,
+          [
+            u.id,
+            u.to,
+            u.at.toISOString(),
+            u.reason !== undefined,
+            u.reason ?? null,
+            u.partnerConsentId ?? null,
+            u.partnerPaymentId ?? null,
+            u.authorisationUrl !== undefined,
+            u.authorisationUrl ?? null,
+            u.settledAt !== undefined,
+            u.settledAt?.toISOString() ?? null,
+            [...u.from],
+          ],
+        );
+        if (moved.length === 0) return null;
+        await tx.query(
+          `INSERT INTO payment_status_history (payment_id, seq, status, at, reason)
+           SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM payment_status_history WHERE payment_id = $1`,
+          [u.id, u.to, u.at.toISOString(), u.reason ?? null],
+        );
+        return byId(tx, u.id);
+      });
+    },
+
+    async open(before, limit) {
+      const rows = await db.query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM payments
+          WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN')
+            AND updated_at <= $1 AND partner = 'northwind' AND partner_consent_id IS NOT NULL
+          ORDER BY updated_at LIMIT $2`,
+        [before.toISOString(), limit],
+      );
+      return rows.map(toLedger);
     },
   };
 }

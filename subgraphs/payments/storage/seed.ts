@@ -3,6 +3,7 @@ import { bankAccountId, derivedId } from '../../../lib/ids.ts';
 import type { Logger } from '../../../lib/logger.ts';
 import type { Seed, SeedCustomer } from '../../../lib/seed.ts';
 import type { CreditorModel, PaymentStatus, PaymentStatusChangeModel } from '../domain/model.ts';
+import type { DebtorAccount, DebtorAccounts } from '../domain/ports.ts';
 import { createPaymentsRepository, type NewPayment } from './repository.ts';
 
 /**
@@ -178,4 +179,30 @@ export async function applySeed(
   });
   if (inserted > 0) opts.logger.info({ inserted }, 'seeded sandbox payments');
   return inserted;
+}
+
+/**
+ * The customers' Northwind accounts that can initiate payments, from the seed's bank connections
+ * (SEED_FILE): the account ids the accounts subgraph derives (lib/ids.ts bankAccountId) mapped to
+ * the bank's account id and the connection's token. This is the sandbox's source of "which
+ * accounts are the customer's"; a production deployment provides DebtorAccounts from its
+ * connection store instead (SEED_FILE is refused there).
+ */
+export function debtorAccountsFromSeed(seed: Seed | null, idSecret: string): DebtorAccounts {
+  const byCustomer = new Map<string, Map<string, DebtorAccount>>();
+  for (const customer of seed?.customers ?? []) {
+    const connection = customer.banks.northwind;
+    if (!connection) continue;
+    const accounts = new Map<string, DebtorAccount>();
+    for (const a of connection.accounts) {
+      if (a.kind === 'credit-card') continue;
+      accounts.set(bankAccountId(idSecret, 'northwind', a.bankAccountId), {
+        bankAccountId: a.bankAccountId,
+        currency: a.currency,
+        accessToken: connection.accessToken,
+      });
+    }
+    byCustomer.set(customer.customerId, accounts);
+  }
+  return { find: async (customerId, accountId) => byCustomer.get(customerId)?.get(accountId) ?? null };
 }

@@ -1,0 +1,58 @@
+import type { Logger } from '../../lib/logger.ts';
+import type { PaymentInitiation } from './domain/initiation.ts';
+import type { PaymentsLedger } from './domain/ports.ts';
+
+/**
+ * Follows payments whose webhook is late: every `intervalMs`, the payments in progress that have
+ * not changed for `graceMs` are asked about at the bank (domain/initiation.ts advance), oldest
+ * first. Replicas may poll the same payment at once: every call to the bank is idempotent and
+ * every status change a compare-and-set, so the worst case is a wasted GET.
+ */
+export interface PaymentPoller {
+  /** One round now (tests, and the first round at start). */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function startPaymentPoller(opts: {
+  ledger: PaymentsLedger;
+  initiation: PaymentInitiation;
+  intervalMs: number;
+  graceMs: number;
+  now: () => Date;
+  logger: Logger;
+  batch?: number;
+}): PaymentPoller {
+  let running: Promise<number> | undefined;
+  let stopped = false;
+  const round = async (): Promise<number> => {
+    const due = await opts.ledger.open(new Date(opts.now().getTime() - opts.graceMs), opts.batch ?? 50);
+    let moved = 0;
+    for (const p of due) {
+      if (stopped) break;
+      try {
+        const after = await opts.initiation.advance(p.id);
+        if (after && after.status !== p.status) moved += 1;
+      } catch (err) {
+        opts.logger.warn(
+          { paymentId: p.id, err: (err as Error).message },
+          'payment follow-up failed; retried next round',
+        );
+      }
+    }
+    return moved;
+  };
+  const runOnce = () => (running ??= round().finally(() => (running = undefined)));
+  const timer = setInterval(() => {
+    if (!running) runOnce().catch((err: unknown) => opts.logger.error({ err }, 'payment poller round failed'));
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
