@@ -27,10 +27,12 @@ import type { Principal } from '../lib/principal.ts';
  *   `scope` claim lists `policy:p` (POLICY_SCOPE_PREFIX), so the authorization server that issues
  *   the token decides, and nothing else needs to run.
  *
- * Where they apply (as Router composes them): on a field; on an object or interface type, to every
- * field of that type and to every field that returns it; on a scalar or enum, to every field that
- * returns it; on an interface field, to the field of every implementation. All requirements that
- * apply to a field must hold.
+ * Where they apply (as Router composes them): on a field; on an object type, to every field of that
+ * type and to every field that returns it; on a scalar or enum, to every field that returns it.
+ * Federation refuses them on interfaces and interface fields: a field selected through an
+ * interface is decided by the implementation the object turns out to be (item by item in a list).
+ * (Written on an interface in a hand-made supergraph, they apply to every implementation.) All
+ * requirements that apply to a field must hold.
  *
  * An unauthorized field does not fail the request: it resolves to null with an error
  * `UNAUTHORIZED_FIELD_OR_TYPE` at its path (Router's "filter" mode), and the rest of the answer is
