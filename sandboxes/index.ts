@@ -36,7 +36,12 @@ export interface SandboxesOptions {
   /** Enables the /__sandbox/* admin routes and sandbox-only helpers (default true). */
   adminRoutes?: boolean;
   auth?: { issuer?: string; audience?: string; tokenTtlSeconds?: number };
-  northwind?: { pageSize?: number; paymentTimings?: { settlementMs?: number; creditedMs?: number } };
+  northwind?: {
+    pageSize?: number;
+    paymentTimings?: { settlementMs?: number; creditedMs?: number };
+    /** Payment and consent events to the platform (Standard Webhooks); also settable later: northwind.webhooks.configure. */
+    webhooks?: import('./northwind/index.ts').NorthwindWebhookConfig;
+  };
   rheinbank?: { pageSize?: number };
   onfido?: { checkCompletionMs?: number };
 }

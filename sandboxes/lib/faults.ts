@@ -30,6 +30,14 @@ export interface FaultSpec {
   hang?: boolean;
   /** Answer the real response corrupted: truncated JSON, or valid JSON that breaks the spec. */
   malformed?: MalformedKind;
+  /** Close the connection without any answer (the client sees a reset / socket hang up). */
+  reset?: boolean;
+  /**
+   * Let the real handler run first, so the request takes effect (a payment is created), then
+   * apply hang, reset or status instead of its answer: "the payment WAS created but the response
+   * is lost". (malformed always corrupts the real answer, so it needs no flag.)
+   */
+  afterHandler?: boolean;
   /** Apply to this many matching requests, then remove itself. Unlimited when omitted. */
   times?: number;
 }
@@ -129,10 +137,20 @@ export function validateFaultSpec(spec: FaultSpec): void {
   if (spec.malformed !== undefined && spec.malformed !== 'invalid-json' && spec.malformed !== 'schema-violation')
     problems.push("malformed must be 'invalid-json' or 'schema-violation'");
   if (spec.hang !== undefined && typeof spec.hang !== 'boolean') problems.push('hang must be a boolean');
-  const effects = [spec.hang === true, spec.status !== undefined, spec.malformed !== undefined].filter(Boolean).length;
-  if (effects > 1) problems.push('choose at most one of hang, status, malformed');
+  if (spec.reset !== undefined && typeof spec.reset !== 'boolean') problems.push('reset must be a boolean');
+  if (spec.afterHandler !== undefined && typeof spec.afterHandler !== 'boolean')
+    problems.push('afterHandler must be a boolean');
+  const effects = [
+    spec.hang === true,
+    spec.reset === true,
+    spec.status !== undefined,
+    spec.malformed !== undefined,
+  ].filter(Boolean).length;
+  if (effects > 1) problems.push('choose at most one of hang, reset, status, malformed');
   if (effects === 0 && spec.latencyMs === undefined)
-    problems.push('a fault needs latencyMs, hang, status or malformed');
+    problems.push('a fault needs latencyMs, hang, reset, status or malformed');
+  if (spec.afterHandler && !(spec.hang || spec.reset || spec.status !== undefined))
+    problems.push('afterHandler needs hang, reset or status');
   if (problems.length) throw new RangeError(`invalid fault: ${problems.join('; ')}`);
 }
 
@@ -149,6 +167,8 @@ export function faultSpecFromJson(input: unknown): FaultSpec {
     'status',
     'retryAfterSeconds',
     'hang',
+    'reset',
+    'afterHandler',
     'malformed',
     'times',
   ]);
@@ -169,6 +189,8 @@ export function faultSpecFromJson(input: unknown): FaultSpec {
     if (raw[key] !== undefined) spec[key] = Number(raw[key]);
   }
   if (raw.hang !== undefined) spec.hang = raw.hang as boolean;
+  if (raw.reset !== undefined) spec.reset = raw.reset as boolean;
+  if (raw.afterHandler !== undefined) spec.afterHandler = raw.afterHandler as boolean;
   if (raw.malformed !== undefined) spec.malformed = raw.malformed as MalformedKind;
   validateFaultSpec(spec);
   return spec;

@@ -324,21 +324,31 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
         return;
       }
     }
-    if (fault?.hang) {
-      log.info({ method, path, fault: fault.id }, 'hanging request (injected fault)');
-      record(sreq, 0, [], [], fault, started);
+    // A fault with afterHandler lets the request take effect first (the payment is created), then loses or
+    // replaces the answer: what a client sees when a partner commits and its response never arrives.
+    const early = fault && !fault.afterHandler ? fault : undefined;
+    const late = fault?.afterHandler ? fault : undefined;
+    const hangOrReset = async (f: Fault): Promise<void> => {
+      if (f.reset) {
+        log.info({ method, path, fault: f.id }, 'connection reset (injected fault)');
+        record(sreq, 0, [], [], f, started);
+        res.destroy();
+        return;
+      }
+      log.info({ method, path, fault: f.id }, 'hanging request (injected fault)');
+      record(sreq, 0, [], [], f, started);
       await new Promise<void>((resolve) => {
         if (closing.signal.aborted || res.closed || res.destroyed) return resolve();
         closing.signal.addEventListener('abort', () => resolve(), { once: true });
         res.once('close', () => resolve());
       });
       res.destroy();
-      return;
-    }
-    if (fault?.status !== undefined) {
-      reply = opts.dialect.failure(fault.status, fault.retryAfterSeconds, sreq);
-      if (fault.retryAfterSeconds !== undefined)
-        reply = withHeaders(reply, { 'retry-after': String(fault.retryAfterSeconds) });
+    };
+    if (early?.hang || early?.reset) return hangOrReset(early);
+    if (early?.status !== undefined) {
+      reply = opts.dialect.failure(early.status, early.retryAfterSeconds, sreq);
+      if (early.retryAfterSeconds !== undefined)
+        reply = withHeaders(reply, { 'retry-after': String(early.retryAfterSeconds) });
     } else {
       if (route.spec) {
         violations = route.spec.validateRequestDetailed({
@@ -359,6 +369,10 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
           log.error({ err, method, path }, 'sandbox handler failed');
           reply = opts.dialect.failure(500, undefined, sreq);
         }
+      }
+      if (late?.hang || late?.reset) return hangOrReset(late);
+      if (late?.status !== undefined) {
+        reply = opts.dialect.failure(late.status, late.retryAfterSeconds, sreq);
       }
       if (fault?.malformed === 'invalid-json') {
         const text = reply.body === undefined ? '{"' : JSON.stringify(reply.body);

@@ -6,6 +6,22 @@ import { createJwsSigner } from '../lib/jws.ts';
 import { createLedgerStore, type LedgerStore } from '../lib/ledger.ts';
 import { optionalPartnerSpec } from '../lib/openapi.ts';
 import { startSandboxServer, type SandboxServer } from '../lib/server.ts';
+import {
+  standardWebhooksSigner,
+  startPump,
+  webhookAdminRoutes,
+  WebhookOutbox,
+  type Delivery,
+} from '../lib/webhooks.ts';
+import { queueConsentEvent, queuePaymentEvents } from './events.ts';
+import { authorisationUrl, scaRoutes } from './sca.ts';
+import {
+  settlementCsv,
+  settlementRoutes,
+  settlementRows,
+  type SettlementBreak,
+  type SettlementRow,
+} from './settlement.ts';
 import { northwindAisRoutes, type AisConsentStatus, type NorthwindAisState } from './ais.ts';
 import { OBIE_AIS_BASE, OBIE_PIS_BASE, northwindDialect } from './dialect.ts';
 import {
@@ -38,6 +54,19 @@ export interface NorthwindOptions {
   paymentTimings?: Partial<PisTimings>;
   /** Enables /__sandbox/* and /sandbox/* helper routes (default true). */
   adminRoutes?: boolean;
+  /** Where payment and consent events go (Standard Webhooks); settable later with webhooks.configure. */
+  webhooks?: NorthwindWebhookConfig;
+}
+
+export interface NorthwindWebhookConfig {
+  /** Receiver URL (the payments subgraph's webhook route); undefined: no events. */
+  url?: string | undefined;
+  /** whsec_ secrets, current first; during a rotation also the previous one (each delivery carries both signatures). */
+  secrets?: readonly string[];
+  /** Attempts per event before it is given up (default 6); retries back off 5 s, 20 s, 80 s... on the sandbox clock. */
+  maxAttempts?: number;
+  /** Real-time interval of the pump that queues due events and sends due attempts (default 500 ms; 0: only flush()). */
+  pumpIntervalMs?: number;
 }
 
 export interface RunningNorthwind extends SandboxServer {
@@ -57,6 +86,24 @@ export interface RunningNorthwind extends SandboxServer {
   revokeAccessToken(token: string): void;
   /** Public key of the x-jws-signature on answers. */
   signingJwk: JsonWebKey;
+  /** The PSU's authorisation page of a consent (what x-sandbox-authorisation-url says). */
+  authorisationUrl(consentId: string): string;
+  webhooks: {
+    /** Points the events at a receiver (e.g. once the payments subgraph's port is known). */
+    configure(config: { url: string | undefined; secrets: readonly string[] }): void;
+    /** Queues the events the sandbox clock has reached and sends every attempt due now; resolves when done. */
+    flush(): Promise<void>;
+    deliveries(): Delivery[];
+    /** Test hooks: deliver each of the next n events twice; hold the next n and deliver them newest first. */
+    duplicateNext(count: number): void;
+    reorderNext(count: number): void;
+  };
+  settlement: {
+    rows(date: string): SettlementRow[];
+    csv(date: string): string;
+    addBreak(date: string, brk: SettlementBreak): void;
+    clearBreaks(date?: string): void;
+  };
 }
 
 export async function startNorthwind(options: NorthwindOptions): Promise<RunningNorthwind> {
@@ -84,6 +131,30 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     consents: new Map(),
     payments: new Map(),
     idempotency: new Map(),
+    eventsQueued: new Map(),
+    settlementBreaks: new Map(),
+    extraRows: 0,
+    scaEnabled: options.adminRoutes ?? true,
+  };
+  const outbox = new WebhookOutbox({
+    name: 'northwind',
+    now,
+    logger: options.logger,
+    ...(options.webhooks?.maxAttempts ? { maxAttempts: options.webhooks.maxAttempts } : {}),
+  });
+  const configureWebhooks = (config: { url?: string | undefined; secrets?: readonly string[] | undefined }) => {
+    const secrets = config.secrets ?? [];
+    outbox.configure({
+      url: config.url,
+      signer: config.url && secrets.length > 0 ? standardWebhooksSigner(secrets) : undefined,
+    });
+  };
+  configureWebhooks(options.webhooks ?? {});
+  pis.onConsentDecision = (consent) => queueConsentEvent(pis, outbox, consent);
+  pis.onPaymentCreated = () => queuePaymentEvents(pis, outbox);
+  const flush = async () => {
+    queuePaymentEvents(pis, outbox);
+    await outbox.deliverDue();
   };
   if (pis.timings.creditedMs <= pis.timings.settlementMs)
     throw new RangeError('paymentTimings.creditedMs must be greater than settlementMs');
@@ -97,13 +168,42 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
     routes: [
       ...northwindAisRoutes(ais).map((r) => ({ basePath: OBIE_AIS_BASE, ...r })),
       ...northwindPisRoutes(pis).map((r) => ({ basePath: OBIE_PIS_BASE, ...r })),
+      ...scaRoutes(pis),
+      ...settlementRoutes(pis),
+      ...webhookAdminRoutes(outbox, flush),
     ],
     dialect: northwindDialect(signer),
     ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
   });
 
+  const pumpMs = options.webhooks?.pumpIntervalMs ?? 500;
+  const pump = pumpMs > 0 ? startPump(flush, pumpMs, options.logger) : undefined;
+
   return {
     ...server,
+    async close() {
+      await pump?.stop();
+      await server.close();
+    },
+    authorisationUrl: (consentId) => authorisationUrl(server.url, consentId),
+    webhooks: {
+      configure: configureWebhooks,
+      flush,
+      deliveries: () => outbox.deliveries(),
+      duplicateNext: (n) => outbox.duplicateNext(n),
+      reorderNext: (n) => outbox.reorderNext(n),
+    },
+    settlement: {
+      rows: (date) => settlementRows(pis, date),
+      csv: (date) => settlementCsv(settlementRows(pis, date)),
+      addBreak: (date, brk) => {
+        pis.settlementBreaks.set(date, [...(pis.settlementBreaks.get(date) ?? []), brk]);
+      },
+      clearBreaks: (date) => {
+        if (date) pis.settlementBreaks.delete(date);
+        else pis.settlementBreaks.clear();
+      },
+    },
     basePaths: { ais: OBIE_AIS_BASE, pis: OBIE_PIS_BASE },
     ledger,
     authorisePaymentConsent: (consentId, who) => renderConsent(pis, authoriseConsent(pis, consentId, who), server.url),

@@ -102,6 +102,17 @@ export interface NorthwindPisState {
   consents: Map<string, DomesticPaymentConsent>;
   payments: Map<string, DomesticPayment>;
   idempotency: Map<string, { hash: string; resourceId: string; at: number }>;
+  /** Per payment, how many of its status events (events.ts) were queued for the webhook receiver. */
+  eventsQueued: Map<string, number>;
+  /** Test-seeded breaks of the settlement report, per date (settlement.ts). */
+  settlementBreaks: Map<string, import('./settlement.ts').SettlementBreak[]>;
+  /** Rows invented by extra_at_bank breaks so far (their ids count up). */
+  extraRows: number;
+  /** The PSU's authorisation page exists (sandbox mode): consent answers advertise it (sca.ts). */
+  scaEnabled: boolean;
+  /** Told of every PSU decision and created payment (the webhook outbox listens). */
+  onConsentDecision?: (consent: DomesticPaymentConsent) => void;
+  onPaymentCreated?: (payment: DomesticPayment) => void;
 }
 
 const IDEMPOTENCY_TTL_MS = 24 * HOUR;
@@ -298,6 +309,7 @@ export function authoriseConsent(
     psuId: customer.banks.northwind.psuId,
     bankAccountId: debtor.account.bankAccountId,
   };
+  state.onConsentDecision?.(consent);
   return consent;
 }
 
@@ -308,7 +320,18 @@ export function rejectConsent(state: NorthwindPisState, consentId: string): Dome
     throw new SandboxActionError(409, `consent ${consentId} is ${consent.status}, not AWAU`);
   consent.status = 'RJCT';
   consent.statusUpdatedAt = state.now();
+  state.onConsentDecision?.(consent);
   return consent;
+}
+
+/** Where the PSU approves a consent still awaiting it (sca.ts); nothing once decided or without sandbox mode. */
+function scaHeader(
+  state: NorthwindPisState,
+  baseUrl: string,
+  consent: DomesticPaymentConsent,
+): Record<string, string> | undefined {
+  if (!state.scaEnabled || consent.status !== 'AWAU') return undefined;
+  return { 'x-sandbox-authorisation-url': `${baseUrl}/sandbox/pis/authorise/${encodeURIComponent(consent.consentId)}` };
 }
 
 function authorisePis(req: SandboxRequest): SandboxReply | undefined {
@@ -340,6 +363,19 @@ function idempotent(
   replay: (resourceId: string) => SandboxReply,
 ): SandboxReply {
   const key = header(req, 'x-idempotency-key') ?? '';
+  // Checked here too, not only by the spec validator: without PARTNER_SPECS_DIR the bank still refuses a bad key.
+  if (!key)
+    return obError(400, req.requestId, [
+      { ErrorCode: 'U007', Message: 'x-idempotency-key is required', Path: 'x-idempotency-key' },
+    ]);
+  if (key.length > 40 || key.trim() !== key)
+    return obError(400, req.requestId, [
+      {
+        ErrorCode: 'U006',
+        Message: 'x-idempotency-key must be at most 40 characters without leading or trailing white space',
+        Path: 'x-idempotency-key',
+      },
+    ]);
   const storeKey = `${endpoint}\u0000${bearerToken(req) ?? ''}\u0000${key}`;
   const nowMs = req.now.getTime();
   const hash = hashOf(req.body);
@@ -426,11 +462,19 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
             };
             state.consents.set(consent.consentId, consent);
             return {
-              reply: { status: 201, body: renderConsent(state, consent, req.baseUrl) },
+              reply: {
+                status: 201,
+                body: renderConsent(state, consent, req.baseUrl),
+                headers: scaHeader(state, req.baseUrl, consent),
+              },
               resourceId: consent.consentId,
             };
           },
-          (consentId) => ({ status: 201, body: renderConsent(state, state.consents.get(consentId)!, req.baseUrl) }),
+          (consentId) => ({
+            status: 201,
+            body: renderConsent(state, state.consents.get(consentId)!, req.baseUrl),
+            headers: scaHeader(state, req.baseUrl, state.consents.get(consentId)!),
+          }),
         );
       },
     },
@@ -446,7 +490,11 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
           return obError(400, req.requestId, [
             { ErrorCode: 'U011', Message: 'No domestic-payment-consent with this ConsentId', Path: 'ConsentId' },
           ]);
-        return { status: 200, body: renderConsent(state, consent, req.baseUrl) };
+        return {
+          status: 200,
+          body: renderConsent(state, consent, req.baseUrl),
+          headers: scaHeader(state, req.baseUrl, consent),
+        };
       },
     },
     {
@@ -537,6 +585,7 @@ export function northwindPisRoutes(state: NorthwindPisState): Route[] {
             state.payments.set(paymentId, payment);
             consent.status = 'COND';
             consent.statusUpdatedAt = req.now;
+            state.onPaymentCreated?.(payment);
             return {
               reply: { status: 201, body: renderPayment(state, payment, req.now, req.baseUrl) },
               resourceId: paymentId,

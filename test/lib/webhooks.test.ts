@@ -196,7 +196,7 @@ describe.each(BACKENDS)('webhook inbox on %s', (backend) => {
         signed(event('DP-http', 3, 'ACCC'), { id: 'msg_http_3', at: new Date(Date.now() - 600_000) }),
       );
       expect(stale.status).toBe(401);
-      expect((await stale.json()).error.code).toBe('WEBHOOK_TIMESTAMP_INVALID');
+      expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('WEBHOOK_TIMESTAMP_INVALID');
       expect((await fetch(`${url}/webhooks/northwind`)).status).toBe(405);
 
       const rows = await db.query(
