@@ -16,6 +16,14 @@ export interface RequestContext {
   traceparent: string;
   /** The service whose port received the request; its metrics and traces are the ones recorded. */
   service?: string;
+  /**
+   * When the request must be answered by (epoch ms): every outbound call of the request stops
+   * trying by then (lib/http-client.ts). The gateway sets it (GATEWAY_REQUEST_DEADLINE_MS) and
+   * passes what is left to the subgraphs in `x-request-deadline-ms` (lib/resilience.ts).
+   */
+  deadline?: number;
+  /** What this request served from a fallback cache instead of its source (lib/resilience.ts markStale). */
+  stale?: { path: string; source: string; asOf: string }[];
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -66,6 +74,18 @@ export function traceparentFrom(header: string | string[] | undefined): string {
   return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
 }
 
+/** Longest remaining budget accepted from `x-request-deadline-ms`: it can only shorten a request's calls. */
+const MAX_INCOMING_BUDGET_MS = 120_000;
+
 export function requestContextFromHeaders(headers: Record<string, string | string[] | undefined>): RequestContext {
-  return { requestId: requestIdFrom(headers['x-request-id']), traceparent: traceparentFrom(headers['traceparent']) };
+  const ctx: RequestContext = {
+    requestId: requestIdFrom(headers['x-request-id']),
+    traceparent: traceparentFrom(headers['traceparent']),
+  };
+  // The caller's remaining budget (ms, relative so that clocks need not agree): the gateway's
+  // deadline reaches the partner calls a subgraph makes for it. A gateway sets its own deadline
+  // on top (never a longer one).
+  const budget = Number(Array.isArray(headers['x-request-deadline-ms']) ? undefined : headers['x-request-deadline-ms']);
+  if (Number.isInteger(budget) && budget > 0) ctx.deadline = Date.now() + Math.min(budget, MAX_INCOMING_BUDGET_MS);
+  return ctx;
 }
