@@ -11,7 +11,14 @@ import type { subgraphCommonConfig } from './config.ts';
 import type { Database } from './database.ts';
 import { maskError } from './error-masking.ts';
 import { graphqlRequestMetrics, metricsOf } from './metrics.ts';
-import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from './http-server.ts';
+import {
+  closeServer,
+  createGraphQLHttpServer,
+  HttpError,
+  listen,
+  type GraphQLHttpServerOptions,
+  type RunningServer,
+} from './http-server.ts';
 import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from './internal-auth.ts';
 import type { Logger } from './logger.ts';
 import type { Principal } from './principal.ts';
@@ -53,6 +60,12 @@ export interface SubgraphServerOptions<C extends BaseSubgraphContext> {
    * here: a partner being down degrades answers and must not take the subgraph out of rotation.
    */
   readiness?: () => Promise<Record<string, boolean>>;
+  /**
+   * Routes of the subgraph besides /graphql (lib/http-server.ts `routes`), e.g. a partner's webhook
+   * receiver (lib/webhooks). They are NOT behind the gateway's signature: each authenticates its
+   * caller itself (a webhook its signature).
+   */
+  routes?: GraphQLHttpServerOptions<C>['routes'];
 }
 
 /** Current and (during rotation) previous gateway signing secrets. */
@@ -118,6 +131,7 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(
     logger: opts.logger,
     service: opts.name,
     readiness: readinessOf(opts.database, opts.readiness),
+    ...(opts.routes ? { routes: opts.routes } : {}),
     context: async (req: IncomingMessage, rc, content) => {
       const header = req.headers[INTERNAL_AUTH_HEADER];
       try {
