@@ -30,6 +30,7 @@ const UNIT_TESTS = [
   'test/payments/config.test.ts',
   'test/payments/domain.test.ts',
   'test/platform/docker-compose.test.ts',
+  'test/platform/lint-rules.test.ts',
   'test/platform/partner-specs-independence.test.ts',
   'test/schema/codegen.test.ts',
   'test/schema/composition.test.ts',
