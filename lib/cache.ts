@@ -1,4 +1,5 @@
 import KeyvRedis, { createClient, Keyv } from '@keyv/redis';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from './logger.ts';
 
 /**
@@ -58,24 +59,18 @@ export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedC
   };
 }
 
-/** Entries kept per in-memory namespace before the oldest are dropped. */
+/** Entries kept per in-memory namespace before the least recently used are dropped. */
 const MEMORY_STORE_MAX_ENTRIES = 50_000;
 
 /**
- * A Map that drops its oldest entry when full. keyv's default in-memory store only forgets
- * expired entries when they are read again, so a long-running single replica would otherwise
- * grow with every principal it ever cached.
+ * keyv's default in-memory store (a Map) only forgets expired entries when they are read again, so
+ * a long-running single replica would grow with every principal it ever cached. An LRU bounds it
+ * and drops what nobody has read for longest; keyv keeps deciding expiry (its entries carry their
+ * own `expires`), so the LRU needs no TTL of its own.
  */
-class BoundedMap<K, V> extends Map<K, V> {
-  readonly max: number;
-  constructor(max: number) {
-    super();
-    this.max = max;
-  }
-  override set(key: K, value: V): this {
-    if (!this.has(key) && this.size >= this.max) this.delete(this.keys().next().value as K);
-    return super.set(key, value);
-  }
+function boundedStore() {
+  // keyv writes serialized entries; lru-cache only asks that values are not null or undefined.
+  return new LRUCache<string, NonNullable<unknown>>({ max: MEMORY_STORE_MAX_ENTRIES });
 }
 
 function memoryCache(prefix: string): SharedCache {
@@ -88,11 +83,7 @@ function memoryCache(prefix: string): SharedCache {
     kind: 'memory',
     store(namespace) {
       let kv = stores.get(namespace);
-      if (!kv)
-        stores.set(
-          namespace,
-          (kv = new Keyv({ store: new BoundedMap(MEMORY_STORE_MAX_ENTRIES), namespace: `${prefix}:${namespace}` })),
-        );
+      if (!kv) stores.set(namespace, (kv = new Keyv({ store: boundedStore(), namespace: `${prefix}:${namespace}` })));
       return kv;
     },
     async claimOnce(key, ttlMs) {

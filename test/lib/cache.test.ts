@@ -61,7 +61,7 @@ describe.each(backends)('shared cache (%s)', (_kind, redisUrl) => {
 });
 
 describe('in-memory store bounds', () => {
-  it('drops the oldest entries instead of growing without limit', async () => {
+  it('drops the least recently used entries instead of growing without limit', async () => {
     const cache = await openSharedCache({ logger, prefix: 'bounded' });
     const kv = cache.store('n');
     const map = kv.store as Map<string, unknown> & { max: number };
@@ -70,6 +70,23 @@ describe('in-memory store bounds', () => {
     expect(map.size).toBe(map.max);
     expect(map.has('k0')).toBe(false);
     expect(map.has(`k${map.max + 9}`)).toBe(true);
+    await cache.close();
+  });
+
+  it('keeps an entry that is read over one that is not, and keyv still expires entries by their ttl', async () => {
+    const cache = await openSharedCache({ logger, prefix: 'lru' });
+    const kv = cache.store('n');
+    const max = (kv.store as { max: number }).max;
+    await kv.set('read', 'kept');
+    await kv.set('unread', 'dropped');
+    for (let i = 0; i < max - 2; i++) await kv.set(`k${i}`, i);
+    expect(await kv.get('read')).toBe('kept'); // the oldest entry, now the most recently used
+    await kv.set('one-more', 1);
+    expect(await kv.get('read')).toBe('kept');
+    expect(await kv.get('unread')).toBeUndefined();
+    await kv.set('short', 'lived', 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await kv.get('short')).toBeUndefined();
     await cache.close();
   });
 });
