@@ -29,6 +29,12 @@ export const paymentsConfigSchema = subgraphCommonConfig.extend({
     .string()
     .regex(/^https?:\/\/.*\{ConsentId\}/, 'must be an http(s) URL containing {ConsentId}')
     .optional(),
+  /**
+   * Standard Webhooks secret (whsec_...) of Northwind's payment events, and the previous one while
+   * it rotates. Unset: no webhook route (/webhooks/northwind); payments are followed by polling only.
+   */
+  NORTHWIND_WEBHOOK_SECRET: env.optionalSecret(),
+  NORTHWIND_WEBHOOK_PREVIOUS_SECRET: env.optionalSecret(),
   /** How often the subgraph asks the bank about payments whose webhook is late. */
   PAYMENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   /** How long after its last change a payment in progress waits for a webhook before it is polled. */

@@ -14,6 +14,8 @@ import { createPaymentInitiation, type PaymentInitiation } from './domain/initia
 import type { PaymentsLedger } from './domain/ports.ts';
 import { createNorthwindPis } from './partners/northwind/client.ts';
 import { startPaymentPoller, type PaymentPoller } from './poller.ts';
+import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
+import { applyNorthwindEvent, NORTHWIND_SOURCE, northwindWebhookSource } from './partners/northwind/webhooks.ts';
 
 export interface PaymentsSubgraphOptions {
   logger: Logger;
@@ -26,6 +28,8 @@ export interface PaymentsSubgraphOptions {
 export interface RunningPaymentsSubgraph extends RunningServer {
   /** Follows payments in progress at the bank (the poller's round, callable by tests). */
   poller: PaymentPoller;
+  /** Applies Northwind's webhook events from the inbox; null without NORTHWIND_WEBHOOK_SECRET. */
+  webhooks: WebhookWorker | null;
   initiation: PaymentInitiation;
 }
 
@@ -62,19 +66,54 @@ export async function startPaymentsSubgraph(
           signingKeyId: config.NORTHWIND_PIS_SIGNING_KEY_ID,
           authorisationUrlTemplate:
             config.NORTHWIND_AUTHORISATION_URL ??
-            `${config.NORTHWIND_URL.replace(/\/+$/, '')}/sandbox/sca/domestic-payment-consents/{ConsentId}`,
+            `${config.NORTHWIND_URL.replace(/\/+$/, '')}/sandbox/pis/authorise/{ConsentId}`,
           logger,
         })
       : null;
     if (!bank) logger.warn('NORTHWIND_PIS_TOKEN is not set: payments cannot be initiated (PARTNER_UNAVAILABLE)');
-    const initiation = createPaymentInitiation({
-      ledger,
-      bank,
-      debtors: debtorAccountsFromSeed(seed, config.ID_HASH_SECRET),
-      now,
-      logger,
-    });
+    const debtors = debtorAccountsFromSeed(seed, config.ID_HASH_SECRET);
+    const initiation = createPaymentInitiation({ ledger, bank, debtors, now, logger });
     const ports: PaymentsPorts = { repository: createPaymentsRepository(db), initiation };
+    // Northwind's webhooks (lib/webhooks): verified, stored in the inbox, applied in order by the worker.
+    const webhookSecrets = [config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(
+      (s): s is string => Boolean(s),
+    );
+    const worker =
+      webhookSecrets.length > 0
+        ? createWebhookWorker({
+            db,
+            logger,
+            now,
+            sources: [NORTHWIND_SOURCE],
+            apply: applyNorthwindEvent({
+              inTransaction: (tx) =>
+                createPaymentInitiation({ ledger: createPaymentsLedger(tx), bank, debtors, now, logger }),
+              // A consent the customer authorised: submit the payment once the event's transaction has committed.
+              afterCommit: (paymentId) =>
+                void setTimeout(() => {
+                  initiation
+                    .advance(paymentId)
+                    .catch((err: unknown) =>
+                      logger.warn(
+                        { paymentId, err: (err as Error).message },
+                        'submission after consent webhook failed; the poller retries',
+                      ),
+                    );
+                }, 20).unref(),
+              logger,
+            }),
+          })
+        : null;
+    const receiver = worker
+      ? createWebhookReceiver({
+          db,
+          logger,
+          now,
+          onStored: () => worker.nudge(),
+          sources: [northwindWebhookSource(webhookSecrets)],
+        })
+      : null;
+    worker?.start();
     const poller = startPaymentPoller({
       ledger,
       initiation,
@@ -91,13 +130,16 @@ export async function startPaymentsSubgraph(
       common: config,
       port: config.PAYMENTS_PORT,
       database: db,
+      ...(receiver ? { routes: (req, res, url) => receiver.routes(req, res, url) } : {}),
     });
     return {
       ...running,
       poller,
       initiation,
+      webhooks: worker,
       close: async () => {
         await poller.stop();
+        await worker?.stop();
         await running.close();
         bank?.http.shutdown();
         await db.close();

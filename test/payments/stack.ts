@@ -52,7 +52,12 @@ export interface StackOptions {
   now?: () => Date;
   wrapLedger?: (ledger: PaymentsLedger) => PaymentsLedger;
   paymentsEnv?: Record<string, string>;
+  /** A Standard Webhooks secret shared by the sandbox bank (sender) and the payments subgraph (receiver). */
+  webhookSecret?: string;
 }
+
+/** A fresh Standard Webhooks secret: whsec_ + base64 of 32 random bytes. */
+export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
 export async function startPaymentsStack(opts: StackOptions = {}): Promise<PaymentsStack> {
   const closers: (() => Promise<unknown>)[] = [];
@@ -99,11 +104,17 @@ export async function startPaymentsStack(opts: StackOptions = {}): Promise<Payme
         PAYMENTS_POLL_INTERVAL_MS: '3600000',
         PAYMENTS_WEBHOOK_GRACE_MS: '0',
         ...db,
+        ...(opts.webhookSecret ? { NORTHWIND_WEBHOOK_SECRET: opts.webhookSecret } : {}),
         ...opts.paymentsEnv,
       }),
       { logger, ...(now ? { now } : {}), ...(opts.wrapLedger ? { wrapLedger: opts.wrapLedger } : {}) },
     );
     closers.push(() => payments.close());
+    if (opts.webhookSecret)
+      sandboxes.northwind.webhooks.configure({
+        url: payments.url.replace(/\/graphql$/, '/webhooks/northwind'),
+        secrets: [opts.webhookSecret],
+      });
     const gateways: RunningGateway[] = [];
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
       const g = await startGateway(

@@ -144,6 +144,13 @@ export interface PaymentInitiation {
   advance(paymentId: string): Promise<LedgerPayment | null>;
   /** Records what the bank reported about a submitted payment (webhook or poll), if it moves the payment forward. */
   applyBankPayment(paymentId: string, report: BankPayment): Promise<LedgerPayment | null>;
+  /**
+   * Records the customer's decision at the bank (a consent webhook): AUTHORISED (the caller then
+   * submits the payment, advance) or REJECTED. Null when no payment has this consent.
+   */
+  applyConsentDecision(consentId: string, decision: 'authorised' | 'rejected', at: Date): Promise<LedgerPayment | null>;
+  /** The payment's current status, or null when the ledger has no such payment. */
+  status(paymentId: string): Promise<PaymentStatus | null>;
 }
 
 export function createPaymentInitiation(deps: InitiationDeps): PaymentInitiation {
@@ -270,8 +277,9 @@ export function createPaymentInitiation(deps: InitiationDeps): PaymentInitiation
         at: deps.now(),
         authorisationUrl: null,
       });
-      if (!claimed) return ledger.byId(p.id);
-      p = claimed;
+      // Lost the race (a consent webhook authorised it, a cancellation won): go on from what it is now.
+      p = claimed ?? (await ledger.byId(p.id));
+      if (!p) return null;
     }
     if (p.status === 'AUTHORISED' || (p.status === 'UNKNOWN' && !p.partnerPaymentId)) return submit(p);
     if (p.partnerPaymentId && (p.status === 'PENDING' || p.status === 'ACCEPTED' || p.status === 'UNKNOWN'))
@@ -339,5 +347,18 @@ export function createPaymentInitiation(deps: InitiationDeps): PaymentInitiation
 
     advance,
     applyBankPayment,
+    async applyConsentDecision(consentId, decision, at) {
+      const p = await ledger.byConsentId(consentId);
+      if (!p) return null;
+      const moved = await ledger.transition(
+        decision === 'authorised'
+          ? { id: p.id, from: ['AWAITING_AUTHORISATION'], to: 'AUTHORISED', at, authorisationUrl: null }
+          : { id: p.id, from: ['AWAITING_AUTHORISATION'], to: 'REJECTED', at, reason: REASONS.rejectedAtBank },
+      );
+      return moved ?? ledger.byId(p.id);
+    },
+    async status(paymentId) {
+      return (await ledger.byId(paymentId))?.status ?? null;
+    },
   };
 }

@@ -79,6 +79,8 @@ export interface PaymentsLedger {
    */
   createOrGet(entry: NewInitiation): Promise<{ payment: LedgerPayment; created: boolean }>;
   byId(id: string): Promise<LedgerPayment | null>;
+  /** The payment of a consent at the bank. */
+  byConsentId(consentId: string): Promise<LedgerPayment | null>;
   /** Applies the change when the payment's status is one of `from`; returns the payment after (null when the status had moved on). */
   transition(update: StatusUpdate): Promise<LedgerPayment | null>;
   /** Payments whose outcome the bank has not told yet, oldest update first, not changed since `before`. */

@@ -1,4 +1,5 @@
 import type { Migration } from '../../../lib/database.ts';
+import { webhookInboxMigrations } from '../../../lib/webhooks/index.ts';
 
 /**
  * The payments ledger, in the `payments` PostgreSQL schema (search_path is set by
@@ -80,4 +81,11 @@ export const migrations: Migration[] = [
         WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN');
     `,
   },
+  {
+    // Consent webhooks name the bank's consent: find its payment without a scan.
+    name: '003_payments_by_consent',
+    sql: `CREATE INDEX payments_partner_consent_idx ON payments (partner, partner_consent_id) WHERE partner_consent_id IS NOT NULL;`,
+  },
+  // The webhook inbox of lib/webhooks (Northwind's payment events), in this subgraph's schema.
+  ...webhookInboxMigrations,
 ];

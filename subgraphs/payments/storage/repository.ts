@@ -185,14 +185,25 @@ function toLedger(row: LedgerRow): LedgerPayment {
  * writers (a webhook and the poller, two replicas) can never both move a payment, nor move it
  * backwards: the loser sees that the status moved on and does nothing.
  */
-export function createPaymentsLedger(db: Database): PaymentsLedger {
+export function createPaymentsLedger(db: Database | Queryable): PaymentsLedger {
+  // On a Database each write is its own transaction; on a transaction already open (the webhook
+  // worker's claim, lib/webhooks) the writes join it and commit with the event's 'applied' mark.
+  const atomic = <T>(fn: (q: Queryable) => Promise<T>): Promise<T> =>
+    'transaction' in db ? db.transaction(fn) : fn(db);
   const byId = async (q: Queryable, id: string) =>
     (await q.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM payments WHERE id = $1`, [id])).map(toLedger)[0] ?? null;
   return {
     byId: (id) => byId(db, id),
+    async byConsentId(consentId) {
+      const rows = await db.query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM payments WHERE partner = 'northwind' AND partner_consent_id = $1`,
+        [consentId],
+      );
+      return rows.map(toLedger)[0] ?? null;
+    },
 
     async createOrGet(e) {
-      return db.transaction(async (tx) => {
+      return atomic(async (tx) => {
         const at = e.at.toISOString();
         const inserted = await tx.query<{ id: string }>(
           `INSERT INTO payments (id, customer_id, debtor_account_id, amount, currency, creditor_name, creditor_scheme,
@@ -233,7 +244,7 @@ export function createPaymentsLedger(db: Database): PaymentsLedger {
     },
 
     async transition(u) {
-      return db.transaction(async (tx) => {
+      return atomic(async (tx) => {
         const moved = await tx.query<{ id: string }>(
           `UPDATE payments SET status = $2, updated_at = GREATEST(updated_at, $3::timestamptz),
              status_reason = CASE WHEN $4::boolean THEN $5 ELSE status_reason END,

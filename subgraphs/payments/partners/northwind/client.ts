@@ -170,9 +170,14 @@ export function createNorthwindPis(opts: NorthwindPisOptions): PaymentInitiation
       );
       const consent = parse('createDomesticPaymentConsent', consentResponse, res);
       const consentId = consent.Data.ConsentId;
+      // OBIE leaves the SCA redirect to the bank's OAuth flow; the sandbox names its page in a header.
+      const named = res.headers.get('x-sandbox-authorisation-url');
       return {
         consentId,
-        authorisationUrl: opts.authorisationUrlTemplate.replace('{ConsentId}', encodeURIComponent(consentId)),
+        authorisationUrl:
+          named && /^https?:\/\//.test(named)
+            ? named
+            : opts.authorisationUrlTemplate.replace('{ConsentId}', encodeURIComponent(consentId)),
       };
     },
     async consentState(consentId) {

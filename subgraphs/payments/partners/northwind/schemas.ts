@@ -53,3 +53,35 @@ export const accountResponse = z.object({
       .min(1),
   }),
 });
+
+/**
+ * Northwind's webhook events (the sandbox documents them in sandboxes/northwind/events.ts; Standard
+ * Webhooks signing): a payment's ISO 20022 status, and the PSU's decision on a consent. `Sequence`
+ * orders one resource's events.
+ */
+export const paymentEvent = z.object({
+  type: z.literal('payment.status_changed'),
+  data: z.object({
+    DomesticPaymentId: z.string().min(1).max(40),
+    ConsentId: z.string().min(1).max(128),
+    Status: z.string().min(1).max(4),
+    StatusUpdateDateTime: dateTime,
+    Sequence: z.number().int().min(1),
+    StatusReason: z.array(z.object({ StatusReasonCode: z.string().optional() })).optional(),
+    EndToEndIdentification: z.string().min(1).max(35),
+    InstructedAmount: z.object({ Amount: amount, Currency: currency }),
+  }),
+});
+
+export const consentEvent = z.object({
+  type: z.literal('payment-consent.status_changed'),
+  data: z.object({
+    ConsentId: z.string().min(1).max(128),
+    Status: z.string().min(1).max(4),
+    StatusUpdateDateTime: dateTime,
+    Sequence: z.number().int().min(1),
+  }),
+});
+
+export const northwindEvent = z.discriminatedUnion('type', [paymentEvent, consentEvent]);
+export type NorthwindEvent = z.infer<typeof northwindEvent>;
