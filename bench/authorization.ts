@@ -25,23 +25,15 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { ApolloServer } from '@apollo/server';
-import {
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { loadGatewayConfig } from '../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../gateway/server.ts';
 import { DEV_INTERNAL_SECRET } from '../lib/config.ts';
-import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
+import { closeServer, listen, type RunningServer } from '../lib/http-server.ts';
 import { derivedId } from '../lib/ids.ts';
-import { INTERNAL_AUTH_HEADER, verifyInternalContext } from '../lib/internal-auth.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
-import type { Principal } from '../lib/principal.ts';
-import { scalarResolvers } from '../lib/scalars.ts';
-import { subgraphTypeDefs, type SubgraphName } from '../lib/schema-files.ts';
+import type { SubgraphName } from '../lib/schema-files.ts';
+import { startSubgraphServer, type BaseSubgraphContext } from '../lib/subgraph-server.ts';
 import { SANDBOX_CLIENTS } from '../sandboxes/manifest.ts';
 import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
 
@@ -218,61 +210,22 @@ function buildWorld(accounts: number, transactionsPerAccount: number): World {
   return world;
 }
 
-interface Ctx {
-  principal: Principal | null;
-  requestId: string;
-}
+type Ctx = BaseSubgraphContext;
 
 /**
- * A subgraph serving the real SDL of `name` (lib/schema-files.ts) with in-memory resolvers,
- * accepting only gateway-signed requests, like the real subgraphs (lib/subgraph-server.ts),
- * without their storage.
+ * A subgraph serving the real SDL of `name` with in-memory resolvers, started exactly as the real
+ * subgraphs are (lib/subgraph-server.ts: gateway signature, error masking, ownership stamps,
+ * metrics), without their storage.
  */
-async function startFakeSubgraph(
-  name: SubgraphName,
-  resolvers: GraphQLResolverMap<Ctx>,
-  logger: Logger,
-): Promise<RunningServer> {
-  const apollo = new ApolloServer<Ctx>({
-    schema: buildSubgraphSchema({
-      typeDefs: subgraphTypeDefs(name),
-      resolvers: { ...scalarResolvers, ...resolvers } as GraphQLResolverMap<unknown>,
-    }),
-    includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+function startFakeSubgraph(name: SubgraphName, resolvers: GraphQLResolverMap<Ctx>, logger: Logger) {
+  return startSubgraphServer<Ctx>({
+    name,
+    resolvers,
+    context: (base) => base,
     logger,
-    stopOnTerminationSignals: false,
+    common: { HOST: '127.0.0.1', INTERNAL_AUTH_SECRET: DEV_INTERNAL_SECRET, INTERNAL_AUTH_PREVIOUS_SECRET: undefined },
+    port: 0,
   });
-  await apollo.start();
-  const server = createGraphQLHttpServer<Ctx>({
-    apollo,
-    logger,
-    readiness: async () => ({ memory: true }),
-    context: async (req, rc, content) => {
-      const header = req.headers[INTERNAL_AUTH_HEADER];
-      try {
-        const internal = await verifyInternalContext(
-          Array.isArray(header) ? header[0] : header,
-          name,
-          [DEV_INTERNAL_SECRET],
-          content,
-        );
-        return { principal: internal.principal, requestId: rc.requestId };
-      } catch {
-        throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
-      }
-    },
-  });
-  const { port, url } = await listen(server, 0);
-  return {
-    server,
-    port,
-    url: `${url}/graphql`,
-    close: async () => {
-      await closeServer(server);
-      await apollo.stop();
-    },
-  };
 }
 const own = (ctx: Ctx, customerId: string) => ctx.principal?.customerId === customerId && customerId === CUSTOMER;
 

@@ -53,8 +53,11 @@ export interface SubgraphServerOptions<C extends BaseSubgraphContext> {
   /** The subgraph's config: listen host and the current and (during rotation) previous gateway signing secrets. */
   common: SubgraphServerConfig;
   port: number;
-  /** The subgraph's database; readiness always includes a `database` check that pings it. */
-  database: Database;
+  /**
+   * The subgraph's database; readiness then includes a `database` check that pings it. Every
+   * product subgraph has one; only a stand-in serving in-memory data (bench/authorization.ts) has not.
+   */
+  database?: Database;
   /**
    * Readiness checks besides the database. Only what makes the subgraph unable to answer belongs
    * here: a partner being down degrades answers and must not take the subgraph out of rotation.
@@ -73,21 +76,46 @@ function internalSecretsOf(common: SubgraphServerConfig): string[] {
   return [common.INTERNAL_AUTH_SECRET, common.INTERNAL_AUTH_PREVIOUS_SECRET].filter((s): s is string => Boolean(s));
 }
 
-/** Ready when the database answers, plus whatever extra checks the subgraph adds. */
+/** Ready when the database (if any) answers, plus whatever extra checks the subgraph adds. */
 function readinessOf(
-  database: Database,
+  database: Database | undefined,
   extra?: () => Promise<Record<string, boolean>>,
 ): () => Promise<Record<string, boolean>> {
   return async () => {
     const [databaseUp, checks] = await Promise.all([
-      database.query('SELECT 1').then(
+      database?.query('SELECT 1').then(
         () => true,
         () => false,
       ),
       extra?.() ?? {},
     ]);
-    return { database: databaseUp, ...checks };
+    return { ...(databaseUp === undefined ? {} : { database: databaseUp }), ...checks };
   };
+}
+
+/**
+ * The caller of a request to subgraph `subgraph`, as the gateway signed it (lib/internal-auth.ts),
+ * or a 401 HttpError: a subgraph answers nobody but the gateway. The signature must cover this
+ * very body, so a valid token replayed with another document is refused.
+ */
+export async function gatewayCaller(
+  req: IncomingMessage,
+  subgraph: string,
+  secrets: string[],
+  body: string,
+  logger?: Logger,
+): Promise<Principal | null> {
+  const header = req.headers[INTERNAL_AUTH_HEADER];
+  try {
+    const internal = await verifyInternalContext(Array.isArray(header) ? header[0] : header, subgraph, secrets, body);
+    return internal.principal;
+  } catch (err) {
+    if (err instanceof InternalAuthError) {
+      logger?.warn({ reason: err.message }, 'refused request without valid gateway signature');
+      throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
+    }
+    throw err;
+  }
 }
 
 export async function startSubgraphServer<C extends BaseSubgraphContext>(
@@ -132,24 +160,9 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(
     service: opts.name,
     readiness: readinessOf(opts.database, opts.readiness),
     ...(opts.routes ? { routes: opts.routes } : {}),
-    context: async (req: IncomingMessage, rc, content) => {
-      const header = req.headers[INTERNAL_AUTH_HEADER];
-      try {
-        // The signature must cover this very body: a valid token replayed with another document is refused.
-        const internal = await verifyInternalContext(
-          Array.isArray(header) ? header[0] : header,
-          opts.name,
-          internalSecrets,
-          content,
-        );
-        return opts.context({ principal: internal.principal, requestId: rc.requestId, logger: opts.logger });
-      } catch (err) {
-        if (err instanceof InternalAuthError) {
-          opts.logger.warn({ reason: err.message }, 'refused request without valid gateway signature');
-          throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
-        }
-        throw err;
-      }
+    context: async (req, rc, content) => {
+      const principal = await gatewayCaller(req, opts.name, internalSecrets, content, opts.logger);
+      return opts.context({ principal, requestId: rc.requestId, logger: opts.logger });
     },
   });
   const { port, url } = await listen(server, opts.port, opts.common.HOST);

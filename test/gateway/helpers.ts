@@ -9,8 +9,8 @@ import { composeServices } from '@theguild/federation-composition';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { GraphQLError, parse } from 'graphql';
 import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
-import { closeServer, createGraphQLHttpServer, HttpError, listen } from '../../lib/http-server.ts';
-import { INTERNAL_AUTH_HEADER, verifyInternalContext } from '../../lib/internal-auth.ts';
+import { closeServer, createGraphQLHttpServer, listen } from '../../lib/http-server.ts';
+import { gatewayCaller } from '../../lib/subgraph-server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
@@ -119,19 +119,9 @@ export async function startToySubgraph(
     logger,
     readiness: async () => ({ ok: true }),
     context: async (req, _rc, content) => {
-      const header = req.headers[INTERNAL_AUTH_HEADER];
-      try {
-        const internal = await verifyInternalContext(
-          Array.isArray(header) ? header[0] : header,
-          name,
-          [secret],
-          content,
-        );
-        seen.push({ headers: req.headers, principal: internal.principal });
-        return { principal: internal.principal, headers: req.headers };
-      } catch {
-        throw new HttpError(401, 'UNAUTHENTICATED', 'requests to subgraphs must come from the gateway');
-      }
+      const principal = await gatewayCaller(req, name, [secret], content);
+      seen.push({ headers: req.headers, principal });
+      return { principal, headers: req.headers };
     },
   });
   const { url } = await listen(server, 0);
