@@ -7,25 +7,13 @@ import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
 import { gql, hasStackTrace, logger } from './helpers.ts';
 import { scaled } from '../support/time.ts';
+import { ALICE, BEN, FIRST_PARTY_SCOPES as ALL_CUSTOMER_SCOPES } from '../support/customers.ts';
 
 /**
  * Authorization against the live platform (sandboxes, the four subgraphs, the gateway) on free
  * ports with in-memory PGlite: the pre-execution pass, the per-object rules, and proof that a
  * refused operation never reaches a subgraph.
  */
-const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
-const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-const ALL_CUSTOMER_SCOPES = [
-  'accounts:read',
-  'balances:read',
-  'transactions:read',
-  'payments:read',
-  'payments:write',
-  'identity:read',
-  'pii:read',
-  'consents:read',
-  'consents:write',
-];
 
 let platform: RunningPlatform;
 let subgraphUrls: string[];

@@ -12,6 +12,7 @@ import { preExecutionDenials, selectedFields } from '../../gateway/authorization
 import { authorizeWithShield } from '../../gateway/authorization/rules.ts';
 import type { GatewayContext } from '../../gateway/executor.ts';
 import { logger } from './helpers.ts';
+import { ALICE, FIRST_PARTY_SCOPES as ALL } from '../support/customers.ts';
 
 /**
  * Unit tests of the rules with fakes for the consent lookup and the client registry (the same
@@ -19,20 +20,8 @@ import { logger } from './helpers.ts';
  */
 const { buildSchema, parse, execute, Kind } = graphqlRuntime;
 const SDL = readFileSync(PUBLIC_SCHEMA_PATH, 'utf8');
-const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
 const COVERED = 'acc_covered0000000000000000000';
 const OTHER = 'acc_other00000000000000000000';
-const ALL = [
-  'accounts:read',
-  'balances:read',
-  'transactions:read',
-  'payments:read',
-  'payments:write',
-  'identity:read',
-  'pii:read',
-  'consents:read',
-  'consents:write',
-];
 
 interface Fakes {
   kinds?: Record<string, ResolvedKind>;

@@ -7,6 +7,7 @@ import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { gql, hasStackTrace, logger, type GraphQLResult } from './helpers.ts';
 import { scaled } from '../support/time.ts';
+import { ALICE, BEN, FIRST_PARTY_SCOPES } from '../support/customers.ts';
 
 /**
  * Many customers at once: two customers through a first-party app and two third-party apps
@@ -20,19 +21,6 @@ import { scaled } from '../support/time.ts';
  * subgraph requests on URL and body only: the caller travelled in a header added after the
  * deduplication key was computed, so two callers sending the same document shared one answer.
  */
-const ALICE = 'cus_u57fz5zj7ojayz6np3d6x6kon4';
-const BEN = 'cus_dlmblpad2mvahd62midhwuwg7j';
-const FIRST_PARTY_SCOPES = [
-  'accounts:read',
-  'balances:read',
-  'transactions:read',
-  'payments:read',
-  'payments:write',
-  'identity:read',
-  'pii:read',
-  'consents:read',
-  'consents:write',
-];
 const ROUNDS = Number(process.env.CONCURRENCY_ROUNDS ?? 40);
 
 interface Caller {

@@ -1,3 +1,4 @@
+import { SCOPES, STAFF_SCOPES } from '../../gateway/authorization/policy.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { SANDBOX_CUSTOMERS, type SandboxCustomer } from '../../sandboxes/manifest.ts';
 
@@ -19,6 +20,9 @@ export const ALICE = SANDBOX.alice.customerId;
 export const BEN = SANDBOX.ben.customerId;
 export const CLARA = SANDBOX.clara.customerId;
 export const DEV = SANDBOX.dev.customerId;
+
+/** Every scope a customer's own (first-party) app may hold: all of the policy's but the staff's, in its order. */
+export const FIRST_PARTY_SCOPES: string[] = SCOPES.filter((scope) => !STAFF_SCOPES.includes(scope));
 
 /** A principal acting through a client app (the platform's web app unless told). */
 export const principalOf = (customerId: string | null, scopes: string[], clientId = 'web-app'): Principal => ({
