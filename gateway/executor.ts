@@ -1,6 +1,9 @@
+import type { ApolloServerOptionsWithGateway } from '@apollo/server';
+import { normalizedExecutor } from '@graphql-tools/executor';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
-import type { GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from '../lib/logger.ts';
+import type { DependencyClients } from '../lib/resilience-clients.ts';
 import type { Principal } from '../lib/principal.ts';
 import { recordingOwners } from './authorization/ownership.ts';
 import { subgraphUrlKey } from './config.ts';
@@ -76,6 +79,8 @@ export interface GatewaySchemaOptions {
   logger: Logger;
   /** Progressive override decisions (gateway/progressive-override.ts: once per request and label). */
   handleProgressiveOverride?: (label: string, context: unknown) => boolean;
+  /** The gateway's one resilient client per subgraph (lib/resilience-clients.ts), kept across schema rebuilds. */
+  clients?: DependencyClients;
 }
 
 export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
@@ -105,8 +110,64 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
           timeoutMs: opts.timeoutMs,
           sharing: opts.sharing,
           logger: opts.logger,
+          ...(opts.clients ? { clients: opts.clients } : {}),
         }),
       };
     },
   });
+}
+
+/** Apollo Server's executor hook (a GatewayInterface's `executor`), named through @apollo/server. */
+export type GatewayExecutor = NonNullable<
+  Awaited<ReturnType<ApolloServerOptionsWithGateway<never>['gateway']['load']>>['executor']
+>;
+
+/**
+ * How Apollo Server executes an operation on the served schema: @graphql-tools/executor (the
+ * executor the stitched schema's own delegation is written for, and the one Hive Gateway runs)
+ * instead of graphql-js's execute. Apollo still does everything around it (parsing, validation,
+ * the plugins: limits, authorization, idempotency, metrics, error formatting and masking); this is
+ * only the execution step. Why: with graphql-js, errors that federation marks as critical (an
+ * entity that cannot be resolved, a corrupted node id) are reported on a field while the rest of
+ * the response carries on, where the Federation semantics (and the public gateway audit) expect
+ * the whole response to be nulled; @graphql-tools/executor does what the delegation layer
+ * expects, with no per-field cost of its own.
+ *
+ * Incremental delivery (@defer/@stream) is not served: an operation that would need it gets a clear
+ * error instead of a stream Apollo cannot send from a gateway executor (subscriptions are refused
+ * before execution, gateway/subscriptions.ts).
+ */
+export function createGatewayExecutor(): GatewayExecutor {
+  return async (requestContext) => {
+    // No operation to run (several without an operationName, or a name that matches none): graphql-js
+    // answers with the errors Apollo turns into OPERATION_RESOLUTION_FAILURE (HTTP 400), exactly as
+    // without this hook; @graphql-tools/executor would throw instead.
+    if (!requestContext.operation)
+      return execute({
+        schema: requestContext.schema,
+        document: requestContext.document,
+        operationName: requestContext.request.operationName ?? null,
+        variableValues: requestContext.request.variables ?? {},
+        contextValue: requestContext.context,
+      });
+    const result = await normalizedExecutor({
+      schema: requestContext.schema,
+      document: requestContext.document,
+      operationName: requestContext.operationName ?? requestContext.request.operationName ?? null,
+      variableValues: requestContext.request.variables ?? {},
+      contextValue: requestContext.context,
+    });
+    if (Symbol.asyncIterator in result) {
+      // Stop the stream at once: nothing will read it.
+      await (result as AsyncIterableIterator<unknown>).return?.();
+      return {
+        errors: [
+          new GraphQLError('Incremental delivery (@defer, @stream) is not served by this gateway', {
+            extensions: { code: 'BAD_REQUEST' },
+          }),
+        ],
+      };
+    }
+    return result as Awaited<ReturnType<GatewayExecutor>>;
+  };
 }

@@ -1,5 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { IncomingMessage } from 'node:http';
 import { closeServer, createGraphQLHttpServer, HttpError, listen, type RunningServer } from '../lib/http-server.ts';
@@ -18,7 +23,7 @@ import { authorizeOperation, createCallerDirectory, requireAuthentication } from
 import { consentsSubgraphFetcher, createConsentLookup } from './authorization/consents.ts';
 import { queryLimitsOf, type GatewayConfig } from './config.ts';
 import { checkRequest, formatLimitError, queryLimitsPlugin, withoutSuggestions } from './limits.ts';
-import { SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
+import { createGatewayExecutor, SERVICE_UNAVAILABLE, type GatewayContext } from './executor.ts';
 import { loadSupergraph } from './supergraph.ts';
 import { createSchemaSource, servedSchemaBuilder } from './schema-source.ts';
 import { UNAUTHORIZED_FIELD_OR_TYPE } from './directive-authorization.ts';
@@ -88,6 +93,8 @@ export async function startGateway(
     source: config.SUPERGRAPH,
     initial: supergraph,
     build: served.build,
+    // Operations run on @graphql-tools/executor, not graphql-js (gateway/executor.ts says why).
+    executor: createGatewayExecutor(),
     timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     pollIntervalMs: config.SUPERGRAPH_POLL_INTERVAL_MS,
     watchFile: config.SUPERGRAPH_WATCH === 'on',
@@ -204,6 +211,12 @@ export async function startGateway(
       // Apollo's landing pages load Apollo's hosted Sandbox from a CDN (and report telemetry); the
       // gateway's own offline explorer at `/` replaces them (gateway/explorer/).
       ApolloServerPluginLandingPageDisabled(),
+      // Nothing reads cache hints (no response cache, no CDN headers), yet Apollo's default
+      // cache-control plugin computed them for every resolved field. Usage reporting and inline
+      // traces are Apollo GraphOS features this gateway does not use: off even if APOLLO_KEY is set.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
     ],
     logger,
     // Shutdown belongs to runService / the platform launcher; Apollo's own signal handler would
