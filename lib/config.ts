@@ -72,6 +72,20 @@ export function registerPublicValues(...values: string[]): void {
   for (const value of values) publicValues.add(value);
 }
 
+/**
+ * Prefixes that mark a value as public by a partner's own convention (Onfido's sandbox tokens
+ * start with "api_sandbox."): known without importing any sandbox, and refused like public values.
+ */
+const publicPrefixes = new Set<string>();
+
+export function registerPublicPrefixes(...prefixes: string[]): void {
+  for (const prefix of prefixes) publicPrefixes.add(prefix);
+}
+
+function isPublicValue(value: string): boolean {
+  return publicValues.has(value) || [...publicPrefixes].some((prefix) => value.startsWith(prefix));
+}
+
 /** Fields declared with env.secret / env.optionalSecret, and their public default if any. */
 const secretFields = new WeakMap<z.ZodType, { publicDefault: string | undefined }>();
 /** Fields whose default only makes sense locally (env.requiredInProduction), with why production needs them set. */
@@ -98,7 +112,7 @@ function productionProblems(schema: z.ZodObject, env: Record<string, string | un
         problems.push(
           `${name}: must be set in the production profile to a private value of at least ${MIN_SECRET_BYTES} bytes (the default is the public development value)`,
         );
-      } else if (!isUnset(raw) && publicValues.has(raw!.trim())) {
+      } else if (!isUnset(raw) && isPublicValue(raw!.trim())) {
         problems.push(
           `${name}: is a publicly known development or sandbox value; the production profile needs a private value of at least ${MIN_SECRET_BYTES} bytes`,
         );

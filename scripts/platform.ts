@@ -14,6 +14,7 @@ import { loadShutdownConfig } from '../lib/service-main.ts';
 import { startTracing, tracingSettings } from '../lib/tracing.ts';
 import { loadSandboxesConfig } from '../sandboxes/config.ts';
 import { startSandboxes, type RunningSandboxes } from '../sandboxes/index.ts';
+import { PLATFORM_PARTNER_CREDENTIALS } from '../sandboxes/manifest.ts';
 import { SANDBOX_SEED_FILE } from '../sandboxes/seed.ts';
 import { loadAccountsConfig } from '../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../subgraphs/accounts/server.ts';
@@ -158,8 +159,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       ONFIDO_URL: sandboxes.urls.onfido,
       AUTH_ISSUER: sandboxes.urls.auth,
       AUTH_JWKS_URL: sandboxes.urls.jwks,
+      // The platform's credentials at the sandboxes: partner credentials reach the subgraphs through configuration only.
+      ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+      NORTHWIND_PIS_TOKEN: PLATFORM_PARTNER_CREDENTIALS.northwindPisToken,
     };
-    // Under npm start ('default') a partner URL the operator set wins, as it would for the subgraph run alone.
+    // Under npm start ('default') a partner URL or credential the operator set wins, as it would for the subgraph run alone.
     if (!free) {
       for (const key of Object.keys(partnerEnv) as (keyof typeof partnerEnv)[]) {
         const set = env[key];

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { DEV_ID_HASH_SECRET, env, loadConfig, registerPublicValues, subgraphCommonConfig } from '../../lib/config.ts';
-import { PLATFORM_PARTNER_CREDENTIALS } from '../../sandboxes/manifest.ts';
+import { DEV_ID_HASH_SECRET, env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
 
-// The sandboxes' partner credentials are in the repository: production refuses them in every secret.
-registerPublicValues(...Object.values(PLATFORM_PARTNER_CREDENTIALS));
+// Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every secret.
+registerPublicPrefixes('api_sandbox.');
 
 /**
  * Environment of the identity subgraph. Defaults run everything locally against the sandboxes;
- * the production profile refuses the public sandbox/development secrets and the sandbox URL
- * (lib/config.ts loadConfig).
+ * partner credentials come from configuration only (npm start and docker-compose.yml set the
+ * sandbox's). The production profile requires the token and the URL and refuses public
+ * development and sandbox values (lib/config.ts loadConfig).
  */
 export const identityConfigSchema = subgraphCommonConfig.extend({
   IDENTITY_PORT: env.port(4001),
@@ -18,8 +18,11 @@ export const identityConfigSchema = subgraphCommonConfig.extend({
     'the default is the local Onfido sandbox',
   ),
   ONFIDO_TIMEOUT_MS: env.milliseconds(3000),
-  /** Sent as `Authorization: Token token=<ONFIDO_API_TOKEN>`; the default is the sandbox's public token. */
-  ONFIDO_API_TOKEN: env.secret(PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken),
+  /**
+   * Sent as `Authorization: Token token=<ONFIDO_API_TOKEN>`. Unset (sandbox profile only): calls go
+   * without credentials and Onfido refuses them, so the KYC fields fail with PARTNER_UNAVAILABLE.
+   */
+  ONFIDO_API_TOKEN: env.requiredInProduction(env.optionalSecret(), "the platform's Onfido API token"),
   /** Key of derived ids (kyc_ check ids). */
   ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
 });

@@ -1,7 +1,31 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import type { IdentityService } from './domain/identity-service.ts';
+import type { CustomerRepository, IdentityLoaders, KycProvider } from './domain/ports.ts';
+import { createIdentityService, type IdentityService } from './domain/service.ts';
+import { createIdentityLoaders } from './loaders.ts';
 
-/** Per-request context of the identity subgraph: the principal-bound identity service (with its DataLoaders). */
+/**
+ * Per-request context of the identity subgraph, the same shape in every subgraph: the base
+ * (principal, request id, logger), the request's DataLoaders and the domain service bound to the
+ * principal. Resolvers call only `service`.
+ */
 export interface IdentityContext extends BaseSubgraphContext {
-  identity: IdentityService;
+  loaders: IdentityLoaders;
+  service: IdentityService;
+}
+
+/** What the context is made from: the long-lived ports (server.ts builds them once). */
+export interface IdentityPorts {
+  repository: CustomerRepository;
+  kyc: KycProvider;
+  /** ID_HASH_SECRET: key of the derived kyc_ ids. */
+  idSecret: string;
+}
+
+export function createIdentityContext(base: BaseSubgraphContext, ports: IdentityPorts): IdentityContext {
+  const loaders = createIdentityLoaders({ customers: ports.repository, kyc: ports.kyc });
+  return {
+    ...base,
+    loaders,
+    service: createIdentityService({ principal: base.principal, loaders, idSecret: ports.idSecret }),
+  };
 }

@@ -2,16 +2,15 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { openDatabase } from '../../lib/database.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { IdentityConfig } from './config.ts';
-import type { IdentityContext } from './context.ts';
-import { createIdentityService } from './domain/identity-service.ts';
-import { createIdentityLoaders } from './loaders.ts';
+import { createIdentityContext, type IdentityContext, type IdentityPorts } from './context.ts';
 import { createOnfidoClient } from './partners/onfido/client.ts';
 import { resolvers } from './resolvers.ts';
-import { createCustomerRepository } from './storage/customers.ts';
-import { identityMigrations } from './storage/migrations.ts';
-import { seedSandboxCustomers } from './storage/seed.ts';
+import { migrations } from './storage/migrations.ts';
+import { createCustomerRepository } from './storage/repository.ts';
+import { applySeed } from './storage/seed.ts';
 
 export interface IdentitySubgraphOptions {
   logger: Logger;
@@ -21,7 +20,7 @@ export interface IdentitySubgraphOptions {
 
 /**
  * Starts the identity subgraph: opens its storage (PostgreSQL schema `identity`, migrated; the
- * sandbox customers seeded in the sandbox profile), builds the Onfido client and serves the
+ * seed's customers written when SEED_FILE is set), builds the ports (the customers table, the Onfido client) and serves the
  * subgraph. close() stops the server, the Onfido breaker and the database.
  */
 export async function startIdentitySubgraph(
@@ -33,7 +32,7 @@ export async function startIdentitySubgraph(
     schema: 'identity',
     databaseUrl: config.DATABASE_URL,
     pgliteDir: config.PGLITE_DIR,
-    migrations: identityMigrations,
+    migrations,
     logger,
   });
   const onfido = createOnfidoClient({
@@ -43,19 +42,18 @@ export async function startIdentitySubgraph(
     logger,
   });
   try {
-    if (config.PROFILE === 'sandbox') await seedSandboxCustomers(db, logger);
-    const customers = createCustomerRepository(db);
+    const seed = configuredSeed(config);
+    if (seed) await applySeed(db, seed, logger);
+    if (!config.ONFIDO_API_TOKEN) logger.warn('ONFIDO_API_TOKEN is not set: Onfido will refuse the KYC lookups');
+    const ports: IdentityPorts = {
+      repository: createCustomerRepository(db),
+      kyc: onfido,
+      idSecret: config.ID_HASH_SECRET,
+    };
     const running = await startSubgraphServer<IdentityContext>({
       name: 'identity',
       resolvers: resolvers as GraphQLResolverMap<IdentityContext>,
-      context: (base) => ({
-        ...base,
-        identity: createIdentityService({
-          principal: base.principal,
-          loaders: createIdentityLoaders({ customers, kyc: onfido }),
-          idSecret: config.ID_HASH_SECRET,
-        }),
-      }),
+      context: (base) => createIdentityContext(base, ports),
       logger,
       common: config,
       port: config.IDENTITY_PORT,

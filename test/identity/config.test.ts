@@ -21,10 +21,16 @@ describe('identity configuration', () => {
       PROFILE: 'sandbox',
       ONFIDO_URL: 'http://127.0.0.1:4103',
       ONFIDO_TIMEOUT_MS: 3000,
-      ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
       ID_HASH_SECRET: DEV_ID_HASH_SECRET,
       PGLITE_DIR: 'memory://',
     });
+  });
+
+  it('takes the Onfido token from configuration only: none by default, the sandbox token when the launcher sets it', () => {
+    expect(loadIdentityConfig({}).ONFIDO_API_TOKEN).toBeUndefined();
+    expect(loadIdentityConfig({ ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken }).ONFIDO_API_TOKEN).toBe(
+      PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+    );
   });
 
   it('names every bad variable', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { isId } from '../../lib/ids.ts';
-import { createIdentityService } from '../../subgraphs/identity/domain/identity-service.ts';
+import { createIdentityService } from '../../subgraphs/identity/domain/service.ts';
 import { overallKycStatus, summariseKyc } from '../../subgraphs/identity/domain/kyc.ts';
 import type {
   CustomerModel,

@@ -7,7 +7,7 @@ import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
 import { PartnerSpecMissingError, partnerSpecPath } from '../../sandboxes/lib/openapi.ts';
 import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS, type SandboxCustomer } from '../../sandboxes/manifest.ts';
-import { identityMigrations } from '../../subgraphs/identity/storage/migrations.ts';
+import { migrations } from '../../subgraphs/identity/storage/migrations.ts';
 import { principalOf } from '../support/customers.ts';
 import { openTestDatabase as openDatabase, type Backend, type TestDatabase } from '../support/database.ts';
 import { callSubgraph, type SubgraphCallOptions, type SubgraphResult } from '../support/subgraph-client.ts';
@@ -23,7 +23,7 @@ export const staffPrincipal: Principal = principalOf(null, ['identity:read'], 'o
 
 /** A migrated identity database (PostgreSQL: its own schema, dropped by dispose()). */
 export const openTestDatabase = (kind: Backend): Promise<TestDatabase> =>
-  openDatabase(kind, { schema: 'identity', migrations: identityMigrations });
+  openDatabase(kind, { schema: 'identity', migrations });
 
 // ---------------------------------------------------------------------------------------------
 // The Onfido v3.6 contract, for checking that the fixtures below are spec-valid. The spec is the

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../lib/http-server.ts';
-import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
+import { PLATFORM_PARTNER_CREDENTIALS, SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 import { startIdentitySubgraph } from '../../subgraphs/identity/server.ts';
 import { customerPrincipal, graphql, silentLogger } from './helpers.ts';
@@ -49,7 +50,13 @@ describe.skipIf(!existsSync(INDEX) && !existsSync(ONFIDO))('identity subgraph ag
   beforeAll(async () => {
     sandboxes = await startKycSandbox();
     server = await startIdentitySubgraph(
-      loadIdentityConfig({ IDENTITY_PORT: '0', ONFIDO_URL: sandboxes.urls.onfido, LOG_LEVEL: 'silent' }),
+      loadIdentityConfig({
+        IDENTITY_PORT: '0',
+        ONFIDO_URL: sandboxes.urls.onfido,
+        ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+        SEED_FILE: SANDBOX_SEED_FILE,
+        LOG_LEVEL: 'silent',
+      }),
       { logger: silentLogger },
     );
   });

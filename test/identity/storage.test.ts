@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
-import { createCustomerRepository } from '../../subgraphs/identity/storage/customers.ts';
-import { seedSandboxCustomers } from '../../subgraphs/identity/storage/seed.ts';
+import { createCustomerRepository } from '../../subgraphs/identity/storage/repository.ts';
+import { applySeed } from '../../subgraphs/identity/storage/seed.ts';
+import { SANDBOX_SEED } from '../support/seed.ts';
 import { ALICE, BACKENDS, BEN, DEV, openTestDatabase, silentLogger, type TestDatabase } from './helpers.ts';
 
 describe.each(BACKENDS)('identity storage on %s', (backend) => {
@@ -15,8 +16,8 @@ describe.each(BACKENDS)('identity storage on %s', (backend) => {
   });
 
   it('seeds the sandbox customers once, however often it runs', async () => {
-    expect(await seedSandboxCustomers(t.db, silentLogger)).toBe(SANDBOX_CUSTOMERS.length);
-    expect(await seedSandboxCustomers(t.db, silentLogger)).toBe(0);
+    expect(await applySeed(t.db, SANDBOX_SEED, silentLogger)).toBe(SANDBOX_CUSTOMERS.length);
+    expect(await applySeed(t.db, SANDBOX_SEED, silentLogger)).toBe(0);
     const [{ count }] = (await t.db.query<{ count: number }>('SELECT count(*)::int AS count FROM customers')) as [
       { count: number },
     ];
@@ -25,7 +26,7 @@ describe.each(BACKENDS)('identity storage on %s', (backend) => {
 
   it('never overwrites an existing customer when seeding', async () => {
     await t.db.query(`UPDATE customers SET display_name = 'Ally' WHERE id = $1`, [ALICE]);
-    await seedSandboxCustomers(t.db, silentLogger);
+    await applySeed(t.db, SANDBOX_SEED, silentLogger);
     const [alice] = await createCustomerRepository(t.db).findByIds([ALICE]);
     expect(alice?.displayName).toBe('Ally');
     await t.db.query(`UPDATE customers SET display_name = 'Alice' WHERE id = $1`, [ALICE]);

@@ -5,6 +5,8 @@ import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-au
 import { DEV_INTERNAL_SECRET } from '../../lib/config.ts';
 import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 import { startIdentitySubgraph } from '../../subgraphs/identity/server.ts';
+import { PLATFORM_PARTNER_CREDENTIALS } from '../../sandboxes/manifest.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 import {
   ALICE,
   BEN,
@@ -60,9 +62,18 @@ const PROFILE = /* GraphQL */ `
 `;
 
 async function start(onfidoUrl: string): Promise<RunningServer> {
-  return startIdentitySubgraph(loadIdentityConfig({ IDENTITY_PORT: '0', ONFIDO_URL: onfidoUrl, LOG_LEVEL: 'silent' }), {
-    logger: silentLogger,
-  });
+  return startIdentitySubgraph(
+    loadIdentityConfig({
+      IDENTITY_PORT: '0',
+      ONFIDO_URL: onfidoUrl,
+      ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+      SEED_FILE: SANDBOX_SEED_FILE,
+      LOG_LEVEL: 'silent',
+    }),
+    {
+      logger: silentLogger,
+    },
+  );
 }
 
 describe('identity subgraph', () => {

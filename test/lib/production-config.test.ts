@@ -137,9 +137,13 @@ describe('the production profile', () => {
     },
   );
 
-  it('refuses the sandbox partner credentials in every identity secret, not only the one they are the default of', () => {
+  // Identity knows Onfido's convention (sandbox tokens start with api_sandbox.), not the sandboxes' files: any Onfido sandbox token is refused.
+  it('refuses Onfido sandbox tokens in every identity secret, not only ONFIDO_API_TOKEN', () => {
     for (const variable of services.identity.secrets) {
-      for (const value of Object.values(PLATFORM_PARTNER_CREDENTIALS)) {
+      for (const value of [
+        PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+        'api_sandbox.another-sandbox-token-0123456789',
+      ]) {
         const problems = problemsOf(loadIdentityConfig, { ...services.identity.production, [variable]: value });
         expect(problems.length, `${variable}`).toBeGreaterThan(0);
         expect(problems.every((p) => p.startsWith(`${variable}: `))).toBe(true);
@@ -251,7 +255,9 @@ describe('the sandbox profile', () => {
       INTERNAL_AUTH_SECRET: DEV_INTERNAL_SECRET,
       ID_HASH_SECRET: DEV_ID_HASH_SECRET,
     });
-    expect(loadIdentityConfig({}).ONFIDO_API_TOKEN).toBe(PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken);
+    expect(loadIdentityConfig({ ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken }).ONFIDO_API_TOKEN).toBe(
+      PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
+    );
   });
 });
 

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphQLHttpServer, drainServer, listen, markNotReady } from '../../lib/http-server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { startSandboxes, type RunningSandboxes } from '../../sandboxes/index.ts';
+import { PLATFORM_PARTNER_CREDENTIALS } from '../../sandboxes/manifest.ts';
 import { ALICE, principalOf } from '../support/customers.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 import { callSubgraph } from '../support/subgraph-client.ts';
 import { scaled } from '../support/time.ts';
 
@@ -262,6 +264,9 @@ describe('a service process (lib/service-main.ts) on SIGTERM', () => {
       PGLITE_DIR: 'memory://',
       ONFIDO_URL: onfido.url,
       ONFIDO_TIMEOUT_MS: '120000',
+      // What the launcher passes a subgraph: the sandbox seed and the platform's token at the sandbox.
+      SEED_FILE: SANDBOX_SEED_FILE,
+      ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
       ...env,
     });
     children.push(child);

@@ -4,7 +4,7 @@ import type { Migration } from '../../../lib/database.ts';
  * Identity's tables, in its own PostgreSQL schema (search_path is set by lib/database.ts, so
  * nothing here names the schema). Never edit a migration that has shipped; add a new one.
  */
-export const identityMigrations: Migration[] = [
+export const migrations: Migration[] = [
   {
     name: '001_create_customers',
     sql: `

@@ -1,15 +1,15 @@
 import type { Database } from '../../../lib/database.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import { SANDBOX_CUSTOMERS } from '../../../sandboxes/manifest.ts';
-import { createCustomerRepository, type NewCustomer } from './customers.ts';
+import type { Seed } from '../../../lib/seed.ts';
+import { createCustomerRepository, type NewCustomer } from './repository.ts';
 
 /**
- * The sandbox profile's customers, from sandboxes/manifest.ts, so that identity's records line
- * up with the applicants the KYC sandbox serves. Idempotent: existing rows are never changed,
- * so running it on every start is safe. Never applied in the production profile.
+ * The seed's customers (SEED_FILE, lib/seed.ts), so that identity's records line up with the
+ * applicants the KYC sandbox serves. Idempotent: existing rows are never changed, so running it
+ * on every start is safe. Never applied in the production profile (SEED_FILE is refused there).
  */
-export function sandboxCustomers(): NewCustomer[] {
-  return SANDBOX_CUSTOMERS.map((c) => ({
+export function sandboxCustomers(seed: Seed): NewCustomer[] {
+  return seed.customers.map((c) => ({
     id: c.customerId,
     displayName: c.displayName,
     email: c.email,
@@ -19,8 +19,9 @@ export function sandboxCustomers(): NewCustomer[] {
   }));
 }
 
-export async function seedSandboxCustomers(db: Database, logger: Logger): Promise<number> {
-  const inserted = await db.transaction((tx) => createCustomerRepository(tx).insertMissing(sandboxCustomers()));
+/** Writes the seed's customers (what is already there is left alone); returns how many it inserted. */
+export async function applySeed(db: Database, seed: Seed, logger: Logger): Promise<number> {
+  const inserted = await db.transaction((tx) => createCustomerRepository(tx).insertMissing(sandboxCustomers(seed)));
   if (inserted > 0) logger.info({ inserted }, 'seeded sandbox customers');
   return inserted;
 }

@@ -14,7 +14,8 @@ export const ONFIDO_BASE_PATH = '/v3.6';
 export interface OnfidoClientOptions {
   /** Server root, e.g. http://127.0.0.1:4103 (ONFIDO_URL); the spec's base path is appended. */
   url: string;
-  apiToken: string;
+  /** ONFIDO_API_TOKEN; undefined (sandbox profile only) sends no credentials. */
+  apiToken: string | undefined;
   timeoutMs: number;
   logger: Logger;
   /** Extra attempts for failed GETs (default 2). */
@@ -37,7 +38,7 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
     ...(opts.retries === undefined ? {} : { retries: opts.retries }),
   });
   const log = opts.logger.child({ partner: PARTNER });
-  const headers = { authorization: `Token token=${opts.apiToken}` };
+  const headers: Record<string, string> = opts.apiToken ? { authorization: `Token token=${opts.apiToken}` } : {};
 
   /** Refuses to send an id the spec would reject (format: uuid): that is our data bug, not Onfido's. */
   const checkUuid = (value: string, what: string) => {
