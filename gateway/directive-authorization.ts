@@ -1,5 +1,9 @@
 import {
   defaultFieldResolver,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+  type SelectionSetNode,
   getNamedType,
   GraphQLError,
   isInterfaceType,
@@ -39,9 +43,12 @@ import type { Principal } from '../lib/principal.ts';
  * served (GraphQL's null propagation applies to a non-null field). Requests without a token are
  * allowed: every field that needs anything is then null (Router's semantics).
  *
- * Difference from Router: Router removes unauthorized fields from the query plan, so the subgraph
- * is never asked for them. Here the decision is made where the gateway resolves the field, so a
- * subgraph may still be asked for a field whose value is then dropped; it never reaches the client.
+ * Data minimisation, as Router's query planning does it: a refused root field is never delegated,
+ * and every request to a subgraph is stripped of the fields the caller may not read
+ * (withoutRefusedFields), so a subgraph is not asked for them. Fields the plan itself needs (a
+ * @key, or a @requires input, of any type) are left in the subgraph request: removing them would
+ * break the entity hops the caller's other fields depend on; their values are still refused at
+ * the gateway and never reach the client.
  */
 
 export const UNAUTHORIZED_FIELD_OR_TYPE = 'UNAUTHORIZED_FIELD_OR_TYPE';
@@ -210,6 +217,7 @@ function unauthorized(): GraphQLError {
  */
 export function authorizeWithDirectives(schema: GraphQLSchema, supergraph: DocumentNode): GraphQLSchema {
   const requirements = fieldRequirements(schema, readDirectiveRequirements(supergraph));
+  withoutRefusedFields(schema, requirements, planFieldNames(supergraph));
   for (const [coordinate, reqs] of requirements) {
     const [typeName, fieldName] = coordinate.split('.') as [string, string];
     const type = schema.getType(typeName);
@@ -224,4 +232,77 @@ export function authorizeWithDirectives(schema: GraphQLSchema, supergraph: Docum
     };
   }
   return schema;
+}
+
+/** The executor of a subgraph, as @graphql-tools/delegate calls it (only what is used here). */
+type SubgraphExecutor = (request: { document: DocumentNode; context?: unknown }) => unknown;
+
+interface StitchedSubschema {
+  schema: GraphQLSchema;
+  executor?: SubgraphExecutor;
+}
+
+/**
+ * Field names the query plan may need whatever the client asked: every name in a @key or
+ * @requires field set of the supergraph (join__type(key:), join__field(requires:)). By name, over
+ * all types, because a field set can reach into nested types: conservative on purpose.
+ */
+export function planFieldNames(supergraph: DocumentNode): Set<string> {
+  const names = new Set<string>();
+  visit(supergraph, {
+    Directive(node) {
+      if (node.name.value !== 'join__type' && node.name.value !== 'join__field') return;
+      for (const arg of node.arguments ?? []) {
+        if ((arg.name.value === 'key' || arg.name.value === 'requires') && arg.value.kind === Kind.STRING)
+          for (const name of arg.value.value.match(/[_A-Za-z][_0-9A-Za-z]*/g) ?? []) names.add(name);
+      }
+    },
+  });
+  return names;
+}
+
+const TYPENAME_ONLY: SelectionSetNode = {
+  kind: Kind.SELECTION_SET,
+  selections: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } }],
+};
+
+/**
+ * Wraps, in place, the executor of every subgraph of the stitched schema so that the document it
+ * sends carries no field the request's caller is refused (see the module comment). A selection
+ * left empty keeps `__typename`, so the document stays valid and the object stays an object.
+ */
+function withoutRefusedFields(
+  schema: GraphQLSchema,
+  requirements: Map<string, Requirement[]>,
+  planFields: Set<string>,
+): void {
+  const stitching = schema.extensions?.['stitchingInfo'] as
+    { subschemaMap?: Map<unknown, StitchedSubschema> } | undefined;
+  const strippable = [...requirements].filter(([coordinate]) => !planFields.has(coordinate.split('.')[1]!));
+  if (strippable.length === 0) return;
+  for (const subschema of new Set(stitching?.subschemaMap?.values() ?? [])) {
+    const execute = subschema.executor;
+    if (!execute) continue;
+    subschema.executor = (request) => {
+      const principal = (request.context as { principal?: Principal | null } | undefined)?.principal ?? null;
+      const refused = new Set(
+        strippable.filter(([, reqs]) => reqs.some((r) => !satisfies(r, principal))).map(([coordinate]) => coordinate),
+      );
+      if (refused.size === 0) return execute(request);
+      const typeInfo = new TypeInfo(subschema.schema);
+      const document = visit(
+        request.document,
+        visitWithTypeInfo(typeInfo, {
+          Field(node) {
+            const parent = typeInfo.getParentType();
+            return parent && refused.has(`${parent.name}.${node.name.value}`) ? null : undefined;
+          },
+          SelectionSet: {
+            leave: (node) => (node.selections.length === 0 ? TYPENAME_ONLY : undefined),
+          },
+        }),
+      );
+      return execute({ ...request, document });
+    };
+  }
 }

@@ -55,6 +55,8 @@ let jwks: LocalJwks;
 let toy: ToySubgraph;
 let gateway: RunningGateway;
 let cleanup: () => void;
+/** How often the subgraph resolved each protected field: what it was asked for. */
+const reads = { email: 0, salary: 0 };
 
 beforeAll(async () => {
   jwks = await startLocalJwks();
@@ -69,7 +71,11 @@ beforeAll(async () => {
       ],
     },
     Item: { __resolveType: (o: { __typename: string }) => o.__typename },
-    User: { __resolveReference: (ref: { id: string }) => ({ id: ref.id, name: 'Alice' }) },
+    User: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id, name: 'Alice' }),
+      email: (u: { email: string }) => (reads.email++, u.email),
+      salary: (u: { salary: number }) => (reads.salary++, u.salary),
+    },
   });
   const file = writeTempSupergraph(composeToySupergraph([toy]));
   cleanup = file.cleanup;
@@ -126,6 +132,18 @@ describe('directive mode (GATEWAY_AUTHORIZATION=directives)', () => {
     const both = await gql(gateway.url, q, { token: await jwks.sign({ scope: 'hr:read pii:read' }) });
     expect(both.body.errors).toBeUndefined();
     expect(both.body.data).toEqual({ me: { name: 'Alice', email: 'alice@example.com', salary: 100 } });
+  });
+
+  it('does not ask the subgraph for a field the caller is refused (data minimisation)', async () => {
+    const q = '{ me { name email salary } }';
+    const before = { ...reads };
+    const res = await gql(gateway.url, q, { token: await jwks.sign({ scope: 'pii:read' }) });
+    expect(res.body.data).toEqual({ me: { name: 'Alice', email: 'alice@example.com', salary: null } });
+    expect(reads).toEqual({ email: before.email + 1, salary: before.salary });
+    // Everything under a refused selection is left out, and the request stays valid.
+    const none = await gql(gateway.url, '{ me { salary } hello }', { token: await jwks.sign({ scope: 'profile' }) });
+    expect(none.body.data).toEqual({ me: { salary: null }, hello: 'world' });
+    expect(reads.salary).toBe(before.salary);
   });
 
   it('applies @policy on a type to the fields that return it; a policy is granted by the scope policy:<name>', async () => {
