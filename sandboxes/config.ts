@@ -36,6 +36,19 @@ export const sandboxesConfigSchema = commonConfig.extend({
   AUTH_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   SANDBOX_SEED: z.coerce.number().int().default(SANDBOX_SEED),
+  /** Where Northwind posts payment and consent events (Standard Webhooks); unset: no events. */
+  SANDBOX_NORTHWIND_WEBHOOK_URL: env.optionalUrl(),
+  /** Its signing secret (whsec_ + base64, 24-64 bytes) and, during a rotation, the previous one: deliveries carry both signatures. */
+  SANDBOX_NORTHWIND_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by base64 of 24-64 bytes')
+    .optional(),
+  SANDBOX_NORTHWIND_WEBHOOK_PREVIOUS_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by base64 of 24-64 bytes')
+    .optional(),
+  /** Delivery attempts per event before the sandbox gives up (backoff 5 s, 20 s, 80 s... on the sandbox clock). */
+  SANDBOX_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
   /** Checked file by file when the sandboxes start (partnerSpecsStatus); listed here so it is a documented setting. */
   PARTNER_SPECS_DIR: z.string().optional(),
 });

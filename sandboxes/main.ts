@@ -19,6 +19,8 @@ try {
   if (!(err instanceof ConfigError)) throw err;
   problems.push(...err.problems);
 }
+if (config?.SANDBOX_NORTHWIND_WEBHOOK_URL && !config.SANDBOX_NORTHWIND_WEBHOOK_SECRET)
+  problems.push('SANDBOX_NORTHWIND_WEBHOOK_SECRET is required when SANDBOX_NORTHWIND_WEBHOOK_URL is set');
 const specsProblem = partnerSpecsProblem();
 if (specsProblem) problems.push(specsProblem);
 if (problems.length > 0 || !config) exitWithConfigProblems('sandboxes', problems);
@@ -49,6 +51,15 @@ try {
     logger,
     seed: config.SANDBOX_SEED,
     adminRoutes: config.PROFILE === 'sandbox',
+    northwind: {
+      webhooks: {
+        url: config.SANDBOX_NORTHWIND_WEBHOOK_URL,
+        secrets: [config.SANDBOX_NORTHWIND_WEBHOOK_SECRET, config.SANDBOX_NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(
+          (s): s is string => s !== undefined,
+        ),
+        maxAttempts: config.SANDBOX_WEBHOOK_MAX_ATTEMPTS,
+      },
+    },
     auth: {
       ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}),
       audience: config.AUTH_AUDIENCE,

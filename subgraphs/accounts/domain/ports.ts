@@ -1,6 +1,47 @@
 import type { BalanceModel, BankAccount, BankConnection, BankTransaction, InstitutionModel } from './model.ts';
 
 /**
+ * The ports of the accounts domain: the repository (storage/repository.ts implements it) and the
+ * bank port (partners/<bank>/client.ts implement it). The domain depends only on these.
+ */
+
+/**
+ * The storage port of the accounts domain (implemented in storage/repository.ts). Every lookup is scoped by customer id, so a
+ * reference that belongs to someone else is indistinguishable from one that does not exist.
+ */
+export interface AccountRef {
+  accountId: string;
+  customerId: string;
+  institution: string;
+  bankAccountRef: string;
+}
+
+export interface TransactionRef {
+  transactionId: string;
+  customerId: string;
+  accountId: string;
+  institution: string;
+  bankAccountRef: string;
+  bankTransactionRef: string;
+  /** ISO date: where to look for the transaction at the bank. */
+  occurredOn: string;
+  reversesTransactionId: string | null;
+}
+
+export interface AccountsRepository {
+  connectionsOfCustomers(customerIds: readonly string[]): Promise<BankConnection[]>;
+  upsertConnection(connection: Omit<BankConnection, 'id'> & { id?: string }): Promise<BankConnection>;
+  upsertAccountRefs(refs: readonly AccountRef[]): Promise<void>;
+  accountRefs(customerId: string, accountIds: readonly string[]): Promise<AccountRef[]>;
+  upsertTransactionRefs(refs: readonly TransactionRef[]): Promise<void>;
+  transactionRefs(customerId: string, transactionIds: readonly string[]): Promise<TransactionRef[]>;
+  /** Known reversals or chargebacks of the given transactions: original id -> reversal id. */
+  reversalsOf(customerId: string, transactionIds: readonly string[]): Promise<Map<string, string>>;
+  ping(): Promise<boolean>;
+}
+
+
+/**
  * The port every bank adapter implements (partners/<bank>/). The domain depends only on this;
  * adding a bank means writing an adapter and registering it in server.ts, nothing else.
  *
