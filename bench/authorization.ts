@@ -23,7 +23,6 @@
  * after it).
  */
 import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { loadGatewayConfig } from '../gateway/config.ts';
@@ -35,6 +34,7 @@ import { createLogger, type Logger } from '../lib/logger.ts';
 import type { SubgraphName } from '../lib/schema-files.ts';
 import { startSubgraphServer, type BaseSubgraphContext } from '../lib/subgraph-server.ts';
 import { SANDBOX_CLIENTS } from '../sandboxes/manifest.ts';
+import { DASHBOARD } from './callers.ts';
 import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'enforce' | 'disabled';
@@ -96,7 +96,6 @@ const ISSUER = 'http://bench-auth.local';
 const AUDIENCE = 'https://api.financial-graph.local';
 const SECRET = 'bench';
 const CUSTOMER = derivedId('cus', SECRET, 'bench-customer');
-const DASHBOARD = readFileSync(new URL('../test/operations/dashboard.graphql', import.meta.url), 'utf8');
 const WEB_APP = SANDBOX_CLIENTS.find((c) => c.clientId === 'web-app')!;
 
 // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ import { principalFromClaims } from '../gateway/authentication.ts';
 import { parseSupergraph } from '../gateway/supergraph.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.ts';
 import { createLogger } from '../lib/logger.ts';
+import { DASHBOARD, DASHBOARD_SCOPES, sandboxCustomers, WEB_APP_CLIENT_ID } from './callers.ts';
 import { intFromEnv, percentile } from './load.ts';
 
 export const ARMS = ['secured', 'policy-off', 'apollo', 'hive', 'secured-sharing', 'hive-dedup'] as const;
@@ -82,7 +83,6 @@ const ARM_LABEL: Record<Arm, string> = {
   'hive-dedup': 'Hive Gateway, default dedup',
 };
 
-const DASHBOARD = readFileSync(new URL('../test/operations/dashboard.graphql', import.meta.url), 'utf8');
 export const OPERATIONS: Record<QueryName, { query: string; variables?: Record<string, unknown> }> = {
   dashboard: { query: DASHBOARD, variables: { transactions: 20 } },
   light: { query: 'query Light { me { id displayName } }' },
@@ -92,22 +92,10 @@ export const OPERATIONS: Record<QueryName, { query: string; variables?: Record<s
   },
 };
 
-// Three seeded customers of the sandbox world (sandboxes/manifest.ts), through the first-party web app.
-const CUSTOMERS = {
-  Alice: 'cus_u57fz5zj7ojayz6np3d6x6kon4',
-  Ben: 'cus_dlmblpad2mvahd62midhwuwg7j',
-  Clara: 'cus_nhmbjwhl2n4f6c7hq5m2tv5mjg',
-} as const;
-const CLIENT_ID = 'web-app';
-const SCOPES = [
-  'accounts:read',
-  'balances:read',
-  'transactions:read',
-  'payments:read',
-  'identity:read',
-  'pii:read',
-  'consents:read',
-];
+// Three seeded customers of the sandbox world, through the first-party web app (bench/callers.ts).
+const CUSTOMERS = sandboxCustomers('Alice', 'Ben', 'Clara');
+const CLIENT_ID = WEB_APP_CLIENT_ID;
+const SCOPES = DASHBOARD_SCOPES;
 const ID_PATTERN = /\b(?:cus|acc|txn|pay|cns)_[a-z0-9]+/g;
 const SELF = fileURLToPath(import.meta.url);
 

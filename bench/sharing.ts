@@ -35,7 +35,6 @@
  * (10), BENCH_DEADLINE_MS (40000: load phases; no new round starts after it, and phases are sized
  * to end within it), BENCH_SIGN_ITERATIONS (2000).
  */
-import { readFileSync } from 'node:fs';
 import { loadGatewayConfig } from '../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../gateway/server.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext, verifyInternalContext } from '../lib/internal-auth.ts';
@@ -43,6 +42,7 @@ import { createLogger } from '../lib/logger.ts';
 import { metricsOf } from '../lib/metrics.ts';
 import type { Principal } from '../lib/principal.ts';
 import { startPlatform, type RunningPlatform } from '../scripts/platform.ts';
+import { DASHBOARD, DASHBOARD_SCOPES, sandboxCustomers, WEB_APP_CLIENT_ID } from './callers.ts';
 import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'off' | 'principal';
@@ -121,19 +121,10 @@ export const DEFAULTS: Omit<SharingBenchOptions, 'log'> = {
   signIterations: 2000,
 };
 
-// Two seeded customers of the sandbox world (sandboxes/manifest.ts), through the first-party web app.
-const CUSTOMERS = { Alice: 'cus_u57fz5zj7ojayz6np3d6x6kon4', Ben: 'cus_dlmblpad2mvahd62midhwuwg7j' } as const;
-const CLIENT_ID = 'web-app';
-const SCOPES = [
-  'accounts:read',
-  'balances:read',
-  'transactions:read',
-  'payments:read',
-  'identity:read',
-  'pii:read',
-  'consents:read',
-];
-const DASHBOARD = readFileSync(new URL('../test/operations/dashboard.graphql', import.meta.url), 'utf8');
+// Two seeded customers of the sandbox world, through the first-party web app (bench/callers.ts).
+const CUSTOMERS = sandboxCustomers('Alice', 'Ben');
+const CLIENT_ID = WEB_APP_CLIENT_ID;
+const SCOPES = DASHBOARD_SCOPES;
 const LIGHT = 'query Light { me { id displayName } }';
 
 export interface Caller {
