@@ -56,7 +56,10 @@ export const DEV_INTERNAL_SECRET = 'dev-only-internal-signing-secret-change-me-0
 /** Local-development key for derived partner-object ids (lib/ids.ts). Public, so refused in production. */
 export const DEV_ID_HASH_SECRET = 'dev-only-id-derivation-secret-change-me-000001';
 
-/** The operator token docker-compose.yml falls back to when METRICS_TOKEN is not exported. Public, so refused in production. */
+/**
+ * The operator token docker-compose.yml falls back to when METRICS_TOKEN is not exported. Public, so refused in
+ * production.
+ */
 export const DEV_METRICS_TOKEN = 'dev-only-metrics-token-change-me-00000001';
 
 /**
@@ -304,7 +307,8 @@ export function loadMetricsConfig(
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  // Metrics name partners, subgraphs and error rates: beyond the host itself only an operator with the token may read them.
+  // Metrics name partners, subgraphs and error rates: beyond the host itself only an operator with the token may read
+  // them.
   const host = environment.METRICS_HOST || '127.0.0.1';
   if (environment.PROFILE === 'production' && !isLoopbackHost(host) && isUnset(environment.METRICS_TOKEN)) {
     problems.push('METRICS_TOKEN: must be set in the production profile when METRICS_HOST is not a loopback address');

@@ -38,7 +38,10 @@ export const sandboxesConfigSchema = commonConfig.extend({
   SANDBOX_SEED: z.coerce.number().int().default(SANDBOX_SEED),
   /** Where Northwind posts payment and consent events (Standard Webhooks); unset: no events. */
   SANDBOX_NORTHWIND_WEBHOOK_URL: env.optionalUrl(),
-  /** Its signing secret (whsec_ + base64, 24-64 bytes) and, during a rotation, the previous one: deliveries carry both signatures. */
+  /**
+   * Its signing secret (whsec_ + base64, 24-64 bytes) and, during a rotation, the previous one: deliveries carry both
+   * signatures.
+   */
   SANDBOX_NORTHWIND_WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by base64 of 24-64 bytes')

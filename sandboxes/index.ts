@@ -39,7 +39,10 @@ export interface SandboxesOptions {
   northwind?: {
     pageSize?: number;
     paymentTimings?: { settlementMs?: number; creditedMs?: number };
-    /** Payment and consent events to the platform (Standard Webhooks); also settable later: northwind.webhooks.configure. */
+    /**
+     * Payment and consent events to the platform (Standard Webhooks); also settable later:
+     * northwind.webhooks.configure.
+     */
     webhooks?: import('./northwind/index.ts').NorthwindWebhookConfig;
   };
   rheinbank?: { pageSize?: number };

@@ -30,7 +30,8 @@ import {
  * Seeded from the manifest (one applicant per customer with a kycApplicantId; its latest check
  * reflects kycOutcome):
  *   clear              check complete / result clear; reports document + facial_similarity_photo complete/clear
- *   consider           check complete / result consider; document complete/consider (sub_result caution), facial complete/clear
+ *   consider           check complete / result consider; document complete/consider (sub_result
+ *                      caution), facial complete/clear
  *   in_progress        check in_progress, no result; document complete/clear, facial awaiting_approval
  *   awaiting_applicant check awaiting_applicant (form_uri set), no result; reports awaiting_data
  *   null (no applicant) nothing: GET /applicants/{id} of an unknown id -> 404

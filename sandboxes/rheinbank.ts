@@ -122,14 +122,12 @@ export const rheinbankDialect: Dialect = {
     return {
       status: 400,
       body: {
-        tppMessages: violations
-          .slice(0, 20)
-          .map((v) => ({
-            category: 'ERROR',
-            code: 'FORMAT_ERROR',
-            text: v.message.slice(0, 500),
-            ...(v.name ? { path: v.name } : {}),
-          })),
+        tppMessages: violations.slice(0, 20).map((v) => ({
+          category: 'ERROR',
+          code: 'FORMAT_ERROR',
+          text: v.message.slice(0, 500),
+          ...(v.name ? { path: v.name } : {}),
+        })),
       },
     };
   },

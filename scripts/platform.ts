@@ -159,11 +159,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       ONFIDO_URL: sandboxes.urls.onfido,
       AUTH_ISSUER: sandboxes.urls.auth,
       AUTH_JWKS_URL: sandboxes.urls.jwks,
-      // The platform's credentials at the sandboxes: partner credentials reach the subgraphs through configuration only.
+      // The platform's credentials at the sandboxes: partner credentials reach the subgraphs through configuration
+      // only.
       ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
       NORTHWIND_PIS_TOKEN: PLATFORM_PARTNER_CREDENTIALS.northwindPisToken,
     };
-    // Under npm start ('default') a partner URL or credential the operator set wins, as it would for the subgraph run alone.
+    // Under npm start ('default') a partner URL or credential the operator set wins, as it would for the subgraph run
+    // alone.
     if (!free) {
       for (const key of Object.keys(partnerEnv) as (keyof typeof partnerEnv)[]) {
         const set = env[key];
@@ -173,7 +175,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
 
     // 3. The subgraphs, each with its own port and schema, all in one embedded database (unless DATABASE_URL).
     const pgliteDir = env.DATABASE_URL ? env.PGLITE_DIR : sharedPgliteDir(env.PGLITE_DIR, logger);
-    // The sandbox profile seeds each subgraph from the sandboxes' published world (lib/seed.ts), unless SEED_FILE names another.
+    // The sandbox profile seeds each subgraph from the sandboxes' published world (lib/seed.ts), unless SEED_FILE names
+    // another.
     const seedEnv = { SEED_FILE: env.SEED_FILE || (sb.PROFILE === 'sandbox' ? SANDBOX_SEED_FILE : undefined) };
     const subgraphEnv = (name: SubgraphName) => ({
       ...env,
@@ -288,7 +291,10 @@ function preflight(env: Record<string, string | undefined>): void {
 
 let platformRegistry: Registry | undefined;
 
-/** Node's process metrics, once per process, under service="platform": the parts share the process, so none of them owns them. */
+/**
+ * Node's process metrics, once per process, under service="platform": the parts share the process, so none of them owns
+ * them.
+ */
 function processRegistry(): Registry {
   if (!platformRegistry) {
     platformRegistry = new Registry();

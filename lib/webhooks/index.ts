@@ -4,7 +4,9 @@
  *
  * Wiring a subgraph (the payments subgraph for Northwind, identity for Onfido):
  *
- *   import { createWebhookReceiver, createWebhookWorker, standardWebhooksVerifier, webhookInboxMigrations } from '../../lib/webhooks/index.ts';
+ *   import {
+ *     createWebhookReceiver, createWebhookWorker, standardWebhooksVerifier, webhookInboxMigrations,
+ *   } from '../../lib/webhooks/index.ts';
  *
  *   // 1. the table, in the subgraph's own schema
  *   openDatabase({ schema: 'payments', migrations: [...paymentsMigrations, ...webhookInboxMigrations], ... });
@@ -21,9 +23,14 @@
  *     db, logger, onStored: () => worker.nudge(),
  *     sources: [{
  *       source: 'northwind', path: '/webhooks/northwind',
- *       verify: standardWebhooksVerifier([config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(Boolean)),
+ *       verify: standardWebhooksVerifier(
+ *         [config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(Boolean),
+ *       ),
  *       // eventId defaults to the webhook-id header
- *       describe: (p) => ({ type: p.type, aggregateId: p.data.DomesticPaymentId, sequence: p.data.Sequence, occurredAt: new Date(p.data.StatusUpdateDateTime) }),
+ *       describe: (p) => ({
+ *         type: p.type, aggregateId: p.data.DomesticPaymentId, sequence: p.data.Sequence,
+ *         occurredAt: new Date(p.data.StatusUpdateDateTime),
+ *       }),
  *     }],
  *   });
  *   routes: (req, res, url) => receiver.routes(req, res, url)

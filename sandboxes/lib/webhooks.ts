@@ -22,7 +22,9 @@ import type { Route } from './server.ts';
  */
 export type Signer = (id: string, body: string) => Record<string, string>;
 
-/** Standard Webhooks: webhook-id/-timestamp/-signature; one `v1,` signature per secret (current first), space-separated. */
+/**
+ * Standard Webhooks: webhook-id/-timestamp/-signature; one `v1,` signature per secret (current first), space-separated.
+ */
 export function standardWebhooksSigner(secrets: readonly string[], wallClock: () => Date = () => new Date()): Signer {
   const webhooks = secrets.map((s) => new Webhook(s));
   return (id, body) => {

@@ -32,13 +32,11 @@ export function obError(status: number, requestId: string, errors: ObError[], me
       Code: String(status),
       Id: requestId.slice(0, 40),
       Message: (message ?? errors[0]?.Message ?? 'Error').slice(0, 500),
-      Errors: errors
-        .slice(0, 20)
-        .map((e) => ({
-          ErrorCode: e.ErrorCode,
-          Message: e.Message.slice(0, 500) || 'Invalid',
-          ...(e.Path ? { Path: e.Path.slice(0, 500) } : {}),
-        })),
+      Errors: errors.slice(0, 20).map((e) => ({
+        ErrorCode: e.ErrorCode,
+        Message: e.Message.slice(0, 500) || 'Invalid',
+        ...(e.Path ? { Path: e.Path.slice(0, 500) } : {}),
+      })),
     },
   };
 }

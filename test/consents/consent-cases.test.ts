@@ -16,7 +16,6 @@ import { createConsentLoaders } from '../../subgraphs/consents/loaders.ts';
 import { createConsentRepository } from '../../subgraphs/consents/storage/repository.ts';
 import {
   CASE_CLIENT,
-  CASE_T0,
   CONSENT_CASES,
   caseAt,
   gridOf,

@@ -137,7 +137,8 @@ describe('the production profile', () => {
     },
   );
 
-  // Identity knows Onfido's convention (sandbox tokens start with api_sandbox.), not the sandboxes' files: any Onfido sandbox token is refused.
+  // Identity knows Onfido's convention (sandbox tokens start with api_sandbox.), not the sandboxes' files: any Onfido
+  // sandbox token is refused.
   it('refuses Onfido sandbox tokens in every identity secret, not only ONFIDO_API_TOKEN', () => {
     for (const variable of services.identity.secrets) {
       for (const value of [

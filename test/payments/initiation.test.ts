@@ -27,7 +27,8 @@ let failNextCommit = 0;
 beforeAll(async () => {
   stack = await startPaymentsStack({
     gateways: 2,
-    // A ledger whose commit of the bank's answer fails on demand: the process "died" between the bank call and its own commit.
+    // A ledger whose commit of the bank's answer fails on demand: the process "died" between the bank call and its own
+    // commit.
     wrapLedger: (ledger) => ({
       ...ledger,
       transition: async (u) => {
