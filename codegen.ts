@@ -1,4 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import type { SubgraphCodegenConfig } from './lib/codegen-config.ts';
 import { SUBGRAPH_NAMES, subgraphSdl } from './lib/schema-files.ts';
 import accounts from './subgraphs/accounts/codegen.config.ts';
 import consents from './subgraphs/consents/codegen.config.ts';
@@ -15,12 +16,8 @@ import payments from './subgraphs/payments/codegen.config.ts';
  *   against the public schema.
  * test/schema/codegen.test.ts fails when a generated file is stale.
  */
-export interface SubgraphCodegenConfig {
-  /** e.g. "../context.ts#AccountsContext", relative to the generated file. */
-  contextType: string;
-  /** GraphQL type name -> "path#Type" of the object a resolver returns for it, relative to the generated file. */
-  mappers: Record<string, string>;
-}
+// Still exported from here until every subgraphs/*/codegen.config.ts imports lib/codegen-config.ts.
+export type { SubgraphCodegenConfig } from './lib/codegen-config.ts';
 
 const perSubgraph: Record<(typeof SUBGRAPH_NAMES)[number], SubgraphCodegenConfig> = {
   accounts,
