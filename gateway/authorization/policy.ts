@@ -125,6 +125,8 @@ const TXN: readonly Scope[] = ['transactions:read'];
 const PAY: readonly Scope[] = ['payments:read'];
 const IDN: readonly Scope[] = ['identity:read'];
 const CNS: readonly Scope[] = ['consents:read'];
+/** Operators reading payment operations (reconciliation). */
+const OPS: readonly Scope[] = ['payments:read', 'audit:read'];
 const onAccount = { object: 'accountAccess' } as const;
 const onCustomer = { object: 'ownCustomer' } as const;
 const onPayment = { object: 'paymentAccess' } as const;
@@ -157,6 +159,11 @@ export const POLICY: Record<string, TypePolicy> = {
       "one of the customer's payments (subgraph filters by owner); thirdParty only when its consent covers the payment's debtor account, otherwise null as for an unknown id",
       onPayment,
     ),
+    paymentReconciliation: field({
+      callers: ['staff'],
+      scopes: OPS,
+      note: "operators only (staff with audit:read): the bank's settlement report against the ledger, no customer data beyond payment ids and amounts",
+    }),
     consent: data(
       CNS,
       null,
@@ -280,7 +287,8 @@ export const POLICY: Record<string, TypePolicy> = {
     ),
     account: data([...TXN, ...ACC], 'ACCOUNTS', "the transaction's account, itself checked per object"),
   },
-  Money: inherit(['amount', 'currency'], [], null, VALUE),
+  // Staff too: operators read amounts in the reconciliation report; a value type is reached only through a field that allows it.
+  Money: inherit(['amount', 'currency'], [], null, VALUE, { callers: ['customer', 'thirdParty', 'staff'] }),
   PageInfo: inherit(['hasNextPage', 'endCursor'], [], null, VALUE),
   Consent: {
     ...inherit(
@@ -346,6 +354,20 @@ export const POLICY: Record<string, TypePolicy> = {
     maskedIdentifier: data(PAY, 'PAYMENTS_INITIATION', VALUE),
     identification: pii(PAY, 'PAYMENTS_INITIATION', 'creditor account identification'),
   },
+  PaymentReconciliation: inherit(
+    ['date', 'institution', 'complete', 'bankRows', 'ledgerPayments', 'matched', 'breaks'],
+    OPS,
+    null,
+    'operators only, as Query.paymentReconciliation',
+    { callers: ['staff'] },
+  ),
+  PaymentReconciliationBreak: inherit(
+    ['kind', 'paymentId', 'bankPaymentId', 'ledgerAmount', 'bankAmount', 'ledgerStatus', 'bankStatus'],
+    OPS,
+    null,
+    'operators only, as Query.paymentReconciliation',
+    { callers: ['staff'] },
+  ),
   PaymentStatusChange: inherit(['status', 'at', 'reason'], PAY, 'PAYMENTS_INITIATION', VALUE),
   PaymentCreditorIdentification: inherit(
     ['scheme', 'value'],

@@ -1,5 +1,6 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
 import type { PaymentInitiation } from './domain/initiation.ts';
+import type { ReconciliationReport } from './domain/reconciliation.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './domain/ports.ts';
 import { createPaymentsService, type PaymentsService } from './domain/service.ts';
 import { createPaymentsLoaders } from './loaders.ts';
@@ -19,6 +20,8 @@ export interface PaymentsPorts {
   repository: PaymentsRepository;
   /** Initiation, cancellation and following payments through the bank (domain/initiation.ts). */
   initiation: PaymentInitiation;
+  /** The day's reconciliation with the bank's settlement report (domain/reconciliation.ts). */
+  reconcile: (date: string) => Promise<ReconciliationReport>;
 }
 
 export function createPaymentsContext(base: BaseSubgraphContext, ports: PaymentsPorts): PaymentsContext {
@@ -31,6 +34,7 @@ export function createPaymentsContext(base: BaseSubgraphContext, ports: Payments
       loaders,
       repository: ports.repository,
       initiation: ports.initiation,
+      reconcile: ports.reconcile,
     }),
   };
 }

@@ -8,6 +8,7 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 export const resolvers: Resolvers = {
   Query: {
     payment: (_parent, { id }, ctx) => ctx.service.payment(id),
+    paymentReconciliation: (_parent, { date }, ctx) => ctx.service.paymentReconciliation(String(date)),
   },
   Mutation: {
     initiatePayment: (_parent, { input }, ctx) => ctx.service.initiatePayment(input),

@@ -14,6 +14,7 @@ import { createPaymentInitiation, type PaymentInitiation } from './domain/initia
 import type { PaymentsLedger } from './domain/ports.ts';
 import { createNorthwindPis } from './partners/northwind/client.ts';
 import { startPaymentPoller, type PaymentPoller } from './poller.ts';
+import { reconcilePayments } from './reconcile.ts';
 import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
 import { applyNorthwindEvent, NORTHWIND_SOURCE, northwindWebhookSource } from './partners/northwind/webhooks.ts';
 
@@ -73,7 +74,11 @@ export async function startPaymentsSubgraph(
     if (!bank) logger.warn('NORTHWIND_PIS_TOKEN is not set: payments cannot be initiated (PARTNER_UNAVAILABLE)');
     const debtors = debtorAccountsFromSeed(seed, config.ID_HASH_SECRET);
     const initiation = createPaymentInitiation({ ledger, bank, debtors, now, logger });
-    const ports: PaymentsPorts = { repository: createPaymentsRepository(db), initiation };
+    const ports: PaymentsPorts = {
+      repository: createPaymentsRepository(db),
+      initiation,
+      reconcile: (date) => reconcilePayments(date, { bank, ledger: ledgerStore, now: now() }),
+    };
     // Northwind's webhooks (lib/webhooks): verified, stored in the inbox, applied in order by the worker.
     const webhookSecrets = [config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(
       (s): s is string => Boolean(s),

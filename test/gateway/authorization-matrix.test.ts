@@ -140,6 +140,13 @@ function pathTo(typeName: string): Step[] {
       { coordinate: 'Payment.creditor', open: 'creditor' },
       { coordinate: 'PaymentCreditor.identification', open: 'identification' },
     ],
+    PaymentReconciliation: [
+      { coordinate: 'Query.paymentReconciliation', open: 'paymentReconciliation(date: "2026-01-01")' },
+    ],
+    PaymentReconciliationBreak: [
+      { coordinate: 'Query.paymentReconciliation', open: 'paymentReconciliation(date: "2026-01-01")' },
+      { coordinate: 'PaymentReconciliation.breaks', open: 'breaks' },
+    ],
     PaymentStatusChange: [
       ...pay,
       { coordinate: 'PaymentConnection.edges', open: 'edges' },
@@ -165,6 +172,7 @@ function fieldSelection(typeName: string, fieldName: string): string {
     'Query.payment': 'payment(id: "pay_aaaaaaaaaaaaaaaaaaaaaaaaaa") { __typename }',
     'Query.consent': `consent(id: "${SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised}") { __typename }`,
     'Query.clientApp': 'clientApp(id: "budgetly") { __typename }',
+    'Query.paymentReconciliation': 'paymentReconciliation(date: "2026-01-01") { __typename }',
     'Mutation.requestConsent': 'requestConsent(input: { permissions: [ACCOUNTS] }) { __typename }',
     'Mutation.authoriseConsent': `authoriseConsent(input: { id: "${UNKNOWN_CONSENT}", accountIds: [] }) { __typename }`,
     'Mutation.rejectConsent': `rejectConsent(id: "${UNKNOWN_CONSENT}") { __typename }`,
@@ -211,6 +219,9 @@ function fieldSelection(typeName: string, fieldName: string): string {
     'Payment.creditor': 'creditor { __typename }',
     'Payment.statusHistory': 'statusHistory { __typename }',
     'PaymentCreditor.identification': 'identification { __typename }',
+    'PaymentReconciliation.breaks': 'breaks { __typename }',
+    'PaymentReconciliationBreak.ledgerAmount': 'ledgerAmount { __typename }',
+    'PaymentReconciliationBreak.bankAmount': 'bankAmount { __typename }',
   };
   return objectFields[`${typeName}.${fieldName}`] ?? fieldName;
 }

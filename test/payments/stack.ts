@@ -44,6 +44,8 @@ export interface PaymentsStack {
   /** The database URL the services use (a fresh PostgreSQL database), or undefined for PGlite. */
   databaseUrl: string | undefined;
   token(customerId?: string, clientId?: string, scopes?: string[]): Promise<string>;
+  /** An operator's token (ops-console: staff with payments:read and audit:read). */
+  staffToken(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function startPaymentsStack(opts: StackOptions = {}): Promise<Payme
       databaseUrl,
       token: (customerId = alice.customerId, clientId = 'web-app', scopes) =>
         sandboxes.auth.mint({ customerId, clientId, ...(scopes ? { scopes } : {}) }),
+      staffToken: () => sandboxes.auth.mint({ clientId: 'ops-console' }),
       close: closeAll,
     };
   } catch (err) {

@@ -11,6 +11,7 @@ import {
 } from '../../subgraphs/payments/storage/repository.ts';
 import { applySeed, debtorAccountsFromSeed, sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
 import { createPaymentInitiation } from '../../subgraphs/payments/domain/initiation.ts';
+import { reconcilePayments } from '../../subgraphs/payments/reconcile.ts';
 import { createPaymentsService } from '../../subgraphs/payments/domain/service.ts';
 import { createPaymentsLoaders } from '../../subgraphs/payments/loaders.ts';
 import {
@@ -145,6 +146,7 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
           now: () => NOW,
           logger: silentLogger,
         }),
+        reconcile: (date) => reconcilePayments(date, { bank: null, ledger: createPaymentsLedger(t.db), now: NOW }),
       });
     expect((await serviceFor(ALICE).payment(alices[0]!.id))?.id).toBe(alices[0]!.id);
     expect(await serviceFor(BEN).payment(alices[0]!.id)).toBeNull();

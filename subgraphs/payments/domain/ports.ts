@@ -85,6 +85,11 @@ export interface PaymentsLedger {
   transition(update: StatusUpdate): Promise<LedgerPayment | null>;
   /** Payments whose outcome the bank has not told yet, oldest update first, not changed since `before`. */
   open(before: Date, limit: number): Promise<LedgerPayment[]>;
+  /** Payments the bank settled (settled_at) or rejected (with a bank payment id) in [start, end): reconciliation's ledger side. */
+  settledBetween(start: Date, end: Date): Promise<LedgerPayment[]>;
+  byIds(ids: readonly string[]): Promise<LedgerPayment[]>;
+  /** Payments by the bank's payment id. */
+  byBankIds(bankIds: readonly string[]): Promise<LedgerPayment[]>;
 }
 
 /** Where a customer's debtor account is held, as the bank knows it. */

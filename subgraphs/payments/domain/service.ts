@@ -3,7 +3,9 @@ import { toConnection, type Connection } from '../../../lib/pagination.ts';
 import { consentedAccountsFor, type Principal } from '../../../lib/principal.ts';
 import type { AccountRef, CustomerRef, PaymentModel, PaymentStatusChangeModel } from './model.ts';
 import { cursorOf, paymentPageRequest, type PaymentsArgs } from './pagination.ts';
+import { clientError, ErrorCode } from '../../../lib/errors.ts';
 import type { InitiatePaymentInput, PaymentInitiation } from './initiation.ts';
+import type { ReconciliationReport } from './reconciliation.ts';
 import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
 
 /**
@@ -35,6 +37,8 @@ export interface PaymentsService {
   initiatePayment(input: InitiatePaymentInput): Promise<PaymentModel>;
   /** Mutation.cancelPayment (domain/initiation.ts). */
   cancelPayment(id: string, idempotencyKey: string | null | undefined): Promise<PaymentModel>;
+  /** Query.paymentReconciliation: operators only (no customer, audit:read), domain/reconciliation.ts. */
+  paymentReconciliation(date: string): Promise<ReconciliationReport>;
 }
 
 export interface PaymentsServiceDeps {
@@ -42,6 +46,8 @@ export interface PaymentsServiceDeps {
   loaders: PaymentsLoaders;
   repository: PaymentsRepository;
   initiation: PaymentInitiation;
+  /** The day's reconciliation (server.ts binds it to the ledger and the bank's settlement report). */
+  reconcile: (date: string) => Promise<ReconciliationReport>;
 }
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
@@ -51,6 +57,7 @@ export function createPaymentsService({
   loaders,
   repository,
   initiation,
+  reconcile,
 }: PaymentsServiceDeps): PaymentsService {
   const customerId = principal?.customerId ?? null;
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
@@ -76,5 +83,11 @@ export function createPaymentsService({
     debtorAccount: (p) => ({ __typename: 'Account', id: p.debtorAccountId }),
     initiatePayment: (input) => initiation.initiate(principal, input),
     cancelPayment: (id, key) => initiation.cancel(principal, id, key),
+    async paymentReconciliation(date) {
+      // The gateway lets only staff with audit:read here; decided again where the data is.
+      if (!principal || principal.customerId !== null || !principal.scopes.includes('audit:read'))
+        throw clientError(ErrorCode.FORBIDDEN, 'Reconciliation is for operators');
+      return reconcile(date);
+    },
   };
 }

@@ -239,6 +239,55 @@ export type PaymentFilter = {
   to?: InputMaybe<Scalars['Date']['input']>;
 };
 
+/** One day's reconciliation of a bank's settlement report with the payments ledger. */
+export type PaymentReconciliation = {
+  __typename?: 'PaymentReconciliation';
+  /** Rows in the bank's report. */
+  bankRows: Scalars['Int']['output'];
+  /** Every difference, one per payment. */
+  breaks: Array<PaymentReconciliationBreak>;
+  /** False while the day is not over at the bank: rows may still come. */
+  complete: Scalars['Boolean']['output'];
+  /** The UTC day. */
+  date: Scalars['Date']['output'];
+  /** The bank whose report it is. */
+  institution: Scalars['String']['output'];
+  /** Payments the ledger records as settled or rejected by the bank that day. */
+  ledgerPayments: Scalars['Int']['output'];
+  /** Ids of the payments that reconcile (same amount and outcome on both sides). */
+  matched: Array<Scalars['ID']['output']>;
+};
+
+/** A payment on which the bank and the ledger disagree. */
+export type PaymentReconciliationBreak = {
+  __typename?: 'PaymentReconciliationBreak';
+  /** The amount in the bank's report. */
+  bankAmount: Maybe<Money>;
+  /** The bank's payment id; null when the bank did not report it. */
+  bankPaymentId: Maybe<Scalars['String']['output']>;
+  /** The outcome in the bank's report: SETTLED or REJECTED. */
+  bankStatus: Maybe<Scalars['String']['output']>;
+  /** What kind of difference. */
+  kind: PaymentReconciliationBreakKind;
+  /** The amount in the ledger. */
+  ledgerAmount: Maybe<Money>;
+  /** The payment's status in the ledger. */
+  ledgerStatus: Maybe<PaymentStatus>;
+  /** The platform's payment id; null when the ledger does not know the payment. */
+  paymentId: Maybe<Scalars['ID']['output']>;
+};
+
+/** Kinds of reconciliation break. */
+export type PaymentReconciliationBreakKind =
+  /** Both have it, with different amounts or currencies. */
+  | 'AMOUNT_MISMATCH'
+  /** The ledger says the bank settled or rejected it that day; the bank's report does not list it. */
+  | 'MISSING_AT_BANK'
+  /** The bank's report lists a payment the ledger does not know. */
+  | 'MISSING_IN_LEDGER'
+  /** Both have it, with different outcomes (or the ledger has not learnt the outcome yet). */
+  | 'STATUS_MISMATCH';
+
 /**
  * Payment lifecycle, from creation to settlement, failure, cancellation or refund.
  * UNKNOWN means the platform could not learn the outcome from the bank yet (for example a
@@ -284,12 +333,24 @@ export type Query = {
   __typename?: 'Query';
   /** One of the caller's payments by id. Null when it does not exist or is not the caller's. */
   payment: Maybe<Payment>;
+  /**
+   * Operators: the day's reconciliation of the bank's settlement report (Northwind) with the payments
+   * ledger: what matches, and every break (missing at the bank, missing in the ledger, amount or
+   * status mismatch) with the payment ids. The same report as `npm run reconcile`.
+   */
+  paymentReconciliation: PaymentReconciliation;
 };
 
 
 /** The root of every read: each subgraph contributes its entry points. */
 export type QueryPaymentArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** The root of every read: each subgraph contributes its entry points. */
+export type QueryPaymentReconciliationArgs = {
+  date: Scalars['Date']['input'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -415,6 +476,9 @@ export type ResolversTypes = ResolversObject<{
   PaymentCreditorScheme: PaymentCreditorScheme;
   PaymentEdge: ResolverTypeWrapper<Omit<PaymentEdge, 'node'> & { node: ResolversTypes['Payment'] }>;
   PaymentFilter: PaymentFilter;
+  PaymentReconciliation: ResolverTypeWrapper<PaymentReconciliation>;
+  PaymentReconciliationBreak: ResolverTypeWrapper<PaymentReconciliationBreak>;
+  PaymentReconciliationBreakKind: PaymentReconciliationBreakKind;
   PaymentStatus: PaymentStatus;
   PaymentStatusChange: ResolverTypeWrapper<PaymentStatusChangeModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -444,6 +508,8 @@ export type ResolversParentTypes = ResolversObject<{
   PaymentCreditorInput: PaymentCreditorInput;
   PaymentEdge: Omit<PaymentEdge, 'node'> & { node: ResolversParentTypes['Payment'] };
   PaymentFilter: PaymentFilter;
+  PaymentReconciliation: PaymentReconciliation;
+  PaymentReconciliationBreak: PaymentReconciliationBreak;
   PaymentStatusChange: PaymentStatusChangeModel;
   Query: Record<PropertyKey, never>;
 }>;
@@ -526,6 +592,26 @@ export type PaymentEdgeResolvers<ContextType = PaymentsContext, ParentType exten
   node?: Resolver<ResolversTypes['Payment'], ParentType, ContextType>;
 }>;
 
+export type PaymentReconciliationResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentReconciliation'] = ResolversParentTypes['PaymentReconciliation']> = ResolversObject<{
+  bankRows?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  breaks?: Resolver<Array<ResolversTypes['PaymentReconciliationBreak']>, ParentType, ContextType>;
+  complete?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  institution?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ledgerPayments?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
+export type PaymentReconciliationBreakResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentReconciliationBreak'] = ResolversParentTypes['PaymentReconciliationBreak']> = ResolversObject<{
+  bankAmount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  bankPaymentId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  bankStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['PaymentReconciliationBreakKind'], ParentType, ContextType>;
+  ledgerAmount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  ledgerStatus?: Resolver<Maybe<ResolversTypes['PaymentStatus']>, ParentType, ContextType>;
+  paymentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
 export type PaymentStatusChangeResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentStatusChange'] = ResolversParentTypes['PaymentStatusChange']> = ResolversObject<{
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -534,6 +620,7 @@ export type PaymentStatusChangeResolvers<ContextType = PaymentsContext, ParentTy
 
 export type QueryResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
+  paymentReconciliation?: Resolver<ResolversTypes['PaymentReconciliation'], ParentType, ContextType, RequireFields<QueryPaymentReconciliationArgs, 'date'>>;
 }>;
 
 export type Resolvers<ContextType = PaymentsContext> = ResolversObject<{
@@ -551,6 +638,8 @@ export type Resolvers<ContextType = PaymentsContext> = ResolversObject<{
   PaymentCreditor?: PaymentCreditorResolvers<ContextType>;
   PaymentCreditorIdentification?: PaymentCreditorIdentificationResolvers<ContextType>;
   PaymentEdge?: PaymentEdgeResolvers<ContextType>;
+  PaymentReconciliation?: PaymentReconciliationResolvers<ContextType>;
+  PaymentReconciliationBreak?: PaymentReconciliationBreakResolvers<ContextType>;
   PaymentStatusChange?: PaymentStatusChangeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
 }>;

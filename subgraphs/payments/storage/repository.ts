@@ -278,6 +278,35 @@ export function createPaymentsLedger(db: Database | Queryable): PaymentsLedger {
       });
     },
 
+    async settledBetween(start, end) {
+      const rows = await db.query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM payments
+          WHERE partner = 'northwind' AND partner_payment_id IS NOT NULL
+            AND ((status IN ('SETTLED', 'REFUNDED') AND settled_at >= $1 AND settled_at < $2)
+              OR (status = 'REJECTED' AND updated_at >= $1 AND updated_at < $2))
+          ORDER BY id`,
+        [start.toISOString(), end.toISOString()],
+      );
+      return rows.map(toLedger);
+    },
+
+    async byIds(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM payments WHERE id = ANY($1::text[])`, [
+        [...ids],
+      ]);
+      return rows.map(toLedger);
+    },
+
+    async byBankIds(bankIds) {
+      if (bankIds.length === 0) return [];
+      const rows = await db.query<LedgerRow>(
+        `SELECT ${LEDGER_COLUMNS} FROM payments WHERE partner = 'northwind' AND partner_payment_id = ANY($1::text[])`,
+        [[...bankIds]],
+      );
+      return rows.map(toLedger);
+    },
+
     async open(before, limit) {
       const rows = await db.query<LedgerRow>(
         `SELECT ${LEDGER_COLUMNS} FROM payments

@@ -4,8 +4,10 @@ import { createHttpClient, type HttpClient, type HttpResponse } from '../../../.
 import type { Logger } from '../../../../lib/logger.ts';
 import { currentRequestContext } from '../../../../lib/request-context.ts';
 import type { BankPayment, PaymentInitiationBank, PaymentOrder } from '../../domain/ports.ts';
+import type { SettlementReport } from '../../domain/reconciliation.ts';
 import { consentState, initiationOf, paymentStatusOf, reasonOf, RISK } from './mapping.ts';
-import { accountResponse, consentResponse, errorResponse, paymentResponse } from './schemas.ts';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { accountResponse, consentResponse, errorResponse, paymentResponse, settlementRows } from './schemas.ts';
 
 /**
  * Northwind Bank, Open Banking UK Payment Initiation API 4.0 (spec
@@ -20,6 +22,9 @@ import { accountResponse, consentResponse, errorResponse, paymentResponse } from
  *
  * The debtor account's sort code and account number come from the bank's Account and Transaction
  * API with the customer's connection token (the platform never stores them).
+ *
+ * The bank's daily settlement report (its own CSV format, GET /reports/settlement/{date}, same
+ * token) is read for reconciliation (domain/reconciliation.ts) and validated row by row.
  *
  * Every POST is signed (x-jws-signature, a detached JWS with the OBIE critical claims) with
  * NORTHWIND_PIS_SIGNING_KEY, or in the sandbox profile with a key made at start.
@@ -46,7 +51,9 @@ export interface NorthwindPisOptions {
 export const consentKey = (paymentId: string) => `${paymentId}-consent`;
 export const paymentKey = (paymentId: string) => `${paymentId}-payment`;
 
-export function createNorthwindPis(opts: NorthwindPisOptions): PaymentInitiationBank & { http: HttpClient } {
+export function createNorthwindPis(
+  opts: NorthwindPisOptions,
+): PaymentInitiationBank & { http: HttpClient; settlementReport(date: string): Promise<SettlementReport> } {
   const logger = opts.logger.child({ partner: PARTNER });
   const http =
     opts.http ??
@@ -204,6 +211,47 @@ export function createNorthwindPis(opts: NorthwindPisOptions): PaymentInitiation
         },
       );
       return toBankPayment(parse('createDomesticPayment', paymentResponse, res));
+    },
+    async settlementReport(date) {
+      const res = await http.request({
+        method: 'GET',
+        path: `/reports/settlement/${encodeURIComponent(date)}`,
+        operation: 'getSettlementReport',
+        headers: headers(),
+        responseType: 'text',
+      });
+      if (res.status !== 200) {
+        logger.error({ status: res.status }, 'northwind: settlement report refused');
+        throw new PartnerError('northwind-reports', 'contract', `settlement report of ${date}: HTTP ${res.status}`, {
+          status: res.status,
+        });
+      }
+      let records: unknown;
+      try {
+        records = parseCsv(res.text, { columns: true, skip_empty_lines: true, trim: false });
+      } catch (cause) {
+        throw new PartnerError('northwind-reports', 'contract', `settlement report of ${date} is not CSV`, { cause });
+      }
+      const parsed = settlementRows.safeParse(records);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new PartnerError(
+          'northwind-reports',
+          'contract',
+          `settlement report of ${date}: row ${String(issue.path[0])}: ${issue.path.slice(1).join('.')} ${issue.message}`,
+        );
+      }
+      return {
+        date,
+        complete: res.headers.get('x-report-complete') === 'true',
+        rows: parsed.data.map((r) => ({
+          bankPaymentId: r.payment_id,
+          endToEndId: r.end_to_end_id,
+          amount: { amount: r.amount, currency: r.currency },
+          status: r.status,
+          settledAt: new Date(r.settled_at),
+        })),
+      };
     },
     async payment(bankPaymentId) {
       const res = await http.request({

@@ -85,3 +85,18 @@ export const consentEvent = z.object({
 
 export const northwindEvent = z.discriminatedUnion('type', [paymentEvent, consentEvent]);
 export type NorthwindEvent = z.infer<typeof northwindEvent>;
+
+/**
+ * One row of Northwind's daily settlement report (CSV with a header line: payment_id, end_to_end_id,
+ * instruction_id, amount, currency, status, settled_at; documented in sandboxes/README.md).
+ */
+export const settlementRow = z.object({
+  payment_id: z.string().min(1).max(40),
+  end_to_end_id: z.string().min(1).max(35),
+  instruction_id: z.string().max(35),
+  amount: amount,
+  currency: currency,
+  status: z.enum(['SETTLED', 'REJECTED']),
+  settled_at: dateTime,
+});
+export const settlementRows = z.array(settlementRow);
