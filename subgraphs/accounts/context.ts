@@ -1,8 +1,20 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import type { AccountsLoaders } from './loaders.ts';
+import { createAccountsService, type AccountsLoaders, type AccountsService } from './domain/service.ts';
+import { createAccountsLoaders, type AccountsPorts } from './loaders.ts';
 
-/** Per-request context of the accounts subgraph. */
+export type { AccountsPorts };
+
+/**
+ * Per-request context of the accounts subgraph, the same shape in every subgraph: the base
+ * (principal, request id, logger), the request's DataLoaders and the domain service bound to the
+ * principal. Resolvers call only `service`.
+ */
 export interface AccountsContext extends BaseSubgraphContext {
-  /** Per-request DataLoaders, bound to the principal's customer (loaders.ts). */
   loaders: AccountsLoaders;
+  service: AccountsService;
+}
+
+export function createAccountsContext(base: BaseSubgraphContext, ports: AccountsPorts): AccountsContext {
+  const loaders = createAccountsLoaders(ports, base.principal?.customerId ?? null);
+  return { ...base, loaders, service: createAccountsService(base.principal, loaders) };
 }

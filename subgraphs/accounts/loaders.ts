@@ -1,15 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Logger } from '../../lib/logger.ts';
-import type { Principal } from '../../lib/principal.ts';
 import type { Connection } from '../../lib/pagination.ts';
 import { loadBalances, loadCustomersAccounts, type CustomerAccounts } from './domain/accounts.ts';
-import type { BankAdapterRegistry } from './domain/bank-adapter.ts';
+import type { AccountsLoaders } from './domain/service.ts';
 import type { AccountModel, BalanceModel, BankConnection, TransactionModel } from './domain/model.ts';
-import type { AccountsRepository } from './domain/repository.ts';
+import type { AccountsRepository, BankAdapterRegistry } from './domain/ports.ts';
 import { findTransactions, transactionsPage, type TransactionPageRequest } from './domain/transactions.ts';
 
-/** Long-lived dependencies of the loaders (one set per process). */
-export interface AccountsServices {
+/** Long-lived dependencies of the loaders (one set per process): the ports and what the domain functions need. */
+export interface AccountsPorts {
   adapters: BankAdapterRegistry;
   repo: AccountsRepository;
   idSecret: string;
@@ -20,28 +19,11 @@ export interface AccountsServices {
 /**
  * DataLoaders created per request: they batch lookups of the same kind made by different
  * resolvers (all accounts of a customer, balances of many accounts, transactions by id) and
- * dedupe partner calls within the request. Ownership is applied here, once: every loader is
- * bound to the principal's customer id, and a principal without one sees nothing.
+ * dedupe partner calls within the request. They read what `customerId` (the principal's customer)
+ * holds; whether the caller may see it is the service's decision (domain/service.ts), which does
+ * not call them for a principal without a customer.
  */
-export interface AccountsLoaders {
-  /** The principal's customer, or null for staff and machine principals. */
-  readonly customerId: string | null;
-  /** All accounts of a customer (plus which banks could not be read), deduped per request. */
-  customerAccounts: DataLoader<string, CustomerAccounts>;
-  /** The principal's account by canonical id; null when unknown or someone else's. */
-  accountById: DataLoader<string, AccountModel | null>;
-  balances: DataLoader<AccountModel, BalanceModel[], string>;
-  transactionsPage: DataLoader<
-    { account: AccountModel; request: TransactionPageRequest },
-    Connection<TransactionModel>,
-    string
-  >;
-  /** The principal's transaction by canonical id; null when unknown or someone else's. */
-  transactionById: DataLoader<string, TransactionModel | null>;
-}
-
-export function createAccountsLoaders(services: AccountsServices, principal: Principal | null): AccountsLoaders {
-  const customerId = principal?.customerId ?? null;
+export function createAccountsLoaders(services: AccountsPorts, customerId: string | null): AccountsLoaders {
   const deps = { ...services };
 
   const connections = new DataLoader<string, BankConnection[]>(async (customerIds) => {
@@ -132,7 +114,6 @@ export function createAccountsLoaders(services: AccountsServices, principal: Pri
   });
 
   return {
-    customerId,
     customerAccounts,
     accountById,
     balances,

@@ -1,16 +1,19 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { openDatabase } from '../../lib/database.ts';
 import type { HttpClient } from '../../lib/http-client.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { AccountsConfig } from './config.ts';
-import type { AccountsContext } from './context.ts';
-import type { BankAdapter, BankAdapterRegistry } from './domain/bank-adapter.ts';
-import { createAccountsLoaders, type AccountsServices } from './loaders.ts';
-import { createNorthwindAdapter } from './partners/northwind/adapter.ts';
-import { createRheinbankAdapter } from './partners/rheinbank/adapter.ts';
+import { createAccountsContext, type AccountsContext, type AccountsPorts } from './context.ts';
+import type { BankAdapter, BankAdapterRegistry } from './domain/ports.ts';
+import { createNorthwindAdapter } from './partners/northwind/client.ts';
+import { createRheinbankAdapter } from './partners/rheinbank/client.ts';
 import { resolvers } from './resolvers.ts';
-import { openAccountsStorage } from './storage/index.ts';
+import { migrations } from './storage/migrations.ts';
+import { createAccountsRepository } from './storage/repository.ts';
+import { applySeed } from './storage/seed.ts';
 
 export interface AccountsSubgraphOptions {
   logger: Logger;
@@ -35,7 +38,7 @@ function createBankAdapters(
 
 /**
  * Starts the accounts subgraph: opens its storage (PostgreSQL schema `accounts`, migrated; the
- * sandbox customers' bank connections seeded in the sandbox profile), builds one resilient
+ * seed's bank connections written when SEED_FILE is set), builds one resilient
  * client per bank, and serves the subgraph. close() closes the server, the circuit breakers
  * and the database.
  */
@@ -45,40 +48,44 @@ export async function startAccountsSubgraph(
 ): Promise<RunningServer> {
   const logger = options.logger.child({ subgraph: 'accounts' });
   const now = options.now ?? (() => new Date());
-  const storage = await openAccountsStorage({
+  const db = await openDatabase({
+    schema: 'accounts',
     databaseUrl: config.DATABASE_URL,
     pgliteDir: config.PGLITE_DIR,
+    migrations,
     logger,
-    seedSandbox: config.PROFILE === 'sandbox',
   });
   const adapterList = createBankAdapters(config, logger, now);
   const shutdownAdapters = () => {
     for (const adapter of adapterList) adapter.http.shutdown();
   };
   try {
+    const repo = createAccountsRepository(db);
+    const seed = configuredSeed(config);
+    if (seed) logger.info({ connections: await applySeed(repo, seed) }, 'seeded sandbox bank connections');
     const adapters: BankAdapterRegistry = new Map(adapterList.map((a) => [a.institution.id, a]));
-    const services: AccountsServices = { adapters, repo: storage.repo, idSecret: config.ID_HASH_SECRET, now, logger };
+    const ports: AccountsPorts = { adapters, repo, idSecret: config.ID_HASH_SECRET, now, logger };
     const running = await startSubgraphServer<AccountsContext>({
       name: 'accounts',
       resolvers: resolvers as GraphQLResolverMap<AccountsContext>,
-      context: (base) => ({ ...base, loaders: createAccountsLoaders(services, base.principal) }),
+      context: (base) => createAccountsContext(base, ports),
       logger,
       common: config,
       port: config.ACCOUNTS_PORT,
       // Ready when the database answers; a bank being down degrades answers, it does not make the subgraph unready.
-      database: storage.db,
+      database: db,
     });
     return {
       ...running,
       close: async () => {
         await running.close();
         shutdownAdapters();
-        await storage.close();
+        await db.close();
       },
     };
   } catch (err) {
     shutdownAdapters();
-    await storage.close();
+    await db.close();
     throw err;
   }
 }

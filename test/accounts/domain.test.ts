@@ -7,7 +7,7 @@ import {
   loadCustomersAccounts,
   maskIdentifier,
 } from '../../subgraphs/accounts/domain/accounts.ts';
-import type { BankAdapter, BankTransactionQuery } from '../../subgraphs/accounts/domain/bank-adapter.ts';
+import type { BankAdapter, BankTransactionQuery } from '../../subgraphs/accounts/domain/ports.ts';
 import type { BalanceModel, BankConnection, BankTransaction } from '../../subgraphs/accounts/domain/model.ts';
 import {
   findTransactions,

@@ -1,5 +1,5 @@
 import type { BankConnection } from '../../subgraphs/accounts/domain/model.ts';
-import type { AccountRef, AccountsRepository, TransactionRef } from '../../subgraphs/accounts/domain/repository.ts';
+import type { AccountRef, AccountsRepository, TransactionRef } from '../../subgraphs/accounts/domain/ports.ts';
 
 /** In-memory AccountsRepository for domain tests (the SQL one is tested in storage.test.ts). */
 export function createMemoryRepo(

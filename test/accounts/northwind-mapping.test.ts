@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartnerError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { toTransactionModel } from '../../subgraphs/accounts/domain/transactions.ts';
-import { createNorthwindAdapter } from '../../subgraphs/accounts/partners/northwind/adapter.ts';
+import { createNorthwindAdapter } from '../../subgraphs/accounts/partners/northwind/client.ts';
 import {
   classifyNorthwindEntry,
   mapAccounts,

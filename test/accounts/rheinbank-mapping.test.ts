@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartnerError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { toTransactionModel } from '../../subgraphs/accounts/domain/transactions.ts';
-import { createRheinbankAdapter } from '../../subgraphs/accounts/partners/rheinbank/adapter.ts';
+import { createRheinbankAdapter } from '../../subgraphs/accounts/partners/rheinbank/client.ts';
 import { mapAccounts, mapBalances, mapTransactionPage } from '../../subgraphs/accounts/partners/rheinbank/mapping.ts';
 import { specIfPresent } from '../support/partner-specs.ts';
 

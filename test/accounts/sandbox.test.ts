@@ -7,6 +7,7 @@ import { createTestClock, startSandboxes, type RunningSandboxes } from '../../sa
 import { bankAccountId } from '../../lib/ids.ts';
 import { DEV_ID_HASH_SECRET } from '../../lib/config.ts';
 import { ALICE, BEN, CUSTOMER_ACCOUNTS, gql, principalOf, type GraphQLResponse } from './helpers.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 
 /**
  * The accounts subgraph against the real partner sandboxes (sandboxes/index.ts startSandboxes)
@@ -29,6 +30,7 @@ describe('accounts subgraph against the partner sandboxes', () => {
     rheinbankUrl = sandboxes.urls.rheinbank;
     const config = loadAccountsConfig({
       ACCOUNTS_PORT: '0',
+      SEED_FILE: SANDBOX_SEED_FILE,
       NORTHWIND_URL: northwindUrl,
       RHEINBANK_URL: rheinbankUrl,
       LOG_LEVEL: 'silent',

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../lib/database.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { SANDBOX_CUSTOMERS } from '../../sandboxes/manifest.ts';
-import { openAccountsStorage, type AccountsStorage } from '../../subgraphs/accounts/storage/index.ts';
-import { seedSandboxConnections } from '../../subgraphs/accounts/storage/seed.ts';
+import type { AccountsRepository } from '../../subgraphs/accounts/domain/ports.ts';
+import { migrations } from '../../subgraphs/accounts/storage/migrations.ts';
+import { createAccountsRepository } from '../../subgraphs/accounts/storage/repository.ts';
+import { applySeed } from '../../subgraphs/accounts/storage/seed.ts';
+import { SANDBOX_SEED } from '../support/seed.ts';
 import { BACKEND_NAMES, BACKENDS, DATABASE_URL, dropTestSchema, uniqueSchema } from '../support/database.ts';
 import { ALICE, BEN } from './helpers.ts';
 
@@ -11,6 +15,24 @@ import { ALICE, BEN } from './helpers.ts';
  * DATABASE_URL is set (each run in its own schema, dropped afterwards).
  */
 const logger = createLogger('test', 'silent');
+
+interface AccountsStorage {
+  db: Database;
+  repo: AccountsRepository;
+  close(): Promise<void>;
+}
+
+/** The accounts schema as server.ts opens it (migrated), optionally seeded from the sandbox seed. */
+async function openAccountsStorage(opts: {
+  databaseUrl: string | undefined;
+  schema: string;
+  seed: boolean;
+}): Promise<AccountsStorage> {
+  const db = await openDatabase({ schema: opts.schema, databaseUrl: opts.databaseUrl, migrations, logger });
+  const repo = createAccountsRepository(db);
+  if (opts.seed) await applySeed(repo, SANDBOX_SEED);
+  return { db, repo, close: () => db.close() };
+}
 const targets = BACKENDS.map((kind) => ({
   name: BACKEND_NAMES[kind],
   databaseUrl: kind === 'postgres' ? DATABASE_URL : undefined,
@@ -21,7 +43,7 @@ describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
   let storage: AccountsStorage;
 
   beforeAll(async () => {
-    storage = await openAccountsStorage({ databaseUrl, logger, schema, seedSandbox: true });
+    storage = await openAccountsStorage({ databaseUrl, schema, seed: true });
   });
 
   afterAll(async () => {
@@ -33,7 +55,7 @@ describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
     const expected = SANDBOX_CUSTOMERS.reduce((n, c) => n + Object.keys(c.banks).length, 0);
     const before = await storage.repo.connectionsOfCustomers(SANDBOX_CUSTOMERS.map((c) => c.customerId));
     expect(before).toHaveLength(expected);
-    expect(await seedSandboxConnections(storage.repo)).toBe(expected);
+    expect(await applySeed(storage.repo, SANDBOX_SEED)).toBe(expected);
     const after = await storage.repo.connectionsOfCustomers(SANDBOX_CUSTOMERS.map((c) => c.customerId));
     expect(after).toEqual(before);
     const alice = await storage.repo.connectionsOfCustomers([ALICE.customerId]);
@@ -45,7 +67,7 @@ describe.each(targets)('accounts storage on $name', ({ databaseUrl }) => {
 
   it('migrates once: reopening the same schema keeps the data', async () => {
     if (!databaseUrl) return; // an in-memory PGlite does not outlive its handle
-    const again = await openAccountsStorage({ databaseUrl, logger, schema, seedSandbox: false });
+    const again = await openAccountsStorage({ databaseUrl, schema, seed: false });
     try {
       expect(await again.repo.connectionsOfCustomers([ALICE.customerId])).toHaveLength(2);
     } finally {

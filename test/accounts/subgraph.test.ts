@@ -5,6 +5,7 @@ import { loadAccountsConfig } from '../../subgraphs/accounts/config.ts';
 import { startAccountsSubgraph } from '../../subgraphs/accounts/server.ts';
 import { startFakeBanks, type FakeBanks } from './fake-banks.ts';
 import { ALICE, BEN, CUSTOMER_ACCOUNTS, gql, principalOf } from './helpers.ts';
+import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 
 /**
  * The accounts subgraph in process (PGlite in memory) against spec-shaped stand-ins of both
@@ -18,6 +19,7 @@ beforeAll(async () => {
   banks = await startFakeBanks(() => NOW);
   const config = loadAccountsConfig({
     ACCOUNTS_PORT: '0',
+    SEED_FILE: SANDBOX_SEED_FILE,
     NORTHWIND_URL: banks.northwindUrl,
     RHEINBANK_URL: banks.rheinbankUrl,
     LOG_LEVEL: 'silent',

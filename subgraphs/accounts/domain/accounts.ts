@@ -1,9 +1,8 @@
 import { PartnerError } from '../../../lib/errors.ts';
 import { bankAccountId } from '../../../lib/ids.ts';
 import type { Logger } from '../../../lib/logger.ts';
-import type { BankAdapterRegistry } from './bank-adapter.ts';
 import type { AccountModel, BalanceModel, BankAccount, BankConnection, InstitutionModel } from './model.ts';
-import type { AccountsRepository } from './repository.ts';
+import type { AccountsRepository, BankAdapterRegistry } from './ports.ts';
 
 /**
  * A customer's accounts across every connected bank. Banks are asked in parallel and

@@ -40,7 +40,6 @@ export interface AccountsRepository {
   ping(): Promise<boolean>;
 }
 
-
 /**
  * The port every bank adapter implements (partners/<bank>/). The domain depends only on this;
  * adding a bank means writing an adapter and registering it in server.ts, nothing else.

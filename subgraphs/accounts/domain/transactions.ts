@@ -1,10 +1,9 @@
 import { clientError, ErrorCode, PartnerError } from '../../../lib/errors.ts';
 import { bankTransactionId, isId } from '../../../lib/ids.ts';
 import { decodeCursor, encodeCursor, toConnection, type Connection } from '../../../lib/pagination.ts';
-import type { BankAdapter, BankTransactionQuery } from './bank-adapter.ts';
 import { addDays, maxDate, minDate, utcDateOf } from './dates.ts';
 import type { BankConnection, BankTransaction, TransactionModel, TransactionStatus } from './model.ts';
-import type { AccountsRepository, TransactionRef } from './repository.ts';
+import type { AccountsRepository, BankAdapter, BankTransactionQuery, TransactionRef } from './ports.ts';
 
 /**
  * Transactions are read from the bank on every request, never copied. How a page is fetched

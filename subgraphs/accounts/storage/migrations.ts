@@ -7,7 +7,7 @@ import type { Migration } from '../../../lib/database.ts';
  * stored; it is read from the bank on every request.
  * Never edit a migration that has shipped; add a new one.
  */
-export const ACCOUNTS_MIGRATIONS: Migration[] = [
+export const migrations: Migration[] = [
   {
     name: '001_bank_connections',
     sql: `

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../../../lib/database.ts';
 import type { BankConnection } from '../domain/model.ts';
-import type { AccountsRepository } from '../domain/repository.ts';
+import type { AccountsRepository } from '../domain/ports.ts';
 
-export type { AccountRef, AccountsRepository, TransactionRef } from '../domain/repository.ts';
+export type { AccountRef, AccountsRepository, TransactionRef } from '../domain/ports.ts';
 
 interface ConnectionRow extends Record<string, unknown> {
   id: string;

@@ -1,14 +1,14 @@
-import { SANDBOX_CUSTOMERS } from '../../../sandboxes/manifest.ts';
-import type { AccountsRepository } from './repository.ts';
+import type { Seed } from '../../../lib/seed.ts';
+import type { AccountsRepository } from '../domain/ports.ts';
 
 /**
- * Sandbox profile only: the bank connections of the sandbox customers (sandboxes/manifest.ts),
- * so the subgraph reaches the partner sandboxes with the same consents and tokens they serve.
- * Idempotent: re-running it updates the credentials in place and creates nothing twice.
+ * The seed's bank connections (SEED_FILE, lib/seed.ts), so the subgraph reaches the partner
+ * sandboxes with the same consents and tokens they serve. Idempotent: re-running it updates the
+ * credentials in place and creates nothing twice. Never applied in production (SEED_FILE is refused there).
  */
-export async function seedSandboxConnections(repo: AccountsRepository): Promise<number> {
+export async function applySeed(repo: AccountsRepository, seed: Seed): Promise<number> {
   let count = 0;
-  for (const customer of SANDBOX_CUSTOMERS) {
+  for (const customer of seed.customers) {
     for (const [institution, bank] of Object.entries(customer.banks)) {
       if (!bank) continue;
       await repo.upsertConnection({

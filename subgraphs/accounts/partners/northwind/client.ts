@@ -1,9 +1,9 @@
 import { createHttpClient, type HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
 import { currentRequestContext } from '../../../../lib/request-context.ts';
-import type { BankAdapter, BankTransactionQuery, BankTransactionPage } from '../../domain/bank-adapter.ts';
+import type { BankAdapter, BankTransactionQuery, BankTransactionPage } from '../../domain/ports.ts';
 import type { BalanceModel, BankConnection, InstitutionModel } from '../../domain/model.ts';
-import { expectOk, sameOriginLink } from '../contract.ts';
+import { expectOk, sameOriginLink } from '../bank-http.ts';
 import { mapAccounts, mapBalances, mapTransactionPage, type MappingContext } from './mapping.ts';
 
 /**

@@ -10,7 +10,7 @@ import type {
   BankTransaction,
   TransactionKind,
 } from '../../domain/model.ts';
-import { contractViolation, parsePayload, syntheticTransactionRef } from '../contract.ts';
+import { contractViolation, parsePayload, syntheticTransactionRef } from '../bank-http.ts';
 import {
   obReadAccount,
   obReadBalance,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ISO_DATE, RFC3339_WITH_ZONE } from '../contract.ts';
+import { ISO_DATE, RFC3339_WITH_ZONE } from '../bank-http.ts';
 
 /**
  * zod mirrors of the parts of the Open Banking UK Account and Transaction API 4.0

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createHttpClient, type HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
-import type { BankAdapter, BankTransactionPage, BankTransactionQuery } from '../../domain/bank-adapter.ts';
+import type { BankAdapter, BankTransactionPage, BankTransactionQuery } from '../../domain/ports.ts';
 import type { BalanceModel, BankConnection, InstitutionModel } from '../../domain/model.ts';
-import { expectOk, sameOriginLink } from '../contract.ts';
+import { expectOk, sameOriginLink } from '../bank-http.ts';
 import { mapAccounts, mapBalances, mapTransactionPage, type MappingContext } from './mapping.ts';
 
 /**

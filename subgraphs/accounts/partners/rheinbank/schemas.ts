@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ISO_DATE, RFC3339_WITH_ZONE } from '../contract.ts';
+import { ISO_DATE, RFC3339_WITH_ZONE } from '../bank-http.ts';
 
 /**
  * zod mirrors of the parts of Berlin Group NextGenPSD2 XS2A 1.3.12
