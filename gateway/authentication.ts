@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import { isId } from '../lib/ids.ts';
 import type { Principal } from '../lib/principal.ts';
@@ -31,6 +38,8 @@ export interface AuthenticatorOptions {
   jwksUrl: string;
   /** Timeout of one JWKS fetch. */
   jwksTimeoutMs?: number;
+  /** The fetch of the JWKS (lib/http-client.ts fetchVia: the gateway's resilient client for it); default: global fetch. */
+  jwksFetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   /** Least time between two JWKS fetches caused by unknown kids (default 30 s). */
   jwksCooldownMs?: number;
   /** Seconds of clock skew tolerated on exp/iat/nbf (default 5). */
@@ -102,6 +111,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     timeoutDuration: opts.jwksTimeoutMs ?? 5_000,
     cooldownDuration: opts.jwksCooldownMs ?? 30_000,
     cacheMaxAge: 10 * 60_000,
+    ...(opts.jwksFetch ? { [customFetch]: opts.jwksFetch } : {}),
   });
 
   // The key resolver tells "the JWKS could not be fetched" (our outage) apart from "no key
@@ -249,7 +259,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
   async function jwksReachable(timeoutMs: number): Promise<boolean> {
     try {
-      const res = await fetch(opts.jwksUrl, {
+      const res = await (opts.jwksFetch ?? fetch)(opts.jwksUrl, {
         signal: AbortSignal.timeout(timeoutMs),
         headers: { accept: 'application/json' },
       });

@@ -3,6 +3,7 @@ import { ConfigError, commonConfig, DEV_INTERNAL_SECRET, env, loadConfig } from 
 import { SUPERGRAPH_PATH } from '../lib/schema-files.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 import { idempotencyConfigShape, type IdempotencyConfig } from './idempotency/config.ts';
+import { resilienceConfigProblems, resilienceConfigShape, type ResilienceConfig } from '../lib/resilience-config.ts';
 
 /**
  * The gateway's environment. Subgraph URLs are not a fixed list: the gateway serves whatever
@@ -108,9 +109,11 @@ const gatewaySchema = commonConfig.extend({
   SUPERGRAPH_WATCH: z.enum(['on', 'off']).default('on'),
   // Idempotent money-moving mutations (gateway/idempotency/config.ts): DATABASE_URL, PGLITE_DIR, IDEMPOTENCY_*.
   ...idempotencyConfigShape,
+  // Deadline, per-subgraph protections and cached fallbacks (lib/resilience-config.ts).
+  ...resilienceConfigShape,
 });
 
-export interface GatewayConfig extends IdempotencyConfig {
+export interface GatewayConfig extends IdempotencyConfig, ResilienceConfig {
   GATEWAY_PORT: number;
   HOST: string;
   PROFILE: 'sandbox' | 'production';
@@ -188,6 +191,7 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
   }
 
   const corsAllowedOrigins = base ? corsOrigins(base, problems) : [];
+  if (base) problems.push(...resilienceConfigProblems(base));
   if (
     base?.PROFILE === 'production' &&
     base.GATEWAY_AUTHORIZATION === 'directives' &&

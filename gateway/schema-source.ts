@@ -4,6 +4,7 @@ import type { ApolloServerOptionsWithGateway } from '@apollo/server';
 import { Counter, type Registry } from 'prom-client';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../lib/logger.ts';
+import type { DependencyClients } from '../lib/resilience-clients.ts';
 import { authorizeSchema } from './authorization.ts';
 import { authorizeWithDirectives } from './directive-authorization.ts';
 import { buildGatewaySchema, resolveSubgraphEndpoints, type SubgraphEndpoint } from './executor.ts';
@@ -236,6 +237,8 @@ export interface ServedSchemaOptions {
   /** Custom @override labels that are on (GATEWAY_OVERRIDE_LABELS). */
   overrideLabels: readonly string[];
   logger: Logger;
+  /** The gateway's one resilient client per subgraph (lib/resilience-clients.ts), shared by every schema built. */
+  clients?: DependencyClients;
 }
 
 /**
@@ -262,6 +265,7 @@ export function servedSchemaBuilder(opts: ServedSchemaOptions): {
         sharing: opts.sharing,
         logger: opts.logger,
         handleProgressiveOverride,
+        ...(opts.clients ? { clients: opts.clients } : {}),
       });
       if (opts.authorization === 'directives') return authorizeWithDirectives(stitched, supergraph.document);
       return authorizeSchema(stitched, opts.authorization === 'policy' ? 'enforce' : 'disabled');

@@ -12,6 +12,9 @@ import type { Logger } from '../lib/logger.ts';
 import { graphqlRequestMetrics, metricsOf } from '../lib/metrics.ts';
 import { maskError } from '../lib/error-masking.ts';
 import { openSharedCache, type SharedCache } from '../lib/cache.ts';
+import { startDeadline, staleExtensions } from '../lib/resilience.ts';
+import { gatewaySubgraphClients } from '../lib/resilience-clients.ts';
+import { gatewayReadiness, jwksAccess } from '../lib/resilience-readiness.ts';
 import {
   AuthenticationUnavailableError,
   createAuthenticator,
@@ -80,6 +83,12 @@ export async function startGateway(
   const mode = authorization === 'disabled' ? 'disabled' : config.GATEWAY_AUTHORIZATION;
   const supergraph = await loadSupergraph(config.SUPERGRAPH, { timeoutMs: config.SUBGRAPH_TIMEOUT_MS });
   // The served schema, rebuilt the same way when the supergraph changes (gateway/schema-source.ts).
+  // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).
+  const cache = givenCache ?? (await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:gateway' }));
+  // One resilient client per subgraph (lib/resilience-clients.ts): the executor, the authorization
+  // lookups and /readyz share its deadline-bound timeout, bulkhead, breaker, retries and fallbacks.
+  const subgraphClients = gatewaySubgraphClients(config, cache, logger);
+  const jwks = jwksAccess({ url: config.AUTH_JWKS_URL, timeoutMs: 5_000, logger });
   const served = servedSchemaBuilder({
     authorization: mode,
     subgraphUrls: config.subgraphUrls,
@@ -88,6 +97,7 @@ export async function startGateway(
     sharing: config.SUBGRAPH_REQUEST_SHARING,
     overrideLabels: config.GATEWAY_OVERRIDE_LABELS,
     logger,
+    clients: subgraphClients,
   });
   let endpoints = served.endpoints(supergraph);
   // The explorer describes the served schema: rebuilt with it (set once everything it needs exists).
@@ -109,8 +119,6 @@ export async function startGateway(
     },
   });
   const schema = () => source.current().schema;
-  // One shared cache per gateway (Redis when REDIS_URL is set, so replicas share DPoP replay state).
-  const cache = givenCache ?? (await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:gateway' }));
   // Authorization (gateway/authorization/): consents and the client registry, through the shared cache.
   const subgraphUrls = Object.fromEntries(endpoints.map((e) => [e.name, e.url]));
   const authz =
@@ -123,6 +131,7 @@ export async function startGateway(
               internalSecret: config.INTERNAL_AUTH_SECRET,
               timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
               logger,
+              clients: subgraphClients,
             }),
             cache: cache.store('consents'),
             ttlMs: config.CONSENT_CACHE_TTL_MS,
@@ -135,6 +144,7 @@ export async function startGateway(
             timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
             cache: cache.store('client-kinds'),
             logger,
+            clients: subgraphClients,
           }),
         };
   const authenticator = createAuthenticator({
@@ -142,6 +152,7 @@ export async function startGateway(
     audience: config.AUTH_AUDIENCE,
     jwksUrl: config.AUTH_JWKS_URL,
     jwksCooldownMs: config.AUTH_JWKS_COOLDOWN_MS,
+    jwksFetch: jwks.fetch,
     clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
     dpop: createDpopVerifier({
       cache,
@@ -209,6 +220,8 @@ export async function startGateway(
       // After every didResolveOperation hook (authorization included), before execution.
       idempotency.plugin,
       graphqlRequestMetrics<GatewayContext>(metricsOf('gateway')),
+      // extensions.stale: the paths answered from their last good value, and as of when (lib/resilience.ts).
+      staleExtensions<GatewayContext>(),
       // Who still uses deprecated fields (graphql_deprecated_field_requests_total), before they are removed.
       deprecatedFieldUsage<GatewayContext>(metricsOf('gateway').deprecatedFieldRequests),
       // Apollo's landing pages load Apollo's hosted Sandbox from a CDN (and report telemetry); the
@@ -289,6 +302,8 @@ export async function startGateway(
     // The offline explorer at `/` (GATEWAY_EXPLORER; the sandbox token panel only in the sandbox profile).
     ...(explorer ? { routes: (req, res, url) => explorer!.handle(req, res, url) } : {}),
     context: async (req, rc) => {
+      // The whole request's budget: every subgraph call of it ends by then (GATEWAY_REQUEST_DEADLINE_MS).
+      startDeadline(config.GATEWAY_REQUEST_DEADLINE_MS);
       const auth = await authenticate(req, rc.requestId);
       return {
         principal: auth.kind === 'authenticated' ? auth.principal : null,
@@ -298,15 +313,14 @@ export async function startGateway(
         logger,
       };
     },
-    readiness: async () => {
-      const checks = await Promise.all([
-        ...endpoints.map(
-          async (e) => [`subgraph:${e.name}`, await answers(new URL('readyz', e.url), readinessTimeout)] as const,
-        ),
-        (async () => ['jwks', await authenticator.jwksReachable(readinessTimeout)] as const)(),
-      ]);
-      return Object.fromEntries(checks);
-    },
+    // Ready unless shutting down or unable to verify tokens; subgraph states are reported, never deciding
+    // (lib/resilience-readiness.ts).
+    readiness: gatewayReadiness({
+      subgraphs: () => endpoints,
+      clients: subgraphClients,
+      jwks,
+      timeoutMs: readinessTimeout,
+    }),
   });
   const { port, url } = await listen(server, config.GATEWAY_PORT, config.HOST);
   if (!publicBase) publicBase = url;
@@ -331,16 +345,6 @@ export async function startGateway(
       if (!givenCache) await cache.close();
     },
   };
-}
-
-async function answers(url: URL, timeoutMs: number): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
 }
 
 /**

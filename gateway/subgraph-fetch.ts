@@ -1,7 +1,10 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.ts';
 import type { Logger } from '../lib/logger.ts';
+import { createHttpClient, DependencyUnavailableError, type HttpClient } from '../lib/http-client.ts';
 import { metricsOf } from '../lib/metrics.ts';
+import { markStale } from '../lib/resilience.ts';
+import type { DependencyClients } from '../lib/resilience-clients.ts';
 import type { Principal } from '../lib/principal.ts';
 import { failSpan, outboundTraceparent, SpanKind, withSpan } from '../lib/tracing.ts';
 
@@ -12,7 +15,11 @@ import { failSpan, outboundTraceparent, SpanKind, withSpan } from '../lib/tracin
  * - carries the caller only inside the signed internal context (x-internal-auth, audience
  *   `subgraph:<name>`), bound to the exact body sent (lib/internal-auth.ts), plus x-request-id and
  *   traceparent for correlation;
- * - has a deadline (SUBGRAPH_TIMEOUT_MS) and is measured under `subgraph:<name>`.
+ * - goes through the subgraph's one resilient client (lib/http-client.ts): SUBGRAPH_TIMEOUT_MS per
+ *   attempt inside the request deadline, bulkhead, breaker, retries for queries only (never a
+ *   mutation), measured under `subgraph:<name>`; a query whose subgraph fails is answered from its
+ *   last good answer for the same principal and body when there is one, marked stale on the
+ *   waiter's request (extensions.stale).
  *
  * Sharing in-flight work between requests (SUBGRAPH_REQUEST_SHARING):
  * - `off`: every request makes its own calls.
@@ -41,6 +48,8 @@ export interface SubgraphFetchOptions {
   timeoutMs: number;
   sharing: RequestSharing;
   logger: Logger;
+  /** The gateway's one client per subgraph (lib/resilience-clients.ts); absent: one of its own with the defaults. */
+  clients?: DependencyClients;
 }
 
 /** Code of the error a client sees when a subgraph cannot answer (kept by the gateway's error masking). */
@@ -55,6 +64,8 @@ interface Answer {
   body: string;
   /** Set on the answers made here when the call failed (its error code): the call's span is marked failed. */
   failure?: string;
+  /** Set when the answer is the last good one, served because the subgraph failed (lib/http-client.ts fallback). */
+  stale?: { asOf: string };
 }
 
 function isCallContext(value: unknown): value is SubgraphCallContext {
@@ -90,17 +101,46 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     ctx: SubgraphCallContext,
     operation: string,
     signal: AbortSignal | undefined,
+    query: boolean,
   ): Promise<Answer> {
     const attributes = { 'http.request.method': 'POST', 'peer.service': target.name, 'graphql.field': operation };
     // One client span per call actually made; the subgraph's request span continues it (traceparent).
     return withSpan(`POST ${metricTarget}`, { kind: SpanKind.CLIENT, service: 'gateway', attributes }, async (span) => {
-      const answer = await send(url, init, body, ctx, operation, signal, outboundTraceparent(span, ctx.traceparent));
+      const answer = await send(
+        url,
+        init,
+        body,
+        ctx,
+        operation,
+        signal,
+        outboundTraceparent(span, ctx.traceparent),
+        query,
+      );
       span?.setAttribute('http.response.status_code', answer.status);
       if (answer.failure)
         failSpan(span, Object.assign(new Error(`subgraph call failed: ${answer.failure}`), { name: answer.failure }));
       return answer;
     });
   }
+
+  // One resilient client per subgraph (lib/http-client.ts): timeout inside the request deadline,
+  // bulkhead, breaker, retries for queries only, fallback to the last good answer of a query.
+  const clientOf = (url: string): HttpClient =>
+    opts.clients?.client(target.name, url) ??
+    ownClients.get(url) ??
+    ownClients
+      .set(
+        url,
+        createHttpClient({
+          name: metricTarget,
+          baseUrl: url,
+          timeoutMs: opts.timeoutMs,
+          logger: opts.logger,
+          service: 'gateway',
+        }),
+      )
+      .get(url)!;
+  const ownClients = new Map<string, HttpClient>();
 
   async function send(
     url: string,
@@ -110,25 +150,42 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     operation: string,
     signal: AbortSignal | undefined,
     traceparent: string,
+    query: boolean,
   ): Promise<Answer> {
-    const headers = new Headers(init.headers);
-    headers.set(
-      INTERNAL_AUTH_HEADER,
-      await signInternalContext(opts.internalSecret, target.name, ctx.principal, ctx.requestId, body),
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    headers[INTERNAL_AUTH_HEADER] = await signInternalContext(
+      opts.internalSecret,
+      target.name,
+      ctx.principal,
+      ctx.requestId,
+      body,
     );
-    headers.set('x-request-id', ctx.requestId);
-    if (traceparent) headers.set('traceparent', traceparent);
-    const timeout = AbortSignal.timeout(opts.timeoutMs);
-    const started = performance.now();
-    let outcome = 'error';
+    headers['x-request-id'] = ctx.requestId;
+    if (traceparent) headers['traceparent'] = traceparent;
     try {
-      const res = await fetch(url, {
-        ...init,
-        body,
+      const res = await clientOf(url).request({
+        method: 'POST',
+        path: '',
+        operation,
         headers,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        body,
+        // A query is safe to repeat and to answer from its last good value; a mutation is neither.
+        idempotent: query,
+        responseType: 'text',
+        trace: false,
+        ...(signal ? { signal } : {}),
+        ...(query
+          ? {
+              fallback: {
+                // Everything the answer depends on: the signed principal (with its consented accounts) and the body.
+                scope: `${principalKey(ctx.principal)}\n${body}`,
+                // Only a complete answer is a good one (no errors, data present).
+                accept: (r) => r.status === 200 && r.text.startsWith('{"data":{') && !r.text.includes('"errors":'),
+              },
+            }
+          : {}),
       });
-      outcome = String(res.status);
       if (res.status === 401 || res.status === 403) {
         // The subgraph refused our signature: a gateway misconfiguration (INTERNAL_AUTH_SECRET
         // mismatch), never the client's fault, so it must not reach the client as UNAUTHENTICATED.
@@ -136,33 +193,15 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
           { status: res.status, operation },
           'subgraph refused the gateway signature; check INTERNAL_AUTH_SECRET on both sides',
         );
-        await res.body?.cancel();
         return errorAnswer('Internal server error', 'INTERNAL_SERVER_ERROR');
-      }
-      if (res.status >= 500 && !(res.headers.get('content-type') ?? '').includes('json')) {
-        log.error({ status: res.status, operation }, 'subgraph answered with a server error');
-        await res.body?.cancel();
-        return unavailable(target.name);
       }
       // Read to the end (decoded), so the headers that described the encoded bytes no longer apply.
       const kept = [...res.headers].filter(([name]) => name !== 'content-encoding' && name !== 'content-length');
-      return { status: res.status, headers: kept, body: await res.text() };
+      return { status: res.status, headers: kept, body: res.text, ...(res.stale ? { stale: res.stale } : {}) };
     } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError' || timeout.aborted;
-      outcome = timedOut ? 'timeout' : 'error';
-      log.error(
-        {
-          operation,
-          err: timedOut
-            ? `no answer within ${opts.timeoutMs} ms`
-            : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message),
-        },
-        'subgraph call failed',
-      );
-      if (signal?.aborted && !timeout.aborted) throw err;
+      if (err instanceof DependencyUnavailableError && err.reason === 'cancelled') throw err;
+      log.error({ operation, err: (err as Error).message }, 'subgraph call failed');
       return unavailable(target.name);
-    } finally {
-      metrics.outboundDuration.labels(metricTarget, operation, outcome).observe((performance.now() - started) / 1000);
     }
   }
 
@@ -179,8 +218,9 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     }
     const body = init.body;
     const own = init.signal ?? undefined;
-    if (opts.sharing === 'off' || info?.operation.operation !== 'query')
-      return toResponse(await call(url, init, body, context, operation, own));
+    const query = info?.operation.operation === 'query';
+    if (opts.sharing === 'off' || !query)
+      return answered(await call(url, init, body, context, operation, own, query), info);
 
     const key = `${url}\n${principalKey(context.principal)}\n${body}`;
     let shared = inFlight.get(key);
@@ -189,11 +229,26 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
     } else {
       // The shared call outlives any one waiter: a waiter whose client goes away stops waiting
       // (below) without cancelling the call for the others; the deadline still bounds it.
-      shared = call(url, init, body, context, operation, undefined).finally(() => inFlight.delete(key));
+      shared = call(url, init, body, context, operation, undefined, true).finally(() => inFlight.delete(key));
       inFlight.set(key, shared);
     }
-    return toResponse(await untilAborted(shared, own));
+    return answered(await untilAborted(shared, own), info);
   };
+
+  /** The Response for one waiter; a last good value served instead of a live one is marked on this waiter's request. */
+  function answered(answer: Answer, info: GraphQLResolveInfo | undefined): Response {
+    if (answer.stale) {
+      const path = info ? responsePathOf(info.path) : 'graphql';
+      markStale({ path, source: metricTarget, asOf: answer.stale.asOf });
+    }
+    return toResponse(answer);
+  }
+}
+
+function responsePathOf(path: GraphQLResolveInfo['path'] | undefined): string {
+  const keys: (string | number)[] = [];
+  for (let p = path; p; p = p.prev) keys.unshift(p.key);
+  return keys.join('.');
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

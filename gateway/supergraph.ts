@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Kind, parse, type DocumentNode } from 'graphql';
+import { createHttpClient, fetchVia, type HttpClient } from '../lib/http-client.ts';
 
 /**
  * Loading the supergraph the gateway serves: from a file (the checked-in
@@ -63,7 +64,8 @@ export type FetchedSupergraph = { notModified: true } | { notModified: false; sd
 export async function fetchSupergraph(url: string, timeoutMs: number, etag?: string): Promise<FetchedSupergraph> {
   let res: Response;
   try {
-    res = await fetch(url, {
+    // Through the one outbound client (lib/http-client.ts): breaker, retries of this GET, figures under `supergraph`.
+    res = await fetchVia(supergraphClient(url, timeoutMs), 'fetchSupergraph')(url, {
       headers: {
         accept: 'application/graphql, text/plain, */*',
         ...(etag ? { 'if-none-match': etag } : {}),
@@ -85,6 +87,20 @@ export async function fetchSupergraph(url: string, timeoutMs: number, etag?: str
   if (!res.ok) throw new SupergraphError(`could not fetch the supergraph from SUPERGRAPH=${url}: HTTP ${res.status}`);
   const newTag = res.headers.get('etag');
   return newTag ? { notModified: false, sdl: text, etag: newTag } : { notModified: false, sdl: text };
+}
+
+const supergraphClients = new Map<string, HttpClient>();
+
+/** One client per supergraph URL, so that the reload poll shares its breaker and figures. */
+function supergraphClient(url: string, timeoutMs: number): HttpClient {
+  const key = `${url}\n${timeoutMs}`;
+  let client = supergraphClients.get(key);
+  if (!client)
+    supergraphClients.set(
+      key,
+      (client = createHttpClient({ name: 'supergraph', baseUrl: url, timeoutMs, service: 'gateway' })),
+    );
+  return client;
 }
 
 /** Parses a supergraph SDL and lists its subgraphs (join__Graph values with their name and URL). */

@@ -91,6 +91,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path under baseUrl ('' for baseUrl itself). */
   path: string;
+  /** An absolute URL of the same dependency instead of baseUrl + path (a subgraph's /readyz beside its /graphql). */
+  url?: string;
   /** Name of the operation for metrics and logs, e.g. "getTransactions". */
   operation: string;
   query?: Record<string, string | number | undefined>;
@@ -220,7 +222,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   const base = opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`;
   const urlOf = (req: HttpRequest) => {
-    const url = req.path === '' ? new URL(opts.baseUrl) : new URL(req.path.replace(/^\//, ''), base);
+    const url = req.url
+      ? new URL(req.url)
+      : req.path === ''
+        ? new URL(opts.baseUrl)
+        : new URL(req.path.replace(/^\//, ''), base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     return url;
   };
@@ -460,4 +466,37 @@ function retryAfter(value: string | null): number | null {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(value);
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
+
+/**
+ * A fetch-compatible function over a client's GET requests, for libraries that take a fetch of their
+ * own (jose's JWKS fetch): the library keeps its logic, the call gets the client's protections and
+ * figures. A failure rejects as fetch would (a TypeError with the client's error as its cause).
+ */
+export function fetchVia(
+  client: HttpClient,
+  operation: string,
+): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (url, init = {}) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    try {
+      const res = await client.request({
+        method: 'GET',
+        path: '',
+        url: String(url),
+        operation,
+        headers,
+        responseType: 'text',
+        // Key and schema fetches happen outside any request's trace (as they did through the library's own fetch).
+        trace: false,
+        ...(init.signal ? { signal: init.signal } : {}),
+      });
+      // Statuses without a body (304 for a conditional fetch) must be built without one.
+      const empty = [101, 204, 205, 304].includes(res.status);
+      return new Response(empty ? null : res.text, { status: res.status, headers: res.headers });
+    } catch (err) {
+      throw new TypeError(`fetch failed: ${(err as Error).message}`, { cause: err });
+    }
+  };
 }

@@ -35,7 +35,12 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    * check the gateway's signature covers it).
    */
   context: (req: IncomingMessage, rc: RequestContext, content: string) => Promise<C>;
-  readiness?: () => Promise<Record<string, boolean>>;
+  /**
+   * What makes the service ready: every check must be true. A service may add a report of its
+   * dependencies' states (the gateway: each subgraph's reachability, breaker and bulkhead), which
+   * is shown in the body and decides nothing.
+   */
+  readiness?: () => Promise<Record<string, boolean> | ReadinessReport>;
   /** Largest accepted request body; bigger bodies get 413 before parsing. */
   maxBodyBytes?: number;
   /**
@@ -59,6 +64,12 @@ export interface GraphQLHttpServerOptions<C extends BaseContext> {
    * false to fall through to /graphql and the 404. An HttpError thrown here is answered like any other.
    */
   routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+}
+
+/** A readiness answer with a report beside the checks (see GraphQLHttpServerOptions.readiness). */
+export interface ReadinessReport {
+  checks: Record<string, boolean>;
+  dependencies: Record<string, unknown>;
 }
 
 export class HttpError extends Error {
@@ -295,9 +306,15 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
       if (lifecycle.notReady) return json(res, 503, { status: 'stopping', checks: {} });
-      const checks = (await opts.readiness?.().catch(() => ({ readiness: false }))) ?? {};
+      const answer = (await opts.readiness?.().catch(() => ({ readiness: false }))) ?? {};
+      const report = 'checks' in answer && typeof answer.checks === 'object' ? (answer as ReadinessReport) : null;
+      const checks = report ? report.checks : (answer as Record<string, boolean>);
       const ready = Object.values(checks).every(Boolean);
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+      return json(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        checks,
+        ...(report ? { dependencies: report.dependencies } : {}),
+      });
     }
     // A request that reaches a draining server on a connection opened before the stop: refused like a new connection
     // would be.

@@ -3,7 +3,9 @@ import { graphqlRuntime } from './graphql-runtime.ts';
 import type { Keyv } from 'keyv';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { metricsOf } from '../../lib/metrics.ts';
+import { createHttpClient, type HttpClient } from '../../lib/http-client.ts';
+import type { DependencyClients } from '../../lib/resilience-clients.ts';
+import { bounded } from '../../lib/resilience.ts';
 import { currentRequestContext } from '../../lib/request-context.ts';
 import { SpanKind, traceparentOf, withSpan } from '../../lib/tracing.ts';
 import type { Principal } from '../../lib/principal.ts';
@@ -54,6 +56,8 @@ export interface CallerDirectoryOptions {
   timeoutMs: number;
   cache: Keyv;
   logger: Logger;
+  /** The gateway's one resilient client per subgraph (lib/resilience-clients.ts); absent: clients of its own. */
+  clients?: DependencyClients;
 }
 
 export function authzUnavailable(what: string): GraphQLError {
@@ -72,9 +76,25 @@ export function staticKind(principal: Principal): ResolvedKind | undefined {
 
 export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirectory {
   const log = opts.logger.child({ component: 'caller-directory' });
-  const metrics = metricsOf('gateway');
   /** Process-local memo in front of the shared cache (same TTL): the kind is read on most requests. */
   const local = new Map<string, { kind: string; until: number }>();
+  // The gateway's one client per subgraph (breaker, bulkhead, figures shared with the executor's calls).
+  const own = new Map<string, HttpClient>();
+  const clientOf = (subgraph: string, url: string): HttpClient =>
+    opts.clients?.client(subgraph, url) ??
+    own.get(url) ??
+    own
+      .set(
+        url,
+        createHttpClient({
+          name: `subgraph:${subgraph}`,
+          baseUrl: url,
+          timeoutMs: opts.timeoutMs,
+          logger: opts.logger,
+          service: 'gateway',
+        }),
+      )
+      .get(url)!;
 
   async function internalQuery(
     subgraph: string,
@@ -95,14 +115,15 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
       `POST subgraph:${subgraph}`,
       { kind: SpanKind.CLIENT, service: 'gateway', attributes },
       async (span) => {
-        const started = performance.now();
-        let outcome = 'error';
         // The subgraph's span continues this lookup's, as for the executor's calls.
         const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
         try {
           const body = JSON.stringify({ operationName, query, variables });
-          const res = await fetch(url, {
+          // Lookups are reads: retried within the request deadline; never answered from an old copy.
+          const res = await clientOf(subgraph, url).request({
             method: 'POST',
+            path: '',
+            operation: operationName,
             headers: {
               'content-type': 'application/json',
               accept: 'application/json',
@@ -117,20 +138,16 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
               ...(traceparent ? { traceparent } : {}),
             },
             body,
-            signal: AbortSignal.timeout(opts.timeoutMs),
+            idempotent: true,
+            trace: false,
           });
-          outcome = String(res.status);
-          const answer = (await res.json()) as { data?: unknown; errors?: { message: string }[] };
-          if (res.status !== 200 || answer.errors?.length || !answer.data)
-            throw new Error(`HTTP ${res.status}: ${answer.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
+          const answer = res.body as { data?: unknown; errors?: { message: string }[] } | null;
+          if (res.status !== 200 || !answer || answer.errors?.length || !answer.data)
+            throw new Error(`HTTP ${res.status}: ${answer?.errors?.map((e) => e.message).join('; ') ?? 'no data'}`);
           return answer.data;
         } catch (err) {
           log.error({ subgraph, operationName, err: (err as Error).message }, 'authorization lookup failed; denying');
           throw authzUnavailable(`${subgraph} lookup failed`);
-        } finally {
-          metrics.outboundDuration
-            .labels(`subgraph:${subgraph}`, operationName, outcome)
-            .observe((performance.now() - started) / 1000);
         }
       },
     );
@@ -142,10 +159,12 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
       if (fixed !== undefined) return fixed;
       const key = `kind:${encodeURIComponent(principal.clientId)}`;
       const memo = local.get(key);
-      let kind: unknown = memo && memo.until > Date.now() ? memo.kind : undefined;
+      const fresh = memo !== undefined && memo.until > Date.now();
+      let kind: unknown = fresh ? memo.kind : undefined;
       if (typeof kind !== 'string') {
         try {
-          kind = await opts.cache.get(key);
+          // Bounded: a Redis that is down or reconnecting costs at most this long, then the registry answers.
+          kind = await bounded(opts.cache.get(key), 250, 'client kind cache read');
         } catch {
           kind = undefined;
         }
@@ -163,12 +182,14 @@ export function createCallerDirectory(opts: CallerDirectoryOptions): CallerDirec
         };
         kind = data.clientApp?.kind ?? 'NONE';
         try {
-          await opts.cache.set(key, kind, CLIENT_KIND_TTL_MS);
+          await bounded(opts.cache.set(key, kind, CLIENT_KIND_TTL_MS), 250, 'client kind cache write');
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'cannot cache client kind');
         }
       }
-      if (typeof kind === 'string' && !memo) local.set(key, { kind, until: Date.now() + CLIENT_KIND_TTL_MS });
+      // Memoised again once the memo has expired (it used to be set only once, so after the first
+      // minute every request read the shared cache).
+      if (typeof kind === 'string' && !fresh) local.set(key, { kind, until: Date.now() + CLIENT_KIND_TTL_MS });
       return kind === 'FIRST_PARTY' ? 'customer' : kind === 'THIRD_PARTY' ? 'thirdParty' : null;
     },
 

@@ -4,7 +4,14 @@ import type { Keyv } from 'keyv';
 import { z } from 'zod';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../../lib/internal-auth.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { metricsOf } from '../../lib/metrics.ts';
+import {
+  createHttpClient,
+  DependencyUnavailableError,
+  type HttpClient,
+  type HttpResponse,
+} from '../../lib/http-client.ts';
+import type { DependencyClients } from '../../lib/resilience-clients.ts';
+import { bounded } from '../../lib/resilience.ts';
 import { currentRequestContext } from '../../lib/request-context.ts';
 import { SpanKind, traceparentOf, withSpan } from '../../lib/tracing.ts';
 import {
@@ -88,6 +95,9 @@ export interface ConsentLookup {
   invalidate(customerId: string, clientId: string): Promise<void>;
 }
 
+/** Longest wait for one shared-cache call (Redis down or reconnecting: then no cache, not a stuck request). */
+const CACHE_OP_TIMEOUT_MS = 250;
+
 /** Default of CONSENT_CACHE_TTL_MS. */
 export const CONSENT_CACHE_TTL_DEFAULT_MS = 500;
 /** Upper bound of CONSENT_CACHE_TTL_MS: a revocation must stop access within one second on every replica. */
@@ -154,7 +164,8 @@ export function createConsentLookup(opts: {
   async function readCache(key: string): Promise<ActiveConsent[] | undefined> {
     let raw: unknown;
     try {
-      raw = await cache.get(key);
+      // Bounded: a Redis that is down or reconnecting costs at most this long, then the subgraph answers.
+      raw = await bounded(cache.get(key), CACHE_OP_TIMEOUT_MS, 'consent cache read');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'consent cache read failed; loading from the consents subgraph');
       return undefined;
@@ -183,7 +194,7 @@ export function createConsentLookup(opts: {
       throw consentsUnavailable();
     }
     try {
-      await cache.set(key, fresh, ttlMs);
+      await bounded(cache.set(key, fresh, ttlMs), CACHE_OP_TIMEOUT_MS, 'consent cache write');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'consent cache write failed');
     }
@@ -281,9 +292,21 @@ export function consentsSubgraphFetcher(opts: {
   internalSecret: string;
   timeoutMs: number;
   logger: Logger;
+  /** The gateway's one resilient client per subgraph (lib/resilience-clients.ts); absent: one of its own. */
+  clients?: DependencyClients;
 }): (principal: Principal, requestId: string) => Promise<ActiveConsent[]> {
   const target = 'subgraph:consents';
-  const metrics = metricsOf('gateway');
+  // The same client (breaker, bulkhead, figures) as the executor's calls to the consents subgraph.
+  // No fallback: a consent is never answered from an old copy.
+  const client: HttpClient =
+    opts.clients?.client('consents', opts.url) ??
+    createHttpClient({
+      name: target,
+      baseUrl: opts.url,
+      timeoutMs: opts.timeoutMs,
+      logger: opts.logger,
+      service: 'gateway',
+    });
   return async (principal, requestId) => {
     if (principal.customerId === null) return [];
     const attributes = {
@@ -305,67 +328,57 @@ export function consentsSubgraphFetcher(opts: {
       // The consents subgraph's span continues this call's, as for the executor's calls.
       const traceparent = span ? traceparentOf(span) : currentRequestContext()?.traceparent;
       if (traceparent) headers.traceparent = traceparent;
-      const started = performance.now();
-      let outcome = 'error';
+      let res: HttpResponse;
       try {
-        let res: Response;
-        try {
-          res = await fetch(opts.url, {
-            method: 'POST',
-            headers,
-            body,
-            signal: AbortSignal.timeout(opts.timeoutMs),
-          });
-        } catch (err) {
-          const timedOut = (err as Error).name === 'TimeoutError';
-          outcome = timedOut ? 'timeout' : 'error';
-          throw new Error(
-            timedOut
-              ? `consents subgraph gave no answer within ${opts.timeoutMs} ms`
-              : `consents subgraph unreachable: ${((err as Error & { cause?: Error }).cause ?? (err as Error)).message}`,
-            { cause: err },
-          );
-        }
-        outcome = String(res.status);
-        const text = await res.text();
-        if (res.status !== 200) throw new Error(`consents subgraph answered HTTP ${res.status}`);
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          outcome = 'invalid';
-          throw new Error('consents subgraph answered with something that is not JSON');
-        }
-        const parsed = subgraphResponseSchema.safeParse(json);
-        if (!parsed.success) {
-          outcome = 'invalid';
-          throw new Error(
-            `consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
-          );
-        }
-        if (parsed.data.errors?.length) {
-          outcome = 'graphql_error';
-          throw new Error(`consents subgraph returned errors: ${parsed.data.errors.map((e) => e.message).join('; ')}`);
-        }
-        const entities = parsed.data.data?._entities;
-        if (!entities || entities.length !== 1) {
-          outcome = 'invalid';
-          throw new Error('consents subgraph response has no customer entity');
-        }
-        return (entities[0]?.consents ?? [])
-          .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
-          .map((c) => ({
-            id: c.id,
-            status: c.status,
-            permissions: c.permissions,
-            accountIds: c.accounts.map((a) => a.id),
-            expiresAt: c.expiresAt,
-          }));
-      } finally {
-        metrics.outboundDuration
-          .labels(target, 'Customer.consents', outcome)
-          .observe((performance.now() - started) / 1000);
+        // A read: retried after a network error, timeout or 5xx within the request deadline.
+        res = await client.request({
+          method: 'POST',
+          path: '',
+          operation: 'Customer.consents',
+          headers,
+          body,
+          idempotent: true,
+          responseType: 'text',
+          trace: false,
+        });
+      } catch (err) {
+        const reason = err instanceof DependencyUnavailableError ? err.reason : 'error';
+        throw new Error(
+          reason === 'timeout' || reason === 'deadline'
+            ? `consents subgraph gave no answer in time (${(err as Error).message})`
+            : `consents subgraph unreachable: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
+      if (res.status !== 200) throw new Error(`consents subgraph answered HTTP ${res.status}`);
+      let json: unknown;
+      try {
+        json = JSON.parse(res.text);
+      } catch {
+        throw new Error('consents subgraph answered with something that is not JSON');
+      }
+      const parsed = subgraphResponseSchema.safeParse(json);
+      if (!parsed.success) {
+        throw new Error(
+          `consents subgraph response has an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+        );
+      }
+      if (parsed.data.errors?.length) {
+        throw new Error(`consents subgraph returned errors: ${parsed.data.errors.map((e) => e.message).join('; ')}`);
+      }
+      const entities = parsed.data.data?._entities;
+      if (!entities || entities.length !== 1) {
+        throw new Error('consents subgraph response has no customer entity');
+      }
+      return (entities[0]?.consents ?? [])
+        .filter((c) => c.status === 'AUTHORISED' && c.client.id === principal.clientId)
+        .map((c) => ({
+          id: c.id,
+          status: c.status,
+          permissions: c.permissions,
+          accountIds: c.accounts.map((a) => a.id),
+          expiresAt: c.expiresAt,
+        }));
     });
   };
 }

@@ -40,13 +40,13 @@ describe('platform launcher', () => {
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data).toMatchObject({ me: { id: ALICE, displayName: 'Alice' } });
     const ready = await fetch(platform.gatewayUrl.replace(/graphql$/, 'readyz'));
-    expect(((await ready.json()) as { checks: Record<string, boolean> }).checks).toMatchObject({
-      'subgraph:identity': true,
-      'subgraph:accounts': true,
-      'subgraph:payments': true,
-      'subgraph:consents': true,
-      jwks: true,
-    });
+    const report = (await ready.json()) as {
+      checks: Record<string, boolean>;
+      dependencies: Record<string, { reachable: boolean; breaker: string }>;
+    };
+    expect(report.checks).toMatchObject({ jwks: true });
+    for (const subgraph of ['identity', 'accounts', 'payments', 'consents'])
+      expect(report.dependencies[`subgraph:${subgraph}`]).toMatchObject({ reachable: true, breaker: 'closed' });
   });
 
   it('npm run token explains what is wrong', async () => {

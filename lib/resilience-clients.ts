@@ -1,0 +1,107 @@
+import type { SharedCache } from './cache.ts';
+import { createFallbackCache, type FallbackCache } from './fallback-cache.ts';
+import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.ts';
+import type { Logger } from './logger.ts';
+import { decodeKey, fallbackEnabled, type ResilienceConfig } from './resilience-config.ts';
+
+/**
+ * One resilient client (lib/http-client.ts) per dependency of a service, made once and shared by
+ * every piece of code that calls that dependency: the gateway's executor, its authorization
+ * lookups and its readiness report all go through the same `subgraph:<name>` client, so they share
+ * one breaker, one bulkhead and one set of figures, and a schema rebuilt on a supergraph reload
+ * keeps them (same name and URL → same client).
+ */
+export interface DependencyClients {
+  /** The client of `name` at `url` (made on first use). */
+  client(name: string, url: string): HttpClient;
+  /** Every client made so far. */
+  all(): HttpClient[];
+  /** The cached fallbacks the clients serve from (null: off). */
+  readonly fallback: FallbackCache | null;
+}
+
+export interface DependencyClientSettings {
+  /** Prefix of every client's name, e.g. "subgraph:". */
+  prefix: string;
+  timeoutMs: number;
+  retries: number;
+  bulkhead: { limit: number; queue: number };
+  breaker: { errorThresholdPercentage: number; volumeThreshold: number; windowSize: number; resetTimeoutMs: number };
+  fallback?: FallbackCache | null;
+  logger: Logger;
+  /** Registry the figures go to (default: the service whose start makes the clients). */
+  service?: string;
+}
+
+export function createDependencyClients(settings: DependencyClientSettings): DependencyClients {
+  const clients = new Map<string, HttpClient>();
+  return {
+    fallback: settings.fallback ?? null,
+    client(name, url) {
+      const key = `${name}\n${url}`;
+      let client = clients.get(key);
+      if (!client) {
+        const options: HttpClientOptions = {
+          name: `${settings.prefix}${name}`,
+          baseUrl: url,
+          timeoutMs: settings.timeoutMs,
+          retries: settings.retries,
+          bulkhead: settings.bulkhead,
+          breaker: settings.breaker,
+          logger: settings.logger,
+          ...(settings.fallback ? { fallback: settings.fallback } : {}),
+          ...(settings.service ? { service: settings.service } : {}),
+        };
+        clients.set(key, (client = createHttpClient(options)));
+      }
+      return client;
+    },
+    all: () => [...clients.values()],
+  };
+}
+
+/** The settings gatewaySubgraphClients reads (lib/resilience-config.ts, gateway/config.ts). */
+export interface GatewayClientConfig extends ResilienceConfig {
+  PROFILE: string;
+  SUBGRAPH_TIMEOUT_MS: number;
+}
+
+/**
+ * The gateway's clients of its subgraphs (`subgraph:<name>`), with the configured deadline-bound
+ * timeout, retries, bulkhead and breaker, and the cached fallbacks in the gateway's shared cache
+ * (memory, or Redis with REDIS_URL) when FALLBACK_CACHE is on.
+ */
+export function gatewaySubgraphClients(
+  config: GatewayClientConfig,
+  cache: SharedCache,
+  logger: Logger,
+): DependencyClients {
+  const key = config.FALLBACK_CACHE_KEY ? decodeKey(config.FALLBACK_CACHE_KEY) : null;
+  if (fallbackEnabled(config) && !key)
+    logger.warn(
+      'FALLBACK_CACHE_KEY is not set: cached fallbacks are encrypted with a key of this process only (replicas do not share them)',
+    );
+  return createDependencyClients({
+    prefix: 'subgraph:',
+    timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    retries: config.SUBGRAPH_RETRIES,
+    bulkhead: { limit: config.SUBGRAPH_CONCURRENCY, queue: config.SUBGRAPH_QUEUE },
+    breaker: {
+      errorThresholdPercentage: config.SUBGRAPH_BREAKER_THRESHOLD_PERCENT,
+      volumeThreshold: config.SUBGRAPH_BREAKER_MIN_CALLS,
+      windowSize: config.SUBGRAPH_BREAKER_WINDOW,
+      resetTimeoutMs: config.SUBGRAPH_BREAKER_HALF_OPEN_AFTER_MS,
+    },
+    fallback: fallbackEnabled(config)
+      ? createFallbackCache({
+          store: cache.store('fallback'),
+          key,
+          ttlMs: config.FALLBACK_CACHE_TTL_SECONDS * 1000,
+          logger,
+          service: 'gateway',
+        })
+      : null,
+    logger,
+    service: 'gateway',
+  });
+}
