@@ -175,12 +175,12 @@ export function idempotencyPlugin(opts: IdempotencyPluginOptions): ApolloServerP
             await release(claim);
             return;
           }
-          const stored = { ...result } as Record<string, unknown>;
           try {
+            // Stored as JSON (the store serialises it once), exactly as the client receives it.
             const ok = await (
               await opts.store()
             ).complete(claim.scope, claim.owner, {
-              body: JSON.parse(JSON.stringify(stored)) as Record<string, unknown>,
+              body: result as Record<string, unknown>,
               httpStatus: rc.response.http.status ?? 200,
             });
             if (!ok)
