@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -163,6 +163,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       // only.
       ONFIDO_API_TOKEN: PLATFORM_PARTNER_CREDENTIALS.onfidoApiToken,
       NORTHWIND_PIS_TOKEN: PLATFORM_PARTNER_CREDENTIALS.northwindPisToken,
+      // The sandbox bank signs its payment webhooks with this and the payments subgraph verifies them: one per run.
+      NORTHWIND_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
     };
     // Under npm start ('default') a partner URL or credential the operator set wins, as it would for the subgraph run
     // alone.
@@ -208,6 +210,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     });
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    // The bank's payment events go to the payments subgraph's webhook receiver (issue 10).
+    sandboxes.northwind.webhooks.configure({
+      url: subgraphs.payments.url.replace(/\/graphql$/, '/webhooks/northwind'),
+      secrets: [partnerEnv.NORTHWIND_WEBHOOK_SECRET],
+    });
 
     // 4. The gateway, pointed at the subgraphs actually started.
     const gateway = await runAsService('gateway', () =>
