@@ -11,8 +11,7 @@ import type { Logger } from '../../lib/logger.ts';
  *
  * An example is offered only when it validates against the schema the gateway serves: an
  * operation for a field the schema does not have (yet, or under another SUPERGRAPH) is left out
- * with a warning rather than shown broken. Initiating a payment has no example because the
- * schema has no payment mutation yet; its file joins this list when the mutation does.
+ * with a warning rather than shown broken.
  */
 export interface Example {
   id: string;
@@ -61,6 +60,20 @@ export const EXAMPLE_SOURCES: readonly ExampleSource[] = [
     title: 'Authorising a consent (customer)',
     runAs: 'the customer through web-app',
     variables: { consentId: 'cns_… (from PendingConsents)', accountIds: ['acc_… (from PendingConsents)'] },
+  },
+  {
+    id: 'initiate-payment',
+    title: 'Initiating a payment (customer)',
+    runAs: 'the customer through web-app',
+    variables: {
+      input: {
+        idempotencyKey: 'a new key per payment, the same on every retry',
+        debtorAccountId: 'acc_… (a Northwind GBP account from the dashboard)',
+        creditor: { name: 'Sam Ellis', sortCode: '77-11-00', accountNumber: '22334455' },
+        amount: { amount: '12.50', currency: 'GBP' },
+        reference: 'PIZZA',
+      },
+    },
   },
   {
     id: 'consented-accounts',
