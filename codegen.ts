@@ -16,8 +16,6 @@ import payments from './subgraphs/payments/codegen.config.ts';
  *   against the public schema.
  * test/schema/codegen.test.ts fails when a generated file is stale.
  */
-// Still exported from here until every subgraphs/*/codegen.config.ts imports lib/codegen-config.ts.
-export type { SubgraphCodegenConfig } from './lib/codegen-config.ts';
 
 const perSubgraph: Record<(typeof SUBGRAPH_NAMES)[number], SubgraphCodegenConfig> = {
   accounts,

@@ -1,4 +1,4 @@
-import type { SubgraphCodegenConfig } from '../../codegen.ts';
+import type { SubgraphCodegenConfig } from '../../lib/codegen-config.ts';
 
 /** Codegen settings of the payments subgraph: its context type and the domain objects its resolvers return. */
 const config: SubgraphCodegenConfig = {
