@@ -92,6 +92,17 @@ export interface PisTimings {
   creditedMs: number;
 }
 
+/**
+ * A test-seeded break of the bank's settlement report (settlement.ts documents the hook that sets
+ * them). Declared here, with the state that holds them, so that pis.ts and settlement.ts do not
+ * import each other.
+ */
+export type SettlementBreak =
+  | { kind: 'missing_at_bank'; paymentId: string }
+  | { kind: 'extra_at_bank'; paymentId: string; amount: string; currency: string; status: 'SETTLED' | 'REJECTED' }
+  | { kind: 'amount_mismatch'; paymentId: string; amount: string }
+  | { kind: 'status_mismatch'; paymentId: string; status: 'SETTLED' | 'REJECTED' };
+
 export interface NorthwindPisState {
   seed: number;
   ledger: LedgerStore;
@@ -105,7 +116,7 @@ export interface NorthwindPisState {
   /** Per payment, how many of its status events (events.ts) were queued for the webhook receiver. */
   eventsQueued: Map<string, number>;
   /** Test-seeded breaks of the settlement report, per date (settlement.ts). */
-  settlementBreaks: Map<string, import('./settlement.ts').SettlementBreak[]>;
+  settlementBreaks: Map<string, SettlementBreak[]>;
   /** Rows invented by extra_at_bank breaks so far (their ids count up). */
   extraRows: number;
   /** The PSU's authorisation page exists (sandbox mode): consent answers advertise it (sca.ts). */

@@ -3,7 +3,7 @@ import { PLATFORM_PARTNER_CREDENTIALS } from '../manifest.ts';
 import { DAY } from '../lib/clock.ts';
 import { bearerToken, type Route, type SandboxReply } from '../lib/server.ts';
 import { paymentTimeline } from './events.ts';
-import type { NorthwindPisState } from './pis.ts';
+import type { NorthwindPisState, SettlementBreak } from './pis.ts';
 
 /**
  * Northwind's daily settlement report: the bank's own format (not OBIE), one CSV file per UTC
@@ -30,11 +30,7 @@ import type { NorthwindPisState } from './pis.ts';
  *     status_mismatch  paymentId, status (SETTLED|REJECTED): the row carries this status
  *   GET / DELETE /sandbox/settlement-reports/{date}/breaks
  */
-export type SettlementBreak =
-  | { kind: 'missing_at_bank'; paymentId: string }
-  | { kind: 'extra_at_bank'; paymentId: string; amount: string; currency: string; status: 'SETTLED' | 'REJECTED' }
-  | { kind: 'amount_mismatch'; paymentId: string; amount: string }
-  | { kind: 'status_mismatch'; paymentId: string; status: 'SETTLED' | 'REJECTED' };
+export type { SettlementBreak };
 
 export interface SettlementRow {
   payment_id: string;
