@@ -54,7 +54,17 @@ export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedC
       return result === 'OK';
     },
     async close() {
-      await client.quit().catch(() => client.destroy());
+      // QUIT waits for Redis; with Redis down (the offline queue holds it forever) the socket is dropped instead.
+      const quit = client.quit();
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1_000).unref());
+      const outcome = await Promise.race([quit.then(() => 'quit' as const), timer]).catch(() => 'failed' as const);
+      if (outcome !== 'quit') {
+        try {
+          client.destroy();
+        } catch {
+          // Already closed: nothing left to drop.
+        }
+      }
     },
   };
 }
