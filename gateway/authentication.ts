@@ -38,7 +38,9 @@ export interface AuthenticatorOptions {
   jwksUrl: string;
   /** Timeout of one JWKS fetch. */
   jwksTimeoutMs?: number;
-  /** The fetch of the JWKS (lib/http-client.ts fetchVia: the gateway's resilient client for it); default: global fetch. */
+  /**
+   * The fetch of the JWKS (lib/http-client.ts fetchVia: the gateway's resilient client for it); default: global fetch.
+   */
   jwksFetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   /** Least time between two JWKS fetches caused by unknown kids (default 30 s). */
   jwksCooldownMs?: number;

@@ -98,7 +98,10 @@ export interface HttpRequest {
   query?: Record<string, string | number | undefined>;
   headers?: Record<string, string>;
   body?: unknown;
-  /** Marks a non-GET request as safe to retry (a GraphQL query, or a call with an idempotency key). Never set it for a mutation. */
+  /**
+   * Marks a non-GET request as safe to retry (a GraphQL query, or a call with an idempotency key). Never set it for a
+   * mutation.
+   */
   idempotent?: boolean;
   /** No retry for this call even when it is safe (a readiness probe). */
   noRetry?: boolean;
@@ -176,7 +179,9 @@ class AttemptFailed extends Error {
   }
 }
 
-/** The request's deadline ran out (before or during an attempt): not the dependency's fault, not counted by the breaker. */
+/**
+ * The request's deadline ran out (before or during an attempt): not the dependency's fault, not counted by the breaker.
+ */
 class DeadlineExceeded extends Error {}
 /** The caller cancelled: not counted, not retried. */
 class Cancelled extends Error {}
@@ -420,7 +425,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   };
 }
 
-/** Waits for `promise`, but not past the deadline nor the caller's cancellation (a call waiting in the bulkhead queue included). */
+/**
+ * Waits for `promise`, but not past the deadline nor the caller's cancellation (a call waiting in the bulkhead queue
+ * included).
+ */
 function raceDeadline<T>(
   promise: Promise<T>,
   deadline: number | undefined,

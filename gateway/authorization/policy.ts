@@ -55,13 +55,25 @@ export const STAFF_SCOPES: readonly Scope[] = ['audit:read'];
 export type ObjectCheck =
   /** The Customer object (parent, or the `id` argument of Query.customer) is the caller's own customer. */
   | 'ownCustomer'
-  /** The Account object is one of the caller's customer's accounts and, for a thirdParty, a consent grants the field's permission for this account. */
+  /**
+   * The Account object is one of the caller's customer's accounts and, for a thirdParty, a consent grants the field's
+   * permission for this account.
+   */
   | 'accountAccess'
-  /** Query.transaction: a thirdParty needs a consent granting TRANSACTIONS for the transaction's account (looked up from the accounts subgraph as the caller). */
+  /**
+   * Query.transaction: a thirdParty needs a consent granting TRANSACTIONS for the transaction's account (looked up from
+   * the accounts subgraph as the caller).
+   */
   | 'transactionAccess'
-  /** Payment (Query.payment by its `id`, Payment fields by their parent): a thirdParty needs a consent granting PAYMENTS_INITIATION for the payment's debtor account (looked up from the payments subgraph as the caller, batched per request). */
+  /**
+   * Payment (Query.payment by its `id`, Payment fields by their parent): a thirdParty needs a consent granting
+   * PAYMENTS_INITIATION for the payment's debtor account (looked up from the payments subgraph as the caller, batched
+   * per request).
+   */
   | 'paymentAccess'
-  /** Mutation arguments name only the caller's own objects (authoriseConsent: accountIds are the customer's accounts). */
+  /**
+   * Mutation arguments name only the caller's own objects (authoriseConsent: accountIds are the customer's accounts).
+   */
   | 'ownAccountIds';
 
 export interface FieldPolicy {
@@ -287,7 +299,8 @@ export const POLICY: Record<string, TypePolicy> = {
     ),
     account: data([...TXN, ...ACC], 'ACCOUNTS', "the transaction's account, itself checked per object"),
   },
-  // Staff too: operators read amounts in the reconciliation report; a value type is reached only through a field that allows it.
+  // Staff too: operators read amounts in the reconciliation report; a value type is reached only through a field that
+  // allows it.
   Money: inherit(['amount', 'currency'], [], null, VALUE, { callers: ['customer', 'thirdParty', 'staff'] }),
   PageInfo: inherit(['hasNextPage', 'endCursor'], [], null, VALUE),
   Consent: {
