@@ -1,7 +1,8 @@
 import { runServiceProcess } from '../../lib/service-main.ts';
 import { loadAccountsConfig } from './config.ts';
 
-// Process entry of the accounts subgraph (docker-compose, `node subgraphs/accounts/main.ts`): lib/service-main.ts does the rest.
+// Process entry of the accounts subgraph (docker-compose, `node subgraphs/accounts/main.ts`): lib/service-main.ts does
+// the rest.
 await runServiceProcess({
   name: 'accounts',
   loadConfig: () => loadAccountsConfig(),

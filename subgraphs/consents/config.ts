@@ -10,9 +10,15 @@ import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../..
 export const consentsConfigSchema = subgraphCommonConfig.extend({
   CONSENTS_PORT: env.port(4004),
   ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
-  /** How often AUTHORISED / AWAITING_AUTHORISATION consents past expiry are recorded as EXPIRED (reads are exact regardless). */
+  /**
+   * How often AUTHORISED / AWAITING_AUTHORISATION consents past expiry are recorded as EXPIRED (reads are exact
+   * regardless).
+   */
   CONSENTS_EXPIRY_SWEEP_MS: env.milliseconds(60_000),
-  /** How many consent requests one client may have AWAITING_AUTHORISATION for one customer; the next requestConsent is refused with CONSENT_REQUEST_LIMIT_EXCEEDED. */
+  /**
+   * How many consent requests one client may have AWAITING_AUTHORISATION for one customer; the next requestConsent is
+   * refused with CONSENT_REQUEST_LIMIT_EXCEEDED.
+   */
   CONSENTS_MAX_PENDING_PER_CLIENT: z.coerce.number().int().min(1).max(100).default(5),
 });
 

@@ -1,7 +1,8 @@
 import { runServiceProcess } from '../../lib/service-main.ts';
 import { loadConsentsConfig } from './config.ts';
 
-// Process entry of the consents subgraph (docker-compose, `node subgraphs/consents/main.ts`): lib/service-main.ts does the rest.
+// Process entry of the consents subgraph (docker-compose, `node subgraphs/consents/main.ts`): lib/service-main.ts does
+// the rest.
 await runServiceProcess({
   name: 'consents',
   loadConfig: () => loadConsentsConfig(),

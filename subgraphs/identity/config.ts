@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DEV_ID_HASH_SECRET, env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
 
-// Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every secret.
+// Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every
+// secret.
 registerPublicPrefixes('api_sandbox.');
 
 /**

@@ -20,8 +20,8 @@ export interface IdentitySubgraphOptions {
 
 /**
  * Starts the identity subgraph: opens its storage (PostgreSQL schema `identity`, migrated; the
- * seed's customers written when SEED_FILE is set), builds the ports (the customers table, the Onfido client) and serves the
- * subgraph. close() stops the server, the Onfido breaker and the database.
+ * seed's customers written when SEED_FILE is set), builds the ports (the customers table, the Onfido client) and serves
+ * the subgraph. close() stops the server, the Onfido breaker and the database.
  */
 export async function startIdentitySubgraph(
   config: IdentityConfig,

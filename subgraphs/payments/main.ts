@@ -1,7 +1,8 @@
 import { runServiceProcess } from '../../lib/service-main.ts';
 import { loadPaymentsConfig } from './config.ts';
 
-// Process entry of the payments subgraph (docker-compose, `node subgraphs/payments/main.ts`): lib/service-main.ts does the rest.
+// Process entry of the payments subgraph (docker-compose, `node subgraphs/payments/main.ts`): lib/service-main.ts does
+// the rest.
 await runServiceProcess({
   name: 'payments',
   loadConfig: () => loadPaymentsConfig(),

@@ -5,7 +5,9 @@ import type { AccountType, TransactionKind } from './model.ts';
  * and Berlin Group). Partner-specific field extraction stays in each adapter.
  */
 
-/** ISO 20022 ExternalCashAccountType1Code (OBIE AccountTypeCode, Berlin Group cashAccountType) to the canonical type. */
+/**
+ * ISO 20022 ExternalCashAccountType1Code (OBIE AccountTypeCode, Berlin Group cashAccountType) to the canonical type.
+ */
 export function accountTypeFromIsoCode(code: string | undefined): AccountType {
   switch (code) {
     case 'CACC':

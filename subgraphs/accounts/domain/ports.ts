@@ -6,8 +6,8 @@ import type { BalanceModel, BankAccount, BankConnection, BankTransaction, Instit
  */
 
 /**
- * The storage port of the accounts domain (implemented in storage/repository.ts). Every lookup is scoped by customer id, so a
- * reference that belongs to someone else is indistinguishable from one that does not exist.
+ * The storage port of the accounts domain (implemented in storage/repository.ts). Every lookup is scoped by customer
+ * id, so a reference that belongs to someone else is indistinguishable from one that does not exist.
  */
 export interface AccountRef {
   accountId: string;

@@ -37,7 +37,10 @@ export {
   type GrantQuestion,
 } from '../../../lib/consent.ts';
 
-/** The accounts on which `consent` grants `permission` at `now` (empty when it grants nothing, and for IDENTITY, which is not about accounts). */
+/**
+ * The accounts on which `consent` grants `permission` at `now` (empty when it grants nothing, and for IDENTITY, which
+ * is not about accounts).
+ */
 export function grantedAccountIds(
   consent: Pick<ConsentModel, 'status' | 'expiresAt' | 'permissions' | 'accountIds'>,
   permission: ConsentPermission,
@@ -113,7 +116,9 @@ export function normalisePermissions(permissions: readonly string[]): ConsentPer
   return CONSENT_PERMISSIONS.filter((p) => permissions.includes(p));
 }
 
-/** The consent's expiry: the requested instant if it is in the future and at most 90 days ahead, else 90 days from now. */
+/**
+ * The consent's expiry: the requested instant if it is in the future and at most 90 days ahead, else 90 days from now.
+ */
 export function resolveExpiry(requested: Date | null | undefined, now: Date): Date {
   if (requested === null || requested === undefined) return new Date(now.getTime() + MAX_CONSENT_MS);
   if (!(requested instanceof Date) || Number.isNaN(requested.getTime()))

@@ -6,8 +6,8 @@ import { insertEvent } from './repository.ts';
 
 /**
  * Sandbox seed of the platform-owned consent records, derived from the seed data (SEED_FILE,
- * lib/seed.ts). Applied only when SEED_FILE is set (never in production), idempotently: clients and consents are inserted with
- * ON CONFLICT DO NOTHING under stable ids, and a consent's accounts and events are written only
+ * lib/seed.ts). Applied only when SEED_FILE is set (never in production), idempotently: clients and consents are
+ * inserted with ON CONFLICT DO NOTHING under stable ids, and a consent's accounts and events are written only
  * by the transaction that inserted the consent, so restarts and replicas starting together
  * never duplicate anything. Times are relative to the first start (a persistent PGLITE_DIR
  * keeps its original timeline, so the seeded AUTHORISED consent eventually expires, as a real

@@ -8,10 +8,10 @@ import type { IdentityLoaders } from './ports.ts';
  * The identity use cases for one request, bound to its principal.
  *
  * Ownership is decided here and only here (docs/architecture.md): loaders, storage and the
- * Onfido client read by id and decide nothing. A customer principal sees only its own customer. Any other id - someone else's,
- * a non-existent one, or junk - gives the same null, so the API never reveals whether an id
- * exists. A principal without a customer id (staff, machines) sees no customer for now; the
- * gateway's authorization work will add staff access.
+ * Onfido client read by id and decide nothing. A customer principal sees only its own customer.
+ * Any other id - someone else's, a non-existent one, or junk - gives the same null, so the API
+ * never reveals whether an id exists. A principal without a customer id (staff, machines) sees
+ * no customer for now; the gateway's authorization work will add staff access.
  */
 export interface IdentityService {
   me(): Promise<CustomerModel | null>;

@@ -32,7 +32,9 @@ export interface NewCustomer {
 }
 
 export function createCustomerRepository(db: Queryable): CustomerRepository & {
-  /** Inserts customers that do not exist yet (by id); existing rows are left untouched. Returns how many were inserted. */
+  /**
+   * Inserts customers that do not exist yet (by id); existing rows are left untouched. Returns how many were inserted.
+   */
   insertMissing(customers: readonly NewCustomer[]): Promise<number>;
 } {
   return {

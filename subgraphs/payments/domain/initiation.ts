@@ -76,7 +76,10 @@ export function checkIdempotencyKey(key: string | null | undefined): string {
   return key;
 }
 
-/** Validates the GraphQL input into a PaymentRequest (creditor identification, amount, reference); BAD_USER_INPUT naming the field otherwise. */
+/**
+ * Validates the GraphQL input into a PaymentRequest (creditor identification, amount, reference); BAD_USER_INPUT naming
+ * the field otherwise.
+ */
 export function parsePaymentRequest(input: InitiatePaymentInput): PaymentRequest {
   const name = input.creditor.name.trim();
   if (name.length < 1 || name.length > 70)
@@ -225,7 +228,9 @@ export function createPaymentInitiation(deps: InitiationDeps): PaymentInitiation
     );
   };
 
-  /** Submits an authorised payment; an answer that never came makes it UNKNOWN (asked again later under the same key). */
+  /**
+   * Submits an authorised payment; an answer that never came makes it UNKNOWN (asked again later under the same key).
+   */
   const submit = async (p: LedgerPayment): Promise<LedgerPayment | null> => {
     let report: BankPayment;
     try {

@@ -81,11 +81,17 @@ export interface PaymentsLedger {
   byId(id: string): Promise<LedgerPayment | null>;
   /** The payment of a consent at the bank. */
   byConsentId(consentId: string): Promise<LedgerPayment | null>;
-  /** Applies the change when the payment's status is one of `from`; returns the payment after (null when the status had moved on). */
+  /**
+   * Applies the change when the payment's status is one of `from`; returns the payment after (null when the status had
+   * moved on).
+   */
   transition(update: StatusUpdate): Promise<LedgerPayment | null>;
   /** Payments whose outcome the bank has not told yet, oldest update first, not changed since `before`. */
   open(before: Date, limit: number): Promise<LedgerPayment[]>;
-  /** Payments the bank settled (settled_at) or rejected (with a bank payment id) in [start, end): reconciliation's ledger side. */
+  /**
+   * Payments the bank settled (settled_at) or rejected (with a bank payment id) in [start, end): reconciliation's
+   * ledger side.
+   */
   settledBetween(start: Date, end: Date): Promise<LedgerPayment[]>;
   byIds(ids: readonly string[]): Promise<LedgerPayment[]>;
   /** Payments by the bank's payment id. */

@@ -6,16 +6,16 @@ import type { PaymentStatus } from './model.ts';
  * ISO 20022 payment status codes (ExternalPaymentTransactionStatus1Code, as OBIE 4.0 domestic
  * payments report them) map onto the canonical PaymentStatus like this:
  *
- * | ISO 20022                     | meaning                                                   | PaymentStatus          |
- * |-------------------------------|-----------------------------------------------------------|------------------------|
- * | RCVD, PDNG                    | received / pending at the bank                            | PENDING                |
- * | PATC                          | technically correct, needs further authorisation          | AWAITING_AUTHORISATION |
- * | ACTC, ACSP, ACWC              | accepted (technical validation / settlement in process / with change) | ACCEPTED   |
- * | ACCP, ACFC, ACWP              | accepted (customer profile / funds checked / without posting) | ACCEPTED           |
- * | ACSC, ACCC                    | settlement completed on the debtor / creditor side        | SETTLED                |
- * | RJCT                          | rejected                                                  | REJECTED               |
- * | CANC                          | cancelled                                                 | CANCELLED              |
- * | BLCK                          | blocked: neither posted nor returned                      | FAILED                 |
+ * | ISO 20022        | meaning                                                               | PaymentStatus          |
+ * |------------------|-----------------------------------------------------------------------|------------------------|
+ * | RCVD, PDNG       | received / pending at the bank                                        | PENDING                |
+ * | PATC             | technically correct, needs further authorisation                      | AWAITING_AUTHORISATION |
+ * | ACTC, ACSP, ACWC | accepted (technical validation / settlement in process / with change) | ACCEPTED               |
+ * | ACCP, ACFC, ACWP | accepted (customer profile / funds checked / without posting)         | ACCEPTED               |
+ * | ACSC, ACCC       | settlement completed on the debtor / creditor side                    | SETTLED                |
+ * | RJCT             | rejected                                                              | REJECTED               |
+ * | CANC             | cancelled                                                             | CANCELLED              |
+ * | BLCK             | blocked: neither posted nor returned                                  | FAILED                 |
  *
  * Any other code is not part of the contract: the adapter that receives it must treat it as a
  * contract violation, never guess (paymentStatusFromIso20022 returns null).

@@ -70,7 +70,10 @@ export interface NewPayment {
 }
 
 export interface PaymentsStore extends PaymentsRepository {
-  /** Inserts a payment and its history unless a payment with that id exists; returns whether it inserted. Run inside a transaction. */
+  /**
+   * Inserts a payment and its history unless a payment with that id exists; returns whether it inserted. Run inside a
+   * transaction.
+   */
   insertIfAbsent(payment: NewPayment): Promise<boolean>;
 }
 

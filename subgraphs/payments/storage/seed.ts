@@ -7,8 +7,8 @@ import type { DebtorAccount, DebtorAccounts } from '../domain/ports.ts';
 import { createPaymentsRepository, type NewPayment } from './repository.ts';
 
 /**
- * Sandbox ledger, from the seed data (SEED_FILE, lib/seed.ts): for every seed customer with a northwind GBP account, a dozen or so
- * payments over the last four months that walk the whole lifecycle (settled, accepted, pending,
+ * Sandbox ledger, from the seed data (SEED_FILE, lib/seed.ts): for every seed customer with a northwind GBP account, a
+ * dozen or so payments over the last four months that walk the whole lifecycle (settled, accepted, pending,
  * rejected, cancelled, refunded, failed, unknown, awaiting authorisation) with coherent status
  * histories. Ids are derived from the customer and the payment's number, so re-running the
  * seed is a no-op (existing payments are never touched). Dates are relative to the clock the

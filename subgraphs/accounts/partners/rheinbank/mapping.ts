@@ -76,7 +76,8 @@ export function mapAccounts(ctx: MappingContext, body: unknown): BankAccount[] {
   const operation = 'getAccountList';
   const payload = parsePayload(ctx.partner, ctx.logger, operation, bgAccountList, body);
   return payload.accounts.map((a) => {
-    // The spec: resourceId "shall be filled, if addressable resource are created by the ASPSP on the /accounts endpoint".
+    // The spec: resourceId "shall be filled, if addressable resource are created by the ASPSP on the /accounts
+    // endpoint".
     if (!a.resourceId) throw contractViolation(ctx.partner, ctx.logger, operation, 'account without resourceId');
     if (!isCurrencyCode(a.currency))
       throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.currency}`);

@@ -39,7 +39,10 @@ export function initiationOf(order: PaymentOrder, debtorIdentification: string |
 
 export const RISK = { PaymentContextCode: 'TransferToThirdParty' } as const;
 
-/** The canonical status of a consent: AWAU waits for the PSU, AUTH lets the platform submit, RJCT/EXPD end it; COND means a payment was made from it. */
+/**
+ * The canonical status of a consent: AWAU waits for the PSU, AUTH lets the platform submit, RJCT/EXPD end it; COND
+ * means a payment was made from it.
+ */
 export function consentState(status: string): 'awaiting' | 'authorised' | 'rejected' | 'consumed' | null {
   switch (status) {
     case 'AWAU':
