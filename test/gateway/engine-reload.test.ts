@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
@@ -72,7 +74,11 @@ afterAll(async () => {
 
 const supergraphOf = (sdl: string) => composeToySupergraph([{ ...toy, typeDefs: sdl }]);
 
-async function gatewayOn(supergraph: string, env: Record<string, string> = {}): Promise<RunningGateway> {
+async function gatewayOn(
+  supergraph: string,
+  env: Record<string, string> = {},
+  log: Parameters<typeof startGateway>[1]['logger'] = logger,
+): Promise<RunningGateway> {
   const gateway = await startGateway(
     loadGatewayConfig({
       GATEWAY_PORT: '0',
@@ -83,7 +89,7 @@ async function gatewayOn(supergraph: string, env: Record<string, string> = {}): 
       GATEWAY_AUTHORIZATION: 'directives',
       ...env,
     }),
-    { logger },
+    { logger: log },
   );
   cleanups.push(() => gateway.close());
   return gateway;
@@ -140,12 +146,22 @@ describe('supergraph hot reload', () => {
   it('refuses an invalid supergraph with an error log and a metric, and keeps serving the old one', async () => {
     const file = writeTempSupergraph(supergraphOf(V1));
     cleanups.push(file.cleanup);
-    const gateway = await gatewayOn(file.path);
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const gateway = await gatewayOn(file.path, {}, pino({ level: 'info' }, sink));
     const rejectedBefore = await reloads('rejected');
 
     writeFileSync(file.path, 'type Query { this is not a supergraph');
     await until('the broken file is rejected', async () => (await reloads('rejected')) > rejectedBefore);
     expect(await serves(gateway, 'version')()).toBe(true);
+    const logged = lines.find((l) => l.msg === 'new supergraph rejected; the previous one keeps serving');
+    expect(logged).toMatchObject({ level: 50, supergraph: file.path });
+    expect(String(logged?.err)).toMatch(/not valid GraphQL SDL/);
 
     // Valid GraphQL, but not a supergraph: rejected too.
     const rejectedNext = await reloads('rejected');
