@@ -38,7 +38,7 @@ export const SHARED_STATE: readonly SharedState[] = [
     what: 'Client kind (FIRST_PARTY / THIRD_PARTY)',
     where: 'gateway/authorization/caller.ts (shared cache namespace `client-kinds` and an in-process memo)',
     scope: 'shared',
-    key: 'client id: `clientApp(id) { kind }` is public registry data that the consents subgraph answers the same to every caller (subgraphs/consents/domain/reader.ts); TTL 60 s',
+    key: 'client id: `clientApp(id) { kind }` is public registry data that the consents subgraph answers the same to every caller (the reader in subgraphs/consents/domain/service.ts); TTL 60 s',
   },
   {
     what: 'DPoP proof replay tracking',
