@@ -29,6 +29,8 @@ const PRIVATE = {
   previous: 'prod-previous-secret-8e6c4a2f0d1b3957c7e9a1b3',
   idHash: 'prod-id-hash-secret-5d7f9b1a3c6e8024f6a8c0e2',
   onfido: 'api_live.prod-onfido-token-0123456789abcdef',
+  pisToken: 'prod-northwind-pis-token-4b6d8f0a2c4e6081b3d5',
+  pisSigningKey: 'prod-pis-signing-key-pem-stand-in-7c9e1a3b5d7f',
 };
 
 const subgraphBase: Env = {
@@ -73,9 +75,22 @@ const services: Record<ServiceName, Service> = {
   },
   payments: {
     load: loadPaymentsConfig,
-    production: subgraphBase,
-    secrets: ['INTERNAL_AUTH_SECRET', 'INTERNAL_AUTH_PREVIOUS_SECRET', 'ID_HASH_SECRET'],
-    defaulted: ['INTERNAL_AUTH_SECRET', 'ID_HASH_SECRET'],
+    production: {
+      ...subgraphBase,
+      NORTHWIND_URL: 'https://northwind.example.com',
+      NORTHWIND_PIS_TOKEN: PRIVATE.pisToken,
+      NORTHWIND_PIS_SIGNING_KEY: PRIVATE.pisSigningKey,
+    },
+    secrets: [
+      'INTERNAL_AUTH_SECRET',
+      'INTERNAL_AUTH_PREVIOUS_SECRET',
+      'ID_HASH_SECRET',
+      'NORTHWIND_PIS_TOKEN',
+      'NORTHWIND_PIS_SIGNING_KEY',
+      'NORTHWIND_WEBHOOK_SECRET',
+      'NORTHWIND_WEBHOOK_PREVIOUS_SECRET',
+    ],
+    defaulted: ['INTERNAL_AUTH_SECRET', 'ID_HASH_SECRET', 'NORTHWIND_PIS_TOKEN', 'NORTHWIND_PIS_SIGNING_KEY'],
   },
   identity: {
     load: loadIdentityConfig,
@@ -179,6 +194,7 @@ describe('the production profile', () => {
     ['gateway', 'AUTH_AUDIENCE'],
     ['accounts', 'NORTHWIND_URL'],
     ['accounts', 'RHEINBANK_URL'],
+    ['payments', 'NORTHWIND_URL'],
     ['identity', 'ONFIDO_URL'],
   ] as const)('%s refuses the sandbox default of %s', (name, variable) => {
     const service = services[name];
