@@ -246,13 +246,21 @@ export const commonConfig = z.object({
 });
 
 /**
- * Variables every subgraph reads. The previous secret is accepted only during a rotation window,
- * and production refuses public values in it exactly as in the current one.
+ * Variables every subgraph reads, declared once so that every subgraph checks them the same way
+ * and says the same line about them. The previous secret is accepted only during a rotation
+ * window, and production refuses public values in it exactly as in the current one.
  */
 export const subgraphCommonConfig = commonConfig.extend({
   HOST: z.string().default('127.0.0.1'),
   INTERNAL_AUTH_SECRET: env.secret(DEV_INTERNAL_SECRET),
   INTERNAL_AUTH_PREVIOUS_SECRET: env.optionalSecret(),
+  /**
+   * Key of the ids derived from partner references (lib/ids.ts): accounts and transactions
+   * (accounts), kyc_ checks (identity), and the canonical account ids the sandbox seed's
+   * connections, consents and debtor accounts are recorded under (consents, payments). One key
+   * for the whole platform: the same bank account has the same id in every subgraph.
+   */
+  ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')

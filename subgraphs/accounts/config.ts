@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
+import { env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
 
 /**
  * Environment of the accounts subgraph. Defaults run everything locally against the partner
@@ -8,8 +8,6 @@ import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../..
  */
 export const accountsConfigSchema = subgraphCommonConfig.extend({
   ACCOUNTS_PORT: env.port(4002),
-  /** Key of the derived account and transaction ids (lib/ids.ts). */
-  ID_HASH_SECRET: env.secret(DEV_ID_HASH_SECRET),
   /** Server roots of the banks; the adapters append the spec's base path. */
   NORTHWIND_URL: env.requiredInProduction(
     env.url().default('http://127.0.0.1:4101'),
