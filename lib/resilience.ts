@@ -35,10 +35,13 @@ export function startDeadline(budgetMs: number, now = Date.now()): void {
  * The budget to pass to a callee: what is left minus a margin, so that the callee answers (with
  * what it has) before the caller stops waiting. Undefined when there is no deadline.
  */
-export function budgetForCallee(marginMs = 50): number | undefined {
+export function budgetForCallee(): number | undefined {
   const left = remainingBudgetMs();
   if (left === undefined) return undefined;
-  return Math.max(1, Math.floor(left - Math.min(marginMs, left / 10)));
+  // A tenth of what is left (at least 50 ms, at most 1 s, never more than half) to answer in: the
+  // callee cuts its own calls that much earlier and still has time to send what it has.
+  const margin = Math.min(left / 2, Math.max(50, Math.min(1_000, left / 10)));
+  return Math.max(1, Math.floor(left - margin));
 }
 
 export interface StaleMark {
