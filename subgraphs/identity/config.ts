@@ -29,20 +29,5 @@ export const identityConfigSchema = subgraphCommonConfig.extend({
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
 
 export function loadIdentityConfig(envVars: Record<string, string | undefined> = process.env): IdentityConfig {
-  // A rule across variables (the route is on, so its token is needed in production), named with the other problems.
-  const problems: string[] = [];
-  if (envVars.PROFILE === 'production' && envVars.ONFIDO_WEBHOOKS !== 'off' && !envVars.ONFIDO_WEBHOOK_TOKEN)
-    problems.push(
-      'ONFIDO_WEBHOOK_TOKEN is required in production while ONFIDO_WEBHOOKS is on (set the token Onfido signs ' +
-        'webhooks with, or ONFIDO_WEBHOOKS=off)',
-    );
-  let config: IdentityConfig;
-  try {
-    config = loadConfig(identityConfigSchema, envVars);
-  } catch (err) {
-    if (err instanceof ConfigError && problems.length > 0) throw new ConfigError([...err.problems, ...problems]);
-    throw err;
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return loadConfig(identityConfigSchema, envVars);
 }
