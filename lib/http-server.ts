@@ -374,7 +374,10 @@ export interface CorsOptions {
   maxAgeSeconds: number;
 }
 
-/** What a web app may send: the token (Bearer or DPoP), JSON, correlation ids and Apollo's CSRF-preflight headers. */
+/**
+ * What a web app may send: the token (Bearer or DPoP), JSON, correlation ids, Apollo's CSRF-preflight headers and the
+ * Idempotency-Key of a money-moving mutation (gateway/idempotency/).
+ */
 export const CORS_ALLOWED_HEADERS = [
   'authorization',
   'content-type',
@@ -383,6 +386,7 @@ export const CORS_ALLOWED_HEADERS = [
   'traceparent',
   'apollo-require-preflight',
   'x-apollo-operation-name',
+  'idempotency-key',
 ];
 /**
  * What a web app may read besides the safelisted headers: the ids to quote in a support request, and why a token or

@@ -315,6 +315,19 @@ describe('gateway idempotency layer', () => {
     expect(sendsWith(key)).toBe(0);
   });
 
+  it('lets a web app on an allowed origin send the Idempotency-Key header (CORS preflight)', async () => {
+    const res = await fetch(gateways[0]!.url, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, idempotency-key',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('idempotency-key');
+  });
+
   it('leaves other mutations and queries alone', async () => {
     const res = await gql(gateways[0]!.url, `mutation { note(text: "hi") }`, { token: await token() });
     expect(res.body).toEqual({ data: { note: 'hi' } });
