@@ -1,3 +1,5 @@
+import { Keyv } from 'keyv';
+import { LRUCache } from 'lru-cache';
 import type { SharedCache } from './cache.ts';
 import { createFallbackCache, type FallbackCache } from './fallback-cache.ts';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.ts';
@@ -94,7 +96,7 @@ export function gatewaySubgraphClients(
     },
     fallback: fallbackEnabled(config)
       ? createFallbackCache({
-          store: cache.store('fallback'),
+          store: fallbackStore(cache),
           key,
           ttlMs: config.FALLBACK_CACHE_TTL_SECONDS * 1000,
           logger,
@@ -103,5 +105,25 @@ export function gatewaySubgraphClients(
       : null,
     logger,
     service: 'gateway',
+  });
+}
+
+/** Bytes of fallback entries one gateway keeps in memory (without Redis), least recently used dropped first. */
+export const FALLBACK_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Where fallbacks live: the shared cache's Redis (entries expire with FALLBACK_CACHE_TTL_SECONDS; give
+ * the Redis a maxmemory policy), or, in memory, a store bounded by size rather than by count: a
+ * dashboard answer is tens of kilobytes, and the shared cache's in-memory namespaces only cap entries.
+ */
+function fallbackStore(cache: SharedCache): Keyv {
+  if (cache.kind === 'redis') return cache.store('fallback');
+  return new Keyv({
+    store: new LRUCache<string, object | string>({
+      maxSize: FALLBACK_MEMORY_BYTES,
+      sizeCalculation: (value) =>
+        Math.max(1, Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value))),
+    }),
+    namespace: 'fallback',
   });
 }
