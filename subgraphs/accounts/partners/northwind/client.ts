@@ -1,9 +1,9 @@
-import { createHttpClient, type HttpClient } from '../../../../lib/http-client.ts';
+import type { HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
 import { currentRequestContext } from '../../../../lib/request-context.ts';
-import type { BankAdapter, BankTransactionQuery, BankTransactionPage } from '../../domain/ports.ts';
-import type { BalanceModel, BankConnection, InstitutionModel } from '../../domain/model.ts';
-import { expectOk, sameOriginLink } from '../bank-http.ts';
+import type { BankAdapter } from '../../domain/ports.ts';
+import type { InstitutionModel } from '../../domain/model.ts';
+import { createBankHttp, perAccount } from '../bank-http.ts';
 import { mapAccounts, mapBalances, mapTransactionPage, type MappingContext } from './mapping.ts';
 
 /**
@@ -27,85 +27,49 @@ export interface NorthwindAdapter extends BankAdapter {
   readonly http: HttpClient;
 }
 
+/** The spec's path of an account's resource. */
+const accountPath = (ref: string, resource: 'balances' | 'transactions') =>
+  `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(ref)}/${resource}`;
+
 export function createNorthwindAdapter(opts: NorthwindAdapterOptions): NorthwindAdapter {
-  const partner = NORTHWIND.id;
-  const logger = opts.logger.child({ partner });
-  const http =
-    opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
-  const ctx: MappingContext = { partner, logger };
-
-  const headers = (connection: BankConnection): Record<string, string> => {
-    const h: Record<string, string> = { authorization: `Bearer ${connection.accessToken}` };
-    const rc = currentRequestContext();
-    if (rc) h['x-fapi-interaction-id'] = rc.requestId;
-    return h;
-  };
-
-  const get = async (
-    operation: string,
-    path: string,
-    connection: BankConnection,
-    query?: Record<string, string | undefined>,
-  ) => {
-    const res = await http.request({
-      method: 'GET',
-      path,
-      operation,
-      headers: headers(connection),
-      ...(query ? { query } : {}),
-    });
-    expectOk(partner, logger, operation, res);
-    return res.body;
-  };
+  const bank = createBankHttp({
+    ...opts,
+    partner: NORTHWIND.id,
+    basePath: NORTHWIND_BASE_PATH,
+    headers: (connection) => {
+      const rc = currentRequestContext();
+      return {
+        authorization: `Bearer ${connection.accessToken}`,
+        ...(rc ? { 'x-fapi-interaction-id': rc.requestId } : {}),
+      };
+    },
+  });
+  const ctx: MappingContext = { partner: NORTHWIND.id, logger: bank.logger };
 
   return {
     institution: NORTHWIND,
-    http,
+    http: bank.http,
 
     async listAccounts(connection) {
-      return mapAccounts(ctx, await get('getAccounts', `${NORTHWIND_BASE_PATH}/accounts`, connection));
+      return mapAccounts(ctx, await bank.get('getAccounts', `${NORTHWIND_BASE_PATH}/accounts`, connection));
     },
 
-    async getBalances(connection, bankAccountRefs) {
-      const result = new Map<string, BalanceModel[]>();
-      await Promise.all(
-        [...new Set(bankAccountRefs)].map(async (ref) => {
-          const body = await get(
-            'getBalances',
-            `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(ref)}/balances`,
-            connection,
-          );
-          result.set(ref, mapBalances(ctx, body, ref));
-        }),
-      );
-      return result;
-    },
+    getBalances: (connection, bankAccountRefs) =>
+      perAccount(bankAccountRefs, async (ref) =>
+        mapBalances(ctx, await bank.get('getBalances', accountPath(ref, 'balances'), connection), ref),
+      ),
 
-    async listTransactions(
-      connection,
-      bankAccountRef,
-      query: BankTransactionQuery,
-      pageToken,
-    ): Promise<BankTransactionPage> {
-      const operation = 'getTransactions';
+    async listTransactions(connection, bankAccountRef, query, pageToken) {
       // OBIE cannot filter by status: the domain filters what comes back.
-      const body =
-        pageToken === null
-          ? await get(
-              operation,
-              `${NORTHWIND_BASE_PATH}/accounts/${encodeURIComponent(bankAccountRef)}/transactions`,
-              connection,
-              {
-                // Dates are sent as whole-day UTC date-times; the spec asks the bank to ignore the zone.
-                fromBookingDateTime: `${query.fromDate}T00:00:00Z`,
-                toBookingDateTime: query.toDate === null ? undefined : `${query.toDate}T23:59:59Z`,
-              },
-            )
-          : await get(
-              operation,
-              sameOriginLink(partner, logger, operation, opts.baseUrl, NORTHWIND_BASE_PATH, pageToken),
-              connection,
-            );
+      const first = {
+        path: accountPath(bankAccountRef, 'transactions'),
+        query: {
+          // Dates are sent as whole-day UTC date-times; the spec asks the bank to ignore the zone.
+          fromBookingDateTime: `${query.fromDate}T00:00:00Z`,
+          toBookingDateTime: query.toDate === null ? undefined : `${query.toDate}T23:59:59Z`,
+        },
+      };
+      const body = await bank.page('getTransactions', connection, first, pageToken);
       const page = mapTransactionPage(ctx, body, bankAccountRef);
       return { transactions: page.transactions, next: page.next, earliestAvailable: page.earliestAvailable };
     },

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../../lib/logger.ts';
-import { isCurrencyCode, normaliseAmount, type CreditDebit, type Money } from '../../../../lib/money.ts';
+import { normaliseAmount, type CreditDebit, type Money } from '../../../../lib/money.ts';
 import { accountTypeFromIsoCode, kindFromBankTransactionCode } from '../../domain/codes.ts';
 import type {
   AccountIdentification,
@@ -10,7 +10,13 @@ import type {
   BankTransaction,
   TransactionKind,
 } from '../../domain/model.ts';
-import { contractViolation, parsePayload, syntheticTransactionRef } from '../bank-http.ts';
+import {
+  contractViolation,
+  knownCurrency,
+  parsePayload,
+  representableAmount,
+  syntheticTransactionRef,
+} from '../bank-http.ts';
 import {
   obReadAccount,
   obReadBalance,
@@ -30,20 +36,12 @@ export interface MappingContext {
   logger: Logger;
 }
 
-function money(ctx: MappingContext, operation: string, amount: string, currency: string): Money {
-  if (!isCurrencyCode(currency))
-    throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${currency}`);
-  try {
-    return { amount: normaliseAmount(amount, currency), currency };
-  } catch (err) {
-    throw contractViolation(
-      ctx.partner,
-      ctx.logger,
-      operation,
-      `amount ${amount} ${currency} cannot be represented: ${(err as Error).message}`,
-    );
-  }
-}
+/** OBIE amounts are unsigned decimals; the direction is CreditDebitIndicator. */
+const money = (ctx: MappingContext, operation: string, amount: string, currency: string): Money =>
+  representableAmount(ctx.partner, ctx.logger, operation, amount, currency, () => ({
+    amount: normaliseAmount(amount, currency),
+    currency,
+  }));
 
 const direction = (indicator: 'Credit' | 'Debit'): CreditDebit => (indicator === 'Credit' ? 'CREDIT' : 'DEBIT');
 
@@ -81,8 +79,7 @@ export function mapAccounts(ctx: MappingContext, body: unknown): BankAccount[] {
   return (payload.Data.Account ?? []).map((a) => {
     // Currency is optional in the spec but an account without one cannot be shown in the canonical model.
     if (!a.Currency) throw contractViolation(ctx.partner, ctx.logger, operation, `account has no Currency`);
-    if (!isCurrencyCode(a.Currency))
-      throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.Currency}`);
+    knownCurrency(ctx.partner, ctx.logger, operation, a.Currency);
     return {
       bankAccountRef: a.AccountId,
       name: a.Nickname ?? a.Description ?? null,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createHttpClient, type HttpClient } from '../../../../lib/http-client.ts';
+import type { HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
-import type { BankAdapter, BankTransactionPage, BankTransactionQuery } from '../../domain/ports.ts';
-import type { BalanceModel, BankConnection, InstitutionModel } from '../../domain/model.ts';
-import { expectOk, sameOriginLink } from '../bank-http.ts';
+import type { BankAdapter } from '../../domain/ports.ts';
+import type { InstitutionModel } from '../../domain/model.ts';
+import { createBankHttp, perAccount } from '../bank-http.ts';
 import { mapAccounts, mapBalances, mapTransactionPage, type MappingContext } from './mapping.ts';
 
 /**
@@ -28,82 +28,43 @@ export interface RheinbankAdapter extends BankAdapter {
   readonly http: HttpClient;
 }
 
-export function createRheinbankAdapter(opts: RheinbankAdapterOptions): RheinbankAdapter {
-  const partner = RHEINBANK.id;
-  const logger = opts.logger.child({ partner });
-  const http =
-    opts.http ?? createHttpClient({ name: partner, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger });
-  const ctx: MappingContext = { partner, logger, now: opts.now };
+/** The spec's path of an account's resource. */
+const accountPath = (ref: string, resource: 'balances' | 'transactions') =>
+  `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(ref)}/${resource}`;
 
-  const get = async (
-    operation: string,
-    path: string,
-    connection: BankConnection,
-    query?: Record<string, string | undefined>,
-  ) => {
+export function createRheinbankAdapter(opts: RheinbankAdapterOptions): RheinbankAdapter {
+  const bank = createBankHttp({
+    ...opts,
+    partner: RHEINBANK.id,
+    basePath: RHEINBANK_BASE_PATH,
     // Lower-case names: the HTTP client fills x-request-id only when absent, so the UUID wins.
-    const headers = {
+    headers: (connection) => ({
       'x-request-id': randomUUID(),
       'consent-id': connection.consentId,
       authorization: `Bearer ${connection.accessToken}`,
-    };
-    const res = await http.request({ method: 'GET', path, operation, headers, ...(query ? { query } : {}) });
-    expectOk(partner, logger, operation, res);
-    return res.body;
-  };
+    }),
+  });
+  const ctx: MappingContext = { partner: RHEINBANK.id, logger: bank.logger, now: opts.now };
 
   return {
     institution: RHEINBANK,
-    http,
+    http: bank.http,
 
     async listAccounts(connection) {
-      return mapAccounts(ctx, await get('getAccountList', `${RHEINBANK_BASE_PATH}/v1/accounts`, connection));
+      return mapAccounts(ctx, await bank.get('getAccountList', `${RHEINBANK_BASE_PATH}/v1/accounts`, connection));
     },
 
-    async getBalances(connection, bankAccountRefs) {
-      const result = new Map<string, BalanceModel[]>();
-      await Promise.all(
-        [...new Set(bankAccountRefs)].map(async (ref) => {
-          result.set(
-            ref,
-            mapBalances(
-              ctx,
-              await get(
-                'getBalances',
-                `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(ref)}/balances`,
-                connection,
-              ),
-            ),
-          );
-        }),
-      );
-      return result;
-    },
+    getBalances: (connection, bankAccountRefs) =>
+      perAccount(bankAccountRefs, async (ref) =>
+        mapBalances(ctx, await bank.get('getBalances', accountPath(ref, 'balances'), connection)),
+      ),
 
-    async listTransactions(
-      connection,
-      bankAccountRef,
-      query: BankTransactionQuery,
-      pageToken,
-    ): Promise<BankTransactionPage> {
-      const operation = 'getTransactionList';
-      const body =
-        pageToken === null
-          ? await get(
-              operation,
-              `${RHEINBANK_BASE_PATH}/v1/accounts/${encodeURIComponent(bankAccountRef)}/transactions`,
-              connection,
-              {
-                bookingStatus: query.bookingStatus,
-                dateFrom: query.fromDate,
-                dateTo: query.toDate ?? undefined,
-              },
-            )
-          : await get(
-              operation,
-              sameOriginLink(partner, logger, operation, opts.baseUrl, RHEINBANK_BASE_PATH, pageToken),
-              connection,
-            );
+    async listTransactions(connection, bankAccountRef, query, pageToken) {
+      const first = {
+        path: accountPath(bankAccountRef, 'transactions'),
+        query: { bookingStatus: query.bookingStatus, dateFrom: query.fromDate, dateTo: query.toDate ?? undefined },
+      };
+      const body = await bank.page('getTransactionList', connection, first, pageToken);
       const page = mapTransactionPage(ctx, body);
       return { transactions: page.transactions, next: page.next, earliestAvailable: null };
     },

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../../lib/logger.ts';
-import { isCurrencyCode, signedToMoney, type CreditDebit, type Money } from '../../../../lib/money.ts';
+import { signedToMoney, type CreditDebit, type Money } from '../../../../lib/money.ts';
 import { accountTypeFromIsoCode, kindFromBankTransactionCode } from '../../domain/codes.ts';
 import { startOfDateUtc } from '../../domain/dates.ts';
 import type {
@@ -11,7 +11,13 @@ import type {
   BankTransaction,
   TransactionKind,
 } from '../../domain/model.ts';
-import { contractViolation, parsePayload, syntheticTransactionRef } from '../bank-http.ts';
+import {
+  contractViolation,
+  knownCurrency,
+  parsePayload,
+  representableAmount,
+  syntheticTransactionRef,
+} from '../bank-http.ts';
 import {
   bgAccountList,
   bgBalances,
@@ -38,24 +44,14 @@ export interface MappingContext {
   now: () => Date;
 }
 
-function signed(
+const signed = (
   ctx: MappingContext,
   operation: string,
   value: { amount: string; currency: string },
-): { money: Money; direction: CreditDebit } {
-  if (!isCurrencyCode(value.currency))
-    throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${value.currency}`);
-  try {
-    return signedToMoney(value.amount, value.currency);
-  } catch (err) {
-    throw contractViolation(
-      ctx.partner,
-      ctx.logger,
-      operation,
-      `amount ${value.amount} ${value.currency} cannot be represented: ${(err as Error).message}`,
-    );
-  }
-}
+): { money: Money; direction: CreditDebit } =>
+  representableAmount(ctx.partner, ctx.logger, operation, value.amount, value.currency, () =>
+    signedToMoney(value.amount, value.currency),
+  );
 
 // ---------------------------------------------------------------- accounts
 
@@ -79,8 +75,7 @@ export function mapAccounts(ctx: MappingContext, body: unknown): BankAccount[] {
     // The spec: resourceId "shall be filled, if addressable resource are created by the ASPSP on the /accounts
     // endpoint".
     if (!a.resourceId) throw contractViolation(ctx.partner, ctx.logger, operation, 'account without resourceId');
-    if (!isCurrencyCode(a.currency))
-      throw contractViolation(ctx.partner, ctx.logger, operation, `unknown currency ${a.currency}`);
+    knownCurrency(ctx.partner, ctx.logger, operation, a.currency);
     return {
       bankAccountRef: a.resourceId,
       name: a.name ?? a.displayName ?? a.product ?? null,
