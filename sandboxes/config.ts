@@ -50,6 +50,10 @@ export const sandboxesConfigSchema = commonConfig.extend({
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be whsec_ followed by base64 of 24-64 bytes')
     .optional(),
+  /** Where Onfido posts check and report events (X-SHA2-Signature); unset: no events. */
+  SANDBOX_ONFIDO_WEBHOOK_URL: env.optionalUrl(),
+  /** The webhook token Onfido signs them with (hex HMAC-SHA256 of the body); required with the URL. */
+  SANDBOX_ONFIDO_WEBHOOK_TOKEN: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
   /** Delivery attempts per event before the sandbox gives up (backoff 5 s, 20 s, 80 s... on the sandbox clock). */
   SANDBOX_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
   /** Checked file by file when the sandboxes start (partnerSpecsStatus); listed here so it is a documented setting. */

@@ -46,7 +46,11 @@ export interface SandboxesOptions {
     webhooks?: import('./northwind/index.ts').NorthwindWebhookConfig;
   };
   rheinbank?: { pageSize?: number };
-  onfido?: { checkCompletionMs?: number };
+  onfido?: {
+    checkCompletionMs?: number;
+    /** Check and report events to the platform (X-SHA2-Signature); also settable later: onfido.webhooks.configure. */
+    webhooks?: import('./onfido.ts').OnfidoWebhookConfig;
+  };
 }
 
 export interface SandboxUrls {

@@ -21,6 +21,8 @@ try {
 }
 if (config?.SANDBOX_NORTHWIND_WEBHOOK_URL && !config.SANDBOX_NORTHWIND_WEBHOOK_SECRET)
   problems.push('SANDBOX_NORTHWIND_WEBHOOK_SECRET is required when SANDBOX_NORTHWIND_WEBHOOK_URL is set');
+if (config?.SANDBOX_ONFIDO_WEBHOOK_URL && !config.SANDBOX_ONFIDO_WEBHOOK_TOKEN)
+  problems.push('SANDBOX_ONFIDO_WEBHOOK_TOKEN is required when SANDBOX_ONFIDO_WEBHOOK_URL is set');
 const specsProblem = partnerSpecsProblem();
 if (specsProblem) problems.push(specsProblem);
 if (problems.length > 0 || !config) exitWithConfigProblems('sandboxes', problems);
@@ -57,6 +59,13 @@ try {
         secrets: [config.SANDBOX_NORTHWIND_WEBHOOK_SECRET, config.SANDBOX_NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(
           (s): s is string => s !== undefined,
         ),
+        maxAttempts: config.SANDBOX_WEBHOOK_MAX_ATTEMPTS,
+      },
+    },
+    onfido: {
+      webhooks: {
+        url: config.SANDBOX_ONFIDO_WEBHOOK_URL,
+        token: config.SANDBOX_ONFIDO_WEBHOOK_TOKEN,
         maxAttempts: config.SANDBOX_WEBHOOK_MAX_ATTEMPTS,
       },
     },

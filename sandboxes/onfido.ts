@@ -14,6 +14,7 @@ import {
   type SandboxRequest,
   type SandboxServer,
 } from './lib/server.ts';
+import { onfidoSigner, startPump, webhookAdminRoutes, WebhookOutbox, type Delivery } from './lib/webhooks.ts';
 
 /**
  * Onfido API v3.6 sandbox (identity verification), base path /v3.6:
@@ -38,6 +39,16 @@ import {
  * Checks created through POST /v3.6/checks start in_progress (reports awaiting_approval) and
  * complete `checkCompletionMs` (default 30 s) later on the sandbox clock, result clear, or
  * consider when the applicant's last name is "Consider" (Onfido's sandbox convention).
+ *
+ * Webhooks (when configured: `webhooks.url` + `webhooks.token`, or later `webhooks.configure`):
+ * Onfido's format, `{ "payload": { "resource_type", "action", "object": { "id", "status",
+ * "started_at_iso8601" | "completed_at_iso8601", "href" } } }`, signed with X-SHA2-Signature (hex
+ * HMAC-SHA256 of the raw body under the webhook token; no id, no timestamp). A check created through
+ * POST /v3.6/checks sends check.started at once; when the sandbox clock reaches its completion, one
+ * report.completed per report and then check.completed (all stamped with the completion time).
+ * Seeded checks send nothing. Delivery (sandboxes/lib/webhooks.ts): retried with backoff on the
+ * sandbox clock (5 s, 20 s, 80 s...) until a 2xx or `maxAttempts`; test hooks duplicate and
+ * reorder deliveries (`webhooks.duplicateNext`, `reorderNext`, or POST /sandbox/webhooks/...).
  */
 export interface OnfidoOptions {
   port: number;
@@ -47,11 +58,36 @@ export interface OnfidoOptions {
   seed?: number;
   checkCompletionMs?: number;
   adminRoutes?: boolean;
+  /** Where check and report events go (X-SHA2-Signature); settable later with webhooks.configure. */
+  webhooks?: OnfidoWebhookConfig;
+}
+
+export interface OnfidoWebhookConfig {
+  /** Receiver URL (the identity subgraph's /webhooks/onfido); undefined: no events. */
+  url?: string | undefined;
+  /** The webhook token the events are signed with (Onfido shows it once, when the webhook is registered). */
+  token?: string | undefined;
+  /** Attempts per event before it is given up (default 6); retries back off 5 s, 20 s, 80 s... on the sandbox clock. */
+  maxAttempts?: number;
+  /** Real-time interval of the pump that queues due events and sends due attempts (default 500 ms; 0: only flush()). */
+  pumpIntervalMs?: number;
 }
 
 export interface RunningOnfido extends SandboxServer {
   basePath: string;
   applicantIds(): string[];
+  /** Creates a check for an applicant, as POST /v3.6/checks does (tests); returns its id. */
+  createCheck(applicantId: string): string;
+  webhooks: {
+    /** Points the events at a receiver (e.g. once the identity subgraph's port is known). */
+    configure(config: { url: string | undefined; token: string | undefined }): void;
+    /** Queues the events the sandbox clock has reached and sends every attempt due now; resolves when done. */
+    flush(): Promise<void>;
+    deliveries(): Delivery[];
+    /** Test hooks: deliver each of the next n events twice; hold the next n and deliver them newest first. */
+    duplicateNext(count: number): void;
+    reorderNext(count: number): void;
+  };
 }
 
 /** The Onfido spec's server path. */
@@ -85,6 +121,8 @@ interface CheckRecord {
   /** Live checks complete at this time with this result. */
   completesAt?: Date;
   finalResult?: 'clear' | 'consider';
+  /** Live checks: their completion events were queued. */
+  completionQueued?: boolean;
 }
 
 function onfidoError(status: number, type: string, message: string, fields?: Record<string, unknown>): SandboxReply {
@@ -280,6 +318,82 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     };
   };
 
+  // Webhooks: the outbox (sandboxes/lib/webhooks.ts) signs with the token and retries on the sandbox clock.
+  const outbox = new WebhookOutbox({
+    name: 'onfido',
+    now,
+    logger: options.logger,
+    ...(options.webhooks?.maxAttempts ? { maxAttempts: options.webhooks.maxAttempts } : {}),
+  });
+  const configureWebhooks = (config: { url?: string | undefined; token?: string | undefined }) => {
+    outbox.configure({
+      url: config.url,
+      signer: config.url && config.token ? onfidoSigner(config.token) : undefined,
+    });
+  };
+  configureWebhooks(options.webhooks ?? {});
+  /** Onfido's href is the resource's absolute API URL; the server's URL is known once it listens. */
+  let serverUrl = '';
+  const event = (
+    resourceType: 'check' | 'report',
+    action: string,
+    id: string,
+    status: string,
+    times: { started_at_iso8601?: string; completed_at_iso8601?: string },
+  ) => ({
+    payload: {
+      resource_type: resourceType,
+      action,
+      object: { id, status, ...times, href: `${serverUrl}${BASE}/${resourceType}s/${id}` },
+    },
+  });
+  const createLiveCheck = (applicant: ApplicantRecord, names: readonly ReportName[], at: Date): CheckRecord => {
+    const check: CheckRecord = {
+      id: randomUUID(),
+      applicantId: applicant.id,
+      createdAt: at,
+      reportIds: [],
+      completesAt: new Date(at.getTime() + completionMs),
+      finalResult: /consider/i.test(applicant.lastName) ? 'consider' : 'clear',
+    };
+    for (const name of names) {
+      const r: ReportRecord = { id: randomUUID(), name, checkId: check.id, createdAt: at };
+      reports.set(r.id, r);
+      check.reportIds.push(r.id);
+    }
+    checks.set(check.id, check);
+    outbox.enqueue(
+      'check.started',
+      event('check', 'check.started', check.id, 'in_progress', { started_at_iso8601: at.toISOString() }),
+    );
+    return check;
+  };
+  /** Queues the completion events of every live check the sandbox clock has completed (once per check). */
+  const queueCompletions = () => {
+    if (!outbox.enabled) return;
+    const at = now();
+    const due = [...checks.values()]
+      .filter((c) => c.completesAt && !c.completionQueued && c.completesAt <= at)
+      .sort((a, b) => a.completesAt!.getTime() - b.completesAt!.getTime());
+    for (const c of due) {
+      const completedAt = c.completesAt!.toISOString();
+      for (const reportId of c.reportIds)
+        outbox.enqueue(
+          'report.completed',
+          event('report', 'report.completed', reportId, 'complete', { completed_at_iso8601: completedAt }),
+        );
+      outbox.enqueue(
+        'check.completed',
+        event('check', 'check.completed', c.id, 'complete', { completed_at_iso8601: completedAt }),
+      );
+      c.completionQueued = true;
+    }
+  };
+  const flush = async () => {
+    queueCompletions();
+    await outbox.deliverDue();
+  };
+
   const route = (method: string, path: string, handler: (req: SandboxRequest) => SandboxReply): Route => ({
     method,
     path: `${BASE}${path}`,
@@ -331,20 +445,7 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
         return onfidoError(422, 'validation_error', 'There was a validation error on this request', {
           report_names: ['the sandbox supports document and facial_similarity_photo'],
         });
-      const check: CheckRecord = {
-        id: randomUUID(),
-        applicantId: applicant.id,
-        createdAt: req.now,
-        reportIds: [],
-        completesAt: new Date(req.now.getTime() + completionMs),
-        finalResult: /consider/i.test(applicant.lastName) ? 'consider' : 'clear',
-      };
-      for (const name of names) {
-        const r: ReportRecord = { id: randomUUID(), name, checkId: check.id, createdAt: req.now };
-        reports.set(r.id, r);
-        check.reportIds.push(r.id);
-      }
-      checks.set(check.id, check);
+      const check = createLiveCheck(applicant, names, req.now);
       return { status: 201, body: renderCheck(check, req.now) };
     }),
     route('GET', '/checks/{check_id}', (req) => {
@@ -372,9 +473,32 @@ export async function startOnfido(options: OnfidoOptions): Promise<RunningOnfido
     ...(options.host ? { host: options.host } : {}),
     logger: options.logger,
     now,
-    routes,
+    routes: [...routes, ...webhookAdminRoutes(outbox, flush)],
     dialect: onfidoDialect,
     ...(options.adminRoutes !== undefined ? { adminRoutes: options.adminRoutes } : {}),
   });
-  return { ...server, basePath: BASE, applicantIds: () => [...applicants.keys()] };
+  serverUrl = server.url;
+  const pumpMs = options.webhooks?.pumpIntervalMs ?? 500;
+  const pump = pumpMs > 0 ? startPump(flush, pumpMs, options.logger) : undefined;
+  return {
+    ...server,
+    async close() {
+      await pump?.stop();
+      await server.close();
+    },
+    basePath: BASE,
+    applicantIds: () => [...applicants.keys()],
+    createCheck: (applicantId) => {
+      const applicant = applicants.get(applicantId);
+      if (!applicant) throw new RangeError(`no applicant ${applicantId}`);
+      return createLiveCheck(applicant, ['document', 'facial_similarity_photo'], now()).id;
+    },
+    webhooks: {
+      configure: configureWebhooks,
+      flush,
+      deliveries: () => outbox.deliveries(),
+      duplicateNext: (n) => outbox.duplicateNext(n),
+      reorderNext: (n) => outbox.reorderNext(n),
+    },
+  };
 }
