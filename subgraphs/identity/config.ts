@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
+import { ConfigError, env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
 
 // Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every
 // secret.
@@ -24,10 +24,34 @@ export const identityConfigSchema = subgraphCommonConfig.extend({
    * without credentials and Onfido refuses them, so the KYC fields fail with PARTNER_UNAVAILABLE.
    */
   ONFIDO_API_TOKEN: env.requiredInProduction(env.optionalSecret(), "the platform's Onfido API token"),
+  /**
+   * Onfido's check and report webhooks at POST /webhooks/onfido: on (default) serves the route when
+   * ONFIDO_WEBHOOK_TOKEN is set (production requires the token); off never serves it, and KYC is
+   * then read from Onfido only.
+   */
+  ONFIDO_WEBHOOKS: z.enum(['on', 'off']).default('on'),
+  /** The webhook token Onfido signs events with (X-SHA2-Signature), and the previous one while it rotates. */
+  ONFIDO_WEBHOOK_TOKEN: env.optionalSecret(),
+  ONFIDO_WEBHOOK_PREVIOUS_TOKEN: env.optionalSecret(),
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
 
 export function loadIdentityConfig(envVars: Record<string, string | undefined> = process.env): IdentityConfig {
-  return loadConfig(identityConfigSchema, envVars);
+  // A rule across variables (the route is on, so its token is needed in production), named with the other problems.
+  const problems: string[] = [];
+  if (envVars.PROFILE === 'production' && envVars.ONFIDO_WEBHOOKS !== 'off' && !envVars.ONFIDO_WEBHOOK_TOKEN)
+    problems.push(
+      'ONFIDO_WEBHOOK_TOKEN is required in production while ONFIDO_WEBHOOKS is on (set the token Onfido signs ' +
+        'webhooks with, or ONFIDO_WEBHOOKS=off)',
+    );
+  let config: IdentityConfig;
+  try {
+    config = loadConfig(identityConfigSchema, envVars);
+  } catch (err) {
+    if (err instanceof ConfigError && problems.length > 0) throw new ConfigError([...err.problems, ...problems]);
+    throw err;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }

@@ -1,5 +1,5 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import type { CustomerRepository, IdentityLoaders, KycProvider } from './domain/ports.ts';
+import type { CustomerRepository, IdentityLoaders, KycCheckStore, KycProvider } from './domain/ports.ts';
 import { createIdentityService, type IdentityService } from './domain/service.ts';
 import { createIdentityLoaders } from './loaders.ts';
 
@@ -17,12 +17,18 @@ export interface IdentityContext extends BaseSubgraphContext {
 export interface IdentityPorts {
   repository: CustomerRepository;
   kyc: KycProvider;
+  /** What Onfido's webhooks recorded (kyc_checks); absent when the webhooks are off. */
+  kycRecords?: KycCheckStore;
   /** ID_HASH_SECRET: key of the derived kyc_ ids. */
   idSecret: string;
 }
 
 export function createIdentityContext(base: BaseSubgraphContext, ports: IdentityPorts): IdentityContext {
-  const loaders = createIdentityLoaders({ customers: ports.repository, kyc: ports.kyc });
+  const loaders = createIdentityLoaders({
+    customers: ports.repository,
+    kyc: ports.kyc,
+    ...(ports.kycRecords ? { kycRecords: ports.kycRecords } : {}),
+  });
   return {
     ...base,
     loaders,

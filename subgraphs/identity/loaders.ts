@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { CustomerModel, KycReportModel, ProviderKycCheck, VerifiedIdentity } from './domain/model.ts';
-import type { CustomerRepository, IdentityLoaders, KycProvider } from './domain/ports.ts';
+import type { CustomerRepository, IdentityLoaders, KycCheckStore, KycProvider } from './domain/ports.ts';
 
 /**
  * DataLoaders for one request: customers are fetched in one query per tick; Onfido has no
@@ -16,8 +16,23 @@ function perKey<K, V>(fn: (key: K) => Promise<V>): DataLoader<K, V> {
   });
 }
 
-export function createIdentityLoaders(deps: { customers: CustomerRepository; kyc: KycProvider }): IdentityLoaders {
+export function createIdentityLoaders(deps: {
+  customers: CustomerRepository;
+  kyc: KycProvider;
+  /** The webhooks' records (kyc_checks); absent when the webhooks are off. */
+  kycRecords?: KycCheckStore;
+}): IdentityLoaders {
+  const records = deps.kycRecords;
   return {
+    // One query per tick for every applicant the request asks about.
+    ...(records
+      ? {
+          kycRecords: new DataLoader<string, ProviderKycCheck[]>(async (applicantIds) => {
+            const rows = await records.findByApplicants(applicantIds);
+            return applicantIds.map((id) => rows.filter((r) => r.applicantId === id.toLowerCase()));
+          }),
+        }
+      : {}),
     customers: new DataLoader<string, CustomerModel | null>(async (ids) => {
       const rows = await deps.customers.findByIds(ids);
       const byId = new Map(rows.map((r) => [r.id, r]));

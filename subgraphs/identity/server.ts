@@ -11,11 +11,21 @@ import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
 import { createCustomerRepository } from './storage/repository.ts';
 import { applySeed } from './storage/seed.ts';
+import { createKycCheckStore } from './storage/kyc-checks.ts';
+import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
+import { applyOnfidoEvent, ONFIDO_SOURCE, onfidoWebhookSource } from './partners/onfido/webhooks.ts';
 
 export interface IdentitySubgraphOptions {
   logger: Logger;
-  /** Clock; identity reads no time of its own today, accepted for the common start signature. */
+  /** Clock of the webhook inbox (received_at, retry due times). */
   now?: () => Date;
+  /** Webhook worker settings (tests: fewer attempts, a short backoff). */
+  webhookWorker?: { maxAttempts?: number; backoffMs?: (failures: number) => number };
+}
+
+export interface RunningIdentitySubgraph extends RunningServer {
+  /** Applies Onfido's webhook events from the inbox; null when the route is off (no ONFIDO_WEBHOOK_TOKEN). */
+  webhooks: WebhookWorker | null;
 }
 
 /**
@@ -26,8 +36,9 @@ export interface IdentitySubgraphOptions {
 export async function startIdentitySubgraph(
   config: IdentityConfig,
   options: IdentitySubgraphOptions,
-): Promise<RunningServer> {
+): Promise<RunningIdentitySubgraph> {
   const logger = options.logger;
+  const now = options.now ?? (() => new Date());
   const db = await openDatabase({
     schema: 'identity',
     databaseUrl: config.DATABASE_URL,
@@ -45,11 +56,39 @@ export async function startIdentitySubgraph(
     const seed = configuredSeed(config);
     if (seed) await applySeed(db, seed, logger);
     if (!config.ONFIDO_API_TOKEN) logger.warn('ONFIDO_API_TOKEN is not set: Onfido will refuse the KYC lookups');
+    // Onfido's webhooks (lib/webhooks): verified, stored in the inbox, applied per check in order by the worker.
+    const webhookTokens = [config.ONFIDO_WEBHOOK_TOKEN, config.ONFIDO_WEBHOOK_PREVIOUS_TOKEN].filter((t): t is string =>
+      Boolean(t),
+    );
+    const webhooksOn = config.ONFIDO_WEBHOOKS === 'on' && webhookTokens.length > 0;
+    if (config.ONFIDO_WEBHOOKS === 'on' && !webhooksOn)
+      logger.warn('ONFIDO_WEBHOOK_TOKEN is not set: no /webhooks/onfido route; KYC is read from Onfido only');
+    const worker = webhooksOn
+      ? createWebhookWorker({
+          db,
+          logger,
+          now,
+          sources: [ONFIDO_SOURCE],
+          ...options.webhookWorker,
+          apply: applyOnfidoEvent({ checks: onfido, store: (tx) => createKycCheckStore(tx), logger }),
+        })
+      : null;
+    const receiver = worker
+      ? createWebhookReceiver({
+          db,
+          logger,
+          now,
+          onStored: () => worker.nudge(),
+          sources: [onfidoWebhookSource(webhookTokens)],
+        })
+      : null;
     const ports: IdentityPorts = {
       repository: createCustomerRepository(db),
       kyc: onfido,
+      ...(webhooksOn ? { kycRecords: createKycCheckStore(db) } : {}),
       idSecret: config.ID_HASH_SECRET,
     };
+    worker?.start();
     const running = await startSubgraphServer<IdentityContext>({
       name: 'identity',
       resolvers: resolvers as GraphQLResolverMap<IdentityContext>,
@@ -60,10 +99,14 @@ export async function startIdentitySubgraph(
       // Ready when the database answers. Onfido is deliberately not a readiness check: Onfido
       // being down degrades KYC fields only; it must not take identity out of rotation.
       database: db,
+      // Called by Onfido, not the gateway: authenticated by the webhook signature.
+      ...(receiver ? { routes: (req, res, url) => receiver.routes(req, res, url) } : {}),
     });
     return {
       ...running,
+      webhooks: worker,
       close: async () => {
+        await worker?.stop();
         await running.close();
         onfido.shutdown();
         await db.close();

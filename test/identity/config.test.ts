@@ -55,8 +55,16 @@ describe('identity configuration', () => {
       ONFIDO_URL: 'https://api.eu.onfido.com',
       ONFIDO_API_TOKEN: 'api_live.a-real-onfido-token-0123456789abcdef',
       ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!',
+      ONFIDO_WEBHOOK_TOKEN: 'a-real-onfido-webhook-token-0123456789abcdef',
     };
     expect(loadIdentityConfig(real).PROFILE).toBe('production');
+    // The webhook route is on by default: production needs the token it verifies with, unless it is switched off.
+    const { ONFIDO_WEBHOOK_TOKEN: _token, ...withoutToken } = real;
+    expect(problems(withoutToken)).toEqual([expect.stringMatching(/^ONFIDO_WEBHOOK_TOKEN is required in production/)]);
+    expect(loadIdentityConfig({ ...withoutToken, ONFIDO_WEBHOOKS: 'off' }).ONFIDO_WEBHOOKS).toBe('off');
+    expect(problems({ ...real, ONFIDO_WEBHOOK_TOKEN: 'short' })).toEqual([
+      'ONFIDO_WEBHOOK_TOKEN: must be at least 32 bytes (UTF-8)',
+    ]);
     // A real token is long: the 32-byte floor of every secret applies to partner credentials too.
     expect(problems({ ...real, ONFIDO_API_TOKEN: 'api_live.short' })).toEqual([
       'ONFIDO_API_TOKEN: must be at least 32 bytes (UTF-8)',

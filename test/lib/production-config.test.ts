@@ -94,8 +94,20 @@ const services: Record<ServiceName, Service> = {
   },
   identity: {
     load: loadIdentityConfig,
-    production: { ...subgraphBase, ONFIDO_URL: 'https://api.eu.onfido.com', ONFIDO_API_TOKEN: PRIVATE.onfido },
-    secrets: ['INTERNAL_AUTH_SECRET', 'INTERNAL_AUTH_PREVIOUS_SECRET', 'ID_HASH_SECRET', 'ONFIDO_API_TOKEN'],
+    production: {
+      ...subgraphBase,
+      ONFIDO_URL: 'https://api.eu.onfido.com',
+      ONFIDO_API_TOKEN: PRIVATE.onfido,
+      ONFIDO_WEBHOOK_TOKEN: `${PRIVATE.onfido}-webhook`,
+    },
+    secrets: [
+      'INTERNAL_AUTH_SECRET',
+      'INTERNAL_AUTH_PREVIOUS_SECRET',
+      'ID_HASH_SECRET',
+      'ONFIDO_API_TOKEN',
+      'ONFIDO_WEBHOOK_TOKEN',
+      'ONFIDO_WEBHOOK_PREVIOUS_TOKEN',
+    ],
     defaulted: ['INTERNAL_AUTH_SECRET', 'ID_HASH_SECRET', 'ONFIDO_API_TOKEN'],
   },
   consents: {

@@ -1,5 +1,5 @@
 import { derivedId } from '../../../lib/ids.ts';
-import type { KycCheckModel, KycStatus, KycVerificationModel, ProviderKycCheck } from './model.ts';
+import type { KycCheckModel, KycCheckStatus, KycStatus, KycVerificationModel, ProviderKycCheck } from './model.ts';
 
 /**
  * How the platform summarises a customer's KYC from the provider's checks. The overall status
@@ -19,8 +19,8 @@ import type { KycCheckModel, KycStatus, KycVerificationModel, ProviderKycCheck }
  * approved: anything but an explicit "clear" needs a human (Onfido's "unidentified" report
  * results surface as a "consider" or missing check result).
  *
- * `completedAt` stays null for now: Onfido's check resource carries no completion time (only
- * the check.completed webhook does, which arrives with the webhook issue).
+ * `completedAt` comes from Onfido's check.completed webhook (its check resource carries no
+ * completion time): null until that event has been applied (mergeKycChecks).
  */
 export const NOT_STARTED: KycVerificationModel = {
   status: 'NOT_STARTED',
@@ -68,5 +68,37 @@ export function summariseKyc(
     createdAt: c.createdAt,
   }));
   const latest = newestFirst[0];
-  return { status: overallKycStatus(latest), startedAt: latest?.createdAt ?? null, completedAt: null, checks: models };
+  return {
+    status: overallKycStatus(latest),
+    startedAt: latest?.createdAt ?? null,
+    completedAt: latest?.status === 'COMPLETE' ? (latest.completedAt ?? null) : null,
+    checks: models,
+  };
+}
+
+/** Lifecycle states a check leaves for good once it completes or is withdrawn (REOPENED comes after COMPLETE). */
+const BEFORE_DECISION = new Set<KycCheckStatus>(['IN_PROGRESS', 'AWAITING_APPLICANT', 'PAUSED']);
+const DECIDED = new Set<KycCheckStatus>(['COMPLETE', 'WITHDRAWN']);
+
+/**
+ * The provider's checks as read now, merged with what its webhooks told the platform (the
+ * kyc_checks records): a check the webhooks say is complete or withdrawn is never shown as still
+ * running because a read lags behind the event; a check the read does not list yet is added; the
+ * completion time comes from the webhook. Otherwise the live read wins: it is the provider's
+ * current state (a check reopened after completion, for instance).
+ */
+export function mergeKycChecks(
+  live: readonly ProviderKycCheck[],
+  records: readonly ProviderKycCheck[],
+): ProviderKycCheck[] {
+  const byId = new Map(records.map((r) => [r.providerCheckId.toLowerCase(), r]));
+  const merged = live.map((check) => {
+    const record = byId.get(check.providerCheckId.toLowerCase());
+    if (!record) return check;
+    byId.delete(check.providerCheckId.toLowerCase());
+    const behind = BEFORE_DECISION.has(check.status) && DECIDED.has(record.status);
+    const chosen = behind ? { ...check, status: record.status, result: record.result } : check;
+    return { ...chosen, completedAt: chosen.status === 'COMPLETE' ? (record.completedAt ?? null) : null };
+  });
+  return [...merged, ...byId.values()];
 }

@@ -50,6 +50,8 @@ export interface ProviderKycCheck {
   status: KycCheckStatus;
   result: KycResult | null;
   createdAt: Date;
+  /** When it completed: only Onfido's check.completed webhook says (its check resource has no such time). */
+  completedAt?: Date | null;
 }
 
 /** A check as the API exposes it: an opaque kyc_ id derived from the provider id. */

@@ -18,11 +18,36 @@ export interface IdentityLoaders {
   checks: Loader<string, ProviderKycCheck[]>;
   /** The reports of one provider check. */
   reports: Loader<string, KycReportModel[]>;
+  /**
+   * What the provider's webhooks said about an applicant's checks (kyc_checks), by applicant id; absent when the
+   * webhooks are not wired.
+   */
+  kycRecords?: Loader<string, ProviderKycCheck[]>;
 }
 
 /** The customers table. */
 export interface CustomerRepository {
   findByIds(ids: readonly string[]): Promise<CustomerModel[]>;
+}
+
+/** A provider check as the webhook path records it: the check and the applicant it belongs to. */
+export interface KycCheckRecord extends ProviderKycCheck {
+  applicantId: string;
+}
+
+/**
+ * The platform's record of the provider's checks, written by the webhook worker inside its
+ * transaction. `record` never moves a check backwards: it applies only a state newer (`at`) than
+ * the one it holds, and says whether it did.
+ */
+export interface KycCheckStore {
+  record(check: KycCheckRecord, at: Date, eventId: string): Promise<'applied' | 'stale'>;
+  findByApplicants(applicantIds: readonly string[]): Promise<KycCheckRecord[]>;
+}
+
+/** One provider check by its id (what a webhook's href points to); null when the provider does not know it. */
+export interface KycCheckLookup {
+  getCheck(providerCheckId: string): Promise<KycCheckRecord | null>;
 }
 
 /** The KYC provider (Onfido), already speaking the canonical model. */

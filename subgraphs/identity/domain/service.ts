@@ -1,6 +1,6 @@
 import { isId } from '../../../lib/ids.ts';
 import type { Principal } from '../../../lib/principal.ts';
-import { NOT_STARTED, summariseKyc } from './kyc.ts';
+import { mergeKycChecks, NOT_STARTED, summariseKyc } from './kyc.ts';
 import type { CustomerModel, KycCheckModel, KycReportModel, KycVerificationModel, VerifiedIdentity } from './model.ts';
 import type { IdentityLoaders } from './ports.ts';
 
@@ -45,7 +45,12 @@ export function createIdentityService({ principal, loaders, idSecret }: Identity
       customer.kycApplicantId ? loaders.applicants.load(customer.kycApplicantId) : null,
     kyc: async (customer) => {
       if (!customer.kycApplicantId) return NOT_STARTED;
-      return summariseKyc(await loaders.checks.load(customer.kycApplicantId), idSecret);
+      // What the webhooks recorded is merged with the live read, so a result shows as soon as its event is applied.
+      const [live, recorded] = await Promise.all([
+        loaders.checks.load(customer.kycApplicantId),
+        loaders.kycRecords?.load(customer.kycApplicantId) ?? [],
+      ]);
+      return summariseKyc(mergeKycChecks(live, recorded), idSecret);
     },
     reports: (check) => loaders.reports.load(check.providerCheckId),
   };

@@ -1,11 +1,11 @@
 import { PartnerError } from '../../../../lib/errors.ts';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
-import type { KycProvider } from '../../domain/ports.ts';
-import { mapApplicant, mapChecks, mapReports, PARTNER } from './mapping.ts';
+import type { KycCheckLookup, KycProvider } from '../../domain/ports.ts';
+import { mapApplicant, mapCheck, mapChecks, mapReports, PARTNER } from './mapping.ts';
 
 /**
- * The Onfido API v3.6 adapter: the three read operations the platform uses, through the shared
+ * The Onfido API v3.6 adapter: the four read operations the platform uses, through the shared
  * resilient HTTP client (timeout, retries for GETs, circuit breaker, metrics under "onfido"),
  * authenticated with the platform's API token, validated and mapped on the way in.
  */
@@ -22,7 +22,7 @@ export interface OnfidoClientOptions {
   retries?: number;
 }
 
-export interface OnfidoClient extends KycProvider {
+export interface OnfidoClient extends KycProvider, KycCheckLookup {
   state(): 'closed' | 'open' | 'half-open';
   shutdown(): void;
 }
@@ -94,6 +94,13 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
       }
       if (res.status !== 200) throw failure('list_checks', res);
       return mapped('list_checks', () => mapChecks(res.body, applicantId));
+    },
+    async getCheck(checkId) {
+      checkUuid(checkId, 'check id');
+      const res = await get('find_check', `/checks/${encodeURIComponent(checkId)}`);
+      if (res.status === 404) return null;
+      if (res.status !== 200) throw failure('find_check', res);
+      return mapped('find_check', () => mapCheck(res.body, checkId));
     },
     async listReports(checkId) {
       checkUuid(checkId, 'check id');

@@ -10,8 +10,10 @@ import type {
   ProviderKycCheck,
   VerifiedIdentity,
 } from '../../domain/model.ts';
+import type { KycCheckRecord } from '../../domain/ports.ts';
 import {
   onfidoApplicant,
+  onfidoCheck,
   onfidoChecksList,
   onfidoReportsList,
   type OnfidoAddress,
@@ -146,6 +148,21 @@ export function mapChecks(body: unknown, applicantId: string): ProviderKycCheck[
       createdAt: new Date(c.created_at),
     };
   });
+}
+
+/** GET /checks/{check_id} -> the check with its applicant (what a webhook's href points to). */
+export function mapCheck(body: unknown, checkId: string): KycCheckRecord {
+  const c = parse(onfidoCheck, body, 'find_check');
+  if (c.id.toLowerCase() !== checkId.toLowerCase()) throw violation('find_check', 'returned a different check');
+  if (!c.status) throw violation('find_check', 'status is missing');
+  if (!c.created_at) throw violation('find_check', 'created_at is missing');
+  return {
+    providerCheckId: c.id,
+    applicantId: c.applicant_id,
+    status: CHECK_STATUS[c.status],
+    result: c.result ? RESULT[c.result] : null,
+    createdAt: new Date(c.created_at),
+  };
 }
 
 /** GET /reports?check_id= -> the check's reports; each needs a status, and must belong to the check. */
