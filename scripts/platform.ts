@@ -165,6 +165,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       NORTHWIND_PIS_TOKEN: PLATFORM_PARTNER_CREDENTIALS.northwindPisToken,
       // The sandbox bank signs its payment webhooks with this and the payments subgraph verifies them: one per run.
       NORTHWIND_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+      // The KYC sandbox signs its check events with this (X-SHA2-Signature) and identity verifies them: one per run.
+      ONFIDO_WEBHOOK_TOKEN: randomBytes(32).toString('base64url'),
     };
     // Under npm start ('default') a partner URL or credential the operator set wins, as it would for the subgraph run
     // alone.
@@ -214,6 +216,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     sandboxes.northwind.webhooks.configure({
       url: subgraphs.payments.url.replace(/\/graphql$/, '/webhooks/northwind'),
       secrets: [partnerEnv.NORTHWIND_WEBHOOK_SECRET],
+    });
+    // Onfido's check events go to the identity subgraph's webhook receiver (issue 10).
+    sandboxes.onfido.webhooks.configure({
+      url: subgraphs.identity.url.replace(/\/graphql$/, '/webhooks/onfido'),
+      token: partnerEnv.ONFIDO_WEBHOOK_TOKEN,
     });
 
     // 4. The gateway, pointed at the subgraphs actually started.
