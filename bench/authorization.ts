@@ -35,7 +35,7 @@ import type { SubgraphName } from '../lib/schema-files.ts';
 import { startSubgraphServer, type BaseSubgraphContext } from '../lib/subgraph-server.ts';
 import { SANDBOX_CLIENTS } from '../sandboxes/manifest.ts';
 import { DASHBOARD } from './callers.ts';
-import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
+import { closedLoop, intFromEnv, percentile, runBenchScript, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'enforce' | 'disabled';
 
@@ -561,19 +561,15 @@ export function formatBenchResult(r: BenchResult): string {
 }
 
 if (import.meta.main) {
-  // Last resort against a hung run (the phases are sized to end well before this).
-  setTimeout(() => {
-    console.error('bench:authz: no result after 90 s; aborting');
-    process.exit(1);
-  }, 90_000).unref();
-  const result = await runAuthorizationBench({
-    concurrency: intFromEnv('BENCH_CONCURRENCY', DEFAULTS.concurrency),
-    requests: intFromEnv('BENCH_REQUESTS', DEFAULTS.requests),
-    rounds: intFromEnv('BENCH_ROUNDS', DEFAULTS.rounds),
-    warmup: intFromEnv('BENCH_WARMUP', DEFAULTS.warmup),
-    deadlineMs: intFromEnv('BENCH_DEADLINE_MS', DEFAULTS.deadlineMs),
-    log: (line) => console.error(line),
+  await runBenchScript('bench:authz', 90_000, async () => {
+    const result = await runAuthorizationBench({
+      concurrency: intFromEnv('BENCH_CONCURRENCY', DEFAULTS.concurrency),
+      requests: intFromEnv('BENCH_REQUESTS', DEFAULTS.requests),
+      rounds: intFromEnv('BENCH_ROUNDS', DEFAULTS.rounds),
+      warmup: intFromEnv('BENCH_WARMUP', DEFAULTS.warmup),
+      deadlineMs: intFromEnv('BENCH_DEADLINE_MS', DEFAULTS.deadlineMs),
+      log: (line) => console.error(line),
+    });
+    return formatBenchResult(result);
   });
-  console.log(formatBenchResult(result));
-  process.exit(0);
 }

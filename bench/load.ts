@@ -69,3 +69,17 @@ export function intFromEnv(name: string, fallback: number): number {
   }
   return value;
 }
+
+/**
+ * Runs a benchmark as a script (`npm run bench:*`): prints its report on stdout and exits 0. A run
+ * still going after `abortAfterMs` (its phases are sized to end well before) exits 1 saying so, as
+ * a last resort against a hang.
+ */
+export async function runBenchScript(name: string, abortAfterMs: number, run: () => Promise<string>): Promise<never> {
+  setTimeout(() => {
+    console.error(`${name}: no result after ${Math.round(abortAfterMs / 1000)} s; aborting`);
+    process.exit(1);
+  }, abortAfterMs).unref();
+  console.log(await run());
+  process.exit(0);
+}

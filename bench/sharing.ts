@@ -43,7 +43,7 @@ import { metricsOf } from '../lib/metrics.ts';
 import type { Principal } from '../lib/principal.ts';
 import { startPlatform, type RunningPlatform } from '../scripts/platform.ts';
 import { DASHBOARD, DASHBOARD_SCOPES, sandboxCustomers, WEB_APP_CLIENT_ID } from './callers.ts';
-import { closedLoop, intFromEnv, percentile, type Outcome, type Phase } from './load.ts';
+import { closedLoop, intFromEnv, percentile, runBenchScript, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'off' | 'principal';
 export type Workload = 'dashboard' | 'light';
@@ -576,22 +576,18 @@ export function formatSharingResult(r: SharingBenchResult): string {
 }
 
 if (import.meta.main) {
-  // Last resort against a hung run (phases are sized to end well before this; start-up of the
-  // platform on a busy machine is the only part not bounded by BENCH_DEADLINE_MS).
-  setTimeout(() => {
-    console.error('bench:sharing: no result after 180 s; aborting');
-    process.exit(1);
-  }, 180_000).unref();
-  const result = await runSharingBench({
-    concurrency: intFromEnv('BENCH_CONCURRENCY', DEFAULTS.concurrency),
-    dashboardRequests: intFromEnv('BENCH_DASHBOARD_REQUESTS', DEFAULTS.dashboardRequests),
-    lightRequests: intFromEnv('BENCH_LIGHT_REQUESTS', DEFAULTS.lightRequests),
-    rounds: intFromEnv('BENCH_ROUNDS', DEFAULTS.rounds),
-    warmup: intFromEnv('BENCH_WARMUP', DEFAULTS.warmup),
-    deadlineMs: intFromEnv('BENCH_DEADLINE_MS', DEFAULTS.deadlineMs),
-    signIterations: intFromEnv('BENCH_SIGN_ITERATIONS', DEFAULTS.signIterations),
-    log: (line) => console.error(line),
+  // 180 s: start-up of the platform on a busy machine is the only part not bounded by BENCH_DEADLINE_MS.
+  await runBenchScript('bench:sharing', 180_000, async () => {
+    const result = await runSharingBench({
+      concurrency: intFromEnv('BENCH_CONCURRENCY', DEFAULTS.concurrency),
+      dashboardRequests: intFromEnv('BENCH_DASHBOARD_REQUESTS', DEFAULTS.dashboardRequests),
+      lightRequests: intFromEnv('BENCH_LIGHT_REQUESTS', DEFAULTS.lightRequests),
+      rounds: intFromEnv('BENCH_ROUNDS', DEFAULTS.rounds),
+      warmup: intFromEnv('BENCH_WARMUP', DEFAULTS.warmup),
+      deadlineMs: intFromEnv('BENCH_DEADLINE_MS', DEFAULTS.deadlineMs),
+      signIterations: intFromEnv('BENCH_SIGN_ITERATIONS', DEFAULTS.signIterations),
+      log: (line) => console.error(line),
+    });
+    return formatSharingResult(result);
   });
-  console.log(formatSharingResult(result));
-  process.exit(0);
 }
