@@ -1,8 +1,7 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import { createAccountsService, type AccountsLoaders, type AccountsService } from './domain/service.ts';
-import { createAccountsLoaders, type AccountsPorts } from './loaders.ts';
-
-export type { AccountsPorts };
+import type { AccountsLoaders } from './domain/ports.ts';
+import { createAccountsService, type AccountsService, type AccountsServiceDeps } from './domain/service.ts';
+import { createAccountsLoaders } from './loaders.ts';
 
 /**
  * Per-request context of the accounts subgraph, the same shape in every subgraph: the base
@@ -14,7 +13,10 @@ export interface AccountsContext extends BaseSubgraphContext {
   service: AccountsService;
 }
 
+/** What the context is made from: the long-lived ports (server.ts builds them once). */
+export type AccountsPorts = Omit<AccountsServiceDeps, 'principal' | 'loaders'>;
+
 export function createAccountsContext(base: BaseSubgraphContext, ports: AccountsPorts): AccountsContext {
-  const loaders = createAccountsLoaders(ports, base.principal?.customerId ?? null);
-  return { ...base, loaders, service: createAccountsService(base.principal, loaders) };
+  const loaders = createAccountsLoaders(ports.repo);
+  return { ...base, loaders, service: createAccountsService({ ...ports, principal: base.principal, loaders }) };
 }

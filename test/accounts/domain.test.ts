@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PartnerError } from '../../lib/errors.ts';
-import { bankTransactionId } from '../../lib/ids.ts';
+import { bankAccountId, bankTransactionId } from '../../lib/ids.ts';
 import { createLogger } from '../../lib/logger.ts';
 import {
   chooseCurrentBalance,
@@ -15,6 +15,8 @@ import {
   WALK,
   type TransactionPageRequest,
 } from '../../subgraphs/accounts/domain/transactions.ts';
+import { createAccountsService } from '../../subgraphs/accounts/domain/service.ts';
+import { createAccountsLoaders } from '../../subgraphs/accounts/loaders.ts';
 import { createMemoryRepo } from './memory-repo.ts';
 
 const SECRET = 'test-id-secret-that-is-long-enough-000001';
@@ -323,7 +325,7 @@ describe('accounts across banks', () => {
     ]);
     expect(result.unavailable.map((i) => i.id)).toEqual(['alpha']);
     expect(result.errors.get('alpha')).toMatchObject({ partner: 'alpha', kind: 'unavailable' });
-    expect(await repo.accountRefs('cus_a', [result.accounts[0]!.id])).toHaveLength(1);
+    expect(await repo.accountRefs([result.accounts[0]!.id])).toHaveLength(1);
   });
 
   it('does not hide programming errors as a bank outage', async () => {
@@ -333,6 +335,55 @@ describe('accounts across banks', () => {
       ['beta', bank('beta', () => null)],
     ]);
     await expect(loadCustomersAccounts({ adapters, repo, idSecret: SECRET, logger }, ['cus_a'])).rejects.toThrow('bug');
+  });
+
+  it('the service, not the repository, keeps other customers out of references read by id', async () => {
+    // cus_b banks at alpha too, which is down for everyone.
+    const repo = createMemoryRepo([
+      ...connections,
+      { id: 'c-b-a', customerId: 'cus_b', institution: 'alpha', psuId: null, consentId: 'y', accessToken: 'y' },
+    ]);
+    const adapters = new Map([
+      ['alpha', bank('alpha', () => Promise.reject(new PartnerError('alpha', 'unavailable', 'down')))],
+      ['beta', bank('beta', () => null)],
+    ]);
+    const accountId = bankAccountId(SECRET, 'alpha', 'alpha-1');
+    const transactionId = bankTransactionId(SECRET, 'alpha', 'alpha-1', 'T-1');
+    // cus_a read her accounts and a transaction while alpha was up: the references are hers.
+    await repo.upsertAccountRefs([{ accountId, customerId: 'cus_a', institution: 'alpha', bankAccountRef: 'alpha-1' }]);
+    await repo.upsertTransactionRefs([
+      {
+        transactionId,
+        customerId: 'cus_a',
+        accountId,
+        institution: 'alpha',
+        bankAccountRef: 'alpha-1',
+        bankTransactionRef: 'T-1',
+        occurredOn: '2026-11-20',
+        reversesTransactionId: null,
+      },
+    ]);
+    const serviceFor = (customerId: string | null) => {
+      const principal = { customerId, clientId: 'app', scopes: [] };
+      return createAccountsService({
+        principal,
+        loaders: createAccountsLoaders(repo),
+        adapters,
+        repo,
+        idSecret: SECRET,
+        now: () => NOW,
+        logger,
+      });
+    };
+    // The repository answers by id whoever asks; another customer still gets the null of an unknown id,
+    // not the outage of cus_a's bank (which would say that the id exists).
+    expect(await repo.accountRefs([accountId])).toHaveLength(1);
+    const other = serviceFor('cus_b');
+    expect(await other.account(accountId)).toBeNull();
+    expect(await other.transaction(transactionId)).toBeNull();
+    expect(await serviceFor(null).account(accountId)).toBeNull();
+    // Its owner learns that the account exists at a bank that cannot be read now.
+    await expect(serviceFor('cus_a').account(accountId)).rejects.toMatchObject({ partner: 'alpha' });
   });
 
   it('masks identifiers to their last four characters', () => {

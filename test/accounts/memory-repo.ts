@@ -21,8 +21,8 @@ export function createMemoryRepo(
       for (const r of refs)
         if (!accountRefs.some((a) => a.accountId === r.accountId && a.customerId === r.customerId)) accountRefs.push(r);
     },
-    async accountRefs(customerId, ids) {
-      return accountRefs.filter((r) => r.customerId === customerId && ids.includes(r.accountId));
+    async accountRefs(ids) {
+      return accountRefs.filter((r) => ids.includes(r.accountId));
     },
     async upsertTransactionRefs(refs) {
       for (const r of refs) {
@@ -37,8 +37,8 @@ export function createMemoryRepo(
         else transactionRefsAll.push(r);
       }
     },
-    async transactionRefs(customerId, ids) {
-      return transactionRefsAll.filter((r) => r.customerId === customerId && ids.includes(r.transactionId));
+    async transactionRefs(ids) {
+      return transactionRefsAll.filter((r) => ids.includes(r.transactionId));
     },
     async reversalsOf(customerId, ids) {
       const m = new Map<string, string>();

@@ -6,8 +6,10 @@ import type { BalanceModel, BankAccount, BankConnection, BankTransaction, Instit
  */
 
 /**
- * The storage port of the accounts domain (implemented in storage/repository.ts). Every lookup is scoped by customer
- * id, so a reference that belongs to someone else is indistinguishable from one that does not exist.
+ * The storage port of the accounts domain (implemented in storage/repository.ts). References are
+ * kept per owner (the same bank account may be connected by two customers) and read by id: every
+ * row carries its customer id, and whether the caller may use it is the service's decision
+ * (domain/service.ts), not the repository's.
  */
 export interface AccountRef {
   accountId: string;
@@ -32,10 +34,16 @@ export interface AccountsRepository {
   connectionsOfCustomers(customerIds: readonly string[]): Promise<BankConnection[]>;
   upsertConnection(connection: Omit<BankConnection, 'id'> & { id?: string }): Promise<BankConnection>;
   upsertAccountRefs(refs: readonly AccountRef[]): Promise<void>;
-  accountRefs(customerId: string, accountIds: readonly string[]): Promise<AccountRef[]>;
+  /** Every owner's reference of these account ids. */
+  accountRefs(accountIds: readonly string[]): Promise<AccountRef[]>;
   upsertTransactionRefs(refs: readonly TransactionRef[]): Promise<void>;
-  transactionRefs(customerId: string, transactionIds: readonly string[]): Promise<TransactionRef[]>;
-  /** Known reversals or chargebacks of the given transactions: original id -> reversal id. */
+  /** Every owner's reference of these transaction ids. */
+  transactionRefs(transactionIds: readonly string[]): Promise<TransactionRef[]>;
+  /**
+   * Known reversals or chargebacks of the given transactions, as recorded while reading the named
+   * customer's transactions (a query within a customer, like connectionsOfCustomers): original id
+   * -> reversal id.
+   */
   reversalsOf(customerId: string, transactionIds: readonly string[]): Promise<Map<string, string>>;
   ping(): Promise<boolean>;
 }
@@ -89,3 +97,20 @@ export interface BankTransactionPage {
 
 /** The adapters of every bank the platform can reach, keyed by institution id. */
 export type BankAdapterRegistry = ReadonlyMap<string, BankAdapter>;
+
+interface Loader<K, V> {
+  load(key: K): Promise<V>;
+}
+
+/**
+ * Per-request batched reads of the repository (loaders.ts implements them with DataLoader): one
+ * query per kind and tick however many fields ask, by id or by customer, deciding nothing.
+ */
+export interface AccountsLoaders {
+  /** The bank connections of a customer. */
+  connections: Loader<string, BankConnection[]>;
+  /** Every owner's reference of an account id. */
+  accountRefs: Loader<string, AccountRef[]>;
+  /** Every owner's reference of a transaction id. */
+  transactionRefs: Loader<string, TransactionRef[]>;
+}

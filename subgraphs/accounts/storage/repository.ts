@@ -84,7 +84,7 @@ export function createAccountsRepository(db: Database | Queryable): AccountsRepo
       );
     },
 
-    async accountRefs(customerId, accountIds) {
+    async accountRefs(accountIds) {
       if (accountIds.length === 0) return [];
       const rows = await db.query<{
         account_id: string;
@@ -92,8 +92,9 @@ export function createAccountsRepository(db: Database | Queryable): AccountsRepo
         institution: string;
         bank_account_ref: string;
       }>(
-        `SELECT account_id, customer_id, institution, bank_account_ref FROM account_refs WHERE customer_id = $1 AND account_id = ANY($2::text[])`,
-        [customerId, accountIds],
+        `SELECT account_id, customer_id, institution, bank_account_ref FROM account_refs WHERE account_id = ANY($1::text[])
+          ORDER BY account_id, customer_id`,
+        [accountIds],
       );
       return rows.map((r) => ({
         accountId: r.account_id,
@@ -125,12 +126,12 @@ export function createAccountsRepository(db: Database | Queryable): AccountsRepo
       );
     },
 
-    async transactionRefs(customerId, transactionIds) {
+    async transactionRefs(transactionIds) {
       if (transactionIds.length === 0) return [];
       const rows = await db.query<TransactionRefRow>(
         `SELECT transaction_id, customer_id, account_id, institution, bank_account_ref, bank_transaction_ref, to_char(occurred_on, 'YYYY-MM-DD') AS occurred_on, reverses_transaction_id
-           FROM transaction_refs WHERE customer_id = $1 AND transaction_id = ANY($2::text[])`,
-        [customerId, transactionIds],
+           FROM transaction_refs WHERE transaction_id = ANY($1::text[]) ORDER BY transaction_id, customer_id`,
+        [transactionIds],
       );
       return rows.map((r) => ({
         transactionId: r.transaction_id,
