@@ -127,10 +127,19 @@ export function findActiveConsents(
   ]);
 }
 
-async function insertConsent(tx: Queryable, consent: ConsentModel, event: ConsentEventModel): Promise<ConsentModel> {
-  await tx.query(
+/**
+ * Writes a consent and the accounts it covers, inside the caller's transaction. With `ifAbsent`,
+ * a consent whose id exists is left alone and false is returned: how the seed stays idempotent.
+ */
+export async function writeConsent(
+  tx: Queryable,
+  consent: ConsentModel,
+  opts: { ifAbsent?: boolean } = {},
+): Promise<boolean> {
+  const inserted = await tx.query(
     `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
-     VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)`,
+     VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)${opts.ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''}
+     RETURNING id`,
     [
       consent.id,
       consent.customerId,
@@ -144,9 +153,15 @@ async function insertConsent(tx: Queryable, consent: ConsentModel, event: Consen
       consent.revokedAt,
     ],
   );
+  if (inserted.length === 0) return false;
   for (const accountId of consent.accountIds) {
     await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [consent.id, accountId]);
   }
+  return true;
+}
+
+async function insertConsent(tx: Queryable, consent: ConsentModel, event: ConsentEventModel): Promise<ConsentModel> {
+  await writeConsent(tx, consent);
   await insertEvent(tx, event);
   const [created] = await consentsWhere(tx, `c.id = $1`, [consent.id]);
   return created!;

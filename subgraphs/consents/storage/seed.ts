@@ -1,8 +1,8 @@
 import type { Database, Queryable } from '../../../lib/database.ts';
 import { bankAccountId, derivedId } from '../../../lib/ids.ts';
 import type { Seed, SeedInstitution } from '../../../lib/seed.ts';
-import { actor, MAX_CONSENT_MS, type ConsentPermission, type ConsentStatus } from '../domain/model.ts';
-import { insertEvent } from './repository.ts';
+import { actor, MAX_CONSENT_MS, type ConsentModel, type ConsentStatus } from '../domain/model.ts';
+import { insertEvent, writeConsent } from './repository.ts';
 
 /**
  * Sandbox seed of the platform-owned consent records, derived from the seed data (SEED_FILE,
@@ -43,18 +43,8 @@ function accountOf(
   return bankAccountId(secret, institution, account.bankAccountId);
 }
 
-interface SeedConsent {
-  id: string;
-  customerId: string;
-  clientId: string;
-  status: ConsentStatus;
-  permissions: ConsentPermission[];
-  accountIds: string[];
-  createdAt: Date;
-  expiresAt: Date;
-  authorisedAt: Date | null;
-  rejectedAt: Date | null;
-  revokedAt: Date | null;
+/** A consent of the sandbox world with the evidence trail that led to its status. */
+interface SeedConsent extends ConsentModel {
   events: { status: ConsentStatus; at: Date; actor: string }[];
 }
 
@@ -164,30 +154,7 @@ export async function applySeed(db: Database, seed: Seed, opts: { idHashSecret: 
   await seedClients(db, seed);
   for (const consent of sandboxConsents(seed, opts.idHashSecret, opts.now)) {
     await db.transaction(async (tx) => {
-      const inserted = await tx.query(
-        `INSERT INTO consents (id, customer_id, client_id, status, permissions, expires_at, created_at, authorised_at, rejected_at, revoked_at)
-         VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9, $10)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [
-          consent.id,
-          consent.customerId,
-          consent.clientId,
-          consent.status,
-          consent.permissions,
-          consent.expiresAt,
-          consent.createdAt,
-          consent.authorisedAt,
-          consent.rejectedAt,
-          consent.revokedAt,
-        ],
-      );
-      if (inserted.length === 0) return;
-      for (const accountId of consent.accountIds) {
-        await tx.query(`INSERT INTO consent_accounts (consent_id, account_id) VALUES ($1, $2)`, [
-          consent.id,
-          accountId,
-        ]);
-      }
+      if (!(await writeConsent(tx, consent, { ifAbsent: true }))) return;
       for (const event of consent.events) {
         await insertEvent(tx, {
           consentId: consent.id,
