@@ -269,10 +269,18 @@ function paymentIdOfEdge(edge: unknown): unknown {
 }
 
 /**
- * After authoriseConsent / rejectConsent / revokeConsent succeed, the cached consents of
- * (customer, the consent's client) are dropped from the shared cache before the response is sent,
- * so the client's next request, on any replica, sees the change. If that fails, the cache TTL
+ * After authoriseConsent / rejectConsent / revokeConsent, the cached consents of (customer, the
+ * consent's client) are dropped from the shared cache before the response is sent, so the client's
+ * next request, on any replica, sees the change. If that fails, the cache TTL
  * (CONSENT_CACHE_TTL_MS, at most 1 s) still bounds how long the old answer lives.
+ *
+ * The consent is the one the mutation's arguments name (revokeConsent(id), rejectConsent(id),
+ * authoriseConsent(input: { id })), never an id read from the answer: the answer holds only what
+ * was asked of the consents subgraph, which is the client's own selection when the stitched
+ * delegation passes it through unchanged (`revokeConsent(id: $id) { status }` comes back without
+ * an id, and nothing was invalidated). It is dropped whatever the outcome: a mutation whose answer
+ * was lost may still have been applied, and an id that names no consent of the caller has no
+ * client, so nothing is deleted for it.
  */
 function invalidateAfterConsentMutations(schema: GraphQLSchema): void {
   const mutation = schema.getMutationType();
@@ -282,20 +290,29 @@ function invalidateAfterConsentMutations(schema: GraphQLSchema): void {
     if (!field) continue;
     const resolve = field.resolve ?? defaultFieldResolver;
     field.resolve = async (parent, args, ctx: GatewayContext, info) => {
-      const result: unknown = await resolve(parent, args, ctx, info);
-      const id = result && typeof result === 'object' ? (result as { id?: unknown }).id : undefined;
-      const state = existingAuthzState(ctx);
-      if (state && typeof id === 'string') {
-        await state
-          .consentChanged(id)
-          .catch((err: unknown) =>
-            ctx.logger.warn(
-              { requestId: ctx.requestId, err: (err as Error).message },
-              'could not invalidate cached consents; the cache TTL bounds the delay',
-            ),
-          );
+      try {
+        return await resolve(parent, args, ctx, info);
+      } finally {
+        const id = consentIdArgument(args as Record<string, unknown>);
+        const state = existingAuthzState(ctx);
+        if (state && id !== undefined) {
+          await state
+            .consentChanged(id)
+            .catch((err: unknown) =>
+              ctx.logger.warn(
+                { requestId: ctx.requestId, err: (err as Error).message },
+                'could not invalidate cached consents; the cache TTL bounds the delay',
+              ),
+            );
+        }
       }
-      return result;
     };
   }
+}
+
+/** The consent a consent mutation names: `id`, or `input.id` (authoriseConsent). */
+function consentIdArgument(args: Record<string, unknown>): string | undefined {
+  const input = args.input && typeof args.input === 'object' ? (args.input as { id?: unknown }) : undefined;
+  const id = args.id ?? input?.id;
+  return typeof id === 'string' ? id : undefined;
 }

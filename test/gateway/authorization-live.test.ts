@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSharedCache } from '../../lib/cache.ts';
+import { Keyv } from 'keyv';
+import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
+import { consentCacheKey } from '../../gateway/authorization/consents.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type RunningGateway } from '../../gateway/server.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
@@ -294,6 +296,113 @@ describe('payments for a third party: only those debiting an account a PAYMENTS_
     expect((after.body.data?.me as { payments: { edges: unknown[] } }).payments.edges).toHaveLength(payments.length);
   });
 });
+
+describe('consent mutations drop the cached consents of the consent they name (live gateway)', () => {
+  it('takes an authorisation, a revocation and a rejection into account at once, though the mutation selects no id', async () => {
+    // The consents cache never expires here, so only the invalidation after a consent mutation can
+    // change what the gateway knows: a missed invalidation leaves the old answer for good instead of
+    // for CONSENT_CACHE_TTL_MS, which a loaded machine can hide.
+    const shared = await openSharedCache({ logger, prefix: `test-authz-invalidation-${randomUUID()}` });
+    const consentsStore = new KeptForever();
+    const cache: SharedCache = {
+      ...shared,
+      store: (namespace) => (namespace === 'consents' ? consentsStore : shared.store(namespace)),
+    };
+    const config = loadGatewayConfig({
+      ...process.env,
+      REDIS_URL: undefined,
+      LOG_LEVEL: 'silent',
+      GATEWAY_PORT: '0',
+      AUTH_ISSUER: platform.urls.auth,
+      IDENTITY_SUBGRAPH_URL: platform.urls.identity,
+      ACCOUNTS_SUBGRAPH_URL: platform.urls.accounts,
+      PAYMENTS_SUBGRAPH_URL: platform.urls.payments,
+      CONSENTS_SUBGRAPH_URL: platform.urls.consents,
+    });
+    const gateway = await startGateway(config, { logger, cache });
+    try {
+      const web = await token({ customerId: ALICE, clientId: 'web-app', scopes: ALL_CUSTOMER_SCOPES });
+      const taxpalAdmin = await token({
+        customerId: ALICE,
+        clientId: 'taxpal',
+        scopes: ['consents:read', 'consents:write'],
+      });
+      const taxpal = await token({ customerId: ALICE, clientId: 'taxpal', scopes: ['accounts:read'] });
+      const budgetly = await token({ customerId: ALICE, clientId: 'budgetly', scopes: ['accounts:read'] });
+      const taxpalKey = consentCacheKey(ALICE, 'taxpal');
+      const budgetlyKey = consentCacheKey(ALICE, 'budgetly');
+      const accountsOf = (t: string) => gql(gateway.url, '{ me { accounts { id } } }', { token: t });
+      const request = async (): Promise<string> => {
+        const res = await gql(gateway.url, 'mutation { requestConsent(input: { permissions: [ACCOUNTS] }) { id } }', {
+          token: taxpalAdmin,
+        });
+        expect(res.body.errors).toBeUndefined();
+        return (res.body.data?.requestConsent as { id: string }).id;
+      };
+      // Each mutation selects only the status: the answer carries no consent id.
+      const mutate = async (mutation: string, variables: Record<string, unknown>, status: string) => {
+        const res = await gql(gateway.url, mutation, { token: web, variables });
+        expect(res.body.errors).toBeUndefined();
+        expect(Object.values(res.body.data ?? {})).toEqual([{ status }]);
+      };
+      /** Alice's two third parties read at the same time; returns TaxPal's answer, Budgetly's must stay served. */
+      const readBoth = async () => {
+        const [ofTaxpal, ofBudgetly] = await Promise.all([accountsOf(taxpal), accountsOf(budgetly)]);
+        expect(ofBudgetly.body.errors).toBeUndefined();
+        expect((ofBudgetly.body.data?.me as { accounts: unknown[] }).accounts).toHaveLength(1);
+        return ofTaxpal;
+      };
+      const refused = (res: Awaited<ReturnType<typeof accountsOf>>) => {
+        expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        expect(res.body.errors?.[0]?.extensions?.denied).toEqual(
+          expect.arrayContaining([expect.objectContaining({ field: 'Customer.accounts', missingConsent: 'ACCOUNTS' })]),
+        );
+      };
+
+      // TaxPal holds no ACCOUNTS consent: refused, and that answer is cached.
+      refused(await readBoth());
+      expect(await consentsStore.get(taxpalKey)).toEqual([]);
+      const budgetlyCached: unknown = await consentsStore.get(budgetlyKey);
+      expect(budgetlyCached).toHaveLength(1);
+
+      // Alice authorises it for one account: TaxPal sees that account on its very next request.
+      const { accounts } = (await accountsOf(web)).body.data?.me as { accounts: { id: string }[] };
+      const granted = await request();
+      await mutate(
+        'mutation($id: ID!, $a: [ID!]!) { authoriseConsent(input: { id: $id, accountIds: $a }) { status } }',
+        { id: granted, a: [accounts[0]!.id] },
+        'AUTHORISED',
+      );
+      const afterGrant = await readBoth();
+      expect(afterGrant.body.errors).toBeUndefined();
+      expect((afterGrant.body.data?.me as { accounts: unknown[] }).accounts).toEqual([{ id: accounts[0]!.id }]);
+
+      // A rejection drops TaxPal's entry too (what it holds is unchanged, so the entry itself is checked).
+      expect(await consentsStore.get(taxpalKey)).toHaveLength(1);
+      await mutate('mutation($id: ID!) { rejectConsent(id: $id) { status } }', { id: await request() }, 'REJECTED');
+      expect(await consentsStore.get(taxpalKey)).toBeUndefined();
+
+      // Alice revokes it: TaxPal is refused on its very next request.
+      expect((await accountsOf(taxpal)).body.errors).toBeUndefined();
+      expect(await consentsStore.get(taxpalKey)).toHaveLength(1);
+      await mutate('mutation($id: ID!) { revokeConsent(id: $id) { status } }', { id: granted }, 'REVOKED');
+      refused(await readBoth());
+
+      // Budgetly's cached consents (same customer, another client) were never touched.
+      expect(await consentsStore.get(budgetlyKey)).toEqual(budgetlyCached);
+    } finally {
+      await gateway.close();
+      await shared.close();
+    }
+  });
+});
+
+/** A keyv store that ignores the TTL it is given: its entries go only when deleted. */
+class KeptForever extends Keyv {
+  override set<Value>(key: string, value: Value): Promise<boolean> {
+    return super.set(key, value);
+  }
+}
 
 describe("enumeration: Alice tries every id of Ben's objects through every path", () => {
   it("gets nothing of Ben's back and changes nothing of Ben's", async () => {
