@@ -11,7 +11,7 @@ import { startIdentitySubgraph, type RunningIdentitySubgraph } from '../../subgr
 import { migrations } from '../../subgraphs/identity/storage/migrations.ts';
 import { SANDBOX_SEED_FILE } from '../support/seed.ts';
 import { scaled, waitBudget } from '../support/time.ts';
-import { CLARA, customerPrincipal, graphql, silentLogger } from './helpers.ts';
+import { BEN, CLARA, customerPrincipal, graphql, silentLogger } from './helpers.ts';
 
 /**
  * Onfido's check webhooks into the identity subgraph (issue 10): the KYC sandbox signs its events
@@ -94,8 +94,10 @@ afterAll(async () => {
 const webhookUrl = () => identity.url.replace(/\/graphql$/, '/webhooks/onfido');
 
 const KYC = `{ me { kyc { status completedAt checks { status result } } } }`;
-async function kyc(): Promise<{ status: string; completedAt: string | null; checks: { status: string }[] }> {
-  const res = await graphql(identity.url, KYC, { principal: customerPrincipal(CLARA) });
+async function kyc(
+  customerId = CLARA,
+): Promise<{ status: string; completedAt: string | null; checks: { status: string }[] }> {
+  const res = await graphql(identity.url, KYC, { principal: customerPrincipal(customerId) });
   expect(res.errors).toBeUndefined();
   return (res.data!.me as { kyc: never }).kyc;
 }
@@ -196,6 +198,17 @@ describe('Onfido check webhooks into identity', () => {
         expect(events.map((e) => e.status)).toEqual(['applied', 'applied', 'applied']);
         expect(events.find((e) => e.type === 'check.form_completed')!.result).toMatch(/^stale/);
       }, waitBudget(10_000));
+  });
+
+  it("keeps each customer's recorded checks to that customer, under overlapping requests", async () => {
+    const [claras, bens] = await Promise.all([
+      Promise.all(Array.from({ length: 5 }, () => kyc(CLARA))),
+      Promise.all(Array.from({ length: 5 }, () => kyc(BEN))),
+    ]);
+    // Clara's checks created by the tests above (recorded by webhooks) and her seeded one; Ben only his seeded one.
+    for (const k of claras) expect(k.checks.length).toBeGreaterThan(1);
+    for (const k of bens)
+      expect(k).toEqual({ status: 'REVIEW_REQUIRED', completedAt: null, checks: [expect.anything()] });
   });
 
   it('a processing failure (Onfido down) dead-letters the event; a replay applies it', async () => {
