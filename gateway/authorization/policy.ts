@@ -265,6 +265,7 @@ export const POLICY: Record<string, TypePolicy> = {
       'transactions of this account (consent must cover this account for TRANSACTIONS)',
       onAccount,
     ),
+    asOf: data(ACC, 'ACCOUNTS', "when the account's data was read from the bank (older when served stale)", onAccount),
   },
   Institution: inherit(['id', 'name', 'standard'], ACC, 'ACCOUNTS', VALUE),
   AccountIdentification: inherit(
@@ -275,7 +276,7 @@ export const POLICY: Record<string, TypePolicy> = {
     { pii: true },
   ),
   Balance: inherit(['type', 'amount', 'direction', 'asOf', 'includesCreditLine'], BAL, 'BALANCES', VALUE),
-  TransactionConnection: inherit(['edges', 'pageInfo'], TXN, 'TRANSACTIONS', VALUE),
+  TransactionConnection: inherit(['edges', 'pageInfo', 'asOf'], TXN, 'TRANSACTIONS', VALUE),
   TransactionEdge: inherit(['cursor', 'node'], TXN, 'TRANSACTIONS', VALUE),
   Transaction: {
     ...inherit(

@@ -11,6 +11,8 @@ import { createAccountsLoaders } from './loaders.ts';
 export interface AccountsContext extends BaseSubgraphContext {
   loaders: AccountsLoaders;
   service: AccountsService;
+  /** When this request reads from the banks (RFC 3339): the `asOf` of what it answers live. */
+  readAt: string;
 }
 
 /** What the context is made from: the long-lived ports (server.ts builds them once). */
@@ -18,5 +20,10 @@ export type AccountsPorts = Omit<AccountsServiceDeps, 'principal' | 'loaders'>;
 
 export function createAccountsContext(base: BaseSubgraphContext, ports: AccountsPorts): AccountsContext {
   const loaders = createAccountsLoaders(ports.repo);
-  return { ...base, loaders, service: createAccountsService({ ...ports, principal: base.principal, loaders }) };
+  return {
+    ...base,
+    loaders,
+    service: createAccountsService({ ...ports, principal: base.principal, loaders }),
+    readAt: ports.now().toISOString(),
+  };
 }

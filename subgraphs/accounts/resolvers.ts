@@ -21,8 +21,17 @@ export const resolvers: Resolvers = {
     holder: (account) => ({ id: account.customerId }),
     balances: (account, _args, ctx) => ctx.service.balances(account),
     currentBalance: (account, _args, ctx) => ctx.service.currentBalance(account),
-    transactions: (account, { first, after, filter }, ctx) =>
-      ctx.service.transactions(account, { first: pageSize(first), after: after ?? null, filter: filter ?? null }),
+    // The page read during this request (asOf: see below).
+    transactions: async (account, { first, after, filter }, ctx) => ({
+      ...(await ctx.service.transactions(account, {
+        first: pageSize(first),
+        after: after ?? null,
+        filter: filter ?? null,
+      })),
+      asOf: ctx.readAt,
+    }),
+    // Read during this request; a last good answer served by the gateway keeps the time it was read.
+    asOf: (_account, _args, ctx) => ctx.readAt,
   },
   Transaction: {
     __resolveReference: (ref, ctx) => ctx.service.transaction(ref.id),

@@ -289,8 +289,10 @@ describe('a slow subgraph', () => {
       // Every slow request answered with the ledger's error, and the ledger never answered any of them.
       for (const r of answers)
         expect(r.body.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', service: 'ledger' });
-      // The one that waited in the queue reached the ledger when... never: the held calls never ended.
-      expect(hanging.length).toBe(3);
+      // At most the limit plus the queue ever reached the ledger (the queued one may get a slot when the
+      // deadline frees one, on a slow machine); the other two were refused without reaching it.
+      expect(hanging.length).toBeGreaterThanOrEqual(3);
+      expect(hanging.length).toBeLessThanOrEqual(4);
       const exposition = await metricsOf('gateway').registry.metrics();
       expect(exposition).toMatch(
         /outbound_bulkhead_rejections_total\{target="subgraph:ledger",service="gateway"\} [1-9]/,

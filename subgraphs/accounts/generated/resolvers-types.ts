@@ -34,6 +34,12 @@ export type Scalars = {
 export type Account = {
   __typename?: 'Account';
   /**
+   * When this account's data was read from the bank. Live answers carry the time of the request;
+   * an answer served from the last good value while the bank or the accounts service is failing
+   * carries the time it was read (and the response lists it in `extensions.stale`).
+   */
+  asOf: Scalars['DateTime']['output'];
+  /**
    * Every balance the bank reports for the account. Null, with a PARTNER_UNAVAILABLE error,
    * when the bank cannot be reached: one failing call must not hide the other accounts.
    */
@@ -269,6 +275,11 @@ export type Transaction = {
 /** A page of transactions. */
 export type TransactionConnection = {
   __typename?: 'TransactionConnection';
+  /**
+   * When this page was read from the bank: the time of the request when live, the time it was read
+   * when served from the last good value (listed in `extensions.stale`).
+   */
+  asOf: Scalars['DateTime']['output'];
   /** The transactions of this page with their cursors. */
   edges: Array<TransactionEdge>;
   /** Pagination state. */
@@ -471,6 +482,7 @@ export type ResolversParentTypes = ResolversObject<{
 
 export type AccountResolvers<ContextType = AccountsContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account'], FederationReferenceType extends FederationReferenceTypes['Account'] = FederationReferenceTypes['Account']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   balances?: Resolver<Maybe<Array<ResolversTypes['Balance']>>, ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['CurrencyCode'], ParentType, ContextType>;
   currentBalance?: Resolver<Maybe<ResolversTypes['Balance']>, ParentType, ContextType>;
@@ -560,6 +572,7 @@ export type TransactionResolvers<ContextType = AccountsContext, ParentType exten
 }>;
 
 export type TransactionConnectionResolvers<ContextType = AccountsContext, ParentType extends ResolversParentTypes['TransactionConnection'] = ResolversParentTypes['TransactionConnection']> = ResolversObject<{
+  asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   edges?: Resolver<Array<ResolversTypes['TransactionEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 }>;
