@@ -13,8 +13,8 @@ import { applySeed, debtorAccountsFromSeed } from './storage/seed.ts';
 import { createPaymentInitiation, type PaymentInitiation } from './domain/initiation.ts';
 import type { PaymentsLedger } from './domain/ports.ts';
 import { createNorthwindPis } from './partners/northwind/client.ts';
-import { startPaymentPoller, type PaymentPoller } from './poller.ts';
-import { reconcilePayments } from './reconcile.ts';
+import { startPaymentPoller, type PaymentPoller } from './domain/poller.ts';
+import { reconcilePayments } from './domain/reconciliation.ts';
 import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
 import { applyNorthwindEvent, NORTHWIND_SOURCE, northwindWebhookSource } from './partners/northwind/webhooks.ts';
 

@@ -11,7 +11,7 @@ import {
 } from '../../subgraphs/payments/storage/repository.ts';
 import { applySeed, debtorAccountsFromSeed, sandboxPayments } from '../../subgraphs/payments/storage/seed.ts';
 import { createPaymentInitiation } from '../../subgraphs/payments/domain/initiation.ts';
-import { reconcilePayments } from '../../subgraphs/payments/reconcile.ts';
+import { reconcilePayments } from '../../subgraphs/payments/domain/reconciliation.ts';
 import { createPaymentsService } from '../../subgraphs/payments/domain/service.ts';
 import { createPaymentsLoaders } from '../../subgraphs/payments/loaders.ts';
 import {

@@ -1,6 +1,6 @@
-import type { Logger } from '../../lib/logger.ts';
-import type { PaymentInitiation } from './domain/initiation.ts';
-import type { PaymentsLedger } from './domain/ports.ts';
+import type { Logger } from '../../../lib/logger.ts';
+import type { PaymentInitiation } from './initiation.ts';
+import type { PaymentsLedger } from './ports.ts';
 
 /**
  * Follows payments whose webhook is late: every `intervalMs`, the payments in progress that have
