@@ -9,9 +9,8 @@ import { createIdentityContext, type IdentityContext, type IdentityPorts } from 
 import { createOnfidoClient } from './partners/onfido/client.ts';
 import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
-import { createCustomerRepository } from './storage/repository.ts';
+import { createCustomerRepository, createKycCheckStore } from './storage/repository.ts';
 import { applySeed } from './storage/seed.ts';
-import { createKycCheckStore } from './storage/kyc-checks.ts';
 import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
 import { applyOnfidoEvent, ONFIDO_SOURCE, onfidoWebhookSource } from './partners/onfido/webhooks.ts';
 
