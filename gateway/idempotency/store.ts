@@ -49,6 +49,12 @@ export const idempotencyMigrations: Migration[] = [
       CREATE INDEX idempotency_records_created_idx ON idempotency_records (created_at);
     `,
   },
+  {
+    // A replay must be the stored response unchanged, field order included (GraphQL answers in the
+    // order of the selection): jsonb reorders object keys, json keeps the text as it was written.
+    name: '002_idempotency_response_as_written',
+    sql: `ALTER TABLE idempotency_records ALTER COLUMN response TYPE json USING response::json;`,
+  },
 ];
 
 export interface IdempotencyScope {
@@ -144,7 +150,7 @@ export function createIdempotencyStore(db: Database, opts: IdempotencyStoreOptio
     async complete(scope, owner, response) {
       const rows = await db.query(
         `UPDATE idempotency_records
-            SET state = 'completed', response = $5::jsonb, http_status = $6, completed_at = now()
+            SET state = 'completed', response = $5::json, http_status = $6, completed_at = now()
           WHERE client_id = $1 AND customer_id = $2 AND key = $3 AND owner = $4 AND state = 'in_flight'
           RETURNING key`,
         [...pk(scope), owner, JSON.stringify(response.body), response.httpStatus],
