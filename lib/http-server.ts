@@ -184,7 +184,11 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * The request body as UTF-8 text, exactly as sent (webhook signatures are over these bytes); a body
+ * over `limit` bytes is refused with HttpError 413 PAYLOAD_TOO_LARGE before more is buffered.
+ */
+export async function readRequestBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -332,7 +336,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(opts: GraphQLHttp
     let body: unknown = undefined;
     let content = url.search;
     if (req.method === 'POST') {
-      const raw = await readBody(req, maxBody);
+      const raw = await readRequestBody(req, maxBody);
       content = raw;
       if ((req.headers['content-type'] ?? '').includes('application/json')) {
         try {

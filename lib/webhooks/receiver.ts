@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Queryable } from '../database.ts';
+import { readRequestBody } from '../http-server.ts';
 import type { Logger } from '../logger.ts';
 import { pickHeaders, storeEvent, type DescribedEvent } from './inbox.ts';
 import { headerValue, WebhookRejected, type HeaderBag } from './verify.ts';
@@ -136,7 +137,8 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       );
     let rawBody: string;
     try {
-      rawBody = await readRaw(req, maxBody);
+      // The exact bytes the sender signed: never parse-and-reserialise before verifying.
+      rawBody = await readRequestBody(req, maxBody);
     } catch {
       return reply(413, { error: { code: 'WEBHOOK_BODY_TOO_LARGE', message: `body over ${maxBody} bytes` } });
     }
@@ -145,23 +147,4 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
   }
 
   return { receive, routes };
-}
-
-/** The exact bytes the sender signed, as UTF-8 text: never parse-and-reserialise before verifying. */
-function readRaw(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error('too large'));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

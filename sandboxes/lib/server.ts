@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeServer, listen, type RunningServer } from '../../lib/http-server.ts';
+import { closeServer, listen, readRequestBody, type RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { requestIdFrom, runWithRequestContext, traceparentFrom } from '../../lib/request-context.ts';
 import type { Now } from './clock.ts';
@@ -261,7 +261,7 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
 
     let rawBody: string;
     try {
-      rawBody = await readBody(req, maxBody);
+      rawBody = await readRequestBody(req, maxBody);
     } catch {
       return send(res, { status: 413, body: { error: 'request body too large' } });
     }
@@ -529,24 +529,6 @@ function send(res: ServerResponse, reply: SandboxReply, rawPayload?: string): vo
     headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(reply.status, headers);
   res.end(payload);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function parseBody(raw: string, contentType: string | undefined): unknown {

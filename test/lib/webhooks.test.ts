@@ -198,6 +198,9 @@ describe.each(BACKENDS)('webhook inbox on %s', (backend) => {
       expect(stale.status).toBe(401);
       expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('WEBHOOK_TIMESTAMP_INVALID');
       expect((await fetch(`${url}/webhooks/northwind`)).status).toBe(405);
+      const oversized = await post({ ...delivery, rawBody: 'x'.repeat(256 * 1024 + 1) });
+      expect(oversized.status).toBe(413);
+      expect(((await oversized.json()) as { error: { code: string } }).error.code).toBe('WEBHOOK_BODY_TOO_LARGE');
 
       const rows = await db.query(
         `SELECT event_id, status, raw_body, headers FROM webhook_inbox WHERE aggregate_id = 'DP-http'`,
