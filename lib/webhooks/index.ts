@@ -80,6 +80,7 @@ export {
   type WebhookWorker,
   type WebhookWorkerOptions,
 } from './worker.ts';
+export { startWebhookEndpoint, type WebhookEndpointOptions } from './endpoint.ts';
 export {
   createWebhookReceiver,
   type ReceiveResult,

@@ -11,8 +11,8 @@ import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
 import { createCustomerRepository, createKycCheckStore } from './storage/repository.ts';
 import { applySeed } from './storage/seed.ts';
-import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
-import { applyOnfidoEvent, ONFIDO_SOURCE, onfidoWebhookSource } from './partners/onfido/webhooks.ts';
+import { startWebhookEndpoint, type WebhookWorker } from '../../lib/webhooks/index.ts';
+import { applyOnfidoEvent, onfidoWebhookSource } from './partners/onfido/webhooks.ts';
 
 export interface IdentitySubgraphOptions {
   logger: Logger;
@@ -62,23 +62,14 @@ export async function startIdentitySubgraph(
     const webhooksOn = config.ONFIDO_WEBHOOKS === 'on' && webhookTokens.length > 0;
     if (config.ONFIDO_WEBHOOKS === 'on' && !webhooksOn)
       logger.warn('ONFIDO_WEBHOOK_TOKEN is not set: no /webhooks/onfido route; KYC is read from Onfido only');
-    const worker = webhooksOn
-      ? createWebhookWorker({
+    const webhooks = webhooksOn
+      ? startWebhookEndpoint({
           db,
           logger,
           now,
-          sources: [ONFIDO_SOURCE],
-          ...options.webhookWorker,
+          source: onfidoWebhookSource(webhookTokens),
           apply: applyOnfidoEvent({ checks: onfido, store: (tx) => createKycCheckStore(tx), logger }),
-        })
-      : null;
-    const receiver = worker
-      ? createWebhookReceiver({
-          db,
-          logger,
-          now,
-          onStored: () => worker.nudge(),
-          sources: [onfidoWebhookSource(webhookTokens)],
+          ...(options.webhookWorker ? { worker: options.webhookWorker } : {}),
         })
       : null;
     const ports: IdentityPorts = {
@@ -87,7 +78,6 @@ export async function startIdentitySubgraph(
       ...(webhooksOn ? { kycRecords: createKycCheckStore(db) } : {}),
       idSecret: config.ID_HASH_SECRET,
     };
-    worker?.start();
     const running = await startSubgraphServer<IdentityContext>({
       name: 'identity',
       resolvers: resolvers as GraphQLResolverMap<IdentityContext>,
@@ -99,13 +89,13 @@ export async function startIdentitySubgraph(
       // being down degrades KYC fields only; it must not take identity out of rotation.
       database: db,
       // Called by Onfido, not the gateway: authenticated by the webhook signature.
-      ...(receiver ? { routes: (req, res, url) => receiver.routes(req, res, url) } : {}),
+      ...(webhooks ? { routes: (req, res, url) => webhooks.receiver.routes(req, res, url) } : {}),
     });
     return {
       ...running,
-      webhooks: worker,
+      webhooks: webhooks?.worker ?? null,
       close: async () => {
-        await worker?.stop();
+        await webhooks?.worker.stop();
         await running.close();
         onfido.shutdown();
         await db.close();

@@ -15,8 +15,8 @@ import type { PaymentsLedger } from './domain/ports.ts';
 import { createNorthwindPis } from './partners/northwind/client.ts';
 import { startPaymentPoller, type PaymentPoller } from './domain/poller.ts';
 import { reconcilePayments } from './domain/reconciliation.ts';
-import { createWebhookReceiver, createWebhookWorker, type WebhookWorker } from '../../lib/webhooks/index.ts';
-import { applyNorthwindEvent, NORTHWIND_SOURCE, northwindWebhookSource } from './partners/northwind/webhooks.ts';
+import { startWebhookEndpoint, type WebhookWorker } from '../../lib/webhooks/index.ts';
+import { applyNorthwindEvent, northwindWebhookSource } from './partners/northwind/webhooks.ts';
 
 export interface PaymentsSubgraphOptions {
   logger: Logger;
@@ -83,13 +83,13 @@ export async function startPaymentsSubgraph(
     const webhookSecrets = [config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(
       (s): s is string => Boolean(s),
     );
-    const worker =
+    const webhooks =
       webhookSecrets.length > 0
-        ? createWebhookWorker({
+        ? startWebhookEndpoint({
             db,
             logger,
             now,
-            sources: [NORTHWIND_SOURCE],
+            source: northwindWebhookSource(webhookSecrets),
             apply: applyNorthwindEvent({
               inTransaction: (tx) =>
                 createPaymentInitiation({ ledger: createPaymentsLedger(tx), bank, debtors, now, logger }),
@@ -109,16 +109,6 @@ export async function startPaymentsSubgraph(
             }),
           })
         : null;
-    const receiver = worker
-      ? createWebhookReceiver({
-          db,
-          logger,
-          now,
-          onStored: () => worker.nudge(),
-          sources: [northwindWebhookSource(webhookSecrets)],
-        })
-      : null;
-    worker?.start();
     const poller = startPaymentPoller({
       ledger,
       initiation,
@@ -135,16 +125,16 @@ export async function startPaymentsSubgraph(
       common: config,
       port: config.PAYMENTS_PORT,
       database: db,
-      ...(receiver ? { routes: (req, res, url) => receiver.routes(req, res, url) } : {}),
+      ...(webhooks ? { routes: (req, res, url) => webhooks.receiver.routes(req, res, url) } : {}),
     });
     return {
       ...running,
       poller,
       initiation,
-      webhooks: worker,
+      webhooks: webhooks?.worker ?? null,
       close: async () => {
         await poller.stop();
-        await worker?.stop();
+        await webhooks?.worker.stop();
         await running.close();
         bank?.http.shutdown();
         await db.close();
