@@ -35,6 +35,9 @@
  *   });
  *   routes: (req, res, url) => receiver.routes(req, res, url)
  *
+ * Steps 2 and 3 for one partner in one call: startWebhookEndpoint({ db, logger, source, apply }) (endpoint.ts),
+ * as the payments and identity subgraphs do.
+ *
  * Such a route is called by the partner, not by the gateway: it is authenticated by the webhook
  * signature, not by the gateway's internal signature.
  *
@@ -43,7 +46,7 @@
  *
  * Files: verify.ts (Standard Webhooks through the `standardwebhooks` package; Onfido's
  * X-SHA2-Signature), inbox.ts (table, store, list, replay), worker.ts (claiming and applying),
- * receiver.ts (HTTP).
+ * receiver.ts (HTTP), endpoint.ts (worker + receiver for one partner).
  */
 export {
   headerValue,
