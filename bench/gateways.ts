@@ -67,7 +67,7 @@ import { parseSupergraph } from '../gateway/supergraph.ts';
 import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.ts';
 import { createLogger } from '../lib/logger.ts';
 import { DASHBOARD, DASHBOARD_SCOPES, sandboxCustomers, WEB_APP_CLIENT_ID } from './callers.ts';
-import { intFromEnv, percentile } from './load.ts';
+import { f1, f2, intFromEnv, percentile } from './load.ts';
 
 export const ARMS = ['secured', 'policy-off', 'apollo', 'hive', 'secured-sharing', 'hive-dedup'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -773,8 +773,6 @@ export async function runGatewaysBench(overrides: Partial<GatewaysBenchOptions> 
 
 export function formatGatewaysResult(r: GatewaysBenchResult): string {
   const o = r.options;
-  const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
   const get = (arm: Arm, query: QueryName) => r.results.find((x) => x.arm === arm && x.query === query);
   const lines = [
     'Gateways side by side over the same subgraphs (platform in this process; each gateway and the load generator in a child process of its own)',

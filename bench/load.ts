@@ -59,6 +59,10 @@ export function percentile(sorted: number[], p: number): number {
  * A positive integer option from the environment, or `fallback` when unset; a bad value stops the process (exit 2)
  * naming the variable.
  */
+/** A figure for a report table with one or two decimals; 'n/a' where it could not be measured (NaN, no requests). */
+export const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+export const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+
 export function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

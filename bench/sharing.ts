@@ -43,7 +43,7 @@ import { metricsOf } from '../lib/metrics.ts';
 import type { Principal } from '../lib/principal.ts';
 import { startPlatform, type RunningPlatform } from '../scripts/platform.ts';
 import { DASHBOARD, DASHBOARD_SCOPES, sandboxCustomers, WEB_APP_CLIENT_ID } from './callers.ts';
-import { closedLoop, intFromEnv, percentile, runBenchScript, type Outcome, type Phase } from './load.ts';
+import { closedLoop, f1, f2, intFromEnv, percentile, runBenchScript, type Outcome, type Phase } from './load.ts';
 
 export type Arm = 'off' | 'principal';
 export type Workload = 'dashboard' | 'light';
@@ -533,8 +533,6 @@ export async function runSharingBench(overrides: Partial<SharingBenchOptions> = 
 
 export function formatSharingResult(r: SharingBenchResult): string {
   const o = r.options;
-  const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
   const armName = (a: Arm) => (a === 'off' ? 'before: off' : 'after: principal');
   const row = (a: ArmResult) =>
     `| ${a.workload} | ${armName(a.arm)} | ${f1(a.rps)} | ${f1(a.p50Ms)} | ${f1(a.p95Ms)} | ${f1(a.p99Ms)} | ${a.requests} | ${a.failed} | ${a.foreign} | ${a.shared} | ${f2(a.requests ? a.shared / a.requests : Number.NaN)} | ${a.roundRps.map((x) => x.toFixed(0)).join(' / ')} |`;
