@@ -3,7 +3,14 @@ import { ConfigError, commonConfig, DEV_INTERNAL_SECRET, env, loadConfig } from 
 import { SUPERGRAPH_PATH } from '../lib/schema-files.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 import { idempotencyConfigShape, type IdempotencyConfig } from './idempotency/config.ts';
-import { resilienceConfigProblems, resilienceConfigShape, type ResilienceConfig } from '../lib/resilience-config.ts';
+import {
+  dependencyEnvKey,
+  resilienceConfigProblems,
+  resilienceConfigShape,
+  subgraphSettingOverrides,
+  type DependencySettingValues,
+  type ResilienceConfig,
+} from '../lib/resilience-config.ts';
 
 /**
  * The gateway's environment. Subgraph URLs are not a fixed list: the gateway serves whatever
@@ -21,7 +28,6 @@ const gatewaySchema = commonConfig.extend({
   HOST: z.string().default('127.0.0.1'),
   /** File path (relative to the working directory) or http(s) URL of the supergraph SDL. */
   SUPERGRAPH: z.string().min(1).default(SUPERGRAPH_PATH),
-  SUBGRAPH_TIMEOUT_MS: env.milliseconds(10_000),
   AUTH_ISSUER: env.requiredInProduction(
     env.url().default('http://127.0.0.1:4100'),
     'the default is the local sandbox authorization server',
@@ -119,7 +125,6 @@ export interface GatewayConfig extends IdempotencyConfig, ResilienceConfig {
   PROFILE: 'sandbox' | 'production';
   LOG_LEVEL: z.infer<typeof gatewaySchema>['LOG_LEVEL'];
   SUPERGRAPH: string;
-  SUBGRAPH_TIMEOUT_MS: number;
   AUTH_ISSUER: string;
   AUTH_AUDIENCE: string;
   /** Defaults to `${AUTH_ISSUER}/jwks.json`. */
@@ -162,6 +167,8 @@ export interface GatewayConfig extends IdempotencyConfig, ResilienceConfig {
   GATEWAY_EXPLORER: 'on' | 'off';
   /** `<NAME>_SUBGRAPH_URL` overrides, keyed by NAME (upper case, e.g. "ACCOUNTS"). */
   subgraphUrls: Record<string, string>;
+  /** `SUBGRAPH_<NAME>_<SETTING>` overrides of the SUBGRAPH_* protections, keyed by NAME (lib/resilience-config.ts). */
+  subgraphSettings: Record<string, Partial<DependencySettingValues>>;
   /** Where authorization comes from (see GATEWAY_AUTHORIZATION in README.md). */
   GATEWAY_AUTHORIZATION: 'policy' | 'directives';
   /** Custom override labels that are on, from GATEWAY_OVERRIDE_LABELS. */
@@ -190,6 +197,9 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     else problems.push(`${key}: must be an http(s) URL, got ${JSON.stringify(value)}`);
   }
 
+  // SUBGRAPH_<NAME>_TIMEOUT_MS, ...: one subgraph's protections over the SUBGRAPH_* ones.
+  const subgraphSettings = subgraphSettingOverrides(environment, problems);
+
   const corsAllowedOrigins = base ? corsOrigins(base, problems) : [];
   if (base) problems.push(...resilienceConfigProblems(base));
   if (
@@ -210,12 +220,14 @@ export function loadGatewayConfig(environment: Record<string, string | undefined
     GATEWAY_EXPLORER: base.GATEWAY_EXPLORER ?? (base.PROFILE === 'production' ? 'off' : 'on'),
     GATEWAY_OVERRIDE_LABELS: base.GATEWAY_OVERRIDE_LABELS.split(/[\s,]+/).filter(Boolean),
     subgraphUrls,
+    subgraphSettings,
   };
 }
 
 /** The override variable for a subgraph name: "accounts" → "ACCOUNTS", "my-graph" → "MY_GRAPH". */
 export function subgraphUrlKey(name: string): string {
-  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  // The same NAME as the SUBGRAPH_<NAME>_* settings, so both overrides of one subgraph are spelt alike.
+  return dependencyEnvKey(name);
 }
 
 /** The query limits of gateway/limits.ts from the QUERY_* variables. */

@@ -145,6 +145,19 @@ function describeIssue(schema: z.ZodObject, env: Record<string, string | undefin
   return `${name}: ${message}, got ${displayValue(raw)}`;
 }
 
+/**
+ * A variable whose name is not fixed in advance (SUBGRAPH_<NAME>_TIMEOUT_MS: the supergraph names the
+ * subgraphs), checked against `field`: its value, or the one line loadConfig would have written about it.
+ * Not for secrets (the value is shown).
+ */
+export function parseVariable<T>(name: string, field: z.ZodType<T>, raw: string): { value: T } | { problem: string } {
+  const result = field.safeParse(raw);
+  if (result.success) return { value: result.data };
+  const allowed = allowedValues(field);
+  const message = allowed ? `must be ${allowed}` : (result.error.issues[0]?.message ?? 'is not valid');
+  return { problem: `${name}: ${message}, got ${displayValue(raw)}` };
+}
+
 /** What an enum or a number accepts, from the schema itself (so the message cannot drift from the rule). */
 function allowedValues(field: z.ZodType): string | undefined {
   let inner = field as z.ZodType & { _zod: { def: { innerType?: z.ZodType } } };

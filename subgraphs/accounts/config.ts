@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
+import { ConfigError, env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
+import {
+  dependencyConfigShape,
+  fallbackCacheConfigShape,
+  PARTNER_DEFAULTS,
+  resilienceConfigProblems,
+} from '../../lib/resilience-config.ts';
 
 /**
  * Environment of the accounts subgraph. Defaults run everything locally against the partner
@@ -17,12 +23,29 @@ export const accountsConfigSchema = subgraphCommonConfig.extend({
     env.url().default('http://127.0.0.1:4102'),
     'the default is the local Rheinbank sandbox',
   ),
-  NORTHWIND_TIMEOUT_MS: env.milliseconds(3000),
-  RHEINBANK_TIMEOUT_MS: env.milliseconds(3000),
+  /**
+   * Each bank's protections (lib/resilience-config.ts): NORTHWIND_TIMEOUT_MS, NORTHWIND_RETRIES,
+   * NORTHWIND_CONCURRENCY, NORTHWIND_QUEUE, NORTHWIND_BREAKER_* and the same for RHEINBANK_*.
+   */
+  ...dependencyConfigShape('NORTHWIND', PARTNER_DEFAULTS),
+  ...dependencyConfigShape('RHEINBANK', PARTNER_DEFAULTS),
+  /**
+   * The banks' last known values (partners/last-known-values.ts): FALLBACK_CACHE, FALLBACK_CACHE_KEY
+   * and FALLBACK_CACHE_TTL_SECONDS as at the gateway (lib/resilience-config.ts), kept in memory, or in
+   * Redis with REDIS_URL so that every replica can serve what another read.
+   */
+  ...fallbackCacheConfigShape,
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
 });
 
 export type AccountsConfig = z.infer<typeof accountsConfigSchema>;
 
 export function loadAccountsConfig(environment: Record<string, string | undefined> = process.env): AccountsConfig {
-  return loadConfig(accountsConfigSchema, environment);
+  const config = loadConfig(accountsConfigSchema, environment);
+  const problems = resilienceConfigProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }
