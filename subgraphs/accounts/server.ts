@@ -3,6 +3,7 @@ import { openDatabase } from '../../lib/database.ts';
 import type { HttpClient } from '../../lib/http-client.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { dependencySettingsOf } from '../../lib/resilience-config.ts';
 import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { AccountsConfig } from './config.ts';
@@ -30,9 +31,23 @@ function createBankAdapters(
   logger: Logger,
   now: () => Date,
 ): (BankAdapter & { readonly http: HttpClient })[] {
+  // Each bank's timeout, retries, bulkhead and breaker from its <BANK>_* variables (config.ts).
+  const { timeoutMs: northwindTimeout, ...northwind } = dependencySettingsOf(config, 'NORTHWIND');
+  const { timeoutMs: rheinbankTimeout, ...rheinbank } = dependencySettingsOf(config, 'RHEINBANK');
   return [
-    createNorthwindAdapter({ baseUrl: config.NORTHWIND_URL, timeoutMs: config.NORTHWIND_TIMEOUT_MS, logger }),
-    createRheinbankAdapter({ baseUrl: config.RHEINBANK_URL, timeoutMs: config.RHEINBANK_TIMEOUT_MS, logger, now }),
+    createNorthwindAdapter({
+      baseUrl: config.NORTHWIND_URL,
+      timeoutMs: northwindTimeout,
+      protections: northwind,
+      logger,
+    }),
+    createRheinbankAdapter({
+      baseUrl: config.RHEINBANK_URL,
+      timeoutMs: rheinbankTimeout,
+      protections: rheinbank,
+      logger,
+      now,
+    }),
   ];
 }
 

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { PartnerError } from '../../../lib/errors.ts';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../../lib/http-client.ts';
 import type { Logger } from '../../../lib/logger.ts';
+import type { DependencyProtections } from '../../../lib/resilience-config.ts';
 import { isCurrencyCode } from '../../../lib/money.ts';
 import type { BankConnection } from '../domain/model.ts';
 
@@ -128,6 +129,8 @@ export interface BankHttpOptions {
   /** The API's base path under baseUrl; next links outside it are refused. */
   basePath: string;
   timeoutMs: number;
+  /** The bank's retries, bulkhead and breaker (<BANK>_* variables); unset: lib/http-client.ts's defaults. */
+  protections?: DependencyProtections | undefined;
   logger: Logger;
   /** Injected for tests; defaults to the resilient client of lib/http-client.ts. */
   http?: HttpClient | undefined;
@@ -155,7 +158,8 @@ export interface BankHttp {
 export function createBankHttp(opts: BankHttpOptions): BankHttp {
   const { partner, baseUrl, basePath } = opts;
   const logger = opts.logger.child({ partner });
-  const http = opts.http ?? createHttpClient({ name: partner, baseUrl, timeoutMs: opts.timeoutMs, logger });
+  const http =
+    opts.http ?? createHttpClient({ name: partner, baseUrl, ...opts.protections, timeoutMs: opts.timeoutMs, logger });
   const get = async (operation: string, path: string, connection: BankConnection, query?: BankQuery) => {
     const headers = opts.headers(connection);
     const res = await http.request({ method: 'GET', path, operation, headers, ...(query ? { query } : {}) });

@@ -1,5 +1,6 @@
 import type { HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
+import type { DependencyProtections } from '../../../../lib/resilience-config.ts';
 import { currentRequestContext } from '../../../../lib/request-context.ts';
 import type { BankAdapter } from '../../domain/ports.ts';
 import type { InstitutionModel } from '../../domain/model.ts';
@@ -18,6 +19,8 @@ export const NORTHWIND_BASE_PATH = '/open-banking/v4.0/aisp';
 export interface NorthwindAdapterOptions {
   baseUrl: string;
   timeoutMs: number;
+  /** Retries, bulkhead and breaker (bank-http.ts); unset: lib/http-client.ts's defaults. */
+  protections?: DependencyProtections;
   logger: Logger;
   /** Injected for tests; defaults to the resilient client of lib/http-client.ts. */
   http?: HttpClient;

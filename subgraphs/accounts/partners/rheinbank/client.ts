@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpClient } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
+import type { DependencyProtections } from '../../../../lib/resilience-config.ts';
 import type { BankAdapter } from '../../domain/ports.ts';
 import type { InstitutionModel } from '../../domain/model.ts';
 import { createBankHttp, perAccount } from '../bank-http.ts';
@@ -19,6 +20,8 @@ export const RHEINBANK_BASE_PATH = '/psd2';
 export interface RheinbankAdapterOptions {
   baseUrl: string;
   timeoutMs: number;
+  /** Retries, bulkhead and breaker (bank-http.ts); unset: lib/http-client.ts's defaults. */
+  protections?: DependencyProtections;
   logger: Logger;
   now: () => Date;
   http?: HttpClient;
