@@ -253,7 +253,11 @@ export function servedSchemaBuilder(opts: ServedSchemaOptions): {
   endpoints: (supergraph: Supergraph) => SubgraphEndpoint[];
 } {
   const handleProgressiveOverride = createOverrideHandler(opts.overrideLabels);
-  const endpoints = (supergraph: Supergraph) => resolveSubgraphEndpoints(supergraph, opts.subgraphUrls, opts.logger);
+  const endpoints = (supergraph: Supergraph) => {
+    // A SUBGRAPH_<NAME>_* setting naming no subgraph of this supergraph is warned about, like a URL override.
+    opts.clients?.expect(supergraph.subgraphs.map((s) => s.name));
+    return resolveSubgraphEndpoints(supergraph, opts.subgraphUrls, opts.logger);
+  };
   return {
     endpoints,
     build: (supergraph) => {

@@ -4,7 +4,14 @@ import type { SharedCache } from './cache.ts';
 import { createFallbackCache, type FallbackCache } from './fallback-cache.ts';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.ts';
 import type { Logger } from './logger.ts';
-import { decodeKey, fallbackEnabled, type ResilienceConfig } from './resilience-config.ts';
+import {
+  decodeKey,
+  fallbackEnabled,
+  subgraphSettingsOf,
+  unknownSubgraphOverrides,
+  type DependencySettings,
+  type ResilienceConfig,
+} from './resilience-config.ts';
 
 /**
  * One resilient client (lib/http-client.ts) per dependency of a service, made once and shared by
@@ -18,6 +25,12 @@ export interface DependencyClients {
   client(name: string, url: string): HttpClient;
   /** Every client made so far. */
   all(): HttpClient[];
+  /**
+   * The dependencies this service will call (the gateway: the subgraphs of the supergraph it serves,
+   * at start and on every reload): settings naming none of them are logged as a warning, once per
+   * set of such names, since they would silently do nothing.
+   */
+  expect(names: readonly string[]): void;
   /** The cached fallbacks the clients serve from (null: off). */
   readonly fallback: FallbackCache | null;
 }
@@ -25,10 +38,10 @@ export interface DependencyClients {
 export interface DependencyClientSettings {
   /** Prefix of every client's name, e.g. "subgraph:". */
   prefix: string;
-  timeoutMs: number;
-  retries: number;
-  bulkhead: { limit: number; queue: number };
-  breaker: { errorThresholdPercentage: number; volumeThreshold: number; windowSize: number; resetTimeoutMs: number };
+  /** Timeout, retries, bulkhead and breaker of the dependency `name` (lib/resilience-config.ts). */
+  settingsOf: (name: string) => DependencySettings;
+  /** The variables of settings naming none of `names` (see DependencyClients.expect); default: none. */
+  unknownSettings?: (names: readonly string[]) => string[];
   fallback?: FallbackCache | null;
   logger: Logger;
   /** Registry the figures go to (default: the service whose start makes the clients). */
@@ -37,6 +50,7 @@ export interface DependencyClientSettings {
 
 export function createDependencyClients(settings: DependencyClientSettings): DependencyClients {
   const clients = new Map<string, HttpClient>();
+  let warned = '';
   return {
     fallback: settings.fallback ?? null,
     client(name, url) {
@@ -46,10 +60,7 @@ export function createDependencyClients(settings: DependencyClientSettings): Dep
         const options: HttpClientOptions = {
           name: `${settings.prefix}${name}`,
           baseUrl: url,
-          timeoutMs: settings.timeoutMs,
-          retries: settings.retries,
-          bulkhead: settings.bulkhead,
-          breaker: settings.breaker,
+          ...settings.settingsOf(name),
           logger: settings.logger,
           ...(settings.fallback ? { fallback: settings.fallback } : {}),
           ...(settings.service ? { service: settings.service } : {}),
@@ -59,19 +70,29 @@ export function createDependencyClients(settings: DependencyClientSettings): Dep
       return client;
     },
     all: () => [...clients.values()],
+    expect(names) {
+      const unknown = settings.unknownSettings?.(names) ?? [];
+      const key = unknown.join(' ');
+      if (unknown.length > 0 && key !== warned)
+        settings.logger.warn(
+          { variables: unknown, dependencies: [...names] },
+          'settings name no dependency this service calls; ignored',
+        );
+      warned = key;
+    },
   };
 }
 
 /** The settings gatewaySubgraphClients reads (lib/resilience-config.ts, gateway/config.ts). */
 export interface GatewayClientConfig extends ResilienceConfig {
   PROFILE: string;
-  SUBGRAPH_TIMEOUT_MS: number;
 }
 
 /**
  * The gateway's clients of its subgraphs (`subgraph:<name>`), with the configured deadline-bound
- * timeout, retries, bulkhead and breaker, and the cached fallbacks in the gateway's shared cache
- * (memory, or Redis with REDIS_URL) when FALLBACK_CACHE is on.
+ * timeout, retries, bulkhead and breaker (SUBGRAPH_*, or SUBGRAPH_<NAME>_* for that subgraph), and
+ * the cached fallbacks in the gateway's shared cache (memory, or Redis with REDIS_URL) when
+ * FALLBACK_CACHE is on.
  */
 export function gatewaySubgraphClients(
   config: GatewayClientConfig,
@@ -85,15 +106,8 @@ export function gatewaySubgraphClients(
     );
   return createDependencyClients({
     prefix: 'subgraph:',
-    timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
-    retries: config.SUBGRAPH_RETRIES,
-    bulkhead: { limit: config.SUBGRAPH_CONCURRENCY, queue: config.SUBGRAPH_QUEUE },
-    breaker: {
-      errorThresholdPercentage: config.SUBGRAPH_BREAKER_THRESHOLD_PERCENT,
-      volumeThreshold: config.SUBGRAPH_BREAKER_MIN_CALLS,
-      windowSize: config.SUBGRAPH_BREAKER_WINDOW,
-      resetTimeoutMs: config.SUBGRAPH_BREAKER_HALF_OPEN_AFTER_MS,
-    },
+    settingsOf: (name) => subgraphSettingsOf(config, name),
+    unknownSettings: (names) => unknownSubgraphOverrides(config, names),
     fallback: fallbackEnabled(config)
       ? createFallbackCache({
           store: fallbackStore(cache),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
+import { dependencyConfigShape, PARTNER_DEFAULTS } from '../../lib/resilience-config.ts';
 
 // Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every
 // secret.
@@ -18,7 +19,11 @@ export const identityConfigSchema = subgraphCommonConfig.extend({
     env.url().default('http://127.0.0.1:4103'),
     'the default is the local Onfido sandbox',
   ),
-  ONFIDO_TIMEOUT_MS: env.milliseconds(3000),
+  /**
+   * Onfido's protections (lib/resilience-config.ts): ONFIDO_TIMEOUT_MS, ONFIDO_RETRIES (GETs only: the
+   * platform only reads from Onfido), ONFIDO_CONCURRENCY, ONFIDO_QUEUE and ONFIDO_BREAKER_*.
+   */
+  ...dependencyConfigShape('ONFIDO', PARTNER_DEFAULTS),
   /**
    * Sent as `Authorization: Token token=<ONFIDO_API_TOKEN>`. Unset (sandbox profile only): calls go
    * without credentials and Onfido refuses them, so the KYC fields fail with PARTNER_UNAVAILABLE.

@@ -2,6 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { openDatabase } from '../../lib/database.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { dependencySettingsOf } from '../../lib/resilience-config.ts';
 import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { IdentityConfig } from './config.ts';
@@ -45,10 +46,13 @@ export async function startIdentitySubgraph(
     migrations,
     logger,
   });
+  // Onfido's timeout, retries, bulkhead and breaker from the ONFIDO_* variables (config.ts).
+  const { timeoutMs, ...protections } = dependencySettingsOf(config, 'ONFIDO');
   const onfido = createOnfidoClient({
     url: config.ONFIDO_URL,
     apiToken: config.ONFIDO_API_TOKEN,
-    timeoutMs: config.ONFIDO_TIMEOUT_MS,
+    timeoutMs,
+    protections,
     logger,
   });
   try {

@@ -1,5 +1,18 @@
 import { z } from 'zod';
 import { DEV_ID_HASH_SECRET, env, loadConfig, subgraphCommonConfig } from '../../lib/config.ts';
+import {
+  DEPENDENCY_SETTING_FIELDS,
+  dependencyConfigShape,
+  PARTNER_DEFAULTS,
+  type DependencySettings,
+} from '../../lib/resilience-config.ts';
+
+/**
+ * Defaults of Northwind's payment initiation API (`northwind-pis`): a partner's, with the 3 retries
+ * its client always had. Retries apply to its reads and to the keyed consent POST; the payment POST is
+ * sent once whatever they say (partners/northwind/client.ts).
+ */
+export const NORTHWIND_PIS_DEFAULTS: DependencySettings = { ...PARTNER_DEFAULTS, retries: 3 };
 
 /**
  * Environment of the payments subgraph: the ledger (common subgraph variables) and payment
@@ -16,8 +29,17 @@ export const paymentsConfigSchema = subgraphCommonConfig.extend({
     env.url().default('http://127.0.0.1:4101'),
     'the default is the local Northwind sandbox',
   ),
-  /** Timeout of each call to the bank (retried calls each get it). */
-  NORTHWIND_TIMEOUT_MS: env.milliseconds(3000),
+  /**
+   * The protections of the bank's payment initiation API (lib/resilience-config.ts), named after its
+   * client `northwind-pis` (the accounts subgraph's NORTHWIND_* are its account-information API, a
+   * separate client with its own figures; under `npm start` both read one environment):
+   * NORTHWIND_PIS_TIMEOUT_MS, _RETRIES, _CONCURRENCY, _QUEUE, _BREAKER_*.
+   */
+  ...dependencyConfigShape('NORTHWIND_PIS', NORTHWIND_PIS_DEFAULTS),
+  /** Without a default: unset, the earlier name NORTHWIND_TIMEOUT_MS applies (loadPaymentsConfig). */
+  NORTHWIND_PIS_TIMEOUT_MS: DEPENDENCY_SETTING_FIELDS.TIMEOUT_MS().optional(),
+  /** The earlier name of NORTHWIND_PIS_TIMEOUT_MS, still honoured when that one is unset. */
+  NORTHWIND_TIMEOUT_MS: DEPENDENCY_SETTING_FIELDS.TIMEOUT_MS().optional(),
   /** The platform's client-credentials token at Northwind's payment initiation API. */
   NORTHWIND_PIS_TOKEN: env.requiredInProduction(env.optionalSecret(), 'payments cannot be initiated without it'),
   /** PKCS#8 PEM of the ES256 key that signs requests (x-jws-signature); unset: a key made at start (sandbox). */
@@ -41,8 +63,16 @@ export const paymentsConfigSchema = subgraphCommonConfig.extend({
   PAYMENTS_WEBHOOK_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 });
 
-export type PaymentsConfig = z.infer<typeof paymentsConfigSchema>;
+export type PaymentsConfig = Omit<z.infer<typeof paymentsConfigSchema>, 'NORTHWIND_PIS_TIMEOUT_MS'> & {
+  /** NORTHWIND_PIS_TIMEOUT_MS, else NORTHWIND_TIMEOUT_MS, else the default. */
+  NORTHWIND_PIS_TIMEOUT_MS: number;
+};
 
 export function loadPaymentsConfig(envVars: Record<string, string | undefined> = process.env): PaymentsConfig {
-  return loadConfig(paymentsConfigSchema, envVars);
+  const config = loadConfig(paymentsConfigSchema, envVars);
+  return {
+    ...config,
+    NORTHWIND_PIS_TIMEOUT_MS:
+      config.NORTHWIND_PIS_TIMEOUT_MS ?? config.NORTHWIND_TIMEOUT_MS ?? NORTHWIND_PIS_DEFAULTS.timeoutMs,
+  };
 }

@@ -2,6 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { openDatabase } from '../../lib/database.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { dependencySettingsOf } from '../../lib/resilience-config.ts';
 import { configuredSeed } from '../../lib/seed.ts';
 import { startSubgraphServer } from '../../lib/subgraph-server.ts';
 import type { PaymentsConfig } from './config.ts';
@@ -34,6 +35,11 @@ export interface RunningPaymentsSubgraph extends RunningServer {
   initiation: PaymentInitiation;
 }
 
+/** timeoutMs and protections of the bank's payment initiation client, from the NORTHWIND_PIS_* variables. */
+function pisSettings(config: PaymentsConfig) {
+  const { timeoutMs, ...protections } = dependencySettingsOf(config, 'NORTHWIND_PIS');
+  return { timeoutMs, protections };
+}
 /**
  * Starts the payments subgraph: opens the ledger (PostgreSQL schema `payments`, migrated; the
  * seed's payments written when SEED_FILE is set), builds the ports (the ledger, Northwind payment
@@ -61,7 +67,8 @@ export async function startPaymentsSubgraph(
     const bank = config.NORTHWIND_PIS_TOKEN
       ? createNorthwindPis({
           baseUrl: config.NORTHWIND_URL,
-          timeoutMs: config.NORTHWIND_TIMEOUT_MS,
+          // The bank's timeout, retries, bulkhead and breaker: NORTHWIND_PIS_* (config.ts).
+          ...pisSettings(config),
           token: config.NORTHWIND_PIS_TOKEN,
           signingKeyPem: config.NORTHWIND_PIS_SIGNING_KEY,
           signingKeyId: config.NORTHWIND_PIS_SIGNING_KEY_ID,

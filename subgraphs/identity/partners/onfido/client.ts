@@ -1,6 +1,7 @@
 import { PartnerError } from '../../../../lib/errors.ts';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
+import type { DependencyProtections } from '../../../../lib/resilience-config.ts';
 import type { KycCheckLookup, KycProvider } from '../../domain/ports.ts';
 import { mapApplicant, mapCheck, mapChecks, mapReports, PARTNER } from './mapping.ts';
 
@@ -17,8 +18,10 @@ export interface OnfidoClientOptions {
   /** ONFIDO_API_TOKEN; undefined (sandbox profile only) sends no credentials. */
   apiToken: string | undefined;
   timeoutMs: number;
+  /** Retries, bulkhead and breaker (the ONFIDO_* variables); unset: lib/http-client.ts's defaults. */
+  protections?: DependencyProtections;
   logger: Logger;
-  /** Extra attempts for failed GETs (default 2). */
+  /** Extra attempts for failed GETs, over protections.retries (tests); default 2. */
   retries?: number;
 }
 
@@ -33,6 +36,7 @@ export function createOnfidoClient(opts: OnfidoClientOptions): OnfidoClient {
   const http: HttpClient = createHttpClient({
     name: PARTNER,
     baseUrl: `${opts.url.replace(/\/+$/, '')}${ONFIDO_BASE_PATH}`,
+    ...opts.protections,
     timeoutMs: opts.timeoutMs,
     logger: opts.logger,
     ...(opts.retries === undefined ? {} : { retries: opts.retries }),

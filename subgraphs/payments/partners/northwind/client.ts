@@ -2,6 +2,7 @@ import { CompactSign, generateKeyPair, importPKCS8, type CryptoKey } from 'jose'
 import { PartnerError } from '../../../../lib/errors.ts';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../../../lib/http-client.ts';
 import type { Logger } from '../../../../lib/logger.ts';
+import type { DependencyProtections } from '../../../../lib/resilience-config.ts';
 import { currentRequestContext } from '../../../../lib/request-context.ts';
 import type { BankPayment, PaymentInitiationBank, PaymentOrder } from '../../domain/ports.ts';
 import type { SettlementReport } from '../../domain/reconciliation.ts';
@@ -14,11 +15,17 @@ import { accountResponse, consentResponse, errorResponse, paymentResponse, settl
  * shared/partner-specs/obie-payment-initiation-4.0.json, base path /open-banking/v4.0/pisp):
  * domestic-payment-consents, then, once the customer authorised the consent at the bank,
  * domestic-payments; statuses by GET. Built on lib/http-client.ts under the name
- * `northwind-pis`: a timeout per call, a circuit breaker (an open breaker fails fast as
- * PARTNER_UNAVAILABLE), and retries with exponential backoff and jitter, which the client makes
- * only for GETs and for POSTs marked idempotent: every POST here carries an x-idempotency-key
- * derived from the payment id (`<pay_id>-consent`, `<pay_id>-payment`, 34 and 34 characters, within
- * OBIE's 40), so a retry, or a repeat after a crash, can only get back what the first call created.
+ * `northwind-pis` with the NORTHWIND_PIS_* settings: a timeout per call, a bulkhead, a circuit
+ * breaker (an open breaker fails fast as PARTNER_UNAVAILABLE), and retries with exponential backoff
+ * and jitter (NORTHWIND_PIS_RETRIES) for the reads and for the consent POST. Every POST carries an
+ * x-idempotency-key derived from the payment id (`<pay_id>-consent`, `<pay_id>-payment`, 34 and 34
+ * characters, within OBIE's 40), so a retry, or a repeat after a crash, can only get back what the
+ * first call created. The payment POST (domestic-payments, the call that moves the money) is sent
+ * once per submission whatever the setting: its outcome is the domain's to decide
+ * (domain/initiation.ts: an answer that never came makes the payment UNKNOWN, visible to the
+ * customer, and the bank is asked again under the same key), never repeated inside the client
+ * behind the customer's back. A consent moves nothing until the customer authorises it at the
+ * bank, so its keyed POST is retried like a read.
  *
  * The debtor account's sort code and account number come from the bank's Account and Transaction
  * API with the customer's connection token (the platform never stores them).
@@ -36,6 +43,8 @@ const PARTNER = 'northwind-pis';
 export interface NorthwindPisOptions {
   baseUrl: string;
   timeoutMs: number;
+  /** Retries (never of the payment POST), bulkhead and breaker (NORTHWIND_PIS_*); unset: 3 retries, client defaults. */
+  protections?: DependencyProtections;
   /** Client credentials access token of the platform at the bank. */
   token: string;
   /** PKCS#8 PEM of the ES256 key that signs requests; undefined: a key generated at start (sandbox only). */
@@ -57,7 +66,14 @@ export function createNorthwindPis(
   const logger = opts.logger.child({ partner: PARTNER });
   const http =
     opts.http ??
-    createHttpClient({ name: PARTNER, baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, logger, retries: 3 });
+    createHttpClient({
+      name: PARTNER,
+      baseUrl: opts.baseUrl,
+      retries: 3,
+      ...opts.protections,
+      timeoutMs: opts.timeoutMs,
+      logger,
+    });
   let key: Promise<CryptoKey> | undefined;
   const signingKey = () =>
     (key ??= opts.signingKeyPem
@@ -95,14 +111,23 @@ export function createNorthwindPis(
     return `${h}..${s}`;
   };
 
-  const post = async (operation: string, path: string, idempotencyKey: string, payload: unknown) => {
+  /** A signed, keyed POST; `retry: false` sends it once whatever the retry setting (the payment POST). */
+  const post = async (
+    operation: string,
+    path: string,
+    idempotencyKey: string,
+    payload: unknown,
+    { retry }: { retry: boolean },
+  ) => {
     const body = JSON.stringify(payload);
     return http.request({
       method: 'POST',
       path,
       operation,
       body,
+      // Safe to repeat under its key; whether the client repeats it is the caller's choice.
       idempotent: true,
+      noRetry: !retry,
       headers: headers({ 'x-idempotency-key': idempotencyKey, 'x-jws-signature': await sign(body) }),
     });
   };
@@ -174,6 +199,7 @@ export function createNorthwindPis(
         `${NORTHWIND_PIS_BASE}/domestic-payment-consents`,
         consentKey(order.paymentId),
         { Data: { Initiation: initiation }, Risk: RISK },
+        { retry: true },
       );
       const consent = parse('createDomesticPaymentConsent', consentResponse, res);
       const consentId = consent.Data.ConsentId;
@@ -209,6 +235,8 @@ export function createNorthwindPis(
           Data: { ConsentId: consentId, Initiation: initiation },
           Risk: RISK,
         },
+        // The money-moving call: sent once, its lost answer is UNKNOWN (see the comment at the top).
+        { retry: false },
       );
       return toBankPayment(parse('createDomesticPayment', paymentResponse, res));
     },
