@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, openAsBlob, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve, sep } from 'node:path';
@@ -33,9 +34,23 @@ export interface Database extends Queryable {
 }
 
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<R[]>;
   /** Runs a script of several statements without parameters (migrations, seeds). */
   exec(sql: string): Promise<void>;
+}
+
+export interface QueryOptions {
+  /**
+   * PostgreSQL: prepare the statement once per connection (a named statement) and reuse it, so later
+   * executions skip parsing and planning (about 0.1 ms of a 0.4 ms single-row write here; see
+   * gateway/idempotency/store.ts). Only for statements whose text is fixed in the code: the name is
+   * derived from the text, and a connection keeps each one until it closes. Ignored on PGlite.
+   */
+  prepared?: boolean;
 }
 
 export interface Migration {
@@ -59,6 +74,12 @@ export interface DatabaseOptions {
   logger: Logger;
   /** Pool size for real PostgreSQL. */
   poolSize?: number;
+  /**
+   * Connections the pool keeps open while idle (real PostgreSQL; default 0: every idle connection
+   * closes after 10 s). For a service whose requests must not pay for a new connection after a quiet
+   * spell (about 6 ms on the local PostgreSQL with trust authentication, more with TLS).
+   */
+  poolMin?: number;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -66,7 +87,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (!SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
   const raw = opts.databaseUrl
-    ? openPostgres(opts.databaseUrl, opts.schema, opts.poolSize ?? 10)
+    ? openPostgres(opts.databaseUrl, opts.schema, opts.poolSize ?? 10, opts.poolMin ?? 0)
     : await openPglite(opts.pgliteDir ?? 'memory://', opts.schema, opts.logger);
   const db = traced(raw, opts.schema);
   try {
@@ -78,14 +99,26 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return db;
 }
 
-function openPostgres(url: string, schema: string, max: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max, options: `-c search_path=${schema}` });
+function openPostgres(url: string, schema: string, max: number, min: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    min: Math.min(min, max),
+    options: `-c search_path=${schema}`,
+  });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => {});
+  // Statement names by text (prepared: true): the statements of the code, a fixed set.
+  const names = new Map<string, string>();
+  const named = (sql: string, params: unknown[] | undefined) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `s_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`));
+    return { name, text: sql, values: params };
+  };
   return {
     kind: 'postgres',
-    async query(sql, params) {
-      const res = await pool.query(sql, params as unknown[]);
+    async query(sql, params, options) {
+      const res = options?.prepared ? await pool.query(named(sql, params)) : await pool.query(sql, params as unknown[]);
       return res.rows;
     },
     async exec(sql) {
@@ -96,7 +129,9 @@ function openPostgres(url: string, schema: string, max: number): Database {
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          query: async (sql, params, options) =>
+            (options?.prepared ? await client.query(named(sql, params)) : await client.query(sql, params as unknown[]))
+              .rows,
           exec: async (sql) => void (await client.query(sql)),
         });
         await client.query('COMMIT');
@@ -432,8 +467,8 @@ function traced(db: Database, schema: string): Database {
     },
   });
   const wrap = (q: Queryable): Queryable => ({
-    query: (sql, params) =>
-      withSpan(`${operationOf(sql)} ${schema}`, spec(operationOf(sql), sql), () => q.query(sql, params)),
+    query: (sql, params, options) =>
+      withSpan(`${operationOf(sql)} ${schema}`, spec(operationOf(sql), sql), () => q.query(sql, params, options)),
     exec: (sql) => withSpan(`script ${schema}`, spec('script'), () => q.exec(sql)),
   });
   const outer = wrap(db);

@@ -55,6 +55,11 @@ export function createGatewayIdempotency(config: IdempotencyConfig, opts: Idempo
         pgliteDir: config.PGLITE_DIR,
         migrations: idempotencyMigrations,
         logger: opts.logger,
+        // Two connections stay open while no payment arrives: the claim and the completion of the
+        // next request (and a second request overlapping it) find one ready instead of opening one
+        // (about 6 ms on the local PostgreSQL, more with TLS; the pool otherwise closes idle ones
+        // after 10 s, and payments can be further apart than that).
+        poolMin: 2,
       });
       const store = createIdempotencyStore(db, {
         leaseMs: config.IDEMPOTENCY_LEASE_MS,

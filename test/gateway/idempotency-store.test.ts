@@ -78,6 +78,88 @@ describe.each(BACKENDS)('idempotency store on %s', (backend) => {
     expect(results.filter((r) => r.kind === 'in-use')).toHaveLength(49);
   });
 
+  it('claims racing the completion and the release of the holder: one holder at a time, every other answer as stored', async () => {
+    // The claim reads a taken key in the same statement (its snapshot): a record completed or
+    // released while it waited must still give the stored response or a new holder, never a second
+    // concurrent holder and never a missing answer.
+    const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 24 });
+    for (let i = 0; i < 5; i++) {
+      const s = scope();
+      const first = (await store.claim(s, 'fp', 'send')) as { owner: string };
+      const response = { body: { data: { send: { id: `tr_${i}`, amount: '1.00' } } }, httpStatus: 200 };
+      const [claims] = await Promise.all([
+        Promise.all(Array.from({ length: 30 }, () => store.claim(s, 'fp', 'send'))),
+        store.complete(s, first.owner, response),
+      ]);
+      expect(claims.filter((c) => c.kind === 'claimed')).toEqual([]);
+      for (const c of claims) expect(['in-use', 'completed']).toContain(c.kind);
+      for (const c of claims.filter((c) => c.kind === 'completed')) expect(c).toEqual({ kind: 'completed', response });
+      expect(await store.claim(s, 'fp', 'send')).toEqual({ kind: 'completed', response });
+
+      const r = scope();
+      const held = (await store.claim(r, 'fp', 'send')) as { owner: string };
+      const [racing] = await Promise.all([
+        Promise.all(Array.from({ length: 30 }, () => store.claim(r, 'fp', 'send'))),
+        store.release(r, held.owner),
+      ]);
+      // Once released, at most one of the racing requests takes the key; the rest see it in use.
+      expect(racing.filter((c) => c.kind === 'claimed').length).toBeLessThanOrEqual(1);
+      for (const c of racing) expect(['in-use', 'claimed']).toContain(c.kind);
+    }
+  });
+
+  it.runIf(backend === 'postgres')(
+    'a claim that waited on another first use of the key answers in use, though its snapshot does not show it',
+    async () => {
+      // Deterministic form of the race above: another replica's claim is inserted but not yet committed;
+      // ours waits on it, so the record it then conflicts with is newer than its statement's snapshot.
+      const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 24 });
+      const s = scope();
+      let claiming: Promise<unknown> | undefined;
+      await t.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO idempotency_records (client_id, customer_id, key, fingerprint, field, state, owner, lease_until)
+           VALUES ($1, $2, $3, 'fp', 'send', 'in_flight', 'other-replica', now() + interval '1 minute')`,
+          [s.clientId, s.customerId, s.key],
+        );
+        const [row] = await tx.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+        const xid = row!.xid;
+        claiming = store.claim(s, 'fp', 'send');
+        await vi.waitFor(async () => {
+          const waiting = await t.db.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`,
+            [xid],
+          );
+          expect(waiting).toHaveLength(1);
+        }, waitBudget());
+      });
+      expect(await claiming).toEqual({ kind: 'in-use' });
+    },
+  );
+
+  it('the purge works in batches until nothing expired is left', async () => {
+    const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 24, purgeBatchSize: 2 });
+    await t.db.query('DELETE FROM idempotency_records');
+    for (const [name, age] of [
+      ['b1', '25 hours'],
+      ['b2', '26 hours'],
+      ['b3', '27 hours'],
+      ['b4', '28 hours'],
+      ['b5', '29 hours'],
+      ['young', '23 hours'],
+    ] as const) {
+      const s = { clientId: 'web-app', customerId: 'cus_b', key: name };
+      const c = (await store.claim(s, 'fp', 'send')) as { owner: string };
+      await store.complete(s, c.owner, { body: { data: name }, httpStatus: 200 });
+      await t.db.query(`UPDATE idempotency_records SET created_at = now() - $1::interval WHERE key = $2`, [age, name]);
+    }
+    expect(await store.purge()).toBe(5);
+    expect((await t.db.query<{ key: string }>('SELECT key FROM idempotency_records')).map((r) => r.key)).toEqual([
+      'young',
+    ]);
+    expect(await store.purge()).toBe(0);
+  });
+
   it('the purge removes only records older than the retention (never under 24 h), and never a live claim', async () => {
     // Asking for less than 24 hours still keeps 24.
     const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 1 });
