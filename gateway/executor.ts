@@ -7,6 +7,7 @@ import type { DependencyClients } from '../lib/resilience-clients.ts';
 import type { Principal } from '../lib/principal.ts';
 import { recordingOwners } from './authorization/ownership.ts';
 import { subgraphUrlKey } from './config.ts';
+import { recordingStaleMarks } from './stale-marks.ts';
 import { createSubgraphFetch, type RequestSharing } from './subgraph-fetch.ts';
 import type { Supergraph } from './supergraph.ts';
 
@@ -90,9 +91,10 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
     // Several delegations to the same subgraph within one tick go out as one request.
     batch: true,
     ...(opts.handleProgressiveOverride ? { handleProgressiveOverride: opts.handleProgressiveOverride } : {}),
-    // The ownership stamps of every answer go to the request's ledger (authorization/ownership.ts).
+    // The ownership stamps of every answer go to the request's ledger (authorization/ownership.ts),
+    // and what a subgraph served from a partner's last known value to its stale marks (stale-marks.ts).
     onSubschemaConfig: (subschema) => {
-      if (subschema.executor) subschema.executor = recordingOwners(subschema.executor);
+      if (subschema.executor) subschema.executor = recordingStaleMarks(recordingOwners(subschema.executor));
     },
     httpExecutorOpts: ({ name, endpoint }) => {
       const target = byEnum.get(name) ?? {

@@ -3,9 +3,9 @@ import { INTERNAL_AUTH_HEADER, signInternalContext } from '../lib/internal-auth.
 import type { Logger } from '../lib/logger.ts';
 import { createHttpClient, DependencyUnavailableError, type HttpClient } from '../lib/http-client.ts';
 import { metricsOf } from '../lib/metrics.ts';
-import { markStale } from '../lib/resilience.ts';
+import { markStale, responsePath } from '../lib/resilience.ts';
 import type { DependencyClients } from '../lib/resilience-clients.ts';
-import type { Principal } from '../lib/principal.ts';
+import { principalKey, type Principal } from '../lib/principal.ts';
 import { failSpan, outboundTraceparent, SpanKind, withSpan } from '../lib/tracing.ts';
 
 /**
@@ -72,20 +72,6 @@ function isCallContext(value: unknown): value is SubgraphCallContext {
   if (!value || typeof value !== 'object') return false;
   const ctx = value as Partial<SubgraphCallContext>;
   return typeof ctx.requestId === 'string' && ctx.requestId.length > 0 && ctx.principal !== undefined;
-}
-
-/**
- * The principal as the subgraph will see it, in a canonical form: two principals with the same
- * key get the same answer from every subgraph. Everything the signed context carries is in it.
- */
-export function principalKey(principal: Principal | null): string {
-  if (!principal) return 'anonymous';
-  const consented = principal.consentedAccounts
-    ? Object.entries(principal.consentedAccounts)
-        .map(([permission, ids]) => [permission, [...(ids ?? [])].sort()] as const)
-        .sort(([a], [b]) => a.localeCompare(b))
-    : null;
-  return JSON.stringify([principal.customerId, principal.clientId, [...principal.scopes].sort(), consented]);
 }
 
 export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchOptions): FetchFn {
@@ -180,8 +166,13 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
               fallback: {
                 // Everything the answer depends on: the signed principal (with its consented accounts) and the body.
                 scope: `${principalKey(ctx.principal)}\n${body}`,
-                // Only a complete answer is a good one (no errors, data present).
-                accept: (r) => r.status === 200 && r.text.startsWith('{"data":{') && !r.text.includes('"errors":'),
+                // Only a complete, live answer is a good one: no errors, data present, and nothing the
+                // subgraph itself served from a partner's last known value (its `stale` extension).
+                accept: (r) =>
+                  r.status === 200 &&
+                  r.text.startsWith('{"data":{') &&
+                  !r.text.includes('"errors":') &&
+                  !r.text.includes('"stale":['),
               },
             }
           : {}),
@@ -238,17 +229,11 @@ export function createSubgraphFetch(target: SubgraphTarget, opts: SubgraphFetchO
   /** The Response for one waiter; a last good value served instead of a live one is marked on this waiter's request. */
   function answered(answer: Answer, info: GraphQLResolveInfo | undefined): Response {
     if (answer.stale) {
-      const path = info ? responsePathOf(info.path) : 'graphql';
+      const path = info ? responsePath(info.path) : 'graphql';
       markStale({ path, source: metricTarget, asOf: answer.stale.asOf });
     }
     return toResponse(answer);
   }
-}
-
-function responsePathOf(path: GraphQLResolveInfo['path'] | undefined): string {
-  const keys: (string | number)[] = [];
-  for (let p = path; p; p = p.prev) keys.unshift(p.key);
-  return keys.join('.');
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

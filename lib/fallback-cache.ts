@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import type { Keyv } from 'keyv';
+import { Keyv } from 'keyv';
+import { LRUCache } from 'lru-cache';
+import type { SharedCache } from './cache.ts';
 import type { Logger } from './logger.ts';
 import { bounded } from './resilience.ts';
+import { decodeKey, fallbackEnabled, type FallbackCacheConfig } from './resilience-config.ts';
 import { resilienceMetricsOf } from './resilience-metrics.ts';
 
 /**
@@ -129,4 +132,50 @@ export function createFallbackCache(opts: FallbackCacheOptions): FallbackCache {
       }
     },
   };
+}
+
+/**
+ * The fallback cache a service's configuration asks for (FALLBACK_CACHE, FALLBACK_CACHE_KEY,
+ * FALLBACK_CACHE_TTL_SECONDS, lib/resilience-config.ts), in its shared cache; null when off.
+ */
+export function openConfiguredFallbackCache(
+  config: FallbackCacheConfig,
+  cache: SharedCache,
+  logger: Logger,
+  service: string,
+): FallbackCache | null {
+  if (!fallbackEnabled(config)) return null;
+  const key = config.FALLBACK_CACHE_KEY ? decodeKey(config.FALLBACK_CACHE_KEY) : null;
+  if (!key)
+    logger.warn(
+      { service },
+      'FALLBACK_CACHE_KEY is not set: cached fallbacks are encrypted with a key of this process only (replicas do not share them)',
+    );
+  return createFallbackCache({
+    store: fallbackStore(cache),
+    key,
+    ttlMs: config.FALLBACK_CACHE_TTL_SECONDS * 1000,
+    logger,
+    service,
+  });
+}
+
+/** Bytes of fallback entries one process keeps in memory (without Redis), least recently used dropped first. */
+export const FALLBACK_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Where fallbacks live: the shared cache's Redis (entries expire with FALLBACK_CACHE_TTL_SECONDS; give
+ * the Redis a maxmemory policy), or, in memory, a store bounded by size rather than by count: a
+ * dashboard answer is tens of kilobytes, and the shared cache's in-memory namespaces only cap entries.
+ */
+function fallbackStore(cache: SharedCache): Keyv {
+  if (cache.kind === 'redis') return cache.store('fallback');
+  return new Keyv({
+    store: new LRUCache<string, object | string>({
+      maxSize: FALLBACK_MEMORY_BYTES,
+      sizeCalculation: (value) =>
+        Math.max(1, Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value))),
+    }),
+    namespace: 'fallback',
+  });
 }

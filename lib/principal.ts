@@ -49,3 +49,18 @@ export function consentedAccountsFor(
 export function hasScope(principal: Principal | null, scope: string): boolean {
   return principal?.scopes.includes(scope) ?? false;
 }
+
+/**
+ * The principal as the subgraph will see it, in a canonical form: two principals with the same
+ * key get the same answer from every subgraph. Everything the signed context carries is in it, so
+ * anything shared between requests (request sharing, cached fallbacks) is keyed by it.
+ */
+export function principalKey(principal: Principal | null): string {
+  if (!principal) return 'anonymous';
+  const consented = principal.consentedAccounts
+    ? Object.entries(principal.consentedAccounts)
+        .map(([permission, ids]) => [permission, [...(ids ?? [])].sort()] as const)
+        .sort(([a], [b]) => a.localeCompare(b))
+    : null;
+  return JSON.stringify([principal.customerId, principal.clientId, [...principal.scopes].sort(), consented]);
+}

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { Path } from 'graphql/jsutils/Path.js';
 import { currentRequestContext } from './request-context.ts';
 
 /**
@@ -58,6 +59,13 @@ export function markStale(mark: StaleMark): void {
   const ctx = currentRequestContext();
   if (!ctx) return;
   (ctx.stale ??= []).push(mark);
+}
+
+/** A resolver's response path (GraphQLResolveInfo.path), dot-separated as stale marks name it: "me.accounts.0". */
+export function responsePath(path: Path | undefined): string {
+  const keys: (string | number)[] = [];
+  for (let p = path; p; p = p.prev) keys.unshift(p.key);
+  return keys.join('.');
 }
 
 /** The stale marks of the current request (deduplicated by path and source, oldest asOf kept). */

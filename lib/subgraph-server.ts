@@ -23,6 +23,7 @@ import { INTERNAL_AUTH_HEADER, InternalAuthError, verifyInternalContext } from '
 import type { Logger } from './logger.ts';
 import type { Principal } from './principal.ts';
 import { OWNERS_EXTENSION, stampOwnership } from './ownership.ts';
+import { staleExtensions } from './resilience.ts';
 import { scalarResolvers } from './scalars.ts';
 import { subgraphTypeDefs, type SubgraphName } from './schema-files.ts';
 
@@ -146,6 +147,8 @@ export async function startSubgraphServer<C extends BaseSubgraphContext>(
       ApolloServerPluginInlineTraceDisabled(),
       ownershipStamps(owners),
       graphqlRequestMetrics<C>(metricsOf(opts.name)),
+      // What a subgraph served from a partner's last known value, for the gateway to pass on.
+      staleExtensions<C>(),
     ],
     logger: opts.logger,
     // Shutdown is owned by lib/service-main.ts, which closes the database after the server;

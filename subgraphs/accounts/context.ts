@@ -2,6 +2,7 @@ import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
 import type { AccountsLoaders } from './domain/ports.ts';
 import { createAccountsService, type AccountsService, type AccountsServiceDeps } from './domain/service.ts';
 import { createAccountsLoaders } from './loaders.ts';
+import { withLastKnownValues, type LastKnownValuesOptions } from './partners/last-known-values.ts';
 
 /**
  * Per-request context of the accounts subgraph, the same shape in every subgraph: the base
@@ -16,14 +17,20 @@ export interface AccountsContext extends BaseSubgraphContext {
 }
 
 /** What the context is made from: the long-lived ports (server.ts builds them once). */
-export type AccountsPorts = Omit<AccountsServiceDeps, 'principal' | 'loaders'>;
+export type AccountsPorts = Omit<AccountsServiceDeps, 'principal' | 'loaders'> & {
+  /** The banks' last known values (FALLBACK_CACHE); null: a failing bank's data is unavailable. */
+  lastKnown: LastKnownValuesOptions | null;
+};
 
 export function createAccountsContext(base: BaseSubgraphContext, ports: AccountsPorts): AccountsContext {
-  const loaders = createAccountsLoaders(ports.repo);
+  const { lastKnown, ...deps } = ports;
+  const loaders = createAccountsLoaders(deps.repo);
+  // The bank adapters of this request keep and recall last known values under its principal.
+  const adapters = lastKnown ? withLastKnownValues(deps.adapters, base.principal, lastKnown) : deps.adapters;
   return {
     ...base,
     loaders,
-    service: createAccountsService({ ...ports, principal: base.principal, loaders }),
-    readAt: ports.now().toISOString(),
+    service: createAccountsService({ ...deps, adapters, principal: base.principal, loaders }),
+    readAt: deps.now().toISOString(),
   };
 }

@@ -1,4 +1,8 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { pageSize } from '../../lib/pagination.ts';
+import { markStale, responsePath } from '../../lib/resilience.ts';
+import type { AccountModel, LastKnown } from './domain/model.ts';
+import { oldest } from './domain/transactions.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 
 /**
@@ -8,37 +12,76 @@ import type { Resolvers } from './generated/resolvers-types.ts';
  */
 export const resolvers: Resolvers = {
   Query: {
-    account: (_parent, { id }, ctx) => ctx.service.account(id),
-    transaction: (_parent, { id }, ctx) => ctx.service.transaction(id),
+    account: (_parent, { id }, ctx, info) => marked(ctx.service.account(id), info, institutionOf),
+    transaction: (_parent, { id }, ctx, info) => marked(ctx.service.transaction(id), info, (t) => t.institution),
   },
   Customer: {
     __resolveReference: (ref) => ({ id: ref.id }),
-    accounts: (customer, _args, ctx) => ctx.service.customerAccounts(customer.id),
+    accounts: (customer, _args, ctx, info) => markedEach(ctx.service.customerAccounts(customer.id), info),
     unavailableInstitutions: (customer, _args, ctx) => ctx.service.unavailableInstitutions(customer.id),
   },
   Account: {
-    __resolveReference: (ref, ctx) => ctx.service.account(ref.id),
+    __resolveReference: (ref, ctx, info) => marked(ctx.service.account(ref.id), info, institutionOf),
     holder: (account) => ({ id: account.customerId }),
-    balances: (account, _args, ctx) => ctx.service.balances(account),
-    currentBalance: (account, _args, ctx) => ctx.service.currentBalance(account),
-    // The page read during this request (asOf: see below).
-    transactions: async (account, { first, after, filter }, ctx) => ({
-      ...(await ctx.service.transactions(account, {
-        first: pageSize(first),
-        after: after ?? null,
-        filter: filter ?? null,
-      })),
-      asOf: ctx.readAt,
-    }),
-    // Read during this request; a last good answer served by the gateway keeps the time it was read.
-    asOf: (_account, _args, ctx) => ctx.readAt,
+    balances: (account, _args, ctx, info) =>
+      marked(ctx.service.balances(account), info, () => account.institution.id, oldestOf),
+    currentBalance: (account, _args, ctx, info) =>
+      marked(ctx.service.currentBalance(account), info, () => account.institution.id),
+    transactions: async (account, { first, after, filter }, ctx, info) => {
+      const page = await marked(
+        ctx.service.transactions(account, { first: pageSize(first), after: after ?? null, filter: filter ?? null }),
+        info,
+        () => account.institution.id,
+      );
+      return { ...page, asOf: page.lastKnownAt ?? ctx.readAt };
+    },
+    // Read during this request, or when the bank's last known value served now was read; a last
+    // good answer served by the gateway (accounts subgraph down) keeps the time it was read too.
+    asOf: (account, _args, ctx) => account.lastKnownAt ?? ctx.readAt,
   },
   Transaction: {
-    __resolveReference: (ref, ctx) => ctx.service.transaction(ref.id),
-    account: (transaction, _args, ctx) => ctx.service.accountOf(transaction),
-    reverses: (transaction, _args, ctx) =>
-      transaction.reversesId ? ctx.service.transaction(transaction.reversesId) : null,
-    reversedBy: (transaction, _args, ctx) =>
-      transaction.reversedById ? ctx.service.transaction(transaction.reversedById) : null,
+    __resolveReference: (ref, ctx, info) => marked(ctx.service.transaction(ref.id), info, (t) => t.institution),
+    account: (transaction, _args, ctx, info) => marked(ctx.service.accountOf(transaction), info, institutionOf),
+    reverses: (transaction, _args, ctx, info) =>
+      transaction.reversesId
+        ? marked(ctx.service.transaction(transaction.reversesId), info, (t) => t.institution)
+        : null,
+    reversedBy: (transaction, _args, ctx, info) =>
+      transaction.reversedById
+        ? marked(ctx.service.transaction(transaction.reversedById), info, (t) => t.institution)
+        : null,
   },
 };
+
+/**
+ * Whatever a resolver answers from a bank's last known values (partners/last-known-values.ts sets
+ * `lastKnownAt`) is listed in the response's `extensions.stale` at its path, naming the bank and
+ * when the value was read (lib/resilience.ts): a client never shows it as current by mistake.
+ */
+async function marked<T>(
+  answer: Promise<T> | T,
+  info: GraphQLResolveInfo,
+  source: (value: NonNullable<T>) => string,
+  lastKnownAt: (value: NonNullable<T>) => string | undefined = (v) => (v as LastKnown).lastKnownAt,
+): Promise<T> {
+  const value = await answer;
+  const asOf = value === null || value === undefined ? undefined : lastKnownAt(value);
+  if (asOf) markStale({ path: responsePath(info.path), source: source(value!), asOf });
+  return value;
+}
+
+/** A list of accounts, each marked at its own index. */
+async function markedEach(answer: Promise<AccountModel[]>, info: GraphQLResolveInfo): Promise<AccountModel[]> {
+  const accounts = await answer;
+  const path = responsePath(info.path);
+  accounts.forEach((a, i) => {
+    if (a.lastKnownAt) markStale({ path: `${path}.${i}`, source: a.institution.id, asOf: a.lastKnownAt });
+  });
+  return accounts;
+}
+
+const institutionOf = (account: AccountModel) => account.institution.id;
+
+/** A list of last known values is as old as its oldest entry. */
+const oldestOf = (list: LastKnown[]) =>
+  list.reduce<string | undefined>((at, v) => oldest(at, v.lastKnownAt), undefined);

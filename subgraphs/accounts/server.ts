@@ -1,5 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { openDatabase } from '../../lib/database.ts';
+import { openConfiguredFallbackCache } from '../../lib/fallback-cache.ts';
 import type { HttpClient } from '../../lib/http-client.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -54,8 +56,9 @@ function createBankAdapters(
 /**
  * Starts the accounts subgraph: opens its storage (PostgreSQL schema `accounts`, migrated; the
  * seed's bank connections written when SEED_FILE is set), builds one resilient
- * client per bank, and serves the subgraph. close() closes the server, the circuit breakers
- * and the database.
+ * client per bank and the cache of their last known values (memory, or Redis with REDIS_URL),
+ * and serves the subgraph. close() closes the server, the circuit breakers, the cache and the
+ * database.
  */
 export async function startAccountsSubgraph(
   config: AccountsConfig,
@@ -71,15 +74,26 @@ export async function startAccountsSubgraph(
     logger,
   });
   const adapterList = createBankAdapters(config, logger, now);
-  const shutdownAdapters = () => {
+  let cache: SharedCache | undefined;
+  const shutdownAdapters = async () => {
     for (const adapter of adapterList) adapter.http.shutdown();
+    await cache?.close();
   };
   try {
+    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:accounts' });
+    const fallback = openConfiguredFallbackCache(config, cache, logger, 'accounts');
     const repo = createAccountsRepository(db);
     const seed = configuredSeed(config);
     if (seed) logger.info({ connections: await applySeed(repo, seed) }, 'seeded sandbox bank connections');
     const adapters: BankAdapterRegistry = new Map(adapterList.map((a) => [a.institution.id, a]));
-    const ports: AccountsPorts = { adapters, repo, idSecret: config.ID_HASH_SECRET, now, logger };
+    const ports: AccountsPorts = {
+      adapters,
+      repo,
+      idSecret: config.ID_HASH_SECRET,
+      now,
+      logger,
+      lastKnown: fallback ? { cache: fallback, logger, service: 'accounts' } : null,
+    };
     const running = await startSubgraphServer<AccountsContext>({
       name: 'accounts',
       resolvers: resolvers as GraphQLResolverMap<AccountsContext>,
@@ -94,12 +108,12 @@ export async function startAccountsSubgraph(
       ...running,
       close: async () => {
         await running.close();
-        shutdownAdapters();
+        await shutdownAdapters();
         await db.close();
       },
     };
   } catch (err) {
-    shutdownAdapters();
+    await shutdownAdapters();
     await db.close();
     throw err;
   }

@@ -244,10 +244,11 @@ describe('accounts subgraph', () => {
   });
 
   it('still returns the healthy bank when the other is down, and says which bank is missing', async () => {
-    const before = await aliceAccounts();
-    const northwindAccount = before.data._entities[0].accounts[0].id;
+    const northwindAccount = (await aliceAccounts()).data._entities[0].accounts[0].id;
+    // Alice through another app: nothing was read for this principal, so nothing last known to serve.
+    const otherApp = { ...principalOf(ALICE.customerId), clientId: 'mobile-app' };
     banks.down.northwind = 503;
-    const res = await aliceAccounts();
+    const res = await gql(server.url, otherApp, CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
     expect(res.errors).toBeUndefined();
     const customer = res.data._entities[0];
     expect(customer.accounts.map((a: any) => a.institution.id)).toEqual(['rheinbank']);
@@ -255,9 +256,35 @@ describe('accounts subgraph', () => {
     expect(customer.unavailableInstitutions).toEqual([{ id: 'northwind', name: 'Northwind Bank', standard: 'OBIE' }]);
 
     // A known account at the bank that is down is an error that names the partner, not a silent null.
-    const byId = await gql(server.url, alice, `query($id: ID!) { account(id: $id) { id } }`, { id: northwindAccount });
+    const byId = await gql(server.url, otherApp, `query($id: ID!) { account(id: $id) { id } }`, {
+      id: northwindAccount,
+    });
     expect(byId.data).toEqual({ account: null });
     expect(byId.errors?.[0]?.extensions).toMatchObject({ code: 'PARTNER_UNAVAILABLE', partner: 'northwind' });
+  });
+
+  it('with the bank down, answers what it last read for the same principal, listed in extensions.stale', async () => {
+    const before = await aliceAccounts();
+    expect(before.extensions?.stale).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 50)); // kept without delaying the answer
+    banks.down.northwind = 503;
+    const res = await aliceAccounts();
+    expect(res.errors).toBeUndefined();
+    const customer = res.data._entities[0];
+    expect(customer.unavailableInstitutions).toEqual([]);
+    const { accounts } = customer;
+    expect(accounts.map((a: any) => a.institution.id)).toEqual(['northwind', 'northwind', 'northwind', 'rheinbank']);
+    expect(accounts.map((a: any) => a.name)).toEqual(before.data._entities[0].accounts.map((a: any) => a.name));
+    const paths = (res.extensions?.stale ?? []).map((m: any) => `${m.source} ${m.path}`);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'northwind _entities.0.accounts.0',
+        'northwind _entities.0.accounts.2',
+        'northwind _entities.0.accounts.0.currentBalance',
+        'northwind _entities.0.accounts.0.transactions',
+      ]),
+    );
+    expect(paths.some((p: string) => p.includes('accounts.3'))).toBe(false);
   });
 
   it('refuses requests without the gateway signature', async () => {

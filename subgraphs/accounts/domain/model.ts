@@ -46,8 +46,18 @@ export interface AccountIdentification {
   value: string;
 }
 
+/**
+ * Freshness of what a bank port returned. Absent on a live value. Set only by the last known
+ * values (partners/last-known-values.ts) on a value served from its last good copy because the
+ * bank failed: when that copy was read from the bank (RFC 3339). The resolvers answer it as
+ * `asOf` and list the object in `extensions.stale`, so it is never shown as current.
+ */
+export interface LastKnown {
+  lastKnownAt?: string;
+}
+
 /** An account as an adapter reports it, before canonical ids. */
-export interface BankAccount {
+export interface BankAccount extends LastKnown {
   /** The bank's own account id (OBIE AccountId, Berlin Group resourceId). Never shown to clients. */
   bankAccountRef: string;
   name: string | null;
@@ -66,7 +76,7 @@ export interface AccountModel extends BankAccount {
   maskedIdentifier: string;
 }
 
-export interface BalanceModel {
+export interface BalanceModel extends LastKnown {
   type: BalanceType;
   amount: Money;
   direction: CreditDebit;
@@ -75,7 +85,7 @@ export interface BalanceModel {
 }
 
 /** A transaction as an adapter reports it, before canonical ids and reversal links. */
-export interface BankTransaction {
+export interface BankTransaction extends LastKnown {
   /** The bank's transaction id, stable from pending to booked. */
   bankTransactionRef: string;
   /** The bank reports only these two; REVERSED is derived from reversal links (domain/transactions.ts). */

@@ -1,4 +1,11 @@
-import type { BalanceModel, BankAccount, BankConnection, BankTransaction, InstitutionModel } from './model.ts';
+import type {
+  BalanceModel,
+  BankAccount,
+  BankConnection,
+  BankTransaction,
+  InstitutionModel,
+  LastKnown,
+} from './model.ts';
 
 /**
  * The ports of the accounts domain: the repository (storage/repository.ts implements it) and the
@@ -87,7 +94,7 @@ export interface BankTransactionQuery {
   bookingStatus: 'booked' | 'pending' | 'both';
 }
 
-export interface BankTransactionPage {
+export interface BankTransactionPage extends LastKnown {
   transactions: BankTransaction[];
   /** Token of the next page, or null on the last page. */
   next: string | null;

@@ -4,7 +4,7 @@ import type { Logger } from '../../../lib/logger.ts';
 import type { Connection } from '../../../lib/pagination.ts';
 import type { Principal } from '../../../lib/principal.ts';
 import { chooseCurrentBalance, loadBalances, loadCustomersAccounts, type CustomerAccounts } from './accounts.ts';
-import type { AccountModel, BalanceModel, InstitutionModel, TransactionModel } from './model.ts';
+import type { AccountModel, BalanceModel, InstitutionModel, LastKnown, TransactionModel } from './model.ts';
 import type { AccountsLoaders, AccountsRepository, BankAdapterRegistry } from './ports.ts';
 import {
   findTransactions,
@@ -38,7 +38,7 @@ export interface AccountsService {
   transactions(
     account: AccountModel,
     request: { first: number; after: string | null; filter: TransactionFilterInput | null },
-  ): Promise<Connection<TransactionModel>>;
+  ): Promise<Connection<TransactionModel> & LastKnown>;
   /** The account of a transaction already read (so the principal's); it must still be reachable. */
   accountOf(transaction: TransactionModel): Promise<AccountModel>;
 }
@@ -94,7 +94,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
   const pages = new DataLoader<
     { account: AccountModel; request: TransactionPageRequest },
-    Connection<TransactionModel>,
+    Connection<TransactionModel> & LastKnown,
     string
   >(
     async (keys) =>

@@ -2,7 +2,7 @@ import { clientError, ErrorCode, PartnerError } from '../../../lib/errors.ts';
 import { bankTransactionId, isId } from '../../../lib/ids.ts';
 import { decodeCursor, encodeCursor, toConnection, type Connection } from '../../../lib/pagination.ts';
 import { addDays, maxDate, minDate, utcDateOf } from './dates.ts';
-import type { BankConnection, BankTransaction, TransactionModel, TransactionStatus } from './model.ts';
+import type { BankConnection, BankTransaction, LastKnown, TransactionModel, TransactionStatus } from './model.ts';
 import type { AccountsRepository, BankAdapter, BankTransactionQuery, TransactionRef } from './ports.ts';
 
 /**
@@ -124,11 +124,12 @@ export async function fetchTransactionWindow(
   connection: BankConnection,
   bankAccountRef: string,
   query: BankTransactionQuery,
-): Promise<{ transactions: BankTransaction[]; earliestAvailable: string | null }> {
+): Promise<{ transactions: BankTransaction[]; earliestAvailable: string | null } & LastKnown> {
   const transactions: BankTransaction[] = [];
   const seenTokens = new Set<string>();
   let token: string | null = null;
   let earliestAvailable: string | null = null;
+  let lastKnownAt: string | undefined;
   for (let page = 0; ; page++) {
     if (page >= WALK.maxPagesPerWindow)
       throw new PartnerError(
@@ -139,6 +140,7 @@ export async function fetchTransactionWindow(
     const result = await adapter.listTransactions(connection, bankAccountRef, query, token);
     transactions.push(...result.transactions);
     earliestAvailable ??= result.earliestAvailable;
+    lastKnownAt = oldest(lastKnownAt, result.lastKnownAt);
     if (result.next === null) break;
     if (seenTokens.has(result.next))
       throw new PartnerError(
@@ -149,7 +151,14 @@ export async function fetchTransactionWindow(
     seenTokens.add(result.next);
     token = result.next;
   }
-  return { transactions, earliestAvailable };
+  return { transactions, earliestAvailable, ...(lastKnownAt ? { lastKnownAt } : {}) };
+}
+
+/** The older of two read times: a walk that used any last known page is only as fresh as its oldest page. */
+export function oldest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
 }
 
 /**
@@ -202,7 +211,7 @@ export async function transactionsPage(
   connection: BankConnection,
   account: AccountCoordinates,
   request: TransactionPageRequest,
-): Promise<Connection<TransactionModel>> {
+): Promise<Connection<TransactionModel> & LastKnown> {
   const { first } = request;
   const cursor = decodeTransactionCursor(request.after);
   const filter = request.filter ?? {};
@@ -226,18 +235,16 @@ export async function transactionsPage(
 
   let windowHi: string | null = top;
   let windowDays: number = WALK.initialWindowDays;
+  let lastKnownAt: string | undefined;
   for (;;) {
     const lo = maxDate(floor, addDays(windowHi ?? today, -(windowDays - 1)))!;
-    const { transactions, earliestAvailable } = await fetchTransactionWindow(
-      adapter,
-      connection,
-      account.bankAccountRef,
-      {
-        fromDate: addDays(lo, -WALK.partnerMarginDays),
-        toDate: windowHi === null ? null : addDays(windowHi, WALK.partnerMarginDays),
-        bookingStatus,
-      },
-    );
+    const window = await fetchTransactionWindow(adapter, connection, account.bankAccountRef, {
+      fromDate: addDays(lo, -WALK.partnerMarginDays),
+      toDate: windowHi === null ? null : addDays(windowHi, WALK.partnerMarginDays),
+      bookingStatus,
+    });
+    const { transactions, earliestAvailable } = window;
+    lastKnownAt = oldest(lastKnownAt, window.lastKnownAt);
     const inWindow = new Map<string, TransactionModel>();
     for (const bank of transactions) {
       const model = toTransactionModel(bank, account, deps.idSecret);
@@ -281,7 +288,7 @@ export async function transactionsPage(
     }
   }
   await deps.repo.upsertTransactionRefs([...refs.values()]);
-  return connectionResult;
+  return lastKnownAt ? { ...connectionResult, lastKnownAt } : connectionResult;
 }
 
 /** How far around the stored date hint to look for a single transaction, first narrowly, then widely. */
