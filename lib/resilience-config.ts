@@ -214,7 +214,10 @@ export function decodeKey(value: string): Buffer | null {
   return null;
 }
 
-/** The settings of the cached fallbacks alone: the accounts subgraph keeps its banks' last known values with them too. */
+/**
+ * The settings of the cached fallbacks alone: the accounts subgraph keeps its banks' last known values
+ * with them too.
+ */
 export type FallbackCacheConfig = Pick<
   ResilienceConfig,
   'FALLBACK_CACHE' | 'FALLBACK_CACHE_KEY' | 'FALLBACK_CACHE_TTL_SECONDS'
