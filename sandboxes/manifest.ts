@@ -8,6 +8,8 @@
  * Partner-side details (account numbers, balances, thousands of transactions) are generated
  * deterministically by each sandbox from SANDBOX_SEED and these identities.
  */
+import { DAY, HOUR, MINUTE } from './lib/clock.ts';
+
 export const SANDBOX_SEED = 20261123;
 
 export type Institution = 'northwind' | 'rheinbank';
@@ -273,3 +275,103 @@ export const PLATFORM_PARTNER_CREDENTIALS = {
 export function sandboxCustomer(customerId: string): SandboxCustomer | undefined {
   return SANDBOX_CUSTOMERS.find((c) => c.customerId === customerId);
 }
+
+/**
+ * The seeded payments: what Alice and Ben paid from their Northwind current accounts over the
+ * last four months, one entry each, walking the whole lifecycle. sandboxes/seed.ts turns every
+ * entry into both sides of the same payment, so they agree by construction: the sandbox bank's
+ * own records (a domestic payment consent and, once submitted, a domestic payment with its status
+ * history and settlement time: the `northwind` part of seed.json, loaded by the bank at start)
+ * and the platform ledger's row with the bank's ids (the `payments` part, which the payments
+ * subgraph seeds from SEED_FILE). Times are relative to the seed anchor (lib/seed.ts seedAnchor:
+ * the start of the hour the platform starts in), so the history is always the months before
+ * "now"; the bank's API cannot create payments in the past, which is why they are loaded.
+ */
+export type SandboxPaymentOutcome =
+  | 'SETTLED'
+  | 'REFUNDED'
+  | 'REJECTED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'ACCEPTED'
+  | 'PENDING'
+  | 'UNKNOWN'
+  | 'AWAITING_AUTHORISATION';
+
+export interface SandboxPayment {
+  customerId: string;
+  /** The debtor: one of the customer's Northwind accounts (bankAccountId). */
+  debtorBankAccountId: string;
+  creditor: { name: string; scheme: 'SORT_CODE_ACCOUNT_NUMBER' | 'IBAN'; identification: string };
+  /** GBP, two decimals. */
+  amount: string;
+  /** The remittance reference (UK Faster Payments: at most 18 characters), or null. */
+  reference: string | null;
+  /** How long before the seed anchor the customer asked for it (ms); seed.ts adds a little jitter. */
+  ago: number;
+  /**
+   * Where the payment stands at the anchor (sandboxes/seed.ts walks the lifecycle to it):
+   * SETTLED, REFUNDED (settled, then refunded by the creditor), REJECTED (the bank refused it for
+   * insufficient funds, AM04), FAILED (the bank blocked it after accepting it), CANCELLED (by the
+   * customer before authorising), ACCEPTED or PENDING (settlement in process at the bank),
+   * UNKNOWN (the bank created the payment but its answer to the submission was lost; the ledger
+   * learns it by asking again under the same idempotency key), AWAITING_AUTHORISATION.
+   */
+  outcome: SandboxPaymentOutcome;
+}
+
+const CREDITORS = {
+  landlord: { name: 'Harbour Lettings Ltd', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '20000055779911' },
+  water: { name: 'Thames Valley Water', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '40051231548877' },
+  gadgets: { name: 'Gadget Store UK', scheme: 'IBAN', identification: 'GB29NWBK60161331926819' },
+  cottage: { name: 'Cornish Cottages', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '30964712345678' },
+  carHire: { name: 'Car Hire Direct', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '11223344556677' },
+  friend: { name: 'Sam Ellis', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '77110022334455' },
+  energy: { name: 'Bright Energy', scheme: 'IBAN', identification: 'GB82WEST12345698765432' },
+  council: { name: 'Leeds City Council', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '52100987654321' },
+  gym: { name: 'Northside Gym', scheme: 'SORT_CODE_ACCOUNT_NUMBER', identification: '09012712345612' },
+} satisfies Record<string, SandboxPayment['creditor']>;
+
+const ALICE = { customerId: 'cus_u57fz5zj7ojayz6np3d6x6kon4', debtorBankAccountId: '22289' };
+const BEN = { customerId: 'cus_dlmblpad2mvahd62midhwuwg7j', debtorBankAccountId: '31044' };
+const { landlord, water, gadgets, cottage, carHire, friend, energy, council, gym } = CREDITORS;
+
+export const SANDBOX_PAYMENTS: SandboxPayment[] = [
+  { ...ALICE, outcome: 'SETTLED', ago: 118 * DAY, creditor: landlord, amount: '950.00', reference: 'RENT FLAT 3 AUG' },
+  { ...ALICE, outcome: 'SETTLED', ago: 101 * DAY, creditor: water, amount: '42.17', reference: 'WTR 88213004' },
+  { ...ALICE, outcome: 'REFUNDED', ago: 87 * DAY, creditor: gadgets, amount: '249.99', reference: 'ORDER 55120' },
+  { ...ALICE, outcome: 'SETTLED', ago: 88 * DAY, creditor: landlord, amount: '950.00', reference: 'RENT FLAT 3 SEP' },
+  { ...ALICE, outcome: 'REJECTED', ago: 71 * DAY, creditor: cottage, amount: '1200.00', reference: 'BOOKING CC-4471' },
+  { ...ALICE, outcome: 'CANCELLED', ago: 63 * DAY, creditor: carHire, amount: '180.00', reference: 'HIRE 20931' },
+  { ...ALICE, outcome: 'SETTLED', ago: 58 * DAY, creditor: landlord, amount: '950.00', reference: 'RENT FLAT 3 OCT' },
+  { ...ALICE, outcome: 'FAILED', ago: 44 * DAY, creditor: friend, amount: '60.00', reference: 'CONCERT TICKETS' },
+  { ...ALICE, outcome: 'SETTLED', ago: 28 * DAY, creditor: landlord, amount: '950.00', reference: 'RENT FLAT 3 NOV' },
+  { ...ALICE, outcome: 'ACCEPTED', ago: 2 * DAY, creditor: energy, amount: '86.40', reference: 'ACC 7781-22' },
+  { ...ALICE, outcome: 'PENDING', ago: 5 * HOUR, creditor: friend, amount: '25.50', reference: 'PIZZA' },
+  { ...ALICE, outcome: 'UNKNOWN', ago: 3 * HOUR, creditor: gadgets, amount: '19.99', reference: 'ORDER 55871' },
+  {
+    ...ALICE,
+    outcome: 'AWAITING_AUTHORISATION',
+    ago: 20 * MINUTE,
+    creditor: water,
+    amount: '42.17',
+    reference: 'WTR 88213004',
+  },
+  { ...BEN, outcome: 'SETTLED', ago: 110 * DAY, creditor: council, amount: '168.00', reference: 'CTAX 4410092' },
+  { ...BEN, outcome: 'SETTLED', ago: 80 * DAY, creditor: council, amount: '168.00', reference: 'CTAX 4410092' },
+  { ...BEN, outcome: 'CANCELLED', ago: 66 * DAY, creditor: gym, amount: '35.00', reference: 'MEMBER 1182' },
+  { ...BEN, outcome: 'REFUNDED', ago: 52 * DAY, creditor: gadgets, amount: '74.95', reference: 'ORDER 60231' },
+  { ...BEN, outcome: 'SETTLED', ago: 49 * DAY, creditor: council, amount: '168.00', reference: 'CTAX 4410092' },
+  { ...BEN, outcome: 'REJECTED', ago: 30 * DAY, creditor: cottage, amount: '640.00', reference: 'BOOKING CC-5120' },
+  { ...BEN, outcome: 'FAILED', ago: 12 * DAY, creditor: friend, amount: '15.00', reference: null },
+  { ...BEN, outcome: 'ACCEPTED', ago: 1 * DAY, creditor: council, amount: '168.00', reference: 'CTAX 4410092' },
+  { ...BEN, outcome: 'UNKNOWN', ago: 90 * MINUTE, creditor: energy, amount: '51.20', reference: 'ACC 9920-01' },
+  {
+    ...BEN,
+    outcome: 'AWAITING_AUTHORISATION',
+    ago: 10 * MINUTE,
+    creditor: gym,
+    amount: '35.00',
+    reference: 'MEMBER 1182',
+  },
+];

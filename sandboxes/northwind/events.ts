@@ -1,5 +1,11 @@
 import type { WebhookOutbox } from '../lib/webhooks.ts';
-import type { DomesticPayment, DomesticPaymentConsent, NorthwindPisState, PaymentStatus } from './pis.ts';
+import {
+  paymentSteps,
+  type DomesticPayment,
+  type DomesticPaymentConsent,
+  type NorthwindPisState,
+  type PaymentStep,
+} from './pis.ts';
 
 /**
  * Northwind's webhooks (Standard Webhooks signing: sandboxes/lib/webhooks.ts). Two event types,
@@ -20,22 +26,8 @@ import type { DomesticPayment, DomesticPaymentConsent, NorthwindPisState, Paymen
  * ACCC (3) when the creditor is credited. They are queued as the sandbox clock passes each time
  * (the pump, or `flush()` in tests), so a clock moved far ahead queues them all at once.
  */
-export function paymentTimeline(
-  state: NorthwindPisState,
-  payment: DomesticPayment,
-): Array<{ status: PaymentStatus; at: Date }> {
-  const created = payment.createdAt.getTime();
-  const settled = new Date(created + state.timings.settlementMs);
-  if (payment.rejected)
-    return [
-      { status: 'ACSP', at: payment.createdAt },
-      { status: 'RJCT', at: settled },
-    ];
-  return [
-    { status: 'ACSP', at: payment.createdAt },
-    { status: 'ACSC', at: settled },
-    { status: 'ACCC', at: new Date(created + state.timings.creditedMs) },
-  ];
+export function paymentTimeline(state: NorthwindPisState, payment: DomesticPayment): PaymentStep[] {
+  return paymentSteps(state, payment);
 }
 
 /** Queues the status events of every payment that the clock has reached and that were not queued yet. */
@@ -61,10 +53,10 @@ export function queuePaymentEvents(state: NorthwindPisState, outbox: WebhookOutb
             Status: step.status,
             StatusUpdateDateTime: step.at.toISOString(),
             Sequence: sequence,
-            ...(step.status === 'RJCT'
+            ...(step.reason
               ? {
                   StatusReason: [
-                    { StatusReasonCode: 'AM04', StatusReasonDescription: 'Insufficient funds on the debtor account' },
+                    { StatusReasonCode: step.reason.code, StatusReasonDescription: step.reason.description },
                   ],
                 }
               : {}),

@@ -1,6 +1,9 @@
 import type { JsonWebKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../../lib/logger.ts';
+import { seedAnchor } from '../../lib/seed.ts';
 import { SANDBOX_SEED } from '../manifest.ts';
+import { SANDBOX_SEED_FILE } from '../seed.ts';
 import { SECOND_MS, systemClock, type Now } from '../lib/clock.ts';
 import { createJwsSigner } from '../lib/jws.ts';
 import { createLedgerStore, type LedgerStore } from '../lib/ledger.ts';
@@ -23,6 +26,7 @@ import {
   type SettlementRow,
 } from './settlement.ts';
 import { northwindAisRoutes, type AisConsentStatus, type NorthwindAisState } from './ais.ts';
+import { loadSeededPayments, parseSeededRecords, type NorthwindSeededRecords } from './seeded.ts';
 import { OBIE_AIS_BASE, OBIE_PIS_BASE, northwindDialect } from './dialect.ts';
 import {
   authoriseConsent,
@@ -56,6 +60,17 @@ export interface NorthwindOptions {
   adminRoutes?: boolean;
   /** Where payment and consent events go (Standard Webhooks); settable later with webhooks.configure. */
   webhooks?: NorthwindWebhookConfig;
+  /**
+   * The seeded world's payments, loaded at start as the bank's own records (seeded.ts), placed
+   * relative to the anchor's hour (lib/seed.ts seedAnchor). Default: those of the published seed,
+   * sandboxes/seed.json, which the payments subgraph seeds its ledger from; null: none.
+   */
+  seededPayments?: NorthwindSeededRecords | null;
+}
+
+/** The bank's records in the published seed (sandboxes/seed.json), the file the subgraphs read as SEED_FILE. */
+export function publishedSeededPayments(file = SANDBOX_SEED_FILE): NorthwindSeededRecords {
+  return parseSeededRecords(JSON.parse(readFileSync(file, 'utf8')));
 }
 
 export interface NorthwindWebhookConfig {
@@ -109,7 +124,8 @@ export interface RunningNorthwind extends SandboxServer {
 export async function startNorthwind(options: NorthwindOptions): Promise<RunningNorthwind> {
   const now = options.now ?? systemClock;
   const seed = options.seed ?? SANDBOX_SEED;
-  const ledger = createLedgerStore('northwind', { seed, anchor: options.anchor ?? now() });
+  const anchor = options.anchor ?? now();
+  const ledger = createLedgerStore('northwind', { seed, anchor });
   const signer = createJwsSigner('northwind-sandbox-1');
   const ais: NorthwindAisState = {
     seed,
@@ -158,6 +174,12 @@ export async function startNorthwind(options: NorthwindOptions): Promise<Running
   };
   if (pis.timings.creditedMs <= pis.timings.settlementMs)
     throw new RangeError('paymentTimings.creditedMs must be greater than settlementMs');
+  // Before the server listens and before any webhook hook can see them: loading announces nothing.
+  const seeded = options.seededPayments === undefined ? publishedSeededPayments() : options.seededPayments;
+  if (seeded) {
+    const loaded = loadSeededPayments(pis, seeded, seedAnchor(anchor));
+    options.logger.debug(loaded, 'northwind: seeded payments loaded');
+  }
 
   const server = await startSandboxServer({
     name: 'northwind',

@@ -50,10 +50,21 @@ import { OBIE_PIS_BASE, obError, unauthorized } from './dialect.ts';
  *   RJCT instead of ACSC when the amount exceeded the debtor account's available balance at
  *   submission (StatusReason [{ StatusReasonCode: 'AM04' }], insufficient funds).
  * An accepted payment appears on the debtor account's transactions (pending until settlement).
+ *
+ * Payments loaded at start (the seeded world, seeded.ts) carry their own status history instead
+ * of following these timings, and may also be PDNG (received, pending) or BLCK (blocked after
+ * acceptance, with its StatusReason); they are not on the account's transactions.
  */
 
 export type PaymentConsentStatus = 'AWAU' | 'AUTH' | 'RJCT' | 'COND';
-export type PaymentStatus = 'ACSP' | 'ACSC' | 'ACCC' | 'RJCT';
+export type PaymentStatus = 'PDNG' | 'ACSP' | 'ACSC' | 'ACCC' | 'RJCT' | 'BLCK';
+
+/** One status of a payment at the bank, from `at` on; RJCT and BLCK say why. */
+export interface PaymentStep {
+  status: PaymentStatus;
+  at: Date;
+  reason?: { code: string; description: string };
+}
 
 interface InitiationBody {
   Data: {
@@ -85,6 +96,8 @@ export interface DomesticPayment {
   debtor: { customerId: string; psuId: string; bankAccountId: string };
   rejected: boolean;
   entryId?: string;
+  /** Recorded statuses, oldest first (payments loaded at start); absent: the statuses follow `timings`. */
+  statusHistory?: PaymentStep[];
 }
 
 export interface PisTimings {
@@ -149,17 +162,39 @@ function canonical(value: unknown): string {
 
 const hashOf = (value: unknown) => createHash('sha256').update(canonical(value)).digest('hex');
 
+const INSUFFICIENT_FUNDS = { code: 'AM04', description: 'Insufficient funds on the debtor account' };
+
+/**
+ * Every status of a payment, oldest first: its recorded history, or, for a payment made through
+ * the API, ACSP at creation, then ACSC (or RJCT) after `settlementMs` and ACCC after `creditedMs`.
+ * The one source of the payment's status answers, its webhooks (events.ts) and the settlement report.
+ */
+export function paymentSteps(state: NorthwindPisState, payment: DomesticPayment): PaymentStep[] {
+  if (payment.statusHistory) return payment.statusHistory;
+  const created = payment.createdAt.getTime();
+  const settled = new Date(created + state.timings.settlementMs);
+  if (payment.rejected)
+    return [
+      { status: 'ACSP', at: payment.createdAt },
+      { status: 'RJCT', at: settled, reason: INSUFFICIENT_FUNDS },
+    ];
+  return [
+    { status: 'ACSP', at: payment.createdAt },
+    { status: 'ACSC', at: settled },
+    { status: 'ACCC', at: new Date(created + state.timings.creditedMs) },
+  ];
+}
+
+/** The payment's status at `now` (its latest step reached; the first one before that). */
 export function paymentStatusAt(
   state: NorthwindPisState,
   payment: DomesticPayment,
   now: Date,
-): { status: PaymentStatus; updatedAt: Date } {
-  const elapsed = now.getTime() - payment.createdAt.getTime();
-  const settled = new Date(payment.createdAt.getTime() + state.timings.settlementMs);
-  if (elapsed < state.timings.settlementMs) return { status: 'ACSP', updatedAt: payment.createdAt };
-  if (payment.rejected) return { status: 'RJCT', updatedAt: settled };
-  if (elapsed < state.timings.creditedMs) return { status: 'ACSC', updatedAt: settled };
-  return { status: 'ACCC', updatedAt: new Date(payment.createdAt.getTime() + state.timings.creditedMs) };
+): { status: PaymentStatus; updatedAt: Date; reason: PaymentStep['reason'] } {
+  const steps = paymentSteps(state, payment);
+  let current = steps[0]!;
+  for (const step of steps) if (step.at.getTime() <= now.getTime()) current = step;
+  return { status: current.status, updatedAt: current.at, reason: current.reason };
 }
 
 function debtorAccountObject(
@@ -209,7 +244,7 @@ export function renderPayment(
   now: Date,
   baseUrl: string,
 ): Record<string, unknown> {
-  const { status, updatedAt } = paymentStatusAt(state, payment, now);
+  const { status, updatedAt, reason } = paymentStatusAt(state, payment, now);
   const debtor = debtorAccountObject(state, payment.debtor);
   return {
     Data: {
@@ -218,12 +253,8 @@ export function renderPayment(
       CreationDateTime: payment.createdAt.toISOString(),
       Status: status,
       StatusUpdateDateTime: updatedAt.toISOString(),
-      ...(status === 'RJCT'
-        ? {
-            StatusReason: [
-              { StatusReasonCode: 'AM04', StatusReasonDescription: 'Insufficient funds on the debtor account' },
-            ],
-          }
+      ...(reason
+        ? { StatusReason: [{ StatusReasonCode: reason.code, StatusReasonDescription: reason.description }] }
         : {}),
       ExpectedExecutionDateTime: payment.createdAt.toISOString(),
       ExpectedSettlementDateTime: new Date(payment.createdAt.getTime() + state.timings.settlementMs).toISOString(),
@@ -241,7 +272,7 @@ function renderPaymentDetails(
   now: Date,
   baseUrl: string,
 ): Record<string, unknown> {
-  const { status, updatedAt } = paymentStatusAt(state, payment, now);
+  const { status, updatedAt, reason } = paymentStatusAt(state, payment, now);
   const localInstrument =
     typeof payment.initiation.LocalInstrument === 'string' ? payment.initiation.LocalInstrument : 'UK.OBIE.FPS';
   return {
@@ -254,7 +285,7 @@ function renderPaymentDetails(
           StatusDetail: {
             LocalInstrument: localInstrument,
             Status: status,
-            ...(status === 'RJCT' ? { StatusReason: 'AM04', StatusReasonDescription: 'Insufficient funds' } : {}),
+            ...(reason ? { StatusReason: reason.code, StatusReasonDescription: reason.description } : {}),
           },
         },
       ],
@@ -362,6 +393,31 @@ function checkSignature(req: SandboxRequest): SandboxReply | undefined {
   ]);
 }
 
+type IdempotentEndpoint = 'domestic-payment-consents' | 'domestic-payments';
+
+const idempotencyStoreKey = (endpoint: IdempotentEndpoint, token: string, key: string) =>
+  `${endpoint}\u0000${token}\u0000${key}`;
+
+/**
+ * Records that the platform's request `body` under `key` created `resourceId` at `at`, as a live
+ * create does: for the payments loaded at start (seeded.ts), so that the platform asking again
+ * under the same key (its answer was lost) gets the original back within the 24 hours.
+ */
+export function rememberIdempotencyKey(
+  state: NorthwindPisState,
+  endpoint: IdempotentEndpoint,
+  key: string,
+  body: unknown,
+  resourceId: string,
+  at: Date,
+): void {
+  state.idempotency.set(idempotencyStoreKey(endpoint, PLATFORM_PARTNER_CREDENTIALS.northwindPisToken, key), {
+    hash: hashOf(body),
+    resourceId,
+    at: at.getTime(),
+  });
+}
+
 /**
  * Runs `create` at most once per (endpoint, token, idempotency key) within 24 hours: a replay
  * with the same body gets the original resource, a different body is refused.
@@ -369,7 +425,7 @@ function checkSignature(req: SandboxRequest): SandboxReply | undefined {
 function idempotent(
   state: NorthwindPisState,
   req: SandboxRequest,
-  endpoint: string,
+  endpoint: IdempotentEndpoint,
   create: () => { reply: SandboxReply; resourceId?: string },
   replay: (resourceId: string) => SandboxReply,
 ): SandboxReply {
@@ -387,7 +443,7 @@ function idempotent(
         Path: 'x-idempotency-key',
       },
     ]);
-  const storeKey = `${endpoint}\u0000${bearerToken(req) ?? ''}\u0000${key}`;
+  const storeKey = idempotencyStoreKey(endpoint, bearerToken(req) ?? '', key);
   const nowMs = req.now.getTime();
   const hash = hashOf(req.body);
   const previous = state.idempotency.get(storeKey);

@@ -2,8 +2,7 @@ import { normaliseAmount } from '../../lib/money.ts';
 import { PLATFORM_PARTNER_CREDENTIALS } from '../manifest.ts';
 import { DAY } from '../lib/clock.ts';
 import { bearerToken, type Route, type SandboxReply } from '../lib/server.ts';
-import { paymentTimeline } from './events.ts';
-import type { NorthwindPisState, SettlementBreak } from './pis.ts';
+import { paymentSteps, type NorthwindPisState, type SettlementBreak } from './pis.ts';
 
 /**
  * Northwind's daily settlement report: the bank's own format (not OBIE), one CSV file per UTC
@@ -16,7 +15,10 @@ import type { NorthwindPisState, SettlementBreak } from './pis.ts';
  *   amount          decimal string with 2 decimals (always positive);  currency  ISO 4217 (GBP)
  *   status          SETTLED (ACSC/ACCC) or REJECTED (RJCT, e.g. AM04 insufficient funds)
  *   settled_at      RFC 3339 UTC time the bank settled (or rejected) it; the row's day
- * Rows are the payments whose settlement (or rejection) time falls on that day, by settled_at then payment_id.
+ * Rows are the payments whose settlement (or rejection) time falls on that day, by settled_at then payment_id:
+ * the time of their ACSC or RJCT status, for the payments made through the API and for those
+ * loaded at start with their recorded histories (the seeded world) alike. A payment still in
+ * process (PDNG, ACSP) or blocked (BLCK) is on no day's report.
  *
  *   GET /reports/settlement/{YYYY-MM-DD}   Authorization: Bearer <northwindPisToken>
  *     200 text/csv; `x-report-complete: true` once the day is over on the bank's clock (false: so far)
@@ -61,7 +63,9 @@ export function settlementRows(state: NorthwindPisState, date: string): Settleme
   const breaks = state.settlementBreaks.get(date) ?? [];
   const rows: SettlementRow[] = [];
   for (const payment of state.payments.values()) {
-    const final = paymentTimeline(state, payment)[1]!; // ACSC or RJCT: when the bank settled or rejected it
+    // When the bank settled (ACSC) or rejected (RJCT) it; ACCC, the creditor's side, comes later.
+    const final = paymentSteps(state, payment).find((s) => s.status === 'ACSC' || s.status === 'RJCT');
+    if (!final) continue;
     const at = final.at.getTime();
     if (at < start || at >= end || at > now) continue;
     const init = payment.initiation;
