@@ -1,12 +1,8 @@
-import { Keyv } from 'keyv';
-import { LRUCache } from 'lru-cache';
 import type { SharedCache } from './cache.ts';
-import { createFallbackCache, type FallbackCache } from './fallback-cache.ts';
+import { openConfiguredFallbackCache, type FallbackCache } from './fallback-cache.ts';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http-client.ts';
 import type { Logger } from './logger.ts';
 import {
-  decodeKey,
-  fallbackEnabled,
   subgraphSettingsOf,
   unknownSubgraphOverrides,
   type DependencySettings,
@@ -99,45 +95,12 @@ export function gatewaySubgraphClients(
   cache: SharedCache,
   logger: Logger,
 ): DependencyClients {
-  const key = config.FALLBACK_CACHE_KEY ? decodeKey(config.FALLBACK_CACHE_KEY) : null;
-  if (fallbackEnabled(config) && !key)
-    logger.warn(
-      'FALLBACK_CACHE_KEY is not set: cached fallbacks are encrypted with a key of this process only (replicas do not share them)',
-    );
   return createDependencyClients({
     prefix: 'subgraph:',
     settingsOf: (name) => subgraphSettingsOf(config, name),
     unknownSettings: (names) => unknownSubgraphOverrides(config, names),
-    fallback: fallbackEnabled(config)
-      ? createFallbackCache({
-          store: fallbackStore(cache),
-          key,
-          ttlMs: config.FALLBACK_CACHE_TTL_SECONDS * 1000,
-          logger,
-          service: 'gateway',
-        })
-      : null,
+    fallback: openConfiguredFallbackCache(config, cache, logger, 'gateway'),
     logger,
     service: 'gateway',
-  });
-}
-
-/** Bytes of fallback entries one gateway keeps in memory (without Redis), least recently used dropped first. */
-export const FALLBACK_MEMORY_BYTES = 64 * 1024 * 1024;
-
-/**
- * Where fallbacks live: the shared cache's Redis (entries expire with FALLBACK_CACHE_TTL_SECONDS; give
- * the Redis a maxmemory policy), or, in memory, a store bounded by size rather than by count: a
- * dashboard answer is tens of kilobytes, and the shared cache's in-memory namespaces only cap entries.
- */
-function fallbackStore(cache: SharedCache): Keyv {
-  if (cache.kind === 'redis') return cache.store('fallback');
-  return new Keyv({
-    store: new LRUCache<string, object | string>({
-      maxSize: FALLBACK_MEMORY_BYTES,
-      sizeCalculation: (value) =>
-        Math.max(1, Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value))),
-    }),
-    namespace: 'fallback',
   });
 }
