@@ -29,10 +29,11 @@ import { canTransition } from './status.ts';
  *   resumes that payment where it stopped (so a crash between the bank call and the commit, or a
  *   lost gateway record, converges on the same payment), and another request under the key is
  *   IDEMPOTENCY_KEY_REUSED. The bank sees keys derived from the payment id only.
- * - Uncertainty: a submission whose answer never came (timeout, 5xx after the retries) is UNKNOWN,
- *   resolved by asking the bank again under the same key (which can only return the payment the
- *   first call made), never by a new key. The bank being unreachable before anything was sent is
- *   PARTNER_UNAVAILABLE (the circuit breaker fails fast) and leaves the payment where it was.
+ * - Uncertainty: a submission whose answer never came (a timeout or 5xx; the client sends it once,
+ *   partners/northwind/client.ts) is UNKNOWN, resolved by asking the bank again under the same key
+ *   (which can only return the payment the first call made), never by a new key. The bank being
+ *   unreachable before anything was sent is PARTNER_UNAVAILABLE (the circuit breaker fails fast)
+ *   and leaves the payment where it was.
  * - Monotonic: every status change is a compare-and-set from the statuses that may precede it
  *   (domain/status.ts), so an older report never moves a payment backwards.
  */
