@@ -96,7 +96,7 @@ describe('reconciliation of the settlement report with the ledger', () => {
       }),
     ]);
     expect(new Set(r.matched)).toEqual(new Set([ids.missing, ids.amount, ids.status, ids.settled, ids.rejected]));
-    // The invented seed payments never went to the bank: they are no part of any day's report.
+    // The seeded world's payments settled on earlier days (test/payments/seeded-world.test.ts reconciles those).
     expect(r.ledgerPayments).toBe(5);
   });
 
