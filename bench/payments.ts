@@ -9,9 +9,10 @@
  *   one embedded PGlite.
  * - Every request is a new payment (a fresh key): the layer's claim, the execution, the stored
  *   response. Every answer must be a payment; a failed request aborts the run.
- * - Rounds: each round sends BENCH_REQUESTS through one gateway, then as many through the other,
- *   which goes first alternating, so drift (caches warming, the ledger growing, the neighbours'
- *   load on a shared machine) falls on both alike and each round is a paired comparison.
+ * - Rounds: each round sends BENCH_REQUESTS through each gateway, in alternating blocks of
+ *   BENCH_BLOCK requests (which variant opens the round alternates too), so drift (caches warming,
+ *   the ledger growing, the neighbours' load on a shared machine, which changes within seconds)
+ *   falls on both alike and each round is a paired comparison over the same stretch of time.
  * - The verdict is the median over rounds of (p99 with the layer - p99 without) in the same round,
  *   so one outlier (a GC pause, a neighbour's burst) decides neither one round's pair nor the
  *   verdict. The report prints what it rests on: every round's p50 and p99 of both variants and
@@ -19,8 +20,9 @@
  *   every sample (whose p99 difference one bad round can move by several ms).
  *
  * BENCH_ROUNDS (default 10) rounds of BENCH_REQUESTS (default 200: a round's p99 is then its
- * second slowest request, not its slowest) per variant, sent by BENCH_CONCURRENCY (default 1)
- * clients; BENCH_WARMUP (default 50) requests per variant first, not measured.
+ * second slowest request, not its slowest) per variant in blocks of BENCH_BLOCK (default 10),
+ * sent by BENCH_CONCURRENCY (default 1) clients; BENCH_WARMUP (default 50) requests per variant
+ * first, not measured.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -48,6 +50,8 @@ export interface PaymentsBenchOptions {
   rounds: number;
   /** Measured requests per variant and round. */
   requests: number;
+  /** Requests sent through one variant before switching to the other, within a round. */
+  block: number;
   concurrency: number;
   /** Unmeasured requests per variant before the first round. */
   warmup: number;
@@ -68,7 +72,7 @@ export interface RoundFigures {
   /** with - without, in this round. */
   addedP50: number;
   addedP99: number;
-  /** Which variant ran first in this round. */
+  /** Which variant opened this round (its first block). */
   first: Variant;
 }
 
@@ -189,6 +193,7 @@ export function paymentsBenchOptionsFromEnv(): PaymentsBenchOptions {
   return {
     rounds: intFromEnv('BENCH_ROUNDS', 10),
     requests: intFromEnv('BENCH_REQUESTS', 200),
+    block: intFromEnv('BENCH_BLOCK', 10),
     concurrency: intFromEnv('BENCH_CONCURRENCY', 1),
     warmup: intFromEnv('BENCH_WARMUP', 50),
     databaseUrl: process.env.DATABASE_URL || undefined,
@@ -282,11 +287,20 @@ export async function runPaymentsBench(options: PaymentsBenchOptions): Promise<P
     for (const v of VARIANTS) await phase(v, options.warmup);
     const rounds: { with: RoundSamples; without: RoundSamples; first: Variant }[] = [];
     for (let r = 0; r < options.rounds; r++) {
-      // Alternate which goes first, so neither always runs on a machine the other just warmed.
+      // Alternate which opens the round, so neither always runs on a machine the other just warmed.
       const order: readonly Variant[] = r % 2 === 0 ? ['with', 'without'] : ['without', 'with'];
-      const samples: Partial<Record<Variant, RoundSamples>> = {};
-      for (const v of order) samples[v] = await phase(v, options.requests);
-      rounds.push({ with: samples.with!, without: samples.without!, first: order[0]! });
+      const samples: Record<Variant, RoundSamples> = {
+        with: { latencies: [], elapsedMs: 0 },
+        without: { latencies: [], elapsedMs: 0 },
+      };
+      for (let sent = 0; sent < options.requests; sent += options.block) {
+        for (const v of order) {
+          const block = await phase(v, Math.min(options.block, options.requests - sent));
+          samples[v].latencies.push(...block.latencies);
+          samples[v].elapsedMs += block.elapsedMs;
+        }
+      }
+      rounds.push({ ...samples, first: order[0]! });
       process.stderr.write(`bench:payments: round ${r + 1}/${options.rounds}\n`);
     }
     return {
@@ -330,9 +344,9 @@ export function formatPaymentsResult(r: PaymentsBenchResult): string {
     `  ${label.padEnd(30)}${String(v.requests).padStart(8)} ${n(v.reqPerSec)} ${n(v.p50)} ${n(v.p95)} ${n(v.p99)} ${n(v.max)} ${n(v.mean)}`;
   return [
     `bench:payments — initiatePayment through the gateway with and without the idempotency layer`,
-    `  ${o.rounds} paired rounds x ${o.requests} requests per variant (after ${o.warmup} warm-up each), concurrency ${o.concurrency}, ${r.storage}`,
+    `  ${o.rounds} paired rounds x ${o.requests} requests per variant in alternating blocks of ${o.block} (after ${o.warmup} warm-up each), concurrency ${o.concurrency}, ${r.storage}`,
     ``,
-    `  per round (ms)   first     p50 with  p50 w/o    added   p99 with  p99 w/o    added`,
+    `  per round (ms)   opens     p50 with  p50 w/o    added   p99 with  p99 w/o    added`,
     ...r.rounds.map(
       (f, i) =>
         `  round ${String(i + 1).padStart(3)}        ${f.first.padEnd(8)}${n(f.p50.with, 9)}${n(f.p50.without, 9)}${n(f.addedP50, 9)}  ${n(f.p99.with, 9)}${n(f.p99.without, 9)}${n(f.addedP99, 9)}`,

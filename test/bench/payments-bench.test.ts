@@ -77,7 +77,7 @@ describe('bench:payments harness', () => {
   it(
     'runs paired rounds through both gateways, one payment at the bank per request, and prints its verdict',
     async () => {
-      const options = { rounds: 2, requests: 3, concurrency: 2, warmup: 1, databaseUrl: DATABASE_URL };
+      const options = { rounds: 2, requests: 3, block: 2, concurrency: 2, warmup: 1, databaseUrl: DATABASE_URL };
       const result = await runPaymentsBench(options);
       expect(result.rounds).toHaveLength(2);
       expect(result.rounds.map((f) => f.first)).toEqual(['with', 'without']);
