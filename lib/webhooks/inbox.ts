@@ -185,6 +185,12 @@ export interface ListFilter {
   from?: Date;
   to?: Date;
   limit?: number;
+  /**
+   * Keyset pagination: only events after this one in the list's order (received_at, id), so a page never skips or
+   * repeats an event, whatever arrives meanwhile. received_at is always written from a JS Date (millisecond
+   * precision), so the position round-trips exactly.
+   */
+  after?: { receivedAt: Date; id: string };
 }
 
 /** Events by status (default failed and dead), oldest first. */
@@ -196,9 +202,18 @@ export async function listEvents(db: Queryable, filter: ListFilter = {}): Promis
        AND ($2::text IS NULL OR source = $2)
        AND ($3::timestamptz IS NULL OR received_at >= $3)
        AND ($4::timestamptz IS NULL OR received_at < $4)
+       AND ($6::timestamptz IS NULL OR (received_at, id) > ($6::timestamptz, $7::bigint))
      ORDER BY received_at, id
      LIMIT $5`,
-    [statuses, filter.source ?? null, filter.from ?? null, filter.to ?? null, Math.min(filter.limit ?? 100, 10_000)],
+    [
+      statuses,
+      filter.source ?? null,
+      filter.from ?? null,
+      filter.to ?? null,
+      Math.min(filter.limit ?? 100, 10_000),
+      filter.after?.receivedAt ?? null,
+      filter.after?.id ?? null,
+    ],
   );
   return rows.map(eventFromRow);
 }
@@ -276,6 +291,16 @@ export async function replayEvents(db: Queryable, selector: ReplaySelector, now:
       [ids, now],
     );
     result.requeued = rows.map((r) => String(r.id));
+    // The worker may have moved some on between the read and the update (it holds a claimed row
+    // until it commits): say what they are now rather than leave them out of the answer.
+    const movedOn = ids.filter((id) => !result.requeued.includes(id));
+    if (movedOn.length > 0) {
+      const current = await db.query(`SELECT id, status FROM webhook_inbox WHERE id = ANY($1::bigint[])`, [movedOn]);
+      for (const r of current) {
+        if (r.status === 'applied') result.alreadyApplied.push(String(r.id));
+        if (r.status === 'received') result.alreadyQueued.push(String(r.id));
+      }
+    }
   }
   return result;
 }

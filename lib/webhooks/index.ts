@@ -42,11 +42,12 @@
  * signature, not by the gateway's internal signature.
  *
  * Operators: `npm run webhooks -- list|replay` (scripts/webhooks.ts) over the same functions
- * (listEvents, replayEvents); a GraphQL operator surface can call them too.
+ * (listEvents, replayEvents), and the same through GraphQL for callers with webhooks:read /
+ * webhooks:replay (operations.ts; the payments and identity subgraphs' webhook event fields).
  *
  * Files: verify.ts (Standard Webhooks through the `standardwebhooks` package; Onfido's
  * X-SHA2-Signature), inbox.ts (table, store, list, replay), worker.ts (claiming and applying),
- * receiver.ts (HTTP), endpoint.ts (worker + receiver for one partner).
+ * receiver.ts (HTTP), endpoint.ts (worker + receiver for one partner), operations.ts (the operators' GraphQL surface).
  */
 export {
   headerValue,
@@ -84,6 +85,24 @@ export {
   type WebhookWorkerOptions,
 } from './worker.ts';
 export { startWebhookEndpoint, type WebhookEndpointOptions } from './endpoint.ts';
+export {
+  OPERATOR_STATUSES,
+  REPLAY_IDS_SHOWN,
+  replayWebhookEvents,
+  requireWebhookOperator,
+  webhookEventConnection,
+  webhookEventsQuery,
+  webhookEventView,
+  webhookInboxPort,
+  webhookReplaySelector,
+  type OperatorEventStatus,
+  type WebhookEventsArgs,
+  type WebhookEventView,
+  type WebhookInboxPort,
+  type WebhookReplayArgs,
+  type WebhookReplayView,
+  type WebhookScope,
+} from './operations.ts';
 export {
   createWebhookReceiver,
   type ReceiveResult,
