@@ -253,6 +253,9 @@ export const SANDBOX_CLIENTS: SandboxClient[] = [
       'identity:read',
       'consents:read',
       'audit:read',
+      // The operators' webhook inbox: listing, and replaying (which changes state, so it is not part of audit:read).
+      'webhooks:read',
+      'webhooks:replay',
     ],
   },
   {

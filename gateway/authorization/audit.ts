@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { GraphQLSchema } from 'graphql';
 import { PUBLIC_SCHEMA_PATH } from '../../lib/schema-files.ts';
 import { graphqlRuntime } from './graphql-runtime.ts';
-import { POLICY, type FieldPolicy } from './policy.ts';
+import { POLICY, STAFF_SCOPES, type FieldPolicy } from './policy.ts';
 import { buildRuleTree } from './rules.ts';
 import { SHARED_STATE } from './shared-state.ts';
 
@@ -113,7 +113,7 @@ export function renderMarkdown(report: AuditReport): string {
     '',
     'Who may read each field of the public schema, as enforced by the gateway (the live graphql-shield rule tree, deny by default).',
     '',
-    '- **Callers**: `customer` = a customer through a first-party app; `thirdParty` = a third-party client acting for a customer under consent; `staff` = no customer, auditor/operator scope (`audit:read`); `machine` = no customer otherwise.',
+    `- **Callers**: \`customer\` = a customer through a first-party app; \`thirdParty\` = a third-party client acting for a customer under consent; \`staff\` = no customer, an auditor/operator scope (${cell(STAFF_SCOPES)}); \`machine\` = no customer otherwise.`,
     '- **Scopes**: all are required. **Consent**: the permission a `thirdParty` caller needs in an AUTHORISED, unexpired consent (per account for per-object account rules).',
     '- **Decided**: *before execution* = caller-level, decided once per operation before any subgraph is called (the operation is refused with FORBIDDEN naming the field); *per object* = also checked on each object by graphql-shield during execution.',
     '',

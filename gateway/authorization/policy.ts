@@ -9,7 +9,7 @@
  *   listed gets FORBIDDEN). Kinds:
  *     customer   a customer through a FIRST_PARTY app (token has a customer, client is FIRST_PARTY)
  *     thirdParty a THIRD_PARTY client acting for a customer under that customer's consent
- *     staff      no customer in the token and an auditor/operator scope (audit:read)
+ *     staff      no customer in the token and an auditor/operator scope (audit:read, webhooks:read, webhooks:replay)
  *     machine    no customer in the token otherwise (e.g. the payments reconciler)
  *   The client's kind comes from the platform's client registry (the consents subgraph's
  *   `clientApp(id) { kind }`, cached), not from a token claim: the authorization server does not
@@ -46,11 +46,16 @@ export const SCOPES = [
   'consents:read',
   'consents:write',
   'audit:read',
+  'webhooks:read',
+  'webhooks:replay',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** Scopes that make a caller without a customer "staff" rather than a machine client. */
-export const STAFF_SCOPES: readonly Scope[] = ['audit:read'];
+/**
+ * Scopes that make a caller without a customer "staff" rather than a machine client: the auditors'
+ * read-only audit:read and the operators' webhook scopes. A first-party app never holds them.
+ */
+export const STAFF_SCOPES: readonly Scope[] = ['audit:read', 'webhooks:read', 'webhooks:replay'];
 
 export type ObjectCheck =
   /** The Customer object (parent, or the `id` argument of Query.customer) is the caller's own customer. */
@@ -139,6 +144,26 @@ const IDN: readonly Scope[] = ['identity:read'];
 const CNS: readonly Scope[] = ['consents:read'];
 /** Operators reading payment operations (reconciliation). */
 const OPS: readonly Scope[] = ['payments:read', 'audit:read'];
+/**
+ * Operators listing the webhook inboxes. Replaying changes state (the worker applies the events
+ * again), so it has a scope of its own: neither audit:read nor webhooks:read grants it.
+ */
+const WEBHOOKS_READ: readonly Scope[] = ['webhooks:read'];
+const WEBHOOKS_REPLAY: readonly Scope[] = ['webhooks:replay'];
+/** Fields of an inbox event and its page: what Query.*WebhookEvents returns. */
+const WEBHOOK_EVENT_FIELDS = [
+  'id',
+  'eventId',
+  'partner',
+  'type',
+  'status',
+  'attempts',
+  'lastError',
+  'receivedAt',
+  'nextAttemptAt',
+  'appliedAt',
+] as const;
+const WEBHOOK_LIST_NOTE = 'operators only (staff with webhooks:read), as the list field that returned it';
 const onAccount = { object: 'accountAccess' } as const;
 const onCustomer = { object: 'ownCustomer' } as const;
 const onPayment = { object: 'paymentAccess' } as const;
@@ -175,6 +200,16 @@ export const POLICY: Record<string, TypePolicy> = {
       callers: ['staff'],
       scopes: OPS,
       note: "operators only (staff with audit:read): the bank's settlement report against the ledger, no customer data beyond payment ids and amounts",
+    }),
+    paymentWebhookEvents: field({
+      callers: ['staff'],
+      scopes: WEBHOOKS_READ,
+      note: "operators only (staff with webhooks:read): the payments subgraph's webhook inbox, never the raw payload (data minimisation)",
+    }),
+    kycWebhookEvents: field({
+      callers: ['staff'],
+      scopes: WEBHOOKS_READ,
+      note: "operators only (staff with webhooks:read): the identity subgraph's webhook inbox, never the raw payload (data minimisation)",
     }),
     consent: data(
       CNS,
@@ -225,6 +260,17 @@ export const POLICY: Record<string, TypePolicy> = {
       consent: 'PAYMENTS_INITIATION',
       moneyMoving: { key: 'idempotencyKey' },
       note: "MONEY-MOVING. Only the customer's own payments; a thirdParty only those debiting an account its consent covers (the subgraph refuses others as NOT_FOUND)",
+    }),
+    // Not money-moving: a replay only requeues failed events, and repeating it changes nothing more.
+    replayPaymentWebhookEvents: field({
+      callers: ['staff'],
+      scopes: WEBHOOKS_REPLAY,
+      note: 'operators only (staff with webhooks:replay, which audit:read and webhooks:read do not grant): requeues failed payment webhook events; an applied one is left as it is',
+    }),
+    replayKycWebhookEvents: field({
+      callers: ['staff'],
+      scopes: WEBHOOKS_REPLAY,
+      note: 'operators only (staff with webhooks:replay, which audit:read and webhooks:read do not grant): requeues failed KYC webhook events; an applied one is left as it is',
     }),
   },
   Customer: {
@@ -303,7 +349,8 @@ export const POLICY: Record<string, TypePolicy> = {
   // Staff too: operators read amounts in the reconciliation report; a value type is reached only through a field that
   // allows it.
   Money: inherit(['amount', 'currency'], [], null, VALUE, { callers: ['customer', 'thirdParty', 'staff'] }),
-  PageInfo: inherit(['hasNextPage', 'endCursor'], [], null, VALUE),
+  // Staff too: operators page through the webhook inboxes.
+  PageInfo: inherit(['hasNextPage', 'endCursor'], [], null, VALUE, { callers: ['customer', 'thirdParty', 'staff'] }),
   Consent: {
     ...inherit(
       [
@@ -380,6 +427,27 @@ export const POLICY: Record<string, TypePolicy> = {
     OPS,
     null,
     'operators only, as Query.paymentReconciliation',
+    { callers: ['staff'] },
+  ),
+  PaymentWebhookEventConnection: inherit(['edges', 'pageInfo'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, {
+    callers: ['staff'],
+  }),
+  PaymentWebhookEventEdge: inherit(['cursor', 'node'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, { callers: ['staff'] }),
+  PaymentWebhookEvent: inherit([...WEBHOOK_EVENT_FIELDS, 'paymentId'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, {
+    callers: ['staff'],
+  }),
+  KycWebhookEventConnection: inherit(['edges', 'pageInfo'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, {
+    callers: ['staff'],
+  }),
+  KycWebhookEventEdge: inherit(['cursor', 'node'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, { callers: ['staff'] }),
+  KycWebhookEvent: inherit([...WEBHOOK_EVENT_FIELDS, 'checkId'], WEBHOOKS_READ, null, WEBHOOK_LIST_NOTE, {
+    callers: ['staff'],
+  }),
+  WebhookReplayResult: inherit(
+    ['replayed', 'replayedIds', 'alreadyApplied', 'alreadyAppliedIds', 'alreadyPending', 'alreadyPendingIds'],
+    WEBHOOKS_REPLAY,
+    null,
+    'operators only, as the replay mutation that returned it',
     { callers: ['staff'] },
   ),
   PaymentStatusChange: inherit(['status', 'at', 'reason'], PAY, 'PAYMENTS_INITIATION', VALUE),

@@ -3,7 +3,7 @@ import { fieldRequirement, requirementLine } from '../authorization/composition.
 import { permissionScope, type ConsentPermission } from '../../lib/consent.ts';
 import { auditRules, type AuditRow } from '../authorization/audit.ts';
 import { graphqlRuntime } from '../authorization/graphql-runtime.ts';
-import { policyOf, type CallerKind, type ObjectCheck } from '../authorization/policy.ts';
+import { policyOf, STAFF_SCOPES, type CallerKind, type ObjectCheck } from '../authorization/policy.ts';
 
 /**
  * What every field of the served schema requires, as the explorer shows it (served as
@@ -74,7 +74,7 @@ export interface RequirementsDocument {
 export const CALLER_KIND_LABELS: Record<CallerKind, string> = {
   customer: 'a customer through a first-party app',
   thirdParty: 'a third-party app acting for a customer under consent',
-  staff: 'staff (no customer in the token, audit:read)',
+  staff: `staff (no customer in the token, ${STAFF_SCOPES.join(' or ')})`,
   machine: 'a machine client (no customer in the token)',
 };
 

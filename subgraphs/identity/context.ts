@@ -1,5 +1,11 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
-import type { CustomerRepository, IdentityLoaders, KycCheckStore, KycProvider } from './domain/ports.ts';
+import type {
+  CustomerRepository,
+  IdentityLoaders,
+  KycCheckStore,
+  KycProvider,
+  KycWebhookInbox,
+} from './domain/ports.ts';
 import { createIdentityService, type IdentityService } from './domain/service.ts';
 import { createIdentityLoaders } from './loaders.ts';
 
@@ -21,6 +27,8 @@ export interface IdentityPorts {
   kycRecords?: KycCheckStore;
   /** ID_HASH_SECRET: key of the derived kyc_ ids. */
   idSecret: string;
+  /** The webhook inbox, for the operators' list and replay (lib/webhooks webhookInboxPort). */
+  webhookInbox: KycWebhookInbox;
 }
 
 export function createIdentityContext(base: BaseSubgraphContext, ports: IdentityPorts): IdentityContext {
@@ -32,6 +40,11 @@ export function createIdentityContext(base: BaseSubgraphContext, ports: Identity
   return {
     ...base,
     loaders,
-    service: createIdentityService({ principal: base.principal, loaders, idSecret: ports.idSecret }),
+    service: createIdentityService({
+      principal: base.principal,
+      loaders,
+      idSecret: ports.idSecret,
+      webhookInbox: ports.webhookInbox,
+    }),
   };
 }

@@ -10,6 +10,10 @@ export const resolvers: Resolvers = {
   Query: {
     me: (_parent, _args, ctx) => ctx.service.me(),
     customer: (_parent, { id }, ctx) => ctx.service.customer(id),
+    kycWebhookEvents: (_parent, args, ctx) => ctx.service.kycWebhookEvents(args),
+  },
+  Mutation: {
+    replayKycWebhookEvents: (_parent, { input }, ctx) => ctx.service.replayKycWebhookEvents(input),
   },
   Customer: {
     __resolveReference: (ref, ctx) => ctx.service.customerReference(ref.id),

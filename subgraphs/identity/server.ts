@@ -12,7 +12,7 @@ import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
 import { createCustomerRepository, createKycCheckStore } from './storage/repository.ts';
 import { applySeed } from './storage/seed.ts';
-import { startWebhookEndpoint, type WebhookWorker } from '../../lib/webhooks/index.ts';
+import { startWebhookEndpoint, webhookInboxPort, type WebhookWorker } from '../../lib/webhooks/index.ts';
 import { applyOnfidoEvent, onfidoWebhookSource } from './partners/onfido/webhooks.ts';
 
 export interface IdentitySubgraphOptions {
@@ -81,6 +81,8 @@ export async function startIdentitySubgraph(
       kyc: onfido,
       ...(webhooksOn ? { kycRecords: createKycCheckStore(db) } : {}),
       idSecret: config.ID_HASH_SECRET,
+      // Operators list and replay the inbox; a replay wakes the worker instead of waiting for its poll.
+      webhookInbox: webhookInboxPort(db, { now, onRequeued: () => webhooks?.worker.nudge() }),
     };
     const running = await startSubgraphServer<IdentityContext>({
       name: 'identity',

@@ -1,7 +1,7 @@
 import type { BaseSubgraphContext } from '../../lib/subgraph-server.ts';
 import type { PaymentInitiation } from './domain/initiation.ts';
 import type { ReconciliationReport } from './domain/reconciliation.ts';
-import type { PaymentsLoaders, PaymentsRepository } from './domain/ports.ts';
+import type { PaymentsLoaders, PaymentsRepository, PaymentWebhookInbox } from './domain/ports.ts';
 import { createPaymentsService, type PaymentsService } from './domain/service.ts';
 import { createPaymentsLoaders } from './loaders.ts';
 
@@ -22,6 +22,8 @@ export interface PaymentsPorts {
   initiation: PaymentInitiation;
   /** The day's reconciliation with the bank's settlement report (domain/reconciliation.ts). */
   reconcile: (date: string) => Promise<ReconciliationReport>;
+  /** The webhook inbox, for the operators' list and replay (storage/repository.ts createPaymentWebhookInbox). */
+  webhookInbox: PaymentWebhookInbox;
 }
 
 export function createPaymentsContext(base: BaseSubgraphContext, ports: PaymentsPorts): PaymentsContext {
@@ -35,6 +37,7 @@ export function createPaymentsContext(base: BaseSubgraphContext, ports: Payments
       repository: ports.repository,
       initiation: ports.initiation,
       reconcile: ports.reconcile,
+      webhookInbox: ports.webhookInbox,
     }),
   };
 }

@@ -9,10 +9,12 @@ export const resolvers: Resolvers = {
   Query: {
     payment: (_parent, { id }, ctx) => ctx.service.payment(id),
     paymentReconciliation: (_parent, { date }, ctx) => ctx.service.paymentReconciliation(String(date)),
+    paymentWebhookEvents: (_parent, args, ctx) => ctx.service.paymentWebhookEvents(args),
   },
   Mutation: {
     initiatePayment: (_parent, { input }, ctx) => ctx.service.initiatePayment(input),
     cancelPayment: (_parent, { id, idempotencyKey }, ctx) => ctx.service.cancelPayment(id, idempotencyKey),
+    replayPaymentWebhookEvents: (_parent, { input }, ctx) => ctx.service.replayPaymentWebhookEvents(input),
   },
   Customer: {
     __resolveReference: (ref, ctx) => ctx.service.customerReference(ref.id),

@@ -9,7 +9,7 @@ import type { PaymentsConfig } from './config.ts';
 import { createPaymentsContext, type PaymentsContext, type PaymentsPorts } from './context.ts';
 import { resolvers } from './resolvers.ts';
 import { migrations } from './storage/migrations.ts';
-import { createPaymentsLedger, createPaymentsRepository } from './storage/repository.ts';
+import { createPaymentsLedger, createPaymentsRepository, createPaymentWebhookInbox } from './storage/repository.ts';
 import { applySeed, debtorAccountsFromSeed } from './storage/seed.ts';
 import { createPaymentInitiation, type PaymentInitiation } from './domain/initiation.ts';
 import type { PaymentsLedger } from './domain/ports.ts';
@@ -85,6 +85,8 @@ export async function startPaymentsSubgraph(
       repository: createPaymentsRepository(db),
       initiation,
       reconcile: (date) => reconcilePayments(date, { bank, ledger: ledgerStore, now: now() }),
+      // Operators list and replay the inbox; a replay wakes the worker (below) rather than wait for its next poll.
+      webhookInbox: createPaymentWebhookInbox(db, { now, onRequeued: () => webhooks?.worker.nudge() }),
     };
     // Northwind's webhooks (lib/webhooks): verified, stored in the inbox, applied in order by the worker.
     const webhookSecrets = [config.NORTHWIND_WEBHOOK_SECRET, config.NORTHWIND_WEBHOOK_PREVIOUS_SECRET].filter(

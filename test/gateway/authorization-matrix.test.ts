@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLER_KINDS, POLICY, SCOPES, type CallerKind, type FieldPolicy } from '../../gateway/authorization/policy.ts';
+import {
+  CALLER_KINDS,
+  POLICY,
+  SCOPES,
+  STAFF_SCOPES,
+  type CallerKind,
+  type FieldPolicy,
+} from '../../gateway/authorization/policy.ts';
 import type { ConsentPermission } from '../../gateway/authorization/consents.ts';
 import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
 import { SANDBOX_CONSENT_IDS } from '../../subgraphs/consents/storage/seed.ts';
@@ -66,7 +73,8 @@ const CALLERS: Caller[] = [
     name: 'machine',
     kind: 'machine',
     clientId: 'reconciler',
-    scopes: SCOPES.filter((s) => s !== 'audit:read'),
+    // Every scope but the staff's (audit:read, the webhook operators'): holding one would make it staff.
+    scopes: SCOPES.filter((s) => !STAFF_SCOPES.includes(s)),
     consented: [],
   },
   { name: 'anonymous', kind: 'anonymous', scopes: [], consented: [] },
@@ -83,6 +91,10 @@ function pathTo(typeName: string): Step[] {
   const txn: Step[] = [...accounts, { coordinate: 'Account.transactions', open: 'transactions(first: 1)' }];
   const pay: Step[] = [me, { coordinate: 'Customer.payments', open: 'payments(first: 1)' }];
   const kyc: Step[] = [me, { coordinate: 'Customer.kyc', open: 'kyc' }];
+  const paymentWebhooks: Step[] = [
+    { coordinate: 'Query.paymentWebhookEvents', open: 'paymentWebhookEvents(first: 1)' },
+  ];
+  const kycWebhooks: Step[] = [{ coordinate: 'Query.kycWebhookEvents', open: 'kycWebhookEvents(first: 1)' }];
   const paths: Record<string, Step[]> = {
     Query: [],
     Mutation: [],
@@ -147,6 +159,24 @@ function pathTo(typeName: string): Step[] {
       { coordinate: 'Query.paymentReconciliation', open: 'paymentReconciliation(date: "2026-01-01")' },
       { coordinate: 'PaymentReconciliation.breaks', open: 'breaks' },
     ],
+    PaymentWebhookEventConnection: paymentWebhooks,
+    PaymentWebhookEventEdge: [...paymentWebhooks, { coordinate: 'PaymentWebhookEventConnection.edges', open: 'edges' }],
+    PaymentWebhookEvent: [
+      ...paymentWebhooks,
+      { coordinate: 'PaymentWebhookEventConnection.edges', open: 'edges' },
+      { coordinate: 'PaymentWebhookEventEdge.node', open: 'node' },
+    ],
+    KycWebhookEventConnection: kycWebhooks,
+    KycWebhookEventEdge: [...kycWebhooks, { coordinate: 'KycWebhookEventConnection.edges', open: 'edges' }],
+    KycWebhookEvent: [
+      ...kycWebhooks,
+      { coordinate: 'KycWebhookEventConnection.edges', open: 'edges' },
+      { coordinate: 'KycWebhookEventEdge.node', open: 'node' },
+    ],
+    // An inbox id that names no event: an allowed caller replays nothing (NOT_FOUND).
+    WebhookReplayResult: [
+      { coordinate: 'Mutation.replayPaymentWebhookEvents', open: 'replayPaymentWebhookEvents(input: { id: "0" })' },
+    ],
     PaymentStatusChange: [
       ...pay,
       { coordinate: 'PaymentConnection.edges', open: 'edges' },
@@ -173,6 +203,11 @@ function fieldSelection(typeName: string, fieldName: string): string {
     'Query.consent': `consent(id: "${SANDBOX_CONSENT_IDS.aliceBudgetlyAuthorised}") { __typename }`,
     'Query.clientApp': 'clientApp(id: "budgetly") { __typename }',
     'Query.paymentReconciliation': 'paymentReconciliation(date: "2026-01-01") { __typename }',
+    'Query.paymentWebhookEvents': 'paymentWebhookEvents(first: 1) { __typename }',
+    'Query.kycWebhookEvents': 'kycWebhookEvents(first: 1) { __typename }',
+    // Inbox ids that name no event: an allowed caller replays nothing (NOT_FOUND).
+    'Mutation.replayPaymentWebhookEvents': 'replayPaymentWebhookEvents(input: { id: "0" }) { __typename }',
+    'Mutation.replayKycWebhookEvents': 'replayKycWebhookEvents(input: { id: "0" }) { __typename }',
     'Mutation.requestConsent': 'requestConsent(input: { permissions: [ACCOUNTS] }) { __typename }',
     'Mutation.authoriseConsent': `authoriseConsent(input: { id: "${UNKNOWN_CONSENT}", accountIds: [] }) { __typename }`,
     'Mutation.rejectConsent': `rejectConsent(id: "${UNKNOWN_CONSENT}") { __typename }`,
@@ -220,6 +255,12 @@ function fieldSelection(typeName: string, fieldName: string): string {
     'Payment.statusHistory': 'statusHistory { __typename }',
     'PaymentCreditor.identification': 'identification { __typename }',
     'PaymentReconciliation.breaks': 'breaks { __typename }',
+    'PaymentWebhookEventConnection.edges': 'edges { __typename }',
+    'PaymentWebhookEventConnection.pageInfo': 'pageInfo { __typename }',
+    'PaymentWebhookEventEdge.node': 'node { __typename }',
+    'KycWebhookEventConnection.edges': 'edges { __typename }',
+    'KycWebhookEventConnection.pageInfo': 'pageInfo { __typename }',
+    'KycWebhookEventEdge.node': 'node { __typename }',
     'PaymentReconciliationBreak.ledgerAmount': 'ledgerAmount { __typename }',
     'PaymentReconciliationBreak.bankAmount': 'bankAmount { __typename }',
   };
@@ -231,7 +272,8 @@ function operationFor(typeName: string, fieldName: string): { query: string; coo
   let text = fieldSelection(typeName, fieldName);
   for (const step of [...steps].reverse()) text = `${step.open} { ${text} }`;
   return {
-    query: `${typeName === 'Mutation' ? 'mutation' : 'query'} { ${text} }`,
+    // A type reached through a mutation (the replay's result) is probed in a mutation.
+    query: `${(steps[0]?.coordinate ?? typeName).startsWith('Mutation') ? 'mutation' : 'query'} { ${text} }`,
     coordinates: [...steps.map((s) => s.coordinate), `${typeName}.${fieldName}`],
   };
 }

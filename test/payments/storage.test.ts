@@ -6,6 +6,7 @@ import { cursorOf, paymentPageRequest, type PaymentsArgs } from '../../subgraphs
 import {
   createPaymentsLedger,
   createPaymentsRepository,
+  createPaymentWebhookInbox,
   type NewPayment,
   type PaymentsStore,
 } from '../../subgraphs/payments/storage/repository.ts';
@@ -147,6 +148,7 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
           logger: silentLogger,
         }),
         reconcile: (date) => reconcilePayments(date, { bank: null, ledger: createPaymentsLedger(t.db), now: NOW }),
+        webhookInbox: createPaymentWebhookInbox(t.db, { now: () => NOW }),
       });
     expect((await serviceFor(ALICE).payment(alices[0]!.id))?.id).toBe(alices[0]!.id);
     expect(await serviceFor(BEN).payment(alices[0]!.id)).toBeNull();

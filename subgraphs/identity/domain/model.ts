@@ -1,3 +1,5 @@
+import type { WebhookEventView } from '../../../lib/webhooks/index.ts';
+
 /**
  * The canonical identity model, as the resolvers return it. Nothing here knows about Onfido:
  * the partner adapter maps its payloads into these shapes (partners/onfido/mapping.ts).
@@ -77,4 +79,10 @@ export interface KycVerificationModel {
   completedAt: Date | null;
   /** Newest first. */
   checks: KycCheckModel[];
+}
+
+/** A webhook event of the inbox as operators see it (lib/webhooks/operations.ts), with the KYC check it is about. */
+export interface KycWebhookEventModel extends WebhookEventView {
+  /** The platform's check id (kyc_); null for events about something else (reports). */
+  checkId: string | null;
 }

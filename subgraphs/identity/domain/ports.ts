@@ -1,3 +1,4 @@
+import type { WebhookInboxPort } from '../../../lib/webhooks/index.ts';
 import type { CustomerModel, KycReportModel, ProviderKycCheck, VerifiedIdentity } from './model.ts';
 
 /**
@@ -56,3 +57,6 @@ export interface KycProvider {
   listChecks(applicantId: string): Promise<ProviderKycCheck[]>;
   listReports(providerCheckId: string): Promise<KycReportModel[]>;
 }
+
+/** The subgraph's webhook inbox (lib/webhooks: Onfido's events), as the operators' use cases list and replay it. */
+export type KycWebhookInbox = WebhookInboxPort;

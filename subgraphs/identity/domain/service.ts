@@ -1,8 +1,27 @@
 import { isId } from '../../../lib/ids.ts';
+import type { Connection } from '../../../lib/pagination.ts';
 import type { Principal } from '../../../lib/principal.ts';
-import { mergeKycChecks, NOT_STARTED, summariseKyc } from './kyc.ts';
-import type { CustomerModel, KycCheckModel, KycReportModel, KycVerificationModel, VerifiedIdentity } from './model.ts';
-import type { IdentityLoaders } from './ports.ts';
+import {
+  replayWebhookEvents,
+  requireWebhookOperator,
+  webhookEventConnection,
+  webhookEventsQuery,
+  webhookEventView,
+  type InboxEvent,
+  type WebhookEventsArgs,
+  type WebhookReplayArgs,
+  type WebhookReplayView,
+} from '../../../lib/webhooks/index.ts';
+import { kycCheckId, mergeKycChecks, NOT_STARTED, summariseKyc } from './kyc.ts';
+import type {
+  CustomerModel,
+  KycCheckModel,
+  KycReportModel,
+  KycVerificationModel,
+  KycWebhookEventModel,
+  VerifiedIdentity,
+} from './model.ts';
+import type { IdentityLoaders, KycWebhookInbox } from './ports.ts';
 
 /**
  * The identity use cases for one request, bound to its principal.
@@ -11,7 +30,7 @@ import type { IdentityLoaders } from './ports.ts';
  * Onfido client read by id and decide nothing. A customer principal sees only its own customer.
  * Any other id - someone else's, a non-existent one, or junk - gives the same null, so the API
  * never reveals whether an id exists. A principal without a customer id (staff, machines) sees
- * no customer for now; the gateway's authorization work will add staff access.
+ * no customer; operators reach only the webhook inbox (webhooks:read / webhooks:replay).
  */
 export interface IdentityService {
   me(): Promise<CustomerModel | null>;
@@ -22,6 +41,13 @@ export interface IdentityService {
   verifiedIdentity(customer: CustomerModel): Promise<VerifiedIdentity | null>;
   kyc(customer: CustomerModel): Promise<KycVerificationModel>;
   reports(check: KycCheckModel): Promise<KycReportModel[]>;
+  /**
+   * Query.kycWebhookEvents: operators only (no customer, webhooks:read). A page of the inbox
+   * (lib/webhooks/operations.ts), each event with the KYC check it is about.
+   */
+  kycWebhookEvents(args: WebhookEventsArgs): Promise<Connection<KycWebhookEventModel>>;
+  /** Mutation.replayKycWebhookEvents: operators only (no customer, webhooks:replay). */
+  replayKycWebhookEvents(input: WebhookReplayArgs): Promise<WebhookReplayView>;
 }
 
 export interface IdentityServiceDeps {
@@ -29,9 +55,26 @@ export interface IdentityServiceDeps {
   loaders: IdentityLoaders;
   /** ID_HASH_SECRET: key of the derived kyc_ ids. */
   idSecret: string;
+  /** The webhook inbox (Onfido's events), for the operators' list and replay. */
+  webhookInbox: KycWebhookInbox;
 }
 
-export function createIdentityService({ principal, loaders, idSecret }: IdentityServiceDeps): IdentityService {
+/**
+ * The check an inbox event is about, by the platform's id: the webhook adapter names a check's
+ * events `check:<provider check id>` (partners/onfido/webhooks.ts), and the kyc_ id is derived from
+ * it as for the checks `kyc` shows, so an operator can match the two. Report events: null.
+ */
+function checkIdOf(event: InboxEvent, idSecret: string): string | null {
+  const providerCheckId = event.aggregateId?.startsWith('check:') ? event.aggregateId.slice('check:'.length) : null;
+  return providerCheckId ? kycCheckId(idSecret, event.source, providerCheckId) : null;
+}
+
+export function createIdentityService({
+  principal,
+  loaders,
+  idSecret,
+  webhookInbox,
+}: IdentityServiceDeps): IdentityService {
   const own = async (id: string): Promise<CustomerModel | null> => {
     const customerId = principal?.customerId;
     if (!customerId || !isId(id, 'cus') || id !== customerId) return null;
@@ -53,5 +96,19 @@ export function createIdentityService({ principal, loaders, idSecret }: Identity
       return summariseKyc(mergeKycChecks(live, recorded), idSecret);
     },
     reports: (check) => loaders.reports.load(check.providerCheckId),
+    async kycWebhookEvents(args) {
+      // The gateway lets only operators with webhooks:read here; decided again where the data is.
+      requireWebhookOperator(principal, 'webhooks:read');
+      const { first, filter } = webhookEventsQuery(args);
+      const events = await webhookInbox.list(filter);
+      return webhookEventConnection(events, first, (e) => ({
+        ...webhookEventView(e),
+        checkId: checkIdOf(e, idSecret),
+      }));
+    },
+    async replayKycWebhookEvents(input) {
+      requireWebhookOperator(principal, 'webhooks:replay');
+      return replayWebhookEvents(webhookInbox, input);
+    },
   };
 }

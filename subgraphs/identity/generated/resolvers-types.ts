@@ -171,6 +171,54 @@ export type KycVerification = {
   status: KycStatus;
 };
 
+/**
+ * An event a partner sent the identity subgraph (Onfido: a check or report changed), as operators
+ * see it: what it is, what it is about and how applying it went; never its raw payload.
+ */
+export type KycWebhookEvent = {
+  __typename?: 'KycWebhookEvent';
+  /** When it was applied. */
+  appliedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Attempts to apply it so far (a replay starts again from 0). */
+  attempts: Scalars['Int']['output'];
+  /** The KYC check the event is about (`kyc_`, as `Customer.kyc.checks` shows it); null for report events. */
+  checkId: Maybe<Scalars['ID']['output']>;
+  /** The partner's id of the event; Onfido sends none, so the inbox names it `sha256:` and the SHA-256 of its body. */
+  eventId: Scalars['String']['output'];
+  /** The event's id in the inbox: what `replayKycWebhookEvents` and `npm run webhooks -- replay --id` take. */
+  id: Scalars['ID']['output'];
+  /** Why the last attempt failed: the first line of the error, never a stack trace. Null once applied. */
+  lastError: Maybe<Scalars['String']['output']>;
+  /** When the next automatic attempt is due; only while FAILED. */
+  nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
+  /** Who sent it (onfido). */
+  partner: Scalars['String']['output'];
+  /** When the inbox stored it. */
+  receivedAt: Scalars['DateTime']['output'];
+  /** Where the event stands. */
+  status: WebhookEventStatus;
+  /** The partner's event type, e.g. `check.completed`. */
+  type: Scalars['String']['output'];
+};
+
+/** A page of the identity subgraph's webhook events. */
+export type KycWebhookEventConnection = {
+  __typename?: 'KycWebhookEventConnection';
+  /** The events of this page with their cursors. */
+  edges: Array<KycWebhookEventEdge>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** A webhook event with its cursor. */
+export type KycWebhookEventEdge = {
+  __typename?: 'KycWebhookEventEdge';
+  /** Opaque cursor; pass as `after` to continue after this item. */
+  cursor: Scalars['String']['output'];
+  /** The event. */
+  node: KycWebhookEvent;
+};
+
 /** An amount of money in one currency. */
 export type Money = {
   __typename?: 'Money';
@@ -178,6 +226,25 @@ export type Money = {
   amount: Scalars['Decimal']['output'];
   /** The ISO 4217 currency of the amount. */
   currency: Scalars['CurrencyCode']['output'];
+};
+
+/** Operations on identity's own data. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Operators (webhooks:replay): puts FAILED and DEAD_LETTERED events of the identity subgraph's
+   * webhook inbox back in the queue, with a fresh attempt budget: one event, those received in a time
+   * range, or every failed one. The subgraph's worker applies them, in order per check. An event
+   * already applied is never applied again: replaying it is a no-op, reported in `alreadyApplied`.
+   * An `id` that names no event is NOT_FOUND. The same as `npm run webhooks -- replay --schema identity`.
+   */
+  replayKycWebhookEvents: WebhookReplayResult;
+};
+
+
+/** Operations on identity's own data. */
+export type MutationReplayKycWebhookEventsArgs = {
+  input: WebhookReplayInput;
 };
 
 /** Cursor pagination state of a connection (Relay convention). */
@@ -218,6 +285,14 @@ export type Query = {
   __typename?: 'Query';
   /** A customer by id. Customers can only read themselves; staff access is governed by the gateway's rules. */
   customer: Maybe<Customer>;
+  /**
+   * Operators (webhooks:read): the events in the identity subgraph's webhook inbox (Onfido's check and
+   * report events), oldest first. By default those that need an operator: FAILED and DEAD_LETTERED.
+   * `first` defaults to 20 and may not exceed 100. The same list as
+   * `npm run webhooks -- list --schema identity`, never with the raw payload (data minimisation: a
+   * partner's body can identify a person).
+   */
+  kycWebhookEvents: KycWebhookEventConnection;
   /** The customer the access token was issued for. Null for callers that do not act for a customer. */
   me: Maybe<Customer>;
 };
@@ -226,6 +301,71 @@ export type Query = {
 /** The root of every read: each subgraph contributes its entry points. */
 export type QueryCustomerArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** The root of every read: each subgraph contributes its entry points. */
+export type QueryKycWebhookEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<WebhookEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** Which webhook events to list. */
+export type WebhookEventFilter = {
+  /** Only events received at or after this time. */
+  receivedFrom?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events received before this time. */
+  receivedTo?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events in one of these statuses. Default: FAILED and DEAD_LETTERED, what needs an operator. */
+  status?: InputMaybe<Array<WebhookEventStatus>>;
+};
+
+/** Where a webhook event stands in its subgraph's inbox. */
+export type WebhookEventStatus =
+  /** Applied: its change is in the subgraph's data, or it was recorded as changing nothing (an older or unknown event). */
+  | 'APPLIED'
+  /** It failed every attempt, or could not be understood: it waits, with its error, for an operator's replay. */
+  | 'DEAD_LETTERED'
+  /** Applying it failed; it is retried automatically, with backoff, at `nextAttemptAt`. */
+  | 'FAILED'
+  /** Stored and waiting to be applied (also after a replay). */
+  | 'PENDING';
+
+/**
+ * Which webhook events to replay: exactly one of `id`, a time range (`receivedFrom` with `receivedTo`)
+ * or `allFailed: true`. Only FAILED and DEAD_LETTERED events are put back in the queue; the others
+ * selected are reported and left as they are.
+ */
+export type WebhookReplayInput = {
+  /** Every FAILED and DEAD_LETTERED event of the inbox. */
+  allFailed?: InputMaybe<Scalars['Boolean']['input']>;
+  /** One event, by its `id` in the list. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  /** With `receivedTo`: the events received at or after this time. */
+  receivedFrom?: InputMaybe<Scalars['DateTime']['input']>;
+  /** With `receivedFrom`: the events received before this time. */
+  receivedTo?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/**
+ * What a replay did. The counts are exact; each list of ids shows at most 100. Replayed events are
+ * applied by the subgraph's worker within moments: list them (or read what they change) to see the outcome.
+ */
+export type WebhookReplayResult = {
+  __typename?: 'WebhookReplayResult';
+  /** How many of the selected events were already applied: replaying them changed nothing. */
+  alreadyApplied: Scalars['Int']['output'];
+  /** Their ids. */
+  alreadyAppliedIds: Array<Scalars['ID']['output']>;
+  /** How many were PENDING anyway: left as they are. */
+  alreadyPending: Scalars['Int']['output'];
+  /** Their ids. */
+  alreadyPendingIds: Array<Scalars['ID']['output']>;
+  /** How many FAILED or DEAD_LETTERED events were put back in the queue (PENDING, with a fresh attempt budget). */
+  replayed: Scalars['Int']['output'];
+  /** Their ids. */
+  replayedIds: Array<Scalars['ID']['output']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -339,12 +479,21 @@ export type ResolversTypes = ResolversObject<{
   KycResult: KycResult;
   KycStatus: KycStatus;
   KycVerification: ResolverTypeWrapper<KycVerificationModel>;
+  KycWebhookEvent: ResolverTypeWrapper<KycWebhookEvent>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  KycWebhookEventConnection: ResolverTypeWrapper<KycWebhookEventConnection>;
+  KycWebhookEventEdge: ResolverTypeWrapper<KycWebhookEventEdge>;
   Money: ResolverTypeWrapper<Money>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   PersonName: ResolverTypeWrapper<PersonName>;
   PostalAddress: ResolverTypeWrapper<PostalAddress>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookEventStatus: WebhookEventStatus;
+  WebhookReplayInput: WebhookReplayInput;
+  WebhookReplayResult: ResolverTypeWrapper<WebhookReplayResult>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -359,12 +508,20 @@ export type ResolversParentTypes = ResolversObject<{
   KycCheck: KycCheckModel;
   KycReport: KycReport;
   KycVerification: KycVerificationModel;
+  KycWebhookEvent: KycWebhookEvent;
+  Int: Scalars['Int']['output'];
+  KycWebhookEventConnection: KycWebhookEventConnection;
+  KycWebhookEventEdge: KycWebhookEventEdge;
   Money: Money;
+  Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   PersonName: PersonName;
   PostalAddress: PostalAddress;
   Query: Record<PropertyKey, never>;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookReplayInput: WebhookReplayInput;
+  WebhookReplayResult: WebhookReplayResult;
 }>;
 
 export interface CurrencyCodeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['CurrencyCode'], any> {
@@ -417,9 +574,37 @@ export type KycVerificationResolvers<ContextType = IdentityContext, ParentType e
   status?: Resolver<ResolversTypes['KycStatus'], ParentType, ContextType>;
 }>;
 
+export type KycWebhookEventResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['KycWebhookEvent'] = ResolversParentTypes['KycWebhookEvent']> = ResolversObject<{
+  appliedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  checkId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  partner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['WebhookEventStatus'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type KycWebhookEventConnectionResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['KycWebhookEventConnection'] = ResolversParentTypes['KycWebhookEventConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['KycWebhookEventEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type KycWebhookEventEdgeResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['KycWebhookEventEdge'] = ResolversParentTypes['KycWebhookEventEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['KycWebhookEvent'], ParentType, ContextType>;
+}>;
+
 export type MoneyResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   amount?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['CurrencyCode'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  replayKycWebhookEvents?: Resolver<ResolversTypes['WebhookReplayResult'], ParentType, ContextType, RequireFields<MutationReplayKycWebhookEventsArgs, 'input'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -442,7 +627,17 @@ export type PostalAddressResolvers<ContextType = IdentityContext, ParentType ext
 
 export type QueryResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   customer?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType, RequireFields<QueryCustomerArgs, 'id'>>;
+  kycWebhookEvents?: Resolver<ResolversTypes['KycWebhookEventConnection'], ParentType, ContextType, RequireFields<QueryKycWebhookEventsArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['Customer']>, ParentType, ContextType>;
+}>;
+
+export type WebhookReplayResultResolvers<ContextType = IdentityContext, ParentType extends ResolversParentTypes['WebhookReplayResult'] = ResolversParentTypes['WebhookReplayResult']> = ResolversObject<{
+  alreadyApplied?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  alreadyAppliedIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  alreadyPending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  alreadyPendingIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replayedIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = IdentityContext> = ResolversObject<{
@@ -454,10 +649,15 @@ export type Resolvers<ContextType = IdentityContext> = ResolversObject<{
   KycCheck?: KycCheckResolvers<ContextType>;
   KycReport?: KycReportResolvers<ContextType>;
   KycVerification?: KycVerificationResolvers<ContextType>;
+  KycWebhookEvent?: KycWebhookEventResolvers<ContextType>;
+  KycWebhookEventConnection?: KycWebhookEventConnectionResolvers<ContextType>;
+  KycWebhookEventEdge?: KycWebhookEventEdgeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PersonName?: PersonNameResolvers<ContextType>;
   PostalAddress?: PostalAddressResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  WebhookReplayResult?: WebhookReplayResultResolvers<ContextType>;
 }>;
 

@@ -1,4 +1,5 @@
 import type { Money } from '../../../lib/money.ts';
+import type { WebhookEventView } from '../../../lib/webhooks/index.ts';
 
 /**
  * The canonical payments model, as the resolvers return it. The ledger's partner columns
@@ -95,4 +96,10 @@ export interface PaymentListQuery {
   statuses: PaymentStatus[] | null;
   /** Null: any debtor account; otherwise only payments debiting one of these (a third party's consented accounts). */
   debtorAccountIds?: string[] | null;
+}
+
+/** A webhook event of the inbox as operators see it (lib/webhooks/operations.ts), with the payment it is about. */
+export interface PaymentWebhookEventModel extends WebhookEventView {
+  /** The platform's payment id; null when the ledger knows no payment for the event. */
+  paymentId: string | null;
 }

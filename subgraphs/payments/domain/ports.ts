@@ -1,4 +1,5 @@
 import type { Money } from '../../../lib/money.ts';
+import type { WebhookInboxPort } from '../../../lib/webhooks/index.ts';
 import type {
   CreditorModel,
   PaymentListQuery,
@@ -31,6 +32,18 @@ export interface PaymentsRepository {
   list(query: PaymentListQuery): Promise<PaymentModel[]>;
   /** Status histories of payments, oldest first each. */
   historyOf(paymentIds: readonly string[]): Promise<Map<string, PaymentStatusChangeModel[]>>;
+}
+
+/**
+ * The subgraph's webhook inbox (lib/webhooks: Northwind's events), as the operators' use cases list and replay it,
+ * and which payment each event is about (storage/repository.ts on the ledger's partner columns).
+ */
+export interface PaymentWebhookInbox extends WebhookInboxPort {
+  /**
+   * The ledger's payment id for each event aggregate it knows (`payment:<bank payment id>`, `consent:<bank consent
+   * id>`, as partners/northwind/webhooks.ts names them); aggregates of no payment are left out.
+   */
+  paymentIdsOf(aggregateIds: readonly string[]): Promise<Map<string, string>>;
 }
 
 /** A payment in the ledger with what initiation needs beyond the canonical model. */

@@ -6,7 +6,18 @@ import { cursorOf, paymentPageRequest, type PaymentsArgs } from './pagination.ts
 import { clientError, ErrorCode } from '../../../lib/errors.ts';
 import type { InitiatePaymentInput, PaymentInitiation } from './initiation.ts';
 import type { ReconciliationReport } from './reconciliation.ts';
-import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
+import type { PaymentsLoaders, PaymentsRepository, PaymentWebhookInbox } from './ports.ts';
+import {
+  replayWebhookEvents,
+  requireWebhookOperator,
+  webhookEventConnection,
+  webhookEventsQuery,
+  webhookEventView,
+  type WebhookEventsArgs,
+  type WebhookReplayArgs,
+  type WebhookReplayView,
+} from '../../../lib/webhooks/index.ts';
+import type { PaymentWebhookEventModel } from './model.ts';
 
 /**
  * The payments use cases for one request, bound to its principal.
@@ -15,7 +26,8 @@ import type { PaymentsLoaders, PaymentsRepository } from './ports.ts';
  * by id and decide nothing. A customer principal sees only its own payments. Someone else's payment id, a
  * non-existent one and junk all give the same null (by id and by entity reference); someone
  * else's customer gives an empty connection, so nothing reveals whether an id exists. A principal without a customer id
- * (staff, machines) sees nothing for now; the gateway's authorization work adds staff access.
+ * (staff, machines) sees no payment; operators reach only the operator use cases (reconciliation with audit:read, the
+ * webhook inbox with webhooks:read / webhooks:replay).
  *
  * Consent: a third-party client sees only payments debiting an account its consent covers for
  * PAYMENTS_INITIATION (principal.consentedAccounts, signed by the gateway). The filter runs in
@@ -39,6 +51,13 @@ export interface PaymentsService {
   cancelPayment(id: string, idempotencyKey: string | null | undefined): Promise<PaymentModel>;
   /** Query.paymentReconciliation: operators only (no customer, audit:read), domain/reconciliation.ts. */
   paymentReconciliation(date: string): Promise<ReconciliationReport>;
+  /**
+   * Query.paymentWebhookEvents: operators only (no customer, webhooks:read). A page of the inbox
+   * (lib/webhooks/operations.ts), each event with the payment it is about.
+   */
+  paymentWebhookEvents(args: WebhookEventsArgs): Promise<Connection<PaymentWebhookEventModel>>;
+  /** Mutation.replayPaymentWebhookEvents: operators only (no customer, webhooks:replay). */
+  replayPaymentWebhookEvents(input: WebhookReplayArgs): Promise<WebhookReplayView>;
 }
 
 export interface PaymentsServiceDeps {
@@ -48,6 +67,8 @@ export interface PaymentsServiceDeps {
   initiation: PaymentInitiation;
   /** The day's reconciliation (server.ts binds it to the ledger and the bank's settlement report). */
   reconcile: (date: string) => Promise<ReconciliationReport>;
+  /** The webhook inbox (Northwind's events), for the operators' list and replay. */
+  webhookInbox: PaymentWebhookInbox;
 }
 
 const EMPTY: Connection<never> = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
@@ -58,6 +79,7 @@ export function createPaymentsService({
   repository,
   initiation,
   reconcile,
+  webhookInbox,
 }: PaymentsServiceDeps): PaymentsService {
   const customerId = principal?.customerId ?? null;
   const isOwnCustomer = (id: string) => customerId !== null && isId(id, 'cus') && id === customerId;
@@ -88,6 +110,22 @@ export function createPaymentsService({
       if (!principal || principal.customerId !== null || !principal.scopes.includes('audit:read'))
         throw clientError(ErrorCode.FORBIDDEN, 'Reconciliation is for operators');
       return reconcile(date);
+    },
+    async paymentWebhookEvents(args) {
+      // The gateway lets only operators with webhooks:read here; decided again where the data is.
+      requireWebhookOperator(principal, 'webhooks:read');
+      const { first, filter } = webhookEventsQuery(args);
+      const events = await webhookInbox.list(filter);
+      const aggregates = events.slice(0, first).flatMap((e) => (e.aggregateId === null ? [] : [e.aggregateId]));
+      const paymentIds = await webhookInbox.paymentIdsOf(aggregates);
+      return webhookEventConnection(events, first, (e) => ({
+        ...webhookEventView(e),
+        paymentId: (e.aggregateId !== null && paymentIds.get(e.aggregateId)) || null,
+      }));
+    },
+    async replayPaymentWebhookEvents(input) {
+      requireWebhookOperator(principal, 'webhooks:replay');
+      return replayWebhookEvents(webhookInbox, input);
     },
   };
 }

@@ -96,7 +96,10 @@ export type MoneyInput = {
   currency: Scalars['CurrencyCode']['input'];
 };
 
-/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+/**
+ * Money movement: every money-moving mutation takes an idempotency key and is safe to retry. Also the
+ * operators' replay of webhook events, which is safe to repeat by nature.
+ */
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -116,19 +119,42 @@ export type Mutation = {
    * caller may not debit is refused exactly like one that does not exist (NOT_FOUND).
    */
   initiatePayment: Payment;
+  /**
+   * Operators (webhooks:replay): puts FAILED and DEAD_LETTERED events of the payments subgraph's
+   * webhook inbox back in the queue, with a fresh attempt budget: one event, those received in a time
+   * range, or every failed one. The subgraph's worker applies them, in order per payment. An event
+   * already applied is never applied again: replaying it is a no-op, reported in `alreadyApplied`.
+   * An `id` that names no event is NOT_FOUND. The same as `npm run webhooks -- replay`.
+   */
+  replayPaymentWebhookEvents: WebhookReplayResult;
 };
 
 
-/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+/**
+ * Money movement: every money-moving mutation takes an idempotency key and is safe to retry. Also the
+ * operators' replay of webhook events, which is safe to repeat by nature.
+ */
 export type MutationCancelPaymentArgs = {
   id: Scalars['ID']['input'];
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
 };
 
 
-/** Money movement. Every mutation here moves money: it takes an idempotency key and is safe to retry. */
+/**
+ * Money movement: every money-moving mutation takes an idempotency key and is safe to retry. Also the
+ * operators' replay of webhook events, which is safe to repeat by nature.
+ */
 export type MutationInitiatePaymentArgs = {
   input: InitiatePaymentInput;
+};
+
+
+/**
+ * Money movement: every money-moving mutation takes an idempotency key and is safe to retry. Also the
+ * operators' replay of webhook events, which is safe to repeat by nature.
+ */
+export type MutationReplayPaymentWebhookEventsArgs = {
+  input: WebhookReplayInput;
 };
 
 /** Cursor pagination state of a connection (Relay convention). */
@@ -328,6 +354,55 @@ export type PaymentStatusChange = {
   status: PaymentStatus;
 };
 
+/**
+ * An event a partner sent the payments subgraph (Northwind: a payment's or a consent's status
+ * changed), as operators see it: what it is, what it is about and how applying it went; never its
+ * raw payload.
+ */
+export type PaymentWebhookEvent = {
+  __typename?: 'PaymentWebhookEvent';
+  /** When it was applied. */
+  appliedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Attempts to apply it so far (a replay starts again from 0). */
+  attempts: Scalars['Int']['output'];
+  /** The partner's id of the event (its `webhook-id`), as the partner's delivery log shows it. */
+  eventId: Scalars['String']['output'];
+  /** The event's id in the inbox: what `replayPaymentWebhookEvents` and `npm run webhooks -- replay --id` take. */
+  id: Scalars['ID']['output'];
+  /** Why the last attempt failed: the first line of the error, never a stack trace. Null once applied. */
+  lastError: Maybe<Scalars['String']['output']>;
+  /** When the next automatic attempt is due; only while FAILED. */
+  nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
+  /** Who sent it (northwind). */
+  partner: Scalars['String']['output'];
+  /** The payment the event is about (`pay_`); null when the ledger knows no payment for it. */
+  paymentId: Maybe<Scalars['ID']['output']>;
+  /** When the inbox stored it. */
+  receivedAt: Scalars['DateTime']['output'];
+  /** Where the event stands. */
+  status: WebhookEventStatus;
+  /** The partner's event type, e.g. `payment.status_changed`. */
+  type: Scalars['String']['output'];
+};
+
+/** A page of the payments subgraph's webhook events. */
+export type PaymentWebhookEventConnection = {
+  __typename?: 'PaymentWebhookEventConnection';
+  /** The events of this page with their cursors. */
+  edges: Array<PaymentWebhookEventEdge>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** A webhook event with its cursor. */
+export type PaymentWebhookEventEdge = {
+  __typename?: 'PaymentWebhookEventEdge';
+  /** Opaque cursor; pass as `after` to continue after this item. */
+  cursor: Scalars['String']['output'];
+  /** The event. */
+  node: PaymentWebhookEvent;
+};
+
 /** The root of every read: each subgraph contributes its entry points. */
 export type Query = {
   __typename?: 'Query';
@@ -339,6 +414,14 @@ export type Query = {
    * status mismatch) with the payment ids. The same report as `npm run reconcile`.
    */
   paymentReconciliation: PaymentReconciliation;
+  /**
+   * Operators (webhooks:read): the events in the payments subgraph's webhook inbox (Northwind's
+   * payment and consent events), oldest first. By default those that need an operator: FAILED and
+   * DEAD_LETTERED. `first` defaults to 20 and may not exceed 100. The same list as
+   * `npm run webhooks -- list`, never with the raw payload (data minimisation: a partner's body can
+   * identify a person).
+   */
+  paymentWebhookEvents: PaymentWebhookEventConnection;
 };
 
 
@@ -351,6 +434,71 @@ export type QueryPaymentArgs = {
 /** The root of every read: each subgraph contributes its entry points. */
 export type QueryPaymentReconciliationArgs = {
   date: Scalars['Date']['input'];
+};
+
+
+/** The root of every read: each subgraph contributes its entry points. */
+export type QueryPaymentWebhookEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<WebhookEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** Which webhook events to list. */
+export type WebhookEventFilter = {
+  /** Only events received at or after this time. */
+  receivedFrom?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events received before this time. */
+  receivedTo?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events in one of these statuses. Default: FAILED and DEAD_LETTERED, what needs an operator. */
+  status?: InputMaybe<Array<WebhookEventStatus>>;
+};
+
+/** Where a webhook event stands in its subgraph's inbox. */
+export type WebhookEventStatus =
+  /** Applied: its change is in the subgraph's data, or it was recorded as changing nothing (an older or unknown event). */
+  | 'APPLIED'
+  /** It failed every attempt, or could not be understood: it waits, with its error, for an operator's replay. */
+  | 'DEAD_LETTERED'
+  /** Applying it failed; it is retried automatically, with backoff, at `nextAttemptAt`. */
+  | 'FAILED'
+  /** Stored and waiting to be applied (also after a replay). */
+  | 'PENDING';
+
+/**
+ * Which webhook events to replay: exactly one of `id`, a time range (`receivedFrom` with `receivedTo`)
+ * or `allFailed: true`. Only FAILED and DEAD_LETTERED events are put back in the queue; the others
+ * selected are reported and left as they are.
+ */
+export type WebhookReplayInput = {
+  /** Every FAILED and DEAD_LETTERED event of the inbox. */
+  allFailed?: InputMaybe<Scalars['Boolean']['input']>;
+  /** One event, by its `id` in the list. */
+  id?: InputMaybe<Scalars['ID']['input']>;
+  /** With `receivedTo`: the events received at or after this time. */
+  receivedFrom?: InputMaybe<Scalars['DateTime']['input']>;
+  /** With `receivedFrom`: the events received before this time. */
+  receivedTo?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/**
+ * What a replay did. The counts are exact; each list of ids shows at most 100. Replayed events are
+ * applied by the subgraph's worker within moments: list them (or read what they change) to see the outcome.
+ */
+export type WebhookReplayResult = {
+  __typename?: 'WebhookReplayResult';
+  /** How many of the selected events were already applied: replaying them changed nothing. */
+  alreadyApplied: Scalars['Int']['output'];
+  /** Their ids. */
+  alreadyAppliedIds: Array<Scalars['ID']['output']>;
+  /** How many were PENDING anyway: left as they are. */
+  alreadyPending: Scalars['Int']['output'];
+  /** Their ids. */
+  alreadyPendingIds: Array<Scalars['ID']['output']>;
+  /** How many FAILED or DEAD_LETTERED events were put back in the queue (PENDING, with a fresh attempt budget). */
+  replayed: Scalars['Int']['output'];
+  /** Their ids. */
+  replayedIds: Array<Scalars['ID']['output']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -481,7 +629,14 @@ export type ResolversTypes = ResolversObject<{
   PaymentReconciliationBreakKind: PaymentReconciliationBreakKind;
   PaymentStatus: PaymentStatus;
   PaymentStatusChange: ResolverTypeWrapper<PaymentStatusChangeModel>;
+  PaymentWebhookEvent: ResolverTypeWrapper<PaymentWebhookEvent>;
+  PaymentWebhookEventConnection: ResolverTypeWrapper<PaymentWebhookEventConnection>;
+  PaymentWebhookEventEdge: ResolverTypeWrapper<PaymentWebhookEventEdge>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookEventStatus: WebhookEventStatus;
+  WebhookReplayInput: WebhookReplayInput;
+  WebhookReplayResult: ResolverTypeWrapper<WebhookReplayResult>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -511,7 +666,13 @@ export type ResolversParentTypes = ResolversObject<{
   PaymentReconciliation: PaymentReconciliation;
   PaymentReconciliationBreak: PaymentReconciliationBreak;
   PaymentStatusChange: PaymentStatusChangeModel;
+  PaymentWebhookEvent: PaymentWebhookEvent;
+  PaymentWebhookEventConnection: PaymentWebhookEventConnection;
+  PaymentWebhookEventEdge: PaymentWebhookEventEdge;
   Query: Record<PropertyKey, never>;
+  WebhookEventFilter: WebhookEventFilter;
+  WebhookReplayInput: WebhookReplayInput;
+  WebhookReplayResult: WebhookReplayResult;
 }>;
 
 export type AccountResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account']> = ResolversObject<{
@@ -548,6 +709,7 @@ export type MoneyResolvers<ContextType = PaymentsContext, ParentType extends Res
 export type MutationResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   cancelPayment?: Resolver<ResolversTypes['Payment'], ParentType, ContextType, RequireFields<MutationCancelPaymentArgs, 'id'>>;
   initiatePayment?: Resolver<ResolversTypes['Payment'], ParentType, ContextType, RequireFields<MutationInitiatePaymentArgs, 'input'>>;
+  replayPaymentWebhookEvents?: Resolver<ResolversTypes['WebhookReplayResult'], ParentType, ContextType, RequireFields<MutationReplayPaymentWebhookEventsArgs, 'input'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -618,9 +780,43 @@ export type PaymentStatusChangeResolvers<ContextType = PaymentsContext, ParentTy
   status?: Resolver<ResolversTypes['PaymentStatus'], ParentType, ContextType>;
 }>;
 
+export type PaymentWebhookEventResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentWebhookEvent'] = ResolversParentTypes['PaymentWebhookEvent']> = ResolversObject<{
+  appliedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  partner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  paymentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['WebhookEventStatus'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PaymentWebhookEventConnectionResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentWebhookEventConnection'] = ResolversParentTypes['PaymentWebhookEventConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['PaymentWebhookEventEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type PaymentWebhookEventEdgeResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['PaymentWebhookEventEdge'] = ResolversParentTypes['PaymentWebhookEventEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['PaymentWebhookEvent'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
   paymentReconciliation?: Resolver<ResolversTypes['PaymentReconciliation'], ParentType, ContextType, RequireFields<QueryPaymentReconciliationArgs, 'date'>>;
+  paymentWebhookEvents?: Resolver<ResolversTypes['PaymentWebhookEventConnection'], ParentType, ContextType, RequireFields<QueryPaymentWebhookEventsArgs, 'first'>>;
+}>;
+
+export type WebhookReplayResultResolvers<ContextType = PaymentsContext, ParentType extends ResolversParentTypes['WebhookReplayResult'] = ResolversParentTypes['WebhookReplayResult']> = ResolversObject<{
+  alreadyApplied?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  alreadyAppliedIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  alreadyPending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  alreadyPendingIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replayedIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = PaymentsContext> = ResolversObject<{
@@ -641,6 +837,10 @@ export type Resolvers<ContextType = PaymentsContext> = ResolversObject<{
   PaymentReconciliation?: PaymentReconciliationResolvers<ContextType>;
   PaymentReconciliationBreak?: PaymentReconciliationBreakResolvers<ContextType>;
   PaymentStatusChange?: PaymentStatusChangeResolvers<ContextType>;
+  PaymentWebhookEvent?: PaymentWebhookEventResolvers<ContextType>;
+  PaymentWebhookEventConnection?: PaymentWebhookEventConnectionResolvers<ContextType>;
+  PaymentWebhookEventEdge?: PaymentWebhookEventEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  WebhookReplayResult?: WebhookReplayResultResolvers<ContextType>;
 }>;
 

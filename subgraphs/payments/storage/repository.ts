@@ -1,7 +1,8 @@
 import type { Database, Queryable } from '../../../lib/database.ts';
 import { normaliseAmount } from '../../../lib/money.ts';
 import type { CreditorScheme, PaymentModel, PaymentStatus, PaymentStatusChangeModel } from '../domain/model.ts';
-import type { LedgerPayment, PaymentsLedger, PaymentsRepository } from '../domain/ports.ts';
+import type { LedgerPayment, PaymentsLedger, PaymentsRepository, PaymentWebhookInbox } from '../domain/ports.ts';
+import { webhookInboxPort } from '../../../lib/webhooks/index.ts';
 
 interface PaymentRow extends Record<string, unknown> {
   id: string;
@@ -319,6 +320,43 @@ export function createPaymentsLedger(db: Database | Queryable): PaymentsLedger {
         [before.toISOString(), limit],
       );
       return rows.map(toLedger);
+    },
+  };
+}
+
+/**
+ * The webhook inbox of the payments schema (lib/webhooks) for the operators' use cases, with the
+ * payment each event is about: its aggregate names the bank's payment or consent
+ * (partners/northwind/webhooks.ts), which the ledger's partner columns map back to the platform's
+ * payment id; partner ids never leave this file. `now` is the subgraph's clock; `onRequeued` wakes
+ * its webhook worker after a replay.
+ */
+export function createPaymentWebhookInbox(
+  db: Database | Queryable,
+  options: { now: () => Date; onRequeued?: () => void },
+): PaymentWebhookInbox {
+  return {
+    ...webhookInboxPort(db, options),
+    async paymentIdsOf(aggregateIds) {
+      const bankIds = (prefix: string) => [
+        ...new Set(aggregateIds.filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length))),
+      ];
+      const payments = bankIds('payment:');
+      const consents = bankIds('consent:');
+      const found = new Map<string, string>();
+      if (payments.length === 0 && consents.length === 0) return found;
+      const rows = await db.query<{ id: string; partner_payment_id: string | null; partner_consent_id: string | null }>(
+        `SELECT id, partner_payment_id, partner_consent_id FROM payments
+         WHERE partner = 'northwind' AND (partner_payment_id = ANY($1::text[]) OR partner_consent_id = ANY($2::text[]))`,
+        [payments, consents],
+      );
+      for (const r of rows) {
+        if (r.partner_payment_id !== null && payments.includes(r.partner_payment_id))
+          found.set(`payment:${r.partner_payment_id}`, r.id);
+        if (r.partner_consent_id !== null && consents.includes(r.partner_consent_id))
+          found.set(`consent:${r.partner_consent_id}`, r.id);
+      }
+      return found;
     },
   };
 }
