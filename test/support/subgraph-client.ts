@@ -9,6 +9,7 @@ export interface SubgraphResult<T = Record<string, any>> {
   status: number;
   data?: T | null;
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+  extensions?: Record<string, any>;
 }
 
 export interface SubgraphCallOptions {
