@@ -18,7 +18,8 @@ import { STAFF_SCOPES, type CallerKind } from './policy.ts';
  * `GatewayAuthz` so that metrics and tests can tell them from data requests.
  *
  * Client kind: a principal without a customer is `staff` when it holds a staff scope
- * (audit:read), otherwise `machine`. A principal with a customer is `customer` when its client is
+ * (STAFF_SCOPES in policy.ts: audit:read, webhooks:read, webhooks:replay), otherwise `machine`. A
+ * principal with a customer is `customer` when its client is
  * FIRST_PARTY and `thirdParty` when it is THIRD_PARTY, as recorded in the client registry (the
  * consents subgraph's `clientApp(id) { kind }`). The registry answer is cached in the shared
  * cache (CLIENT_KIND_TTL_MS): a client's kind changes only by re-registration. An unknown client,
