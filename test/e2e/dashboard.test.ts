@@ -129,7 +129,8 @@ describe('customer dashboard through the gateway', () => {
   it('keeps the other bank and the rest of the dashboard when one bank is down', async () => {
     const fault = platform.sandboxes.rheinbank.faults.inject({ status: 503 });
     try {
-      const res = await dashboard(await tokenFor(alice.customerId), 'e2e-dashboard-4');
+      // Through an app that never read Alice's Rheinbank data: nothing last known to serve, the bank is named.
+      const res = await dashboard(await tokenFor(alice.customerId, 'mobile-app'), 'e2e-dashboard-4');
       const me = res.body.data!.me!;
       expect(me.unavailableInstitutions.map((i) => i.id)).toEqual(['rheinbank']);
       expect(me.accounts.length).toBeGreaterThan(0);
@@ -137,6 +138,15 @@ describe('customer dashboard through the gateway', () => {
       expect(me.kyc?.status).toBe('APPROVED');
       expect(me.payments.edges.length).toBeGreaterThan(0);
       expect(JSON.stringify(res.body)).not.toMatch(/stack|at .*\.ts:\d+/);
+
+      // Through the web app, which read them in the tests above: the bank's last known values, marked.
+      const web = await dashboard(await tokenFor(alice.customerId), 'e2e-dashboard-5');
+      const seen = web.body.data!.me!;
+      expect(seen.unavailableInstitutions).toEqual([]);
+      expect(seen.accounts.map((a) => a.institution.id)).toContain('rheinbank');
+      const stale = (web.body as { extensions?: { stale?: { source: string }[] } }).extensions?.stale ?? [];
+      expect(stale.length).toBeGreaterThan(0);
+      expect(new Set(stale.map((m) => m.source))).toEqual(new Set(['rheinbank']));
     } finally {
       platform.sandboxes.rheinbank.faults.remove(fault.id);
     }
