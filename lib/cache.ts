@@ -26,14 +26,31 @@ export interface SharedCacheOptions {
   logger: Logger;
   /** Prefix of every key, so several deployments can share one Redis. */
   prefix?: string;
+  /**
+   * true (default): the cache holds state that must be shared (replay tracking), so opening waits
+   * until Redis answers. false: it is only a cache (last known values), so the service starts
+   * without it while Redis is down, calls fail at once instead of queueing, and the client's own
+   * reconnection brings the cache in when Redis comes up.
+   */
+  required?: boolean;
 }
 
 export async function openSharedCache(opts: SharedCacheOptions): Promise<SharedCache> {
   const prefix = opts.prefix ?? 'fdg';
   if (!opts.redisUrl) return memoryCache(prefix);
-  const client = createClient({ url: opts.redisUrl, socket: { connectTimeout: 2_000 } });
+  const required = opts.required ?? true;
+  const client = createClient({
+    url: opts.redisUrl,
+    socket: { connectTimeout: 2_000 },
+    // An optional cache never queues calls behind a Redis that is down: they fail (and are skipped) at once.
+    ...(required ? {} : { disableOfflineQueue: true }),
+  });
   client.on('error', (err: Error) => opts.logger.error({ err: err.message }, 'redis connection error'));
-  await client.connect();
+  if (required) await client.connect();
+  else
+    client.connect().catch((err: unknown) => {
+      opts.logger.warn({ err: (err as Error).message }, 'redis unavailable at start; going on without the cache');
+    });
   const stores: Keyv[] = [];
   return {
     kind: 'redis',

@@ -80,7 +80,8 @@ export async function startAccountsSubgraph(
     await cache?.close();
   };
   try {
-    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:accounts' });
+    // Only a cache here: the subgraph starts, and serves live answers, while Redis is down.
+    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:accounts', required: false });
     const fallback = openConfiguredFallbackCache(config, cache, logger, 'accounts');
     const repo = createAccountsRepository(db);
     const seed = configuredSeed(config);
