@@ -11,8 +11,8 @@ import type { Database, Migration } from '../../lib/database.ts';
  * - claim(): `INSERT ... ON CONFLICT DO UPDATE ... WHERE` takes the key when nobody holds it, or
  *   takes it over when the holder's lease has run out (a gateway that died mid-request) and the
  *   payload is the same; the row lock of the conflicting insert makes that takeover atomic too.
- *   Whoever did not get the key gets the row in the same statement (CLAIM_OR_READ): another
- *   payload (REUSED), still running (IN_USE) or finished (replay).
+ *   Whoever did not get the key gets the row in the same statement (CLAIM_OR_READ), which then
+ *   only reads: another payload (REUSED), still running (IN_USE) or finished (replay).
  * - complete() stores the response, only while the caller still holds the claim (its `owner`
  *   token), so a request whose lease was taken over cannot overwrite the newer attempt's answer.
  * - release() gives a key back after a failure that changed nothing a retry could not resume
@@ -22,7 +22,7 @@ import type { Database, Migration } from '../../lib/database.ts';
  *
  * Cost on the request path (issue 10: at most 3 ms at p99, npm run bench:payments): a new key is
  * two statements, each one round trip and one commit (claim before execution, complete after);
- * a replay, a reused key or a key in use is one. No transaction is opened: each statement is
+ * a replay, a reused key or a key in use is one read. No transaction is opened: each statement is
  * atomic on its own. Both are prepared once per connection (QueryOptions.prepared: no parse and
  * plan per request, about a quarter of a statement's time on the local PostgreSQL), and the pool
  * keeps connections open while idle (gateway/idempotency/index.ts), so a payment after a quiet spell
@@ -110,17 +110,31 @@ export interface IdempotencyStoreOptions {
 export const MIN_RETENTION_HOURS = 24;
 
 /**
- * Claims the key or, when it is taken, reads its record, in one round trip. The first branch is the
- * claim itself (a row when this request got the key: a first use or the takeover of an expired
- * lease); the second reads the record only when the claim got nothing. Both branches see the
- * statement's snapshot, so the read can miss a record committed while the claim waited for it (a
- * concurrent first use) or show an older state of it: no row, or an expired lease the claim could
- * not take, sends the caller round again with a new statement (claim() below), which sees it.
+ * Claims the key or, when it is taken, reads its record, in one round trip.
+ *
+ * `seen` reads the record as the statement's snapshot shows it. Only when that leaves the key
+ * claimable (no record, or an abandoned claim of the same payload: in flight, lease run out) does
+ * `claimed` insert, and its ON CONFLICT decides on the newest version of the row: a concurrent first
+ * use (it waits for that one's commit) or a takeover raced by another replica gets nothing. So a
+ * replay, a reused key or a key in use is a read: no row lock, nothing written, no commit to flush,
+ * and a storm of retries on one key does not queue on its row.
+ *
+ * The answer is the claim when there is one, else the record as seen. The snapshot can miss a record
+ * committed while the claim waited for it, or show an older state of it: no row, or an abandoned
+ * claim that could not be taken, sends the caller round again with a new statement (claim() below).
  */
 const CLAIM_OR_READ = `
-  WITH claimed AS (
+  WITH seen AS (
+    SELECT attempts, fingerprint, state, lease_until <= now() AS expired, response, http_status
+      FROM idempotency_records
+     WHERE client_id = $1 AND customer_id = $2 AND key = $3
+  ), claimed AS (
     INSERT INTO idempotency_records (client_id, customer_id, key, fingerprint, field, state, owner, lease_until)
-      VALUES ($1, $2, $3, $4, $5, 'in_flight', $6, now() + make_interval(secs => $7::double precision / 1000))
+      SELECT $1, $2, $3, $4, $5::text, 'in_flight', $6::text,
+             now() + make_interval(secs => $7::double precision / 1000)
+       WHERE NOT EXISTS (
+         SELECT 1 FROM seen WHERE NOT (seen.state = 'in_flight' AND seen.expired AND seen.fingerprint = $4)
+       )
       ON CONFLICT (client_id, customer_id, key) DO UPDATE
         SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, attempts = idempotency_records.attempts + 1
         WHERE idempotency_records.state = 'in_flight'
@@ -132,9 +146,9 @@ const CLAIM_OR_READ = `
          NULL::json AS response, NULL::integer AS http_status
     FROM claimed
   UNION ALL
-  SELECT false, attempts, fingerprint, state, lease_until <= now(), response, http_status
-    FROM idempotency_records
-   WHERE client_id = $1 AND customer_id = $2 AND key = $3 AND NOT EXISTS (SELECT 1 FROM claimed)`;
+  SELECT false, attempts, fingerprint, state, expired, response, http_status
+    FROM seen
+   WHERE NOT EXISTS (SELECT 1 FROM claimed)`;
 
 interface ClaimRow extends Record<string, unknown> {
   /** This request holds the key now, under the owner token it sent. */

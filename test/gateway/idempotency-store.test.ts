@@ -46,6 +46,33 @@ describe.each(BACKENDS)('idempotency store on %s', (backend) => {
     expect((await store.claim(r, 'fp1', 'send')).kind).toBe('claimed');
   });
 
+  it('a replay, a reused key and a key in use only read: the record is neither locked nor rewritten', async () => {
+    // A storm of retries on one key must not queue on its row lock nor write (and flush) anything.
+    const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 24 });
+    const version = async (key: string) =>
+      (
+        await t.db.query<{ v: string }>(
+          `SELECT xmin::text || '/' || xmax::text AS v FROM idempotency_records WHERE key = $1`,
+          [key],
+        )
+      )[0]?.v;
+    const running = scope();
+    expect((await store.claim(running, 'fp', 'send')).kind).toBe('claimed');
+    const done = scope();
+    const c = (await store.claim(done, 'fp', 'send')) as { owner: string };
+    await store.complete(done, c.owner, { body: { data: { ok: true } }, httpStatus: 200 });
+    const before = { running: await version(running.key), done: await version(done.key) };
+    expect(before.running).toMatch(/\/0$/);
+    expect(before.done).toMatch(/\/0$/);
+    for (let i = 0; i < 3; i++) {
+      expect(await store.claim(running, 'fp', 'send')).toEqual({ kind: 'in-use' });
+      expect(await store.claim(running, 'other', 'send')).toEqual({ kind: 'reused' });
+      expect((await store.claim(done, 'fp', 'send')).kind).toBe('completed');
+      expect(await store.claim(done, 'other', 'send')).toEqual({ kind: 'reused' });
+    }
+    expect({ running: await version(running.key), done: await version(done.key) }).toEqual(before);
+  });
+
   it('the same key for another customer or none is another record', async () => {
     const store = createIdempotencyStore(t.db, { leaseMs: 60_000, retentionHours: 24 });
     const a = scope('cus_a');
