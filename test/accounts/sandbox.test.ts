@@ -169,7 +169,9 @@ describe('accounts subgraph against the partner sandboxes', () => {
     });
     expect(inject.ok).toBe(true);
     try {
-      const res = await gql(server.url, principalOf(ALICE.customerId), CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
+      // Through an app that never read Alice's accounts: no last known values to serve instead.
+      const otherApp = { ...principalOf(ALICE.customerId), clientId: 'mobile-app' };
+      const res = await gql(server.url, otherApp, CUSTOMER_ACCOUNTS, { id: ALICE.customerId });
       expect(res.errors).toBeUndefined();
       const customer = res.data._entities[0];
       expect(customer.accounts.map((a: any) => a.institution.id)).toEqual(['rheinbank']);
