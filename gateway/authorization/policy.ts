@@ -277,6 +277,7 @@ export const POLICY: Record<string, TypePolicy> = {
     id: data([], null, "the caller's own id", onCustomer),
     displayName: data(IDN, 'IDENTITY', 'chosen display name, not a legal name', onCustomer),
     createdAt: data(IDN, 'IDENTITY', 'profile data', onCustomer),
+    profileAsOf: data(IDN, 'IDENTITY', 'when the profile was read (older when served stale)', onCustomer),
     kyc: data(IDN, 'IDENTITY', 'KYC summary (no personal data)', onCustomer),
     legalName: pii(IDN, 'IDENTITY', 'verified legal name', onCustomer),
     dateOfBirth: pii(IDN, 'IDENTITY', 'date of birth', onCustomer),

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { ConfigError, env, loadConfig, registerPublicPrefixes, subgraphCommonConfig } from '../../lib/config.ts';
-import { dependencyConfigShape, PARTNER_DEFAULTS } from '../../lib/resilience-config.ts';
+import {
+  dependencyConfigShape,
+  fallbackCacheConfigShape,
+  PARTNER_DEFAULTS,
+  resilienceConfigProblems,
+} from '../../lib/resilience-config.ts';
 
 // Onfido's sandbox tokens start with "api_sandbox." (live ones with "api_live."): production refuses them in every
 // secret.
@@ -38,6 +43,16 @@ export const identityConfigSchema = subgraphCommonConfig.extend({
   /** The webhook token Onfido signs events with (X-SHA2-Signature), and the previous one while it rotates. */
   ONFIDO_WEBHOOK_TOKEN: env.optionalSecret(),
   ONFIDO_WEBHOOK_PREVIOUS_TOKEN: env.optionalSecret(),
+  /**
+   * The KYC provider's last known values (partners/last-known-values.ts): FALLBACK_CACHE, FALLBACK_CACHE_KEY
+   * and FALLBACK_CACHE_TTL_SECONDS as at the gateway (lib/resilience-config.ts), kept encrypted (they are
+   * personal data) in memory, or in Redis with REDIS_URL so that every replica can serve what another read.
+   */
+  ...fallbackCacheConfigShape,
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;
@@ -57,6 +72,7 @@ export function loadIdentityConfig(envVars: Record<string, string | undefined> =
     if (err instanceof ConfigError && problems.length > 0) throw new ConfigError([...err.problems, ...problems]);
     throw err;
   }
+  problems.push(...resilienceConfigProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

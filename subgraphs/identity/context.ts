@@ -8,6 +8,7 @@ import type {
 } from './domain/ports.ts';
 import { createIdentityService, type IdentityService } from './domain/service.ts';
 import { createIdentityLoaders } from './loaders.ts';
+import { withLastKnownValues, type LastKnownValuesOptions } from './partners/last-known-values.ts';
 
 /**
  * Per-request context of the identity subgraph, the same shape in every subgraph: the base
@@ -17,6 +18,8 @@ import { createIdentityLoaders } from './loaders.ts';
 export interface IdentityContext extends BaseSubgraphContext {
   loaders: IdentityLoaders;
   service: IdentityService;
+  /** When this request reads the profile (RFC 3339): the `profileAsOf` of what it answers live. */
+  readAt: string;
 }
 
 /** What the context is made from: the long-lived ports (server.ts builds them once). */
@@ -29,12 +32,18 @@ export interface IdentityPorts {
   idSecret: string;
   /** The webhook inbox, for the operators' list and replay (lib/webhooks webhookInboxPort). */
   webhookInbox: KycWebhookInbox;
+  /** The KYC provider's last known values (FALLBACK_CACHE); null: while Onfido is down its fields are unavailable. */
+  lastKnown: LastKnownValuesOptions | null;
+  /** The subgraph's clock (readAt). */
+  now: () => Date;
 }
 
 export function createIdentityContext(base: BaseSubgraphContext, ports: IdentityPorts): IdentityContext {
+  // The KYC provider of this request keeps and recalls last known values under its principal.
+  const kyc = ports.lastKnown ? withLastKnownValues(ports.kyc, base.principal, ports.lastKnown) : ports.kyc;
   const loaders = createIdentityLoaders({
     customers: ports.repository,
-    kyc: ports.kyc,
+    kyc,
     ...(ports.kycRecords ? { kycRecords: ports.kycRecords } : {}),
   });
   return {
@@ -46,5 +55,6 @@ export function createIdentityContext(base: BaseSubgraphContext, ports: Identity
       idSecret: ports.idSecret,
       webhookInbox: ports.webhookInbox,
     }),
+    readAt: ports.now().toISOString(),
   };
 }

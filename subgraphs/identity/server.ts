@@ -1,5 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
 import { openDatabase } from '../../lib/database.ts';
+import { openConfiguredFallbackCache } from '../../lib/fallback-cache.ts';
 import type { RunningServer } from '../../lib/http-server.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { dependencySettingsOf } from '../../lib/resilience-config.ts';
@@ -30,8 +32,9 @@ export interface RunningIdentitySubgraph extends RunningServer {
 
 /**
  * Starts the identity subgraph: opens its storage (PostgreSQL schema `identity`, migrated; the
- * seed's customers written when SEED_FILE is set), builds the ports (the customers table, the Onfido client) and serves
- * the subgraph. close() stops the server, the Onfido breaker and the database.
+ * seed's customers written when SEED_FILE is set), builds the ports (the customers table, the Onfido client and the
+ * cache of Onfido's last known values: memory, or Redis with REDIS_URL) and serves the subgraph. close() stops the
+ * server, the Onfido breaker, the cache and the database.
  */
 export async function startIdentitySubgraph(
   config: IdentityConfig,
@@ -55,7 +58,10 @@ export async function startIdentitySubgraph(
     protections,
     logger,
   });
+  let cache: SharedCache | undefined;
   try {
+    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:identity' });
+    const fallback = openConfiguredFallbackCache(config, cache, logger, 'identity');
     const seed = configuredSeed(config);
     if (seed) await applySeed(db, seed, logger);
     if (!config.ONFIDO_API_TOKEN) logger.warn('ONFIDO_API_TOKEN is not set: Onfido will refuse the KYC lookups');
@@ -83,6 +89,8 @@ export async function startIdentitySubgraph(
       idSecret: config.ID_HASH_SECRET,
       // Operators list and replay the inbox; a replay wakes the worker instead of waiting for its poll.
       webhookInbox: webhookInboxPort(db, { now, onRequeued: () => webhooks?.worker.nudge() }),
+      lastKnown: fallback ? { cache: fallback, logger, service: 'identity' } : null,
+      now,
     };
     const running = await startSubgraphServer<IdentityContext>({
       name: 'identity',
@@ -104,11 +112,13 @@ export async function startIdentitySubgraph(
         await webhooks?.worker.stop();
         await running.close();
         onfido.shutdown();
+        await cache?.close();
         await db.close();
       },
     };
   } catch (err) {
     onfido.shutdown();
+    await cache?.close();
     await db.close();
     throw err;
   }

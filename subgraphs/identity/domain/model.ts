@@ -30,8 +30,16 @@ export interface PostalAddressModel {
   country: string;
 }
 
+/**
+ * A value the KYC provider may have answered from before: set (RFC 3339) when it is the last known
+ * value, served because the provider is down (partners/last-known-values.ts); unset when read live.
+ */
+export interface LastKnown {
+  lastKnownAt?: string;
+}
+
 /** The identity the KYC provider verified: the source of legalName, dateOfBirth and address. */
-export interface VerifiedIdentity {
+export interface VerifiedIdentity extends LastKnown {
   legalName: PersonNameModel | null;
   /** ISO 8601 calendar date. */
   dateOfBirth: string | null;
@@ -46,7 +54,7 @@ export type KycReportKind = 'DOCUMENT' | 'FACIAL_SIMILARITY' | 'WATCHLIST' | 'ID
 export type KycReportStatus = 'AWAITING_DATA' | 'AWAITING_APPROVAL' | 'COMPLETE' | 'WITHDRAWN' | 'PAUSED' | 'CANCELLED';
 
 /** A check as the KYC provider reports it, already in canonical terms but still keyed by the provider's id. */
-export interface ProviderKycCheck {
+export interface ProviderKycCheck extends LastKnown {
   /** The provider's check id; internal, used only to fetch the check's reports. */
   providerCheckId: string;
   status: KycCheckStatus;
@@ -67,13 +75,14 @@ export interface KycCheckModel {
   createdAt: Date;
 }
 
-export interface KycReportModel {
+export interface KycReportModel extends LastKnown {
   kind: KycReportKind;
   status: KycReportStatus;
   result: KycResult | null;
 }
 
-export interface KycVerificationModel {
+/** Carries `lastKnownAt` when the provider's checks behind it are its last known ones (the oldest read time). */
+export interface KycVerificationModel extends LastKnown {
   status: KycStatus;
   startedAt: Date | null;
   completedAt: Date | null;

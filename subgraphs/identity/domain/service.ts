@@ -42,12 +42,29 @@ export interface IdentityService {
   kyc(customer: CustomerModel): Promise<KycVerificationModel>;
   reports(check: KycCheckModel): Promise<KycReportModel[]>;
   /**
+   * Customer.profileAsOf, before the request's own read time: the oldest read time of the parts of
+   * this customer's profile named by `parts` that are last known values (served while the KYC
+   * provider is down); undefined when all of them are live. The customer's own row is always read
+   * live. Reads through the request's loaders, so it asks the provider nothing the fields do not ask;
+   * a part that failed is not answered, so it does not count.
+   */
+  profileLastKnownAt(customer: CustomerModel, parts: ProfileParts): Promise<string | undefined>;
+  /**
    * Query.kycWebhookEvents: operators only (no customer, webhooks:read). A page of the inbox
    * (lib/webhooks/operations.ts), each event with the KYC check it is about.
    */
   kycWebhookEvents(args: WebhookEventsArgs): Promise<Connection<KycWebhookEventModel>>;
   /** Mutation.replayKycWebhookEvents: operators only (no customer, webhooks:replay). */
   replayKycWebhookEvents(input: WebhookReplayArgs): Promise<WebhookReplayView>;
+}
+
+/** Which of the profile's provider-backed parts a response answers (what Customer.profileAsOf covers). */
+export interface ProfileParts {
+  /** legalName, dateOfBirth or address. */
+  verifiedIdentity: boolean;
+  kyc: boolean;
+  /** The reports of kyc's checks. */
+  kycReports: boolean;
 }
 
 export interface IdentityServiceDeps {
@@ -69,6 +86,13 @@ function checkIdOf(event: InboxEvent, idSecret: string): string | null {
   return providerCheckId ? kycCheckId(idSecret, event.source, providerCheckId) : null;
 }
 
+/** The older of two RFC 3339 UTC times (either may be absent). */
+const oldest = (a: string | undefined, b: string | undefined): string | undefined =>
+  a === undefined ? b : b === undefined ? a : Date.parse(b) < Date.parse(a) ? b : a;
+
+/** The value, or undefined when it failed: the field that asked for it reports the failure. */
+const answered = <T>(value: Promise<T>): Promise<T | undefined> => value.catch(() => undefined);
+
 export function createIdentityService({
   principal,
   loaders,
@@ -80,22 +104,41 @@ export function createIdentityService({
     if (!customerId || !isId(id, 'cus') || id !== customerId) return null;
     return loaders.customers.load(id);
   };
+  const verifiedIdentity = async (customer: CustomerModel): Promise<VerifiedIdentity | null> =>
+    customer.kycApplicantId ? loaders.applicants.load(customer.kycApplicantId) : null;
+  const kyc = async (customer: CustomerModel): Promise<KycVerificationModel> => {
+    if (!customer.kycApplicantId) return NOT_STARTED;
+    // What the webhooks recorded is merged with the live read, so a result shows as soon as its event is applied.
+    const [live, recorded] = await Promise.all([
+      loaders.checks.load(customer.kycApplicantId),
+      loaders.kycRecords?.load(customer.kycApplicantId) ?? [],
+    ]);
+    const summary = summariseKyc(mergeKycChecks(live, recorded), idSecret);
+    // The provider's checks may be its last known ones (the webhooks' records are the platform's own, read now).
+    const lastKnownAt = live.reduce<string | undefined>((at, check) => oldest(at, check.lastKnownAt), undefined);
+    return lastKnownAt ? { ...summary, lastKnownAt } : summary;
+  };
+  const reports = (check: KycCheckModel): Promise<KycReportModel[]> => loaders.reports.load(check.providerCheckId);
   return {
     me: async () => (principal?.customerId ? own(principal.customerId) : null),
     customer: own,
     customerReference: own,
-    verifiedIdentity: async (customer) =>
-      customer.kycApplicantId ? loaders.applicants.load(customer.kycApplicantId) : null,
-    kyc: async (customer) => {
-      if (!customer.kycApplicantId) return NOT_STARTED;
-      // What the webhooks recorded is merged with the live read, so a result shows as soon as its event is applied.
-      const [live, recorded] = await Promise.all([
-        loaders.checks.load(customer.kycApplicantId),
-        loaders.kycRecords?.load(customer.kycApplicantId) ?? [],
+    verifiedIdentity,
+    kyc,
+    reports,
+    async profileLastKnownAt(customer, parts) {
+      if (!customer.kycApplicantId) return undefined;
+      const [identity, summary] = await Promise.all([
+        parts.verifiedIdentity ? answered(verifiedIdentity(customer)) : undefined,
+        parts.kyc || parts.kycReports ? answered(kyc(customer)) : undefined,
       ]);
-      return summariseKyc(mergeKycChecks(live, recorded), idSecret);
+      let at = oldest(identity?.lastKnownAt ?? undefined, parts.kyc ? summary?.lastKnownAt : undefined);
+      if (parts.kycReports && summary) {
+        const lists = await Promise.all(summary.checks.map((check) => answered(reports(check))));
+        for (const report of lists.flatMap((list) => list ?? [])) at = oldest(at, report.lastKnownAt);
+      }
+      return at;
     },
-    reports: (check) => loaders.reports.load(check.providerCheckId),
     async kycWebhookEvents(args) {
       // The gateway lets only operators with webhooks:read here; decided again where the data is.
       requireWebhookOperator(principal, 'webhooks:read');

@@ -61,6 +61,13 @@ export type Customer = {
   legalName: Maybe<PersonName>;
   /** Primary phone number in E.164 format. Personal data. */
   phone: Maybe<Scalars['String']['output']>;
+  /**
+   * When the profile in this answer was read. Live answers carry the time of the request; when any
+   * part of it is a last good value, served while the KYC provider or the identity service is failing,
+   * it carries the time the oldest such part was read (and the response lists those parts in
+   * `extensions.stale`).
+   */
+  profileAsOf: Scalars['DateTime']['output'];
 };
 
 /** One identity check at the KYC provider, made of reports. */
@@ -539,6 +546,7 @@ export type CustomerResolvers<ContextType = IdentityContext, ParentType extends 
   kyc?: Resolver<Maybe<ResolversTypes['KycVerification']>, ParentType, ContextType>;
   legalName?: Resolver<Maybe<ResolversTypes['PersonName']>, ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  profileAsOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 }>;
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
