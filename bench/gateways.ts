@@ -582,6 +582,9 @@ export async function runGatewaysBench(overrides: Partial<GatewaysBenchOptions> 
         DATABASE_URL: options.databaseUrl,
         REDIS_URL: undefined,
         LOG_LEVEL: 'silent',
+        // Every answer is compared with the caller's reference answer: the seeded payments in
+        // flight must not move on while the gateways are measured (only the round at start runs).
+        PAYMENTS_POLL_INTERVAL_MS: '3600000',
       },
       logger: createLogger('bench-gateways', 'silent'),
     });
