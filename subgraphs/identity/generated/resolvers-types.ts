@@ -53,8 +53,9 @@ export type Customer = {
   id: Scalars['ID']['output'];
   /**
    * Where the customer stands in identity verification (KYC), summarised from the KYC provider.
-   * Null, with a PARTNER_UNAVAILABLE error on this field, while the provider cannot be reached;
-   * the rest of the customer still resolves.
+   * While the provider cannot be reached, the last value read for the caller is served instead
+   * (listed in `extensions.stale`, see `profileAsOf`); with none kept, null with a PARTNER_UNAVAILABLE
+   * error on this field. The rest of the customer still resolves.
    */
   kyc: Maybe<KycVerification>;
   /** The customer's legal name as verified during KYC. Personal data. */
