@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { Keyv } from 'keyv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSharedCache, type SharedCache } from '../../lib/cache.ts';
+import { ConfigError } from '../../lib/config.ts';
 import { PartnerError } from '../../lib/errors.ts';
 import { createFallbackCache, type FallbackCache } from '../../lib/fallback-cache.ts';
 import { DependencyUnavailableError } from '../../lib/http-client.ts';
+import { fallbackEnabled } from '../../lib/resilience-config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Principal } from '../../lib/principal.ts';
 import type { KycReportModel, ProviderKycCheck, VerifiedIdentity } from '../../subgraphs/identity/domain/model.ts';
+import { loadIdentityConfig } from '../../subgraphs/identity/config.ts';
 import type { KycProvider } from '../../subgraphs/identity/domain/ports.ts';
 import { withLastKnownValues } from '../../subgraphs/identity/partners/last-known-values.ts';
 
@@ -241,5 +244,34 @@ describe('where the KYC provider’s last known values are kept', () => {
       expect(stored).not.toContain(secret);
     onfido.set('down');
     expect((await provider.getApplicant(APPLICANT))?.legalName?.familyName).toBe('Carter v1');
+  });
+});
+
+describe('the identity subgraph’s fallback settings', () => {
+  const production = {
+    PROFILE: 'production',
+    INTERNAL_AUTH_SECRET: 'a-real-internal-secret-of-32-chars-or-more!',
+    ONFIDO_URL: 'https://api.eu.onfido.com',
+    ONFIDO_API_TOKEN: 'api_live.a-real-onfido-token-0123456789abcdef',
+    ID_HASH_SECRET: 'a-real-id-hash-secret-of-32-chars-or-more!!',
+    ONFIDO_WEBHOOK_TOKEN: 'a-real-onfido-webhook-token-0123456789abcdef',
+  };
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      loadIdentityConfig(env);
+      return [];
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('keeps last known values locally by default; production keeps personal data only under a configured key', () => {
+    expect(fallbackEnabled(loadIdentityConfig({}))).toBe(true);
+    expect(fallbackEnabled(loadIdentityConfig(production))).toBe(false);
+    expect(problems({ ...production, FALLBACK_CACHE: 'on' })).toEqual([expect.stringMatching(/^FALLBACK_CACHE_KEY: /)]);
+    const keyed = loadIdentityConfig({ ...production, FALLBACK_CACHE_KEY: randomBytes(32).toString('base64') });
+    expect(fallbackEnabled(keyed)).toBe(true);
+    expect(problems({ REDIS_URL: 'http://127.0.0.1:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: /)]);
   });
 });
