@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Path } from 'graphql/jsutils/Path.js';
 import { currentRequestContext } from './request-context.ts';
 
@@ -59,6 +60,46 @@ export function markStale(mark: StaleMark): void {
   const ctx = currentRequestContext();
   if (!ctx) return;
   (ctx.stale ??= []).push(mark);
+}
+
+/**
+ * Freshness of a value a subgraph got from a partner. Absent on a live value. Set only on a value
+ * served from its last good copy because the partner failed (subgraphs' partners/last-known-values.ts):
+ * when that copy was read (RFC 3339). Resolvers answer it as an `asOf` and mark it (markedAnswer).
+ */
+export interface LastKnown {
+  lastKnownAt?: string | undefined;
+}
+
+/** The older of two read times (either may be absent): what was built from both is only as fresh as the older. */
+export function olderReadTime(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Date.parse(b) < Date.parse(a) ? b : a;
+}
+
+/** The oldest read time among values that may be last known ones (undefined: all live). */
+export function oldestLastKnown(values: readonly LastKnown[]): string | undefined {
+  return values.reduce<string | undefined>((at, v) => olderReadTime(at, v.lastKnownAt), undefined);
+}
+
+/**
+ * A resolver's answer, listed in the response's `extensions.stale` at the resolver's path when it
+ * is a last known value (naming the partner `source` and when the value was read), so a client
+ * never shows it as current by mistake.
+ */
+export async function markedAnswer<T>(
+  answer: Promise<T> | T,
+  info: GraphQLResolveInfo,
+  source: string | ((value: NonNullable<T>) => string),
+  lastKnownAt: (value: NonNullable<T>) => string | undefined = (v) => (v as LastKnown).lastKnownAt,
+): Promise<T> {
+  const value = await answer;
+  if (value === null || value === undefined) return value;
+  const asOf = lastKnownAt(value);
+  if (asOf)
+    markStale({ path: responsePath(info.path), source: typeof source === 'string' ? source : source(value), asOf });
+  return value;
 }
 
 /** A resolver's response path (GraphQLResolveInfo.path), dot-separated as stale marks name it: "me.accounts.0". */

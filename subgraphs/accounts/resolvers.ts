@@ -1,8 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { pageSize } from '../../lib/pagination.ts';
-import { markStale, responsePath } from '../../lib/resilience.ts';
-import type { AccountModel, LastKnown } from './domain/model.ts';
-import { oldest } from './domain/transactions.ts';
+import { markedAnswer, markStale, oldestLastKnown, responsePath } from '../../lib/resilience.ts';
+import type { AccountModel } from './domain/model.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 
 /**
@@ -12,8 +11,8 @@ import type { Resolvers } from './generated/resolvers-types.ts';
  */
 export const resolvers: Resolvers = {
   Query: {
-    account: (_parent, { id }, ctx, info) => marked(ctx.service.account(id), info, institutionOf),
-    transaction: (_parent, { id }, ctx, info) => marked(ctx.service.transaction(id), info, (t) => t.institution),
+    account: (_parent, { id }, ctx, info) => markedAnswer(ctx.service.account(id), info, institutionOf),
+    transaction: (_parent, { id }, ctx, info) => markedAnswer(ctx.service.transaction(id), info, (t) => t.institution),
   },
   Customer: {
     __resolveReference: (ref) => ({ id: ref.id }),
@@ -21,17 +20,17 @@ export const resolvers: Resolvers = {
     unavailableInstitutions: (customer, _args, ctx) => ctx.service.unavailableInstitutions(customer.id),
   },
   Account: {
-    __resolveReference: (ref, ctx, info) => marked(ctx.service.account(ref.id), info, institutionOf),
+    __resolveReference: (ref, ctx, info) => markedAnswer(ctx.service.account(ref.id), info, institutionOf),
     holder: (account) => ({ id: account.customerId }),
     balances: (account, _args, ctx, info) =>
-      marked(ctx.service.balances(account), info, () => account.institution.id, oldestOf),
+      markedAnswer(ctx.service.balances(account), info, account.institution.id, oldestLastKnown),
     currentBalance: (account, _args, ctx, info) =>
-      marked(ctx.service.currentBalance(account), info, () => account.institution.id),
+      markedAnswer(ctx.service.currentBalance(account), info, account.institution.id),
     transactions: async (account, { first, after, filter }, ctx, info) => {
-      const page = await marked(
+      const page = await markedAnswer(
         ctx.service.transactions(account, { first: pageSize(first), after: after ?? null, filter: filter ?? null }),
         info,
-        () => account.institution.id,
+        account.institution.id,
       );
       return { ...page, asOf: page.lastKnownAt ?? ctx.readAt };
     },
@@ -40,35 +39,18 @@ export const resolvers: Resolvers = {
     asOf: (account, _args, ctx) => account.lastKnownAt ?? ctx.readAt,
   },
   Transaction: {
-    __resolveReference: (ref, ctx, info) => marked(ctx.service.transaction(ref.id), info, (t) => t.institution),
-    account: (transaction, _args, ctx, info) => marked(ctx.service.accountOf(transaction), info, institutionOf),
+    __resolveReference: (ref, ctx, info) => markedAnswer(ctx.service.transaction(ref.id), info, (t) => t.institution),
+    account: (transaction, _args, ctx, info) => markedAnswer(ctx.service.accountOf(transaction), info, institutionOf),
     reverses: (transaction, _args, ctx, info) =>
       transaction.reversesId
-        ? marked(ctx.service.transaction(transaction.reversesId), info, (t) => t.institution)
+        ? markedAnswer(ctx.service.transaction(transaction.reversesId), info, (t) => t.institution)
         : null,
     reversedBy: (transaction, _args, ctx, info) =>
       transaction.reversedById
-        ? marked(ctx.service.transaction(transaction.reversedById), info, (t) => t.institution)
+        ? markedAnswer(ctx.service.transaction(transaction.reversedById), info, (t) => t.institution)
         : null,
   },
 };
-
-/**
- * Whatever a resolver answers from a bank's last known values (partners/last-known-values.ts sets
- * `lastKnownAt`) is listed in the response's `extensions.stale` at its path, naming the bank and
- * when the value was read (lib/resilience.ts): a client never shows it as current by mistake.
- */
-async function marked<T>(
-  answer: Promise<T> | T,
-  info: GraphQLResolveInfo,
-  source: (value: NonNullable<T>) => string,
-  lastKnownAt: (value: NonNullable<T>) => string | undefined = (v) => (v as LastKnown).lastKnownAt,
-): Promise<T> {
-  const value = await answer;
-  const asOf = value === null || value === undefined ? undefined : lastKnownAt(value);
-  if (asOf) markStale({ path: responsePath(info.path), source: source(value!), asOf });
-  return value;
-}
 
 /** A list of accounts, each marked at its own index. */
 async function markedEach(answer: Promise<AccountModel[]>, info: GraphQLResolveInfo): Promise<AccountModel[]> {
@@ -81,7 +63,3 @@ async function markedEach(answer: Promise<AccountModel[]>, info: GraphQLResolveI
 }
 
 const institutionOf = (account: AccountModel) => account.institution.id;
-
-/** A list of last known values is as old as its oldest entry. */
-const oldestOf = (list: LastKnown[]) =>
-  list.reduce<string | undefined>((at, v) => oldest(at, v.lastKnownAt), undefined);

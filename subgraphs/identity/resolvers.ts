@@ -9,8 +9,7 @@ import {
   type GraphQLResolveInfo,
   type SelectionNode,
 } from 'graphql';
-import { markStale, responsePath } from '../../lib/resilience.ts';
-import type { LastKnown } from './domain/model.ts';
+import { markedAnswer, oldestLastKnown } from '../../lib/resilience.ts';
 import type { ProfileParts } from './domain/service.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { PARTNER as KYC_PROVIDER } from './partners/onfido/mapping.ts';
@@ -34,12 +33,12 @@ export const resolvers: Resolvers = {
   Customer: {
     __resolveReference: (ref, ctx) => ctx.service.customerReference(ref.id),
     legalName: async (customer, _args, ctx, info) =>
-      (await marked(ctx.service.verifiedIdentity(customer), info))?.legalName ?? null,
+      (await markedAnswer(ctx.service.verifiedIdentity(customer), info, KYC_PROVIDER))?.legalName ?? null,
     dateOfBirth: async (customer, _args, ctx, info) =>
-      (await marked(ctx.service.verifiedIdentity(customer), info))?.dateOfBirth ?? null,
+      (await markedAnswer(ctx.service.verifiedIdentity(customer), info, KYC_PROVIDER))?.dateOfBirth ?? null,
     address: async (customer, _args, ctx, info) =>
-      (await marked(ctx.service.verifiedIdentity(customer), info))?.address ?? null,
-    kyc: (customer, _args, ctx, info) => marked(ctx.service.kyc(customer), info),
+      (await markedAnswer(ctx.service.verifiedIdentity(customer), info, KYC_PROVIDER))?.address ?? null,
+    kyc: (customer, _args, ctx, info) => markedAnswer(ctx.service.kyc(customer), info, KYC_PROVIDER),
     // Read during this request, or, when a provider part answered beside it is a last known value, the
     // oldest time such a part was read; a last good answer served by the gateway (identity down) keeps
     // the time it was read too.
@@ -47,32 +46,9 @@ export const resolvers: Resolvers = {
       (await ctx.service.profileLastKnownAt(customer, profilePartsAnswered(info))) ?? ctx.readAt,
   },
   KycCheck: {
-    reports: (check, _args, ctx, info) => marked(ctx.service.reports(check), info, oldestOf),
+    reports: (check, _args, ctx, info) => markedAnswer(ctx.service.reports(check), info, KYC_PROVIDER, oldestLastKnown),
   },
 };
-
-/**
- * Whatever a resolver answers from the KYC provider's last known values (`lastKnownAt`) is listed in
- * the response's `extensions.stale` at its path, naming the provider and when the value was read
- * (lib/resilience.ts): a client never shows it as current by mistake.
- */
-async function marked<T>(
-  answer: Promise<T>,
-  info: GraphQLResolveInfo,
-  lastKnownAt: (value: NonNullable<T>) => string | undefined = (v) => (v as LastKnown).lastKnownAt,
-): Promise<T> {
-  const value = await answer;
-  const asOf = value === null || value === undefined ? undefined : lastKnownAt(value);
-  if (asOf) markStale({ path: responsePath(info.path), source: KYC_PROVIDER, asOf });
-  return value;
-}
-
-/** A list of last known values is as old as its oldest entry. */
-const oldestOf = (list: LastKnown[]) =>
-  list.reduce<string | undefined>(
-    (at, v) => (v.lastKnownAt && (at === undefined || Date.parse(v.lastKnownAt) < Date.parse(at)) ? v.lastKnownAt : at),
-    undefined,
-  );
 
 const VERIFIED_IDENTITY_FIELDS = new Set(['legalName', 'dateOfBirth', 'address']);
 

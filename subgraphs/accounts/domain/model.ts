@@ -1,4 +1,8 @@
 import type { CreditDebit, Money } from '../../../lib/money.ts';
+import type { LastKnown } from '../../../lib/resilience.ts';
+
+/** `lastKnownAt`: set when a bank's value is its last known one (partners/last-known-values.ts). */
+export type { LastKnown };
 
 /**
  * The canonical model of the accounts subgraph. Adapters translate partner payloads into the
@@ -44,16 +48,6 @@ export interface BankConnection {
 export interface AccountIdentification {
   scheme: AccountIdentificationScheme;
   value: string;
-}
-
-/**
- * Freshness of what a bank port returned. Absent on a live value. Set only by the last known
- * values (partners/last-known-values.ts) on a value served from its last good copy because the
- * bank failed: when that copy was read from the bank (RFC 3339). The resolvers answer it as
- * `asOf` and list the object in `extensions.stale`, so it is never shown as current.
- */
-export interface LastKnown {
-  lastKnownAt?: string;
 }
 
 /** An account as an adapter reports it, before canonical ids. */

@@ -1,6 +1,7 @@
 import { clientError, ErrorCode, PartnerError } from '../../../lib/errors.ts';
 import { bankTransactionId, isId } from '../../../lib/ids.ts';
 import { decodeCursor, encodeCursor, toConnection, type Connection } from '../../../lib/pagination.ts';
+import { olderReadTime } from '../../../lib/resilience.ts';
 import { addDays, maxDate, minDate, utcDateOf } from './dates.ts';
 import type { BankConnection, BankTransaction, LastKnown, TransactionModel, TransactionStatus } from './model.ts';
 import type { AccountsRepository, BankAdapter, BankTransactionQuery, TransactionRef } from './ports.ts';
@@ -140,7 +141,7 @@ export async function fetchTransactionWindow(
     const result = await adapter.listTransactions(connection, bankAccountRef, query, token);
     transactions.push(...result.transactions);
     earliestAvailable ??= result.earliestAvailable;
-    lastKnownAt = oldest(lastKnownAt, result.lastKnownAt);
+    lastKnownAt = olderReadTime(lastKnownAt, result.lastKnownAt);
     if (result.next === null) break;
     if (seenTokens.has(result.next))
       throw new PartnerError(
@@ -152,13 +153,6 @@ export async function fetchTransactionWindow(
     token = result.next;
   }
   return { transactions, earliestAvailable, ...(lastKnownAt ? { lastKnownAt } : {}) };
-}
-
-/** The older of two read times: a walk that used any last known page is only as fresh as its oldest page. */
-export function oldest(a: string | undefined, b: string | undefined): string | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return a < b ? a : b;
 }
 
 /**
@@ -244,7 +238,7 @@ export async function transactionsPage(
       bookingStatus,
     });
     const { transactions, earliestAvailable } = window;
-    lastKnownAt = oldest(lastKnownAt, window.lastKnownAt);
+    lastKnownAt = olderReadTime(lastKnownAt, window.lastKnownAt);
     const inWindow = new Map<string, TransactionModel>();
     for (const bank of transactions) {
       const model = toTransactionModel(bank, account, deps.idSecret);

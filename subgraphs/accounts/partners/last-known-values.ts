@@ -1,3 +1,4 @@
+import { preserveDates, reviveDates } from '../../../lib/dated-json.ts';
 import type { FallbackCache } from '../../../lib/fallback-cache.ts';
 import { DependencyUnavailableError } from '../../../lib/http-client.ts';
 import type { Logger } from '../../../lib/logger.ts';
@@ -69,10 +70,10 @@ function remembering(adapter: BankAdapter, principalScope: string, opts: LastKno
       if (!kept) throw err;
       staleServes.labels(target).inc();
       log.warn({ operation, reason: err.reason, asOf: kept.asOf }, 'bank unavailable; served its last known value');
-      return stamp(revive(kept.value) as T, kept.asOf);
+      return stamp(reviveDates(kept.value) as T, kept.asOf);
     }
     // Not awaited: keeping the answer must not delay it (the cache bounds and swallows its own failures).
-    void opts.cache.remember(target, scope, preserve(value));
+    void opts.cache.remember(target, scope, preserveDates(value));
     return value;
   }
 
@@ -105,29 +106,4 @@ function remembering(adapter: BankAdapter, principalScope: string, opts: LastKno
         (page, at) => ({ ...page, transactions: each(page.transactions, at), lastKnownAt: at }),
       ),
   };
-}
-
-/**
- * Values go through JSON in the cache; the models carry Date objects (balances' asOf,
- * transactions' times), which JSON would turn into strings. They are kept tagged and revived.
- */
-const DATE_TAG = '$date';
-
-function preserve(value: unknown): unknown {
-  if (value instanceof Date) return { [DATE_TAG]: value.toISOString() };
-  if (Array.isArray(value)) return value.map(preserve);
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, preserve(v)]));
-  return value;
-}
-
-function revive(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(revive);
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value);
-    if (entries.length === 1 && entries[0]![0] === DATE_TAG && typeof entries[0]![1] === 'string')
-      return new Date(entries[0]![1]);
-    return Object.fromEntries(entries.map(([k, v]) => [k, revive(v)]));
-  }
-  return value;
 }

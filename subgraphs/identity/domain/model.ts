@@ -1,4 +1,8 @@
+import type { LastKnown } from '../../../lib/resilience.ts';
 import type { WebhookEventView } from '../../../lib/webhooks/index.ts';
+
+/** `lastKnownAt`: set when a KYC provider value is its last known one (partners/last-known-values.ts). */
+export type { LastKnown };
 
 /**
  * The canonical identity model, as the resolvers return it. Nothing here knows about Onfido:
@@ -28,14 +32,6 @@ export interface PostalAddressModel {
   postcode: string;
   /** ISO 3166-1 alpha-3. */
   country: string;
-}
-
-/**
- * A value the KYC provider may have answered from before: set (RFC 3339) when it is the last known
- * value, served because the provider is down (partners/last-known-values.ts); unset when read live.
- */
-export interface LastKnown {
-  lastKnownAt?: string;
 }
 
 /** The identity the KYC provider verified: the source of legalName, dateOfBirth and address. */

@@ -22,6 +22,7 @@ import type {
   VerifiedIdentity,
 } from './model.ts';
 import type { IdentityLoaders, KycWebhookInbox } from './ports.ts';
+import { olderReadTime } from '../../../lib/resilience.ts';
 
 /**
  * The identity use cases for one request, bound to its principal.
@@ -86,10 +87,6 @@ function checkIdOf(event: InboxEvent, idSecret: string): string | null {
   return providerCheckId ? kycCheckId(idSecret, event.source, providerCheckId) : null;
 }
 
-/** The older of two RFC 3339 UTC times (either may be absent). */
-const oldest = (a: string | undefined, b: string | undefined): string | undefined =>
-  a === undefined ? b : b === undefined ? a : Date.parse(b) < Date.parse(a) ? b : a;
-
 /** The value, or undefined when it failed: the field that asked for it reports the failure. */
 const answered = <T>(value: Promise<T>): Promise<T | undefined> => value.catch(() => undefined);
 
@@ -115,7 +112,7 @@ export function createIdentityService({
     ]);
     const summary = summariseKyc(mergeKycChecks(live, recorded), idSecret);
     // The provider's checks may be its last known ones (the webhooks' records are the platform's own, read now).
-    const lastKnownAt = live.reduce<string | undefined>((at, check) => oldest(at, check.lastKnownAt), undefined);
+    const lastKnownAt = live.reduce<string | undefined>((at, check) => olderReadTime(at, check.lastKnownAt), undefined);
     return lastKnownAt ? { ...summary, lastKnownAt } : summary;
   };
   const reports = (check: KycCheckModel): Promise<KycReportModel[]> => loaders.reports.load(check.providerCheckId);
@@ -132,10 +129,10 @@ export function createIdentityService({
         parts.verifiedIdentity ? answered(verifiedIdentity(customer)) : undefined,
         parts.kyc || parts.kycReports ? answered(kyc(customer)) : undefined,
       ]);
-      let at = oldest(identity?.lastKnownAt ?? undefined, parts.kyc ? summary?.lastKnownAt : undefined);
+      let at = olderReadTime(identity?.lastKnownAt ?? undefined, parts.kyc ? summary?.lastKnownAt : undefined);
       if (parts.kycReports && summary) {
         const lists = await Promise.all(summary.checks.map((check) => answered(reports(check))));
-        for (const report of lists.flatMap((list) => list ?? [])) at = oldest(at, report.lastKnownAt);
+        for (const report of lists.flatMap((list) => list ?? [])) at = olderReadTime(at, report.lastKnownAt);
       }
       return at;
     },
