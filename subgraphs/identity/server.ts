@@ -60,7 +60,8 @@ export async function startIdentitySubgraph(
   });
   let cache: SharedCache | undefined;
   try {
-    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:identity' });
+    // Only a cache here: the subgraph starts, and serves live answers, while Redis is down.
+    cache = await openSharedCache({ redisUrl: config.REDIS_URL, logger, prefix: 'fdg:identity', required: false });
     const fallback = openConfiguredFallbackCache(config, cache, logger, 'identity');
     const seed = configuredSeed(config);
     if (seed) await applySeed(db, seed, logger);
