@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../lib/logger.ts';
-import { metricsOf } from '../../lib/metrics.ts';
-import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningPlatform } from '../../scripts/platform.ts';
 import { ALICE, BEN, CLARA, FIRST_PARTY_SCOPES } from '../support/customers.ts';
-import { scaled, waitBudget } from '../support/time.ts';
+import {
+  askGateway,
+  PLATFORM_START_BUDGET,
+  startFallbackPlatform,
+  staleServes,
+  untilLive,
+  type StaleMarkedAnswer,
+} from '../support/fallback-platform.ts';
 
 /**
  * One bank down (issue 11): a customer still sees that bank's accounts, balances and transactions
@@ -27,28 +32,15 @@ interface Account {
   balances: { type: string; amount: { amount: string; currency: string }; asOf: string }[] | null;
   transactions: { asOf: string; edges: { node: { id: string; amount: { amount: string } } }[] } | null;
 }
-interface Answer {
+interface Answer extends StaleMarkedAnswer {
   data?: { me?: { unavailableInstitutions: { id: string }[]; accounts: Account[] } | null } | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
-  extensions?: { stale?: { path: string; source: string; asOf: string }[] };
 }
 
 let platform: RunningPlatform;
 
 beforeAll(async () => {
-  platform = await startPlatform({
-    ports: 'free',
-    env: {
-      PGLITE_DIR: 'memory://',
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      FALLBACK_CACHE: 'on',
-      // Northwind is taken down and brought back in every test: its breaker probes again soon.
-      NORTHWIND_BREAKER_HALF_OPEN_AFTER_MS: '300',
-    },
-    logger: createLogger('bank-fallback', 'silent'),
-  });
-}, scaled(120_000));
+  platform = await startFallbackPlatform('NORTHWIND', 'bank-fallback');
+}, PLATFORM_START_BUDGET);
 
 afterAll(async () => {
   await platform?.close();
@@ -61,39 +53,16 @@ afterEach(() => {
 
 const tokenOf = (customerId: string, clientId = 'web-app', scopes?: string[]) =>
   platform.sandboxes.auth.mint({ customerId, clientId, ...(scopes ? { scopes } : {}) });
-
-async function ask(token: string, query = ACCOUNTS_PAGE, variables: Record<string, unknown> = {}): Promise<Answer> {
-  const res = await fetch(platform.gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await res.text();
-  expect(text).not.toMatch(/\n\s+at |\.ts:\d+/);
-  return JSON.parse(text) as Answer;
-}
-
+const ask = (token: string, query = ACCOUNTS_PAGE, variables: Record<string, unknown> = {}) =>
+  askGateway<Answer>(platform, token, query, variables);
 const northwindDown = () => platform.sandboxes.northwind.faults.inject({ status: 503 });
-const staleServes = async () => {
-  const text = await metricsOf('accounts').registry.metrics();
-  return Number(/fallback_stale_serves_total\{target="northwind",service="accounts"\} (\d+)/.exec(text)?.[1] ?? 0);
-};
 /** Waits until the accounts subgraph has kept what the last live answer read (it keeps without delaying the answer). */
 const settle = () => new Promise((r) => setTimeout(r, 50));
-/**
- * Reads live for `token` once Northwind answers again (after a test took it down, its breaker stays
- * open until a probe succeeds), so that what follows starts from a live read.
- */
+/** Reads live for `token` once Northwind answers again, then lets the accounts subgraph keep what it read. */
 async function readLive(token: string, query = ACCOUNTS_PAGE): Promise<Answer> {
-  let answer: Answer = {};
-  await vi.waitFor(
-    async () => {
-      answer = await ask(token, query);
-      expect(answer.errors).toBeUndefined();
-      expect(answer.data?.me?.unavailableInstitutions ?? []).toEqual([]);
-      expect(answer.extensions?.stale).toBeUndefined();
-    },
-    { ...waitBudget(30_000), interval: 250 },
+  const answer = await untilLive(
+    () => ask(token, query),
+    (a) => expect(a.data?.me?.unavailableInstitutions ?? []).toEqual([]),
   );
   await settle();
   return answer;
@@ -108,7 +77,7 @@ describe('a bank down: its last known values, marked, for the principal they wer
     expect(liveNorthwind.length).toBe(3);
     await settle();
 
-    const before = await staleServes();
+    const before = await staleServes('accounts', 'northwind');
     northwindDown();
     const servedAt = Date.now();
     const stale = await ask(alice);
@@ -142,7 +111,7 @@ describe('a bank down: its last known values, marked, for the principal they wer
     );
     for (const m of marks) expect(Date.parse(m.asOf)).toBeLessThan(servedAt);
     expect(marks.some((m) => m.path.startsWith(`me.accounts.${me.accounts.indexOf(rheinbank[0]!)}`))).toBe(false);
-    expect(await staleServes()).toBeGreaterThan(before);
+    expect(await staleServes('accounts', 'northwind')).toBeGreaterThan(before);
   });
 
   it('overlapping customers and apps: nothing read for one principal is served to another', async () => {
@@ -236,19 +205,13 @@ describe('a bank down: its last known values, marked, for the principal they wer
   });
 
   it('with nothing kept, the dashboard names the bank that is down and shows the rest', async () => {
-    const dev = await tokenOf(BEN, 'mobile-app');
+    const benOnMobile = await tokenOf(BEN, 'mobile-app');
+    const before = await staleServes('accounts', 'northwind');
     northwindDown();
-    const res = await fetch(platform.gatewayUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${dev}` },
-      body: JSON.stringify({ query: DASHBOARD, variables: { transactions: 3 } }),
-    });
-    const answer = (await res.json()) as Answer & { data: { me: { unavailableInstitutions: { id: string }[] } } };
-    expect(ids(answer.data.me.unavailableInstitutions)).toEqual(['northwind']);
+    const answer = await ask(benOnMobile, DASHBOARD, { transactions: 3 });
+    expect(ids(answer.data?.me?.unavailableInstitutions)).toEqual(['northwind']);
     expect(answer.extensions?.stale).toBeUndefined();
-    await vi.waitFor(
-      async () => expect(await metricsOf('accounts').registry.metrics()).toMatch(/northwind/),
-      waitBudget(),
-    );
+    // Nothing was served from what other principals (Ben on the web app) had kept.
+    expect(await staleServes('accounts', 'northwind')).toBe(before);
   });
 });

@@ -1,9 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../lib/logger.ts';
-import { metricsOf } from '../../lib/metrics.ts';
-import { startPlatform, type RunningPlatform } from '../../scripts/platform.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningPlatform } from '../../scripts/platform.ts';
 import { ALICE, BEN, FIRST_PARTY_SCOPES } from '../support/customers.ts';
-import { scaled, waitBudget } from '../support/time.ts';
+import {
+  askGateway,
+  PLATFORM_START_BUDGET,
+  startFallbackPlatform,
+  staleServes,
+  untilLive,
+  type StaleMarkedAnswer,
+} from '../support/fallback-platform.ts';
 
 /**
  * The KYC provider down (issue 11): a customer still sees their verified identity and KYC as last
@@ -25,28 +30,15 @@ interface Me {
   address: { town: string; postcode: string } | null;
   kyc: { status: string; checks: { id: string; status: string; reports: unknown[] }[] } | null;
 }
-interface Answer {
+interface Answer extends StaleMarkedAnswer {
   data?: { me?: Me | null } | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
-  extensions?: { stale?: { path: string; source: string; asOf: string }[] };
 }
 
 let platform: RunningPlatform;
 
 beforeAll(async () => {
-  platform = await startPlatform({
-    ports: 'free',
-    env: {
-      PGLITE_DIR: 'memory://',
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      FALLBACK_CACHE: 'on',
-      // Onfido is taken down and brought back in every test: its breaker probes again soon.
-      ONFIDO_BREAKER_HALF_OPEN_AFTER_MS: '300',
-    },
-    logger: createLogger('kyc-fallback', 'silent'),
-  });
-}, scaled(120_000));
+  platform = await startFallbackPlatform('ONFIDO', 'kyc-fallback');
+}, PLATFORM_START_BUDGET);
 
 afterAll(async () => {
   await platform?.close();
@@ -58,40 +50,14 @@ afterEach(() => {
 
 const tokenOf = (customerId: string, clientId = 'web-app', scopes?: string[]) =>
   platform.sandboxes.auth.mint({ customerId, clientId, ...(scopes ? { scopes } : {}) });
-
-async function ask(token: string, query = PROFILE, variables: Record<string, unknown> = {}): Promise<Answer> {
-  const res = await fetch(platform.gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await res.text();
-  expect(text).not.toMatch(/\n\s+at |\.ts:\d+/);
-  return JSON.parse(text) as Answer;
-}
-
+const ask = (token: string, query = PROFILE, variables: Record<string, unknown> = {}) =>
+  askGateway<Answer>(platform, token, query, variables);
 const onfidoDown = () => platform.sandboxes.onfido.faults.inject({ status: 503 });
-const staleServes = async () => {
-  const text = await metricsOf('identity').registry.metrics();
-  return Number(/fallback_stale_serves_total\{target="onfido",service="identity"\} (\d+)/.exec(text)?.[1] ?? 0);
-};
 /**
- * Reads live for `token` once Onfido answers again (after a test took it down, its breaker stays
- * open until a probe succeeds), so that what follows starts from a live read. The fallback cache is
- * in memory here: what the live read got is kept before the subgraph's answer has left.
+ * Reads live for `token` once Onfido answers again. The fallback cache is in memory here: what the
+ * live read got is kept before the subgraph's answer has left.
  */
-async function readLive(token: string, query = PROFILE): Promise<Answer> {
-  let answer: Answer = {};
-  await vi.waitFor(
-    async () => {
-      answer = await ask(token, query);
-      expect(answer.errors).toBeUndefined();
-      expect(answer.extensions?.stale).toBeUndefined();
-    },
-    { ...waitBudget(30_000), interval: 250 },
-  );
-  return answer;
-}
+const readLive = (token: string, query = PROFILE) => untilLive(() => ask(token, query));
 const withoutAsOf = ({ profileAsOf: _at, ...rest }: Me) => rest;
 
 describe('the KYC provider down: its last known values, marked, for the principal they were read for', () => {
@@ -109,7 +75,7 @@ describe('the KYC provider down: its last known values, marked, for the principa
   it('Onfido down: legal name, address and KYC as last read, profileAsOf earlier, extensions.stale naming onfido at the client’s paths', async () => {
     const alice = await tokenOf(ALICE);
     const live = (await readLive(alice)).data!.me!;
-    const before = await staleServes();
+    const before = await staleServes('identity', 'onfido');
     onfidoDown();
     const servedAt = Date.now();
     const stale = await ask(alice);
@@ -133,7 +99,7 @@ describe('the KYC provider down: its last known values, marked, for the principa
       expect(Date.parse(m.asOf)).toBeGreaterThanOrEqual(Date.parse(me.profileAsOf));
     }
     expect(marks.map((m) => m.asOf)).toContain(me.profileAsOf);
-    expect(await staleServes()).toBeGreaterThan(before);
+    expect(await staleServes('identity', 'onfido')).toBeGreaterThan(before);
     // The platform's own part of the profile needs no provider: live, with the request's time.
     const own = await ask(alice, '{ me { displayName email profileAsOf } }');
     expect(own.errors).toBeUndefined();
