@@ -155,6 +155,32 @@ describe.each(BACKENDS)('payments ledger on %s', (backend) => {
     expect(await serviceFor(BEN).paymentReference(alices[0]!.id)).toBeNull();
   });
 
+  it('the poller takes payments in progress round-robin: stuck ones cannot starve newer ones, each is asked once per grace', async () => {
+    const ledger = createPaymentsLedger(t.db);
+    const customer = 'cus_pollpollpollpollpollpollpo';
+    // Three payments nobody authorises, older than a fourth that needs following too.
+    const stuck = ['2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', '2026-01-01T00:02:00Z'].map((at, i) =>
+      payment(customer, at, { partnerConsentId: `poll-consent-${i}-${backend}` }),
+    );
+    const newer = payment(customer, '2026-01-02T00:00:00Z', { partnerConsentId: `poll-consent-new-${backend}` });
+    for (const p of [...stuck, newer]) await repo.insertIfAbsent(p);
+    const ids = new Set([...stuck, newer].map((p) => p.id));
+    const round = async (now: string, graceMs = 0) => {
+      const at = new Date(now);
+      const due = await ledger.open(new Date(at.getTime() - graceMs), 2, at);
+      return due.map((p) => p.id).filter((id) => ids.has(id));
+    };
+    // The batch holds 2: the two oldest first, then the others, then the first two again.
+    const first = await round('2026-02-01T00:00:00Z');
+    expect(first).toEqual([stuck[0]!.id, stuck[1]!.id]);
+    const second = await round('2026-02-01T00:00:10Z');
+    expect(second).toEqual([stuck[2]!.id, newer.id]);
+    expect(await round('2026-02-01T00:00:20Z')).toEqual(first);
+    // With a grace of a minute, nothing polled in the last minute is asked again.
+    expect(await round('2026-02-01T00:00:30Z', 60_000)).toEqual([]);
+    expect(await round('2026-02-01T00:01:15Z', 60_000)).toEqual(second);
+  });
+
   it('lists newest first and pages through every payment exactly once', async () => {
     const all = sandboxPayments(SANDBOX_SEED, { idSecret: DEV_ID_HASH_SECRET, now: NOW }).filter(
       (p) => p.customerId === ALICE,

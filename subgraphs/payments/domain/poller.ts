@@ -4,9 +4,11 @@ import type { PaymentsLedger } from './ports.ts';
 
 /**
  * Follows payments whose webhook is late: every `intervalMs`, the payments in progress that have
- * not changed for `graceMs` are asked about at the bank (domain/initiation.ts advance), oldest
- * first. Replicas may poll the same payment at once: every call to the bank is idempotent and
- * every status change a compare-and-set, so the worst case is a wasted GET.
+ * neither changed nor been asked about for `graceMs` are asked about at the bank
+ * (domain/initiation.ts advance), those looked at longest ago first (the ledger stamps each batch,
+ * so payments a customer never authorises do not take every round). Replicas skip each other's
+ * batch; should two still ask about one payment, every call to the bank is idempotent and every
+ * status change a compare-and-set, so the worst case is a wasted GET.
  */
 export interface PaymentPoller {
   /** One round now (tests, and the first round at start). */
@@ -26,7 +28,8 @@ export function startPaymentPoller(opts: {
   let running: Promise<number> | undefined;
   let stopped = false;
   const round = async (): Promise<number> => {
-    const due = await opts.ledger.open(new Date(opts.now().getTime() - opts.graceMs), opts.batch ?? 50);
+    const now = opts.now();
+    const due = await opts.ledger.open(new Date(now.getTime() - opts.graceMs), opts.batch ?? 50, now);
     let moved = 0;
     for (const p of due) {
       if (stopped) break;

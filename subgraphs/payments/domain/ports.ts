@@ -99,8 +99,12 @@ export interface PaymentsLedger {
    * moved on).
    */
   transition(update: StatusUpdate): Promise<LedgerPayment | null>;
-  /** Payments whose outcome the bank has not told yet, oldest update first, not changed since `before`. */
-  open(before: Date, limit: number): Promise<LedgerPayment[]>;
+  /**
+   * Payments whose outcome the bank has not told yet, neither changed nor polled since `before`,
+   * those looked at longest ago first; the batch is stamped as polled at `now`, so the next round
+   * takes the others first (round-robin: a backlog of stuck payments cannot starve newer ones).
+   */
+  open(before: Date, limit: number, now: Date): Promise<LedgerPayment[]>;
   /**
    * Payments the bank settled (settled_at) or rejected (with a bank payment id) in [start, end): reconciliation's
    * ledger side.

@@ -86,6 +86,17 @@ export const migrations: Migration[] = [
     name: '003_payments_by_consent',
     sql: `CREATE INDEX payments_partner_consent_idx ON payments (partner, partner_consent_id) WHERE partner_consent_id IS NOT NULL;`,
   },
+  {
+    // The poller follows payments in progress round-robin: each round takes those looked at longest
+    // ago (polled or changed) and stamps them, so payments a customer never authorises cannot fill
+    // every batch and starve newer ones, and a stuck payment is asked about once per grace period.
+    name: '004_payments_polled_at',
+    sql: `
+      ALTER TABLE payments ADD COLUMN polled_at timestamptz;
+      CREATE INDEX payments_poll_order_idx ON payments ((COALESCE(polled_at, updated_at)))
+        WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN');
+    `,
+  },
   // The webhook inbox of lib/webhooks (Northwind's payment events), in this subgraph's schema.
   ...webhookInboxMigrations,
 ];

@@ -311,13 +311,23 @@ export function createPaymentsLedger(db: Database | Queryable): PaymentsLedger {
       return rows.map(toLedger);
     },
 
-    async open(before, limit) {
+    async open(before, limit, now) {
+      // Takes the batch and stamps it in one statement: the next round starts with the others, and
+      // replicas polling at once skip each other's rows (SKIP LOCKED) instead of asking twice.
       const rows = await db.query<LedgerRow>(
-        `SELECT ${LEDGER_COLUMNS} FROM payments
-          WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN')
-            AND updated_at <= $1 AND partner = 'northwind' AND partner_consent_id IS NOT NULL
-          ORDER BY updated_at LIMIT $2`,
-        [before.toISOString(), limit],
+        `WITH due AS (
+           SELECT id, COALESCE(polled_at, updated_at) AS since FROM payments
+            WHERE status IN ('AWAITING_AUTHORISATION', 'AUTHORISED', 'PENDING', 'ACCEPTED', 'UNKNOWN')
+              AND updated_at <= $1 AND (polled_at IS NULL OR polled_at <= $1)
+              AND partner = 'northwind' AND partner_consent_id IS NOT NULL
+            ORDER BY since LIMIT $2
+            FOR UPDATE SKIP LOCKED
+         ), stamped AS (
+           UPDATE payments p SET polled_at = $3 FROM due WHERE p.id = due.id
+           RETURNING p.*, due.since
+         )
+         SELECT ${LEDGER_COLUMNS} FROM stamped ORDER BY since`,
+        [before.toISOString(), limit, now.toISOString()],
       );
       return rows.map(toLedger);
     },
