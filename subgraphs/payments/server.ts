@@ -60,8 +60,13 @@ export async function startPaymentsSubgraph(
     logger,
   });
   try {
+    // The bank's SCA page of a consent: new payments link to it, and so do seeded ones awaiting authorisation.
+    const authorisationUrlTemplate =
+      config.NORTHWIND_AUTHORISATION_URL ??
+      `${config.NORTHWIND_URL.replace(/\/+$/, '')}/sandbox/pis/authorise/{ConsentId}`;
     const seed = configuredSeed(config);
-    if (seed) await applySeed(db, seed, { idSecret: config.ID_HASH_SECRET, now: now(), logger });
+    if (seed)
+      await applySeed(db, seed, { idSecret: config.ID_HASH_SECRET, now: now(), logger, authorisationUrlTemplate });
     const ledgerStore = createPaymentsLedger(db);
     const ledger = options.wrapLedger ? options.wrapLedger(ledgerStore) : ledgerStore;
     const bank = config.NORTHWIND_PIS_TOKEN
@@ -72,9 +77,7 @@ export async function startPaymentsSubgraph(
           token: config.NORTHWIND_PIS_TOKEN,
           signingKeyPem: config.NORTHWIND_PIS_SIGNING_KEY,
           signingKeyId: config.NORTHWIND_PIS_SIGNING_KEY_ID,
-          authorisationUrlTemplate:
-            config.NORTHWIND_AUTHORISATION_URL ??
-            `${config.NORTHWIND_URL.replace(/\/+$/, '')}/sandbox/pis/authorise/{ConsentId}`,
+          authorisationUrlTemplate,
           logger,
         })
       : null;

@@ -185,9 +185,22 @@ describe('the seeded world', () => {
       expect(await statusOf(p)).toBe(p.status);
     expect(northwind.payments()).toHaveLength(bankPayments);
 
-    // The customer approves a seeded consent at the bank: the platform submits it, the bank takes it.
+    // The customer approves a seeded consent at the bank, through the link the payment shows (the
+    // bank's SCA page for its consent, like a payment initiated now): the platform submits it, the bank takes it.
     const awaiting = inFlight('AWAITING_AUTHORISATION').find((p) => p.customerId === alice.customerId)!;
-    northwind.authorisePaymentConsent(awaiting.bank.consentId, {});
+    const shown = await gql(stack.gateways[0]!.url, 'query($id: ID!) { payment(id: $id) { authorisationUrl } }', {
+      token: await stack.token(awaiting.customerId),
+      variables: { id: awaiting.paymentId },
+    });
+    const link = (shown.body.data!.payment as { authorisationUrl: string | null }).authorisationUrl;
+    expect(link).toContain(encodeURIComponent(awaiting.bank.consentId));
+    expect((await fetch(link!)).status).toBe(200);
+    const approved = await fetch(link!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ decision: 'approve', customerId: awaiting.customerId }).toString(),
+    });
+    expect(approved.status).toBe(200);
     expect(await stack.payments.poller.runOnce()).toBe(1);
     expect(await statusOf(awaiting)).toBe('ACCEPTED');
     expect(northwind.payments().filter((x) => x.initiation.EndToEndIdentification === awaiting.paymentId)).toHaveLength(

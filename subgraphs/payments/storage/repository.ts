@@ -67,6 +67,8 @@ export interface NewPayment {
   partner: 'northwind' | 'rheinbank';
   partnerConsentId: string | null;
   partnerPaymentId: string | null;
+  /** The bank's SCA page, for a payment awaiting the customer's authorisation. */
+  authorisationUrl?: string | null;
   history: PaymentStatusChangeModel[];
 }
 
@@ -125,8 +127,9 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
     async insertIfAbsent(p) {
       const inserted = await db.query(
         `INSERT INTO payments (id, customer_id, debtor_account_id, amount, currency, creditor_name, creditor_scheme, creditor_identification,
-           reference, status, status_reason, created_at, updated_at, settled_at, partner, partner_consent_id, partner_payment_id)
-         VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+           reference, status, status_reason, created_at, updated_at, settled_at, partner, partner_consent_id, partner_payment_id,
+           authorisation_url)
+         VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
         [
           p.id,
@@ -146,6 +149,7 @@ export function createPaymentsRepository(db: Queryable): PaymentsStore {
           p.partner,
           p.partnerConsentId,
           p.partnerPaymentId,
+          p.authorisationUrl ?? null,
         ],
       );
       if (inserted.length === 0) return false;

@@ -22,7 +22,20 @@ import { createPaymentsRepository, type NewPayment } from './repository.ts';
 
 const isStatus = (s: string): s is PaymentStatus => (PAYMENT_STATUSES as readonly string[]).includes(s);
 
-function toNewPayment(p: SeedPayment, anchor: Date, idSecret: string): NewPayment {
+/** Where a seeded payment's authorisation happens: what the seed needs besides the ids' key and the clock. */
+export interface SeedOptions {
+  idSecret: string;
+  now: Date;
+  /**
+   * The bank's SCA page with `{ConsentId}` (the one the bank client uses for new payments): a
+   * seeded payment awaiting authorisation links to it for its consent, so it can be approved like
+   * one initiated now. Unset: no link.
+   */
+  authorisationUrlTemplate?: string;
+}
+
+function toNewPayment(p: SeedPayment, anchor: Date, opts: SeedOptions): NewPayment {
+  const idSecret = opts.idSecret;
   const history: PaymentStatusChangeModel[] = p.history.map((h) => {
     if (!isStatus(h.status)) throw new Error(`seeded payment ${p.paymentId}: unknown status ${h.status}`);
     return { status: h.status, at: seedTime(anchor, h.at), reason: h.reason };
@@ -48,22 +61,22 @@ function toNewPayment(p: SeedPayment, anchor: Date, idSecret: string): NewPaymen
     partner: p.institution,
     partnerConsentId: p.bank.consentId,
     partnerPaymentId: p.bank.paymentId,
+    authorisationUrl:
+      last.status === 'AWAITING_AUTHORISATION' && opts.authorisationUrlTemplate
+        ? opts.authorisationUrlTemplate.replace('{ConsentId}', encodeURIComponent(p.bank.consentId))
+        : null,
     history,
   };
 }
 
 /** The seed's ledger rows, placed at the seed anchor of `now`. */
-export function sandboxPayments(seed: Seed, opts: { idSecret: string; now: Date }): NewPayment[] {
+export function sandboxPayments(seed: Seed, opts: SeedOptions): NewPayment[] {
   const anchor = seedAnchor(opts.now);
-  return seed.payments.map((p) => toNewPayment(p, anchor, opts.idSecret));
+  return seed.payments.map((p) => toNewPayment(p, anchor, opts));
 }
 
 /** Writes the seed's ledger (what is already there is left alone); returns how many payments it inserted. */
-export async function applySeed(
-  db: Database,
-  seed: Seed,
-  opts: { idSecret: string; now: Date; logger: Logger },
-): Promise<number> {
+export async function applySeed(db: Database, seed: Seed, opts: SeedOptions & { logger: Logger }): Promise<number> {
   const payments = sandboxPayments(seed, opts);
   const inserted = await db.transaction(async (tx) => {
     const repo = createPaymentsRepository(tx);
