@@ -102,8 +102,6 @@ export function refusalMessage(result: Extract<AuthenticationResult, { kind: 'in
 export interface Authenticator {
   /** Without a target, DPoP-bound tokens are refused (their proof cannot be checked). */
   authenticate(headers: IncomingHttpHeaders, target?: AuthenticationTarget): Promise<AuthenticationResult>;
-  /** True when the JWKS answers with at least one key (for /readyz). */
-  jwksReachable(timeoutMs: number): Promise<boolean>;
 }
 
 const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -259,21 +257,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     return dpopJkt ? { kind: 'authenticated', principal, dpopJkt } : { kind: 'authenticated', principal };
   }
 
-  async function jwksReachable(timeoutMs: number): Promise<boolean> {
-    try {
-      const res = await (opts.jwksFetch ?? fetch)(opts.jwksUrl, {
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: { accept: 'application/json' },
-      });
-      if (!res.ok) return false;
-      const body = (await res.json()) as { keys?: unknown };
-      return Array.isArray(body.keys) && body.keys.length > 0;
-    } catch {
-      return false;
-    }
-  }
-
-  return { authenticate, jwksReachable };
+  return { authenticate };
 }
 
 /**
