@@ -5,9 +5,9 @@ import { execute, GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from '../lib/logger.ts';
 import type { DependencyClients } from '../lib/resilience-clients.ts';
 import type { Principal } from '../lib/principal.ts';
-import { recordingOwners } from './authorization/ownership.ts';
+import { recordOwners } from './authorization/ownership.ts';
 import { subgraphUrlKey } from './config.ts';
-import { recordingStaleMarks } from './stale-marks.ts';
+import { recordStaleMarks } from './stale-marks.ts';
 import { createSubgraphFetch, type RequestSharing } from './subgraph-fetch.ts';
 import type { Supergraph } from './supergraph.ts';
 
@@ -94,7 +94,11 @@ export function buildGatewaySchema(opts: GatewaySchemaOptions): GraphQLSchema {
     // The ownership stamps of every answer go to the request's ledger (authorization/ownership.ts),
     // and what a subgraph served from a partner's last known value to its stale marks (stale-marks.ts).
     onSubschemaConfig: (subschema) => {
-      if (subschema.executor) subschema.executor = recordingStaleMarks(recordingOwners(subschema.executor));
+      if (subschema.executor)
+        subschema.executor = onEveryAnswer(subschema.executor, (request, extensions) => {
+          recordOwners(request.context, extensions);
+          recordStaleMarks(request, extensions);
+        });
     },
     httpExecutorOpts: ({ name, endpoint }) => {
       const target = byEnum.get(name) ?? {
@@ -171,5 +175,18 @@ export function createGatewayExecutor(): GatewayExecutor {
       };
     }
     return result as Awaited<ReturnType<GatewayExecutor>>;
+  };
+}
+
+/** Wraps a subgraph executor so that `record` sees the extensions of every answer it returns. */
+function onEveryAnswer<R, T>(executor: (request: R) => T, record: (request: R, extensions: unknown) => void) {
+  return (request: R): T => {
+    const result = executor(request);
+    const seen = <V>(r: V): V => {
+      if (r && typeof r === 'object' && 'extensions' in r) record(request, (r as { extensions?: unknown }).extensions);
+      return r;
+    };
+    const pending = result as PromiseLike<unknown> | null;
+    return (typeof pending?.then === 'function' ? pending.then(seen) : seen(result)) as T;
   };
 }

@@ -1,6 +1,12 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { markStale, responsePath, type StaleMark } from '../lib/resilience.ts';
 
+/** What this reads of a subgraph request (an @graphql-tools ExecutionRequest has these). */
+interface SubgraphRequest {
+  info?: GraphQLResolveInfo | undefined;
+  variables?: unknown;
+}
+
 /**
  * Passes on what a subgraph served from a partner's last known value (its `extensions.stale`,
  * e.g. the accounts subgraph while a bank is down) to the client's response, so the client's
@@ -11,26 +17,13 @@ import { markStale, responsePath, type StaleMark } from '../lib/resilience.ts';
  * fetched alone gets the path of the field that fetched it plus the rest of the subgraph's path.
  * When the gateway fetched several entities in one call (a list across parents), the subgraph's
  * index does not say which parent, and the mark names the list path above them instead.
+ *
+ * Records the marks of one subgraph answer (its `extensions`) on the current request.
  */
-/** What this reads of a subgraph request (an @graphql-tools ExecutionRequest has these). */
-interface SubgraphRequest {
-  info?: GraphQLResolveInfo | undefined;
-  variables?: unknown;
-}
-
-export function recordingStaleMarks<R extends SubgraphRequest, T>(executor: (request: R) => T): (request: R) => T {
-  return (request) => {
-    const result = executor(request);
-    const record = <V>(r: V): V => {
-      const marks = (r as { extensions?: { stale?: unknown } } | null)?.extensions?.stale;
-      if (Array.isArray(marks))
-        for (const mark of marks) {
-          if (isStaleMark(mark)) markStale({ ...mark, path: clientPath(request, mark.path) });
-        }
-      return r;
-    };
-    return (isPromiseLike(result) ? result.then(record) : record(result)) as T;
-  };
+export function recordStaleMarks(request: SubgraphRequest, extensions: unknown): void {
+  const marks = (extensions as { stale?: unknown } | null | undefined)?.stale;
+  if (!Array.isArray(marks)) return;
+  for (const mark of marks) if (isStaleMark(mark)) markStale({ ...mark, path: clientPath(request, mark.path) });
 }
 
 function clientPath(request: SubgraphRequest, subgraphPath: string): string {
@@ -55,8 +48,4 @@ function isStaleMark(value: unknown): value is StaleMark {
     typeof m.source === 'string' &&
     typeof m.asOf === 'string'
   );
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

@@ -26,7 +26,7 @@ const { defaultFieldResolver, getNamedType, isObjectType } = graphqlRuntime;
 
 /**
  * What this check reads of the gateway's request context (GatewayContext, gateway/executor.ts,
- * has these). Declared here because the executor imports recordingOwners: importing its type
+ * has these). Declared here because the executor imports recordOwners: importing its type
  * back would make the two modules a circle.
  */
 interface OwnershipContext {
@@ -55,23 +55,6 @@ export function recordOwners(context: unknown, extensions: unknown): void {
     const known = ledger.get(id);
     ledger.set(id, known === undefined || known === owner ? owner : CONFLICT);
   }
-}
-
-/** Wraps a subgraph executor so that the ownership stamps of its answers reach the request's ledger. */
-export function recordingOwners<R extends { context?: unknown }, T>(executor: (request: R) => T): (request: R) => T {
-  return (request) => {
-    const result = executor(request);
-    const record = <V>(r: V): V => {
-      if (r && typeof r === 'object' && 'extensions' in r)
-        recordOwners(request.context, (r as { extensions?: unknown }).extensions);
-      return r;
-    };
-    return (isPromiseLike(result) ? result.then(record) : record(result)) as T;
-  };
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /**
