@@ -22,7 +22,7 @@ import type {
   VerifiedIdentity,
 } from './model.ts';
 import type { IdentityLoaders, KycWebhookInbox } from './ports.ts';
-import { olderReadTime } from '../../../lib/resilience.ts';
+import { olderReadTime, oldestLastKnown } from '../../../lib/resilience.ts';
 
 /**
  * The identity use cases for one request, bound to its principal.
@@ -112,7 +112,7 @@ export function createIdentityService({
     ]);
     const summary = summariseKyc(mergeKycChecks(live, recorded), idSecret);
     // The provider's checks may be its last known ones (the webhooks' records are the platform's own, read now).
-    const lastKnownAt = live.reduce<string | undefined>((at, check) => olderReadTime(at, check.lastKnownAt), undefined);
+    const lastKnownAt = oldestLastKnown(live);
     return lastKnownAt ? { ...summary, lastKnownAt } : summary;
   };
   const reports = (check: KycCheckModel): Promise<KycReportModel[]> => loaders.reports.load(check.providerCheckId);
@@ -132,7 +132,7 @@ export function createIdentityService({
       let at = olderReadTime(identity?.lastKnownAt ?? undefined, parts.kyc ? summary?.lastKnownAt : undefined);
       if (parts.kycReports && summary) {
         const lists = await Promise.all(summary.checks.map((check) => answered(reports(check))));
-        for (const report of lists.flatMap((list) => list ?? [])) at = olderReadTime(at, report.lastKnownAt);
+        at = olderReadTime(at, oldestLastKnown(lists.flatMap((list) => list ?? [])));
       }
       return at;
     },
